@@ -51,12 +51,12 @@ def _calls_from_json(value: Any, names: frozenset[str]) -> list[LeakedCall] | No
     return calls or None
 
 
-_FENCE = re.compile(r"^\s*```(?:json)?\s*(.*?)\s*```\s*$", re.DOTALL)
+_FENCE_RE = re.compile(r"^\s*```(?:json)?\s*(.*?)\s*```\s*$", re.DOTALL)
 
 
 def parse_json_calls(body: str, names: frozenset[str]) -> list[LeakedCall] | None:
     """``{"name":..,"arguments":{..}}``, a list of those, or either inside a code fence."""
-    fenced = _FENCE.match(body)
+    fenced = _FENCE_RE.match(body)
     if fenced:
         body = fenced.group(1)
     value = _json_load(body.strip())
@@ -84,6 +84,37 @@ def parse_xml_function(body: str, names: frozenset[str]) -> list[LeakedCall] | N
         parsed = _json_load(raw)
         args[key] = raw if parsed is None else parsed
     return [(name, args)]
+
+
+def parse_tool_call_body(body: str, names: frozenset[str]) -> list[LeakedCall] | None:
+    """Inside ``<tool_call>``: Hermes JSON, or Qwen3-Coder's ``<function=...>`` XML."""
+    stripped = body.strip()
+    if stripped.startswith("<function="):
+        inner = stripped[len("<function=") :]
+        if inner.endswith("</function>"):
+            inner = inner[: -len("</function>")]
+        return parse_xml_function(inner, names)
+    return parse_json_calls(body, names)
+
+
+_MISTRAL_ARGS = re.compile(r"\s*([A-Za-z_][\w.-]*)(?:\[CALL_ID\][A-Za-z0-9]+)?\[ARGS\]")
+
+
+def parse_mistral(body: str, names: frozenset[str]) -> list[LeakedCall] | None:
+    """After ``[TOOL_CALLS]``: a JSON list (v3 tokenizers) or ``name[ARGS]{...}`` (v11+),
+    repeated with ``[TOOL_CALLS]`` between calls."""
+    if "[ARGS]" not in body:
+        return parse_json_calls(body, names)
+    calls: list[LeakedCall] = []
+    for part in body.split("[TOOL_CALLS]"):
+        m = _MISTRAL_ARGS.match(part)
+        if m is None or m.group(1) not in names:
+            return None
+        args = _json_load(part[m.end() :].strip())
+        if not isinstance(args, dict):
+            return None
+        calls.append((m.group(1), args))
+    return calls or None
 
 
 _PY_CALL = re.compile(r"([A-Za-z_][\w.-]*)\((.*?)\)(?:\s*,\s*|\s*$)", re.DOTALL)
@@ -123,15 +154,17 @@ class Markup:
 
 
 MARKUPS: tuple[Markup, ...] = (
-    Markup("<tool_call>", "</tool_call>", parse_json_calls, "Hermes / Qwen2.5 / Qwen3 templates"),
+    Markup(
+        "<tool_call>", "</tool_call>", parse_tool_call_body, "Hermes / Qwen2.5 / Qwen3 templates"
+    ),
     Markup("[TOOL_REQUEST]", "[END_TOOL_REQUEST]", parse_json_calls, "LM Studio default format"),
-    Markup("[TOOL_CALLS]", None, parse_json_calls, "Mistral templates"),
+    Markup("[TOOL_CALLS]", None, parse_mistral, "Mistral templates"),
     Markup("<|python_tag|>", None, parse_json_calls, "Llama 3.x JSON tool calls"),
     Markup("<|tool_call_start|>", "<|tool_call_end|>", parse_pythonic, "LFM2 pythonic calls"),
     Markup("<function=", "</function>", parse_xml_function, "Qwen3-Coder XML calls"),
 )
 
-_TEXT, _THINK, _MARKUP, _JSON, _FENCE = 0, 1, 2, 3, 4
+_TEXT, _THINK, _MARKUP, _JSON, _FENCED = 0, 1, 2, 3, 4
 _JSON_SCAN = re.compile(r'["{}\\]')
 _FENCE_MARK = "```"
 
@@ -273,9 +306,15 @@ class TextScanner:
                     return ""
                 tag = stripped[3 : nl if nl != -1 else len(stripped)].strip().lower()
                 if tag in ("", "json"):
-                    self._hold(_FENCE, self._lead_ws + lead + stripped[:3])
+                    self._hold(_FENCED, self._lead_ws + lead + stripped[:3])
                     self._lead_ws = ""
                     return stripped[3:]
+            elif _FENCE_MARK.startswith(stripped):
+                self._carry = s  # "`" or "``": maybe the start of a fence
+                return ""
+            # keep leading whitespace aside: it is dropped if a call follows, however split
+            self._lead_ws += lead
+            s = stripped
             self._at_start = False
         best = -1
         best_opener = ""
@@ -292,6 +331,7 @@ class TextScanner:
         self._emit_text(s[:best], out)
         rest = s[best + len(best_opener) :]
         if best_opener == THINK_OPEN:
+            self._lead_ws = ""
             self._mode = _THINK
             return rest
         self._markup = next(m for m in self._markups if m.opener == best_opener)

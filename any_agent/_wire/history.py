@@ -1,0 +1,123 @@
+"""Conversation history (plain OpenAI-format dicts) → the ``messages`` a server accepts.
+
+History keeps exactly what the caller saw (ids, raw arguments); this module makes a safe
+wire copy of it: one leading system message, replayed arguments that are valid JSON,
+string ``content`` on tool-call turns, and tool-call ids unique across the conversation
+(and rewritten to 9 alphanumerics for Mistral-family templates).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from typing import Any
+
+import orjson
+
+from ..types import ToolUseBlock, ToolUseError
+from .profiles import Profile
+
+__all__ = ["assistant_entry", "to_request_messages"]
+
+_ALNUM = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+
+
+def assistant_entry(text: str, calls: Sequence[ToolUseBlock | ToolUseError]) -> dict[str, Any]:
+    """The history entry for one assistant turn (arguments kept as the model wrote them)."""
+    entry: dict[str, Any] = {"role": "assistant", "content": text}
+    if calls:
+        entry["tool_calls"] = [
+            {
+                "id": c.id,
+                "type": "function",
+                "function": {
+                    "name": c.name,
+                    "arguments": orjson.dumps(c.input).decode()
+                    if isinstance(c, ToolUseBlock)
+                    else c.raw_arguments,
+                },
+            }
+            for c in calls
+        ]
+    return entry
+
+
+def _alnum9(value: str) -> str:
+    digest = hashlib.sha256(value.encode()).digest()
+    return "".join(_ALNUM[b % len(_ALNUM)] for b in digest[:9])
+
+
+def _valid_arguments(raw: Any) -> str:
+    if isinstance(raw, dict):
+        return orjson.dumps(raw).decode()
+    if isinstance(raw, str):
+        try:
+            if isinstance(orjson.loads(raw), dict):
+                return raw
+        except orjson.JSONDecodeError:
+            pass
+    return "{}"
+
+
+def to_request_messages(
+    history: Sequence[dict[str, Any]], system_prompt: str | None, profile: Profile
+) -> list[dict[str, Any]]:
+    """Build the request's ``messages`` from history for a server with ``profile``."""
+    systems = [system_prompt] if system_prompt else []
+    body: list[dict[str, Any]] = []
+    id_map: dict[str, str] = {}
+    used: set[str] = set()
+
+    def wire_id(original: str) -> str:
+        new = original
+        if profile.tool_call_ids == "alnum9":
+            new = _alnum9(original)
+        while new in used:
+            new = _alnum9(new + "'") if profile.tool_call_ids == "alnum9" else f"{new}_"
+        used.add(new)
+        return new
+
+    for entry in history:
+        role = entry.get("role")
+        if role in ("system", "developer"):
+            content = entry.get("content")
+            if isinstance(content, str) and content:
+                systems.append(content)
+            continue
+        if role == "assistant" and entry.get("tool_calls"):
+            calls = []
+            for call in entry["tool_calls"]:
+                fn = call.get("function", {})
+                new_id = wire_id(str(call.get("id", "")))
+                id_map[str(call.get("id", ""))] = new_id
+                calls.append(
+                    {
+                        "id": new_id,
+                        "type": "function",
+                        "function": {
+                            "name": fn.get("name", ""),
+                            "arguments": _valid_arguments(fn.get("arguments")),
+                        },
+                    }
+                )
+            content = entry.get("content") or ""
+            out: dict[str, Any] = {"role": "assistant", "tool_calls": calls}
+            out["content"] = (
+                None if (profile.assistant_tool_content == "null" and not content) else content
+            )
+            body.append(out)
+        elif role == "tool":
+            original = str(entry.get("tool_call_id", ""))
+            content = entry.get("content", "")
+            body.append(
+                {
+                    "role": "tool",
+                    "tool_call_id": id_map.get(original, original),
+                    "content": content if isinstance(content, str) else orjson.dumps(content).decode(),
+                }
+            )
+        else:
+            body.append({k: v for k, v in entry.items() if k in ("role", "content", "name")})
+    if systems:
+        body.insert(0, {"role": "system", "content": "\n\n".join(systems)})
+    return body

@@ -1,0 +1,301 @@
+"""HTTP: one request through the openai client, the raw SSE bytes back, three timeouts.
+
+The openai client does what it is good at (base URL, auth, retries with backoff that
+honour ``Retry-After``, status errors); the body is read as raw bytes and decoded by our
+own pure decoder, which is several times cheaper per chunk than building pydantic models.
+Every failure leaves here as an :class:`~any_agent.errors.AnyAgentError`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx2
+import openai
+import orjson
+
+from ..errors import (
+    AnyAgentError,
+    ConnectionFailedError,
+    ContextLengthExceededError,
+    FirstTokenTimeoutError,
+    HTTPStatusError,
+    IdleTimeoutError,
+    InvalidRequestError,
+    ModelNotFoundError,
+    OverallTimeoutError,
+    RateLimitError,
+    ServerError,
+)
+from ..options import AgentOptions
+from .assemble import error_message
+
+__all__ = ["Transport", "Watchdog"]
+
+_MODEL_MISSING = re.compile(
+    r"model.*(not found|does not exist|not exist|unknown|invalid model)|invalid model name|"
+    r"no models? loaded|model_not_found",
+    re.IGNORECASE,
+)
+_CONTEXT = re.compile(
+    r"context length|context size|context window|too long|exceed|maximum context|"
+    r"max_new_tokens",
+    re.IGNORECASE,
+)
+_DRAIN_SECONDS = 0.25
+
+
+class Watchdog:
+    """Enforces first-token, idle and overall deadlines with one timer, not one per chunk.
+
+    The timer only acts while the reader is waiting on the network (``arm``/``disarm``),
+    so a slow consumer is never mistaken for a slow server. On expiry it cancels the
+    reading task; the reader turns that cancellation into the matching timeout error.
+    """
+
+    __slots__ = (
+        "_first", "_handle", "_idle", "_loop", "_overall", "_since", "_start", "_task",
+        "_waiting", "fired", "got_first",
+    )
+
+    def __init__(self, first: float | None, idle: float | None, overall: float | None) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._task = asyncio.current_task()
+        self._first, self._idle, self._overall = first, idle, overall
+        self._start = self._since = self._loop.time()
+        self._waiting = False
+        self.got_first = False
+        self.fired: str | None = None
+        self._handle: asyncio.TimerHandle | None = None
+        self._schedule()
+
+    def _deadline(self) -> tuple[float, str] | None:
+        candidates: list[tuple[float, str]] = []
+        if self._overall is not None:
+            candidates.append((self._start + self._overall, "overall"))
+        if self._waiting:
+            if not self.got_first and self._first is not None:
+                candidates.append((self._since + self._first, "first_token"))
+            elif self.got_first and self._idle is not None:
+                candidates.append((self._since + self._idle, "idle"))
+        return min(candidates) if candidates else None
+
+    def _schedule(self) -> None:
+        limits = [x for x in (self._first, self._idle, self._overall) if x is not None]
+        if not limits:
+            return
+        deadline = self._deadline()
+        when = deadline[0] if deadline else self._loop.time() + min(limits)
+        self._handle = self._loop.call_at(when, self._check)
+
+    def _check(self) -> None:
+        self._handle = None
+        deadline = self._deadline()
+        if self._waiting and deadline and self._loop.time() >= deadline[0] - 1e-3:
+            self.fired = deadline[1]
+            if self._task is not None:
+                self._task.cancel()
+            return
+        self._schedule()
+
+    def arm(self) -> None:
+        self._since = self._loop.time()
+        self._waiting = True
+
+    def disarm(self) -> None:
+        self._waiting = False
+
+    def interrupt(self) -> None:
+        """Stop the reader now (Client.interrupt from another task)."""
+        self.fired = "interrupt"
+        if self._waiting and self._task is not None:
+            self._task.cancel()
+
+    def cancel(self) -> None:
+        if self._handle is not None:
+            self._handle.cancel()
+            self._handle = None
+
+    def error(self) -> AnyAgentError:
+        kind = self.fired
+        if kind == "first_token":
+            assert self._first is not None
+            return FirstTokenTimeoutError(
+                f"no response from the server within first_token_timeout={self._first:g}s "
+                "(is the model still loading? raise first_token_timeout for cold starts)",
+                limit=self._first,
+            )
+        if kind == "idle":
+            assert self._idle is not None
+            return IdleTimeoutError(
+                f"the stream went silent for more than idle_timeout={self._idle:g}s",
+                limit=self._idle,
+            )
+        assert self._overall is not None
+        return OverallTimeoutError(
+            f"the request took longer than timeout={self._overall:g}s", limit=self._overall
+        )
+
+
+def _uncancel() -> None:
+    task = asyncio.current_task()
+    if task is not None and hasattr(task, "uncancel"):
+        task.uncancel()
+
+
+class Transport:
+    """One HTTP client per agent: pooled, keep-alive, sized for many concurrent streams."""
+
+    def __init__(self, options: AgentOptions) -> None:
+        self.options = options
+        self.base_url = options.base_url
+        self._http = httpx2.AsyncClient(
+            limits=httpx2.Limits(max_connections=None, max_keepalive_connections=512),
+            timeout=httpx2.Timeout(None, connect=min(30.0, options.timeout or 30.0)),
+            follow_redirects=False,
+        )
+        self._client = openai.AsyncOpenAI(
+            base_url=options.base_url,
+            api_key=options.api_key or "not-needed",
+            max_retries=options.max_retries,
+            http_client=self._http,
+            timeout=httpx2.Timeout(None, connect=min(30.0, options.timeout or 30.0)),
+        )
+
+    async def aclose(self) -> None:
+        await self._client.close()
+
+    async def stream(self, body: dict[str, Any], watchdog: Watchdog) -> AsyncIterator[bytes]:
+        """POST /chat/completions and yield raw body bytes; errors come out typed."""
+        extra = {k: v for k, v in body.items() if k not in _KNOWN_PARAMS}
+        params = {k: v for k, v in body.items() if k in _KNOWN_PARAMS}
+        try:
+            watchdog.arm()
+            async with self._client.chat.completions.with_streaming_response.create(
+                **params, extra_body=extra or None
+            ) as response:
+                chunks = response.http_response.aiter_bytes().__aiter__()
+                while True:
+                    try:
+                        chunk = await chunks.__anext__()
+                    except StopAsyncIteration:
+                        break
+                    watchdog.disarm()
+                    yield chunk
+                    watchdog.arm()
+                watchdog.disarm()
+        except asyncio.CancelledError:
+            watchdog.disarm()
+            if watchdog.fired and watchdog.fired != "interrupt":
+                _uncancel()
+                raise watchdog.error() from None
+            raise
+        except openai.APIStatusError as exc:
+            watchdog.disarm()
+            raise await self._status_error(exc, body) from None
+        except openai.APIConnectionError as exc:
+            watchdog.disarm()
+            raise ConnectionFailedError(
+                f"could not reach the server at {self.base_url}: {_cause(exc)}", url=self.base_url
+            ) from None
+        except httpx2.HTTPError as exc:
+            watchdog.disarm()
+            raise ConnectionFailedError(
+                f"the connection to {self.base_url} failed mid-stream: {_cause(exc)}",
+                url=self.base_url,
+            ) from None
+
+    async def drain(self, chunks: AsyncIterator[bytes], watchdog: Watchdog) -> None:
+        """Read to EOF after ``[DONE]`` (bounded) so the connection goes back to the pool."""
+        watchdog.cancel()
+
+        async def exhaust() -> None:
+            async for _ in chunks:
+                pass
+
+        try:
+            await asyncio.wait_for(exhaust(), _DRAIN_SECONDS)
+        except (asyncio.TimeoutError, AnyAgentError):
+            pass
+
+    async def list_models(self) -> list[str]:
+        """Model ids from ``GET /models``; empty when the server does not answer in time."""
+        try:
+            response = await asyncio.wait_for(
+                self._http.get(
+                    f"{self.base_url}/models",
+                    headers={"Authorization": f"Bearer {self.options.api_key}"},
+                ),
+                5.0,
+            )
+            data = orjson.loads(response.content).get("data") or []
+            return sorted(str(m.get("id")) for m in data if isinstance(m, dict) and m.get("id"))
+        except Exception:  # best effort: the error being reported matters more
+            return []
+
+    async def _status_error(self, exc: openai.APIStatusError, body: dict[str, Any]) -> HTTPStatusError:
+        status = exc.status_code
+        try:
+            text = exc.response.text
+        except Exception:
+            text = ""
+        try:
+            parsed: Any = orjson.loads(text) if text else exc.body
+        except orjson.JSONDecodeError:
+            parsed = text
+        message, etype, code = error_message(parsed if parsed is not None else text)
+        message = _unwrap_litellm(message) or f"HTTP {status}"
+        code_s = None if code is None else str(code)
+        snippet = text[:2000]
+        if status == 429:
+            return RateLimitError(message, status=status, retry_after=_retry_after(exc),
+                                  body=snippet, error_type=etype, code=code_s)
+        if status in (400, 404, 422) and (
+            status == 404 or _MODEL_MISSING.search(message) or code_s == "model_not_found"
+        ) and not _CONTEXT.search(message):
+            model = str(body.get("model", ""))
+            return ModelNotFoundError(message, status=status, model=model,
+                                      available=await self.list_models(), body=snippet,
+                                      error_type=etype, code=code_s)
+        if status in (400, 413, 422) and _CONTEXT.search(message):
+            return ContextLengthExceededError(message, status=status, body=snippet,
+                                              error_type=etype, code=code_s)
+        if status >= 500:
+            return ServerError(message, status=status, body=snippet, error_type=etype, code=code_s)
+        if status in (400, 422):
+            return InvalidRequestError(message, status=status, body=snippet, error_type=etype,
+                                       code=code_s)
+        return HTTPStatusError(message, status=status, body=snippet, error_type=etype, code=code_s)
+
+
+_KNOWN_PARAMS = frozenset(
+    {
+        "model", "messages", "stream", "stream_options", "temperature", "max_tokens",
+        "max_completion_tokens", "tools", "tool_choice", "parallel_tool_calls", "stop", "seed",
+        "top_p", "n", "response_format", "frequency_penalty", "presence_penalty", "logprobs",
+        "top_logprobs", "user",
+    }
+)
+
+
+def _cause(exc: BaseException) -> str:
+    inner = exc.__cause__ or exc.__context__
+    text = str(inner or exc) or type(inner or exc).__name__
+    return text.splitlines()[0][:300]
+
+
+def _retry_after(exc: openai.APIStatusError) -> float | None:
+    value = exc.response.headers.get("retry-after")
+    try:
+        return float(value) if value is not None else None
+    except ValueError:
+        return None
+
+
+def _unwrap_litellm(message: str) -> str:
+    """LiteLLM puts a stringified dict inside ``message``: ``"400: {'error': '...'}"``."""
+    m = re.search(r"""['"](?:error|message)['"]\s*:\s*['"](.+?)['"]\s*[,}]""", message)
+    return m.group(1) if m and "{" in message[:20] else message

@@ -1,0 +1,401 @@
+"""Client: one conversation with one server — streaming, history, tools, interrupts."""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import time
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from ._wire.assemble import StreamDecoder, TurnResult
+from ._wire.history import assistant_entry, to_request_messages
+from ._wire.profiles import profile_for
+from ._wire.transport import Transport, Watchdog
+from .errors import (
+    ConfigurationError,
+    InvalidRequestError,
+    StreamError,
+    StreamTruncatedError,
+    ToolResultError,
+)
+from .options import AgentOptions
+from .types import (
+    AssistantMessage,
+    ContentBlock,
+    Message,
+    ResultMessage,
+    StopReason,
+    StreamEvent,
+    TextBlock,
+    ThinkingBlock,
+    ToolResultBlock,
+    ToolUseBlock,
+    ToolUseError,
+    Usage,
+    UserMessage,
+)
+
+__all__ = ["Client"]
+
+
+@dataclass
+class _RunStats:
+    started: float = field(default_factory=time.monotonic)
+    api_seconds: float = 0.0
+    turns: int = 0
+    tool_calls: int = 0
+    usage: Usage = field(default_factory=Usage)
+    first_token_ms: int | None = None
+    generated: int = 0
+    generating_seconds: float = 0.0
+
+
+class Client:
+    """A multi-turn conversation, claude-agent-sdk style.
+
+    ``await client.query(prompt)`` queues a prompt; ``receive_messages()`` streams blocks
+    as they arrive (text in pieces, tool calls whole) and ends with the
+    :class:`ResultMessage`; ``receive_response()`` yields whole messages instead.
+    ``history`` is plain JSON-serialisable data: pass it to a new ``Client`` to continue.
+    """
+
+    def __init__(self, options: AgentOptions, *, history: Sequence[dict[str, Any]] | None = None):
+        if not isinstance(options, AgentOptions):
+            raise ConfigurationError(
+                f"Client needs an AgentOptions, got {type(options).__name__}"
+            )
+        self.options = options
+        self._profile = profile_for(options.provider)
+        self._history: list[dict[str, Any]] = [copy.deepcopy(dict(m)) for m in history or ()]
+        self._transport: Transport | None = None
+        self._pending_prompt: str | None = None
+        self._has_pending = False
+        self._results: dict[str, tuple[str, bool]] = {}
+        self._executed: set[str] = set()
+        self._open_calls: dict[str, ToolUseBlock | ToolUseError] = {}
+        self._stream_usage = self._profile.stream_usage
+        self._watchdog: Watchdog | None = None
+        self._interrupted = False
+        self._running = False
+        self._tools = _tool_runner(options)
+
+    # -- context manager --------------------------------------------------------------------
+    async def __aenter__(self) -> Client:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        """Close the HTTP connections. The history stays readable."""
+        if self._transport is not None:
+            await self._transport.aclose()
+            self._transport = None
+
+    # -- conversation -----------------------------------------------------------------------
+    @property
+    def history(self) -> list[dict[str, Any]]:
+        """A copy of the conversation in OpenAI message format (JSON-serialisable)."""
+        return copy.deepcopy(self._history)
+
+    async def query(self, prompt: str | None = None) -> None:
+        """Queue ``prompt`` for the next ``receive_*`` call.
+
+        ``None`` continues the conversation without a new user message (after manual
+        tool results were added with :meth:`add_tool_result`).
+        """
+        if prompt is not None and not isinstance(prompt, str):
+            raise ConfigurationError(f"prompt must be a string, got {type(prompt).__name__}")
+        if self._running:
+            raise ConfigurationError("a response is still being received; finish or interrupt it")
+        self._pending_prompt = prompt
+        self._has_pending = True
+
+    def add_tool_result(self, tool_use_id: str, result: Any, *, is_error: bool = False) -> None:
+        """Give the result of a tool call the model made; it is sent on the next request."""
+        if tool_use_id not in self._open_calls:
+            known = ", ".join(sorted(self._open_calls)) or "none"
+            raise ToolResultError(
+                f"no open tool call with id {tool_use_id!r} (open calls: {known})"
+            )
+        self._results[tool_use_id] = (_result_text(result), bool(is_error))
+
+    async def interrupt(self) -> None:
+        """Stop the current turn: the HTTP stream is closed, partial text is kept."""
+        self._interrupted = True
+        if self._watchdog is not None:
+            self._watchdog.interrupt()
+
+    async def receive_messages(self) -> AsyncIterator[ContentBlock | ResultMessage]:
+        """Blocks as they stream: text and thinking in pieces, tool calls and results whole."""
+        async for item in self._run():
+            if isinstance(item, StreamEvent):
+                if item.type == "text_delta":
+                    yield TextBlock(item.delta)
+                elif item.type == "thinking_delta":
+                    yield ThinkingBlock(item.delta)
+            elif isinstance(item, AssistantMessage):
+                for block in item.content:
+                    if isinstance(block, (ToolUseBlock, ToolUseError)):
+                        yield block
+            elif isinstance(item, UserMessage):
+                if isinstance(item.content, list):
+                    for block in item.content:
+                        yield block
+            elif isinstance(item, ResultMessage):
+                yield item
+
+    async def receive_response(self) -> AsyncIterator[Message]:
+        """Whole messages: an AssistantMessage per model turn, tool results, then the result."""
+        partial = self.options.include_partial_messages
+        async for item in self._run():
+            if isinstance(item, StreamEvent) and not partial:
+                continue
+            yield item
+
+    # -- the loop ---------------------------------------------------------------------------
+    async def _run(self) -> AsyncIterator[Message]:
+        if self._running:
+            raise ConfigurationError("receive_* is already running for this client")
+        if not self._has_pending:
+            raise ConfigurationError("call `await client.query(prompt)` before receiving")
+        self._running = True
+        self._interrupted = False
+        stats = _RunStats()
+        prompt, self._pending_prompt, self._has_pending = self._pending_prompt, None, False
+        try:
+            self._close_open_calls()
+            if prompt is not None:
+                prompt = await self._tools.user_prompt(prompt)
+                self._history.append({"role": "user", "content": prompt})
+            stop: StopReason = "stop"
+            last_text = ""
+            while True:
+                if self._interrupted:
+                    stop = "interrupted"
+                    break
+                turn: TurnResult | None = None
+                async for item in self._turn(stats):
+                    if isinstance(item, TurnResult):
+                        turn = item
+                    else:
+                        yield item
+                assert turn is not None
+                stats.turns += 1
+                calls = [b for b in turn.blocks if isinstance(b, (ToolUseBlock, ToolUseError))]
+                last_text = "".join(b.text for b in turn.blocks if isinstance(b, TextBlock))
+                stats.tool_calls += len(calls)
+                if self._interrupted:
+                    stop = "interrupted"
+                    break
+                if not calls:
+                    stop = _stop_reason(turn.finish_reason)
+                    break
+                for call in calls:
+                    self._open_calls[call.id] = call
+                results = await self._tools.execute(calls, self._executed)
+                for call_id, text, is_error in results:
+                    self._results.setdefault(call_id, (text, is_error))
+                if results:
+                    yield UserMessage(
+                        [ToolResultBlock(cid, text, err) for cid, text, err in results]
+                    )
+                if stats.turns >= self.options.max_turns:
+                    stop = "max_turns"
+                    break
+                if not all(c.id in self._results for c in calls if isinstance(c, ToolUseBlock)):
+                    stop = "tool_calls"  # manual mode: the caller answers, then query(None)
+                    break
+                self._close_open_calls()
+            await self._tools.stop(stop)
+            yield self._result(stats, stop, last_text)
+        finally:
+            # on an error, history keeps the prompt and every completed turn; the failed
+            # turn's partial output is dropped (an interrupt keeps its partial text)
+            self._running = False
+            self._watchdog = None
+
+    def _close_open_calls(self) -> None:
+        """Append tool results for the open calls (placeholders for unanswered ones)."""
+        if not self._open_calls:
+            return
+        for call_id, call in self._open_calls.items():
+            text, is_error = self._results.pop(call_id, (None, True))
+            if text is None:
+                if isinstance(call, ToolUseError):
+                    text = (
+                        f"Error: the arguments of this call were not valid JSON ({call.error}). "
+                        "Call the tool again with a JSON object."
+                    )
+                else:
+                    text = "Error: no result was provided for this tool call."
+            self._history.append({"role": "tool", "tool_call_id": call_id, "content": text})
+            self._executed.add(call_id)
+        self._open_calls.clear()
+
+    async def _turn(self, stats: _RunStats) -> AsyncIterator[Any]:
+        """One model request: yields StreamEvents, then AssistantMessage, then TurnResult."""
+        options = self.options
+        if self._transport is None:
+            self._transport = Transport(options)
+        transport = self._transport
+        body = self._request_body()
+        decoder = StreamDecoder(
+            options.tool_names(),
+            think_open=self._profile.think_open,
+            id_seed=f"{len(self._history)}",
+        )
+        watchdog = Watchdog(options.first_token_timeout, options.idle_timeout, options.timeout)
+        self._watchdog = watchdog
+        started = time.monotonic()
+        first_at: float | None = None
+        partial_text: list[str] = []
+        chunks = transport.stream(body, watchdog)
+        try:
+            try:
+                async for chunk in chunks:
+                    events = decoder.feed(chunk)
+                    if not watchdog.got_first and decoder.events_seen:
+                        watchdog.got_first = True
+                    for event in events:
+                        kind = event[0]
+                        if first_at is None and kind in ("text", "thinking", "tool_start"):
+                            first_at = time.monotonic()
+                        if kind == "text":
+                            partial_text.append(event[1])
+                            yield StreamEvent("text_delta", event[1])
+                        elif kind == "thinking":
+                            yield StreamEvent("thinking_delta", event[1])
+                        elif kind == "tool_start":
+                            yield StreamEvent("tool_use_start", index=event[1], id=event[2],
+                                              name=event[3])
+                        elif kind == "tool_args":
+                            yield StreamEvent("tool_input_delta", event[2], index=event[1])
+                        if self._interrupted:
+                            raise asyncio.CancelledError
+                    if decoder.done_seen or decoder.failure is not None:
+                        break
+                if decoder.done_seen:
+                    await transport.drain(chunks, watchdog)
+            except InvalidRequestError as exc:
+                if self._stream_usage and "stream_options" in exc.message:
+                    self._stream_usage = False  # this server rejects it; ask without
+                    async for item in self._turn(stats):
+                        yield item
+                    return
+                raise
+            except asyncio.CancelledError:
+                if not self._interrupted:
+                    raise
+                _uncancel_if_needed()
+        finally:
+            watchdog.cancel()
+            await chunks.aclose()
+            stats.api_seconds += time.monotonic() - started
+        if self._interrupted:
+            text = "".join(partial_text)
+            if text:
+                self._history.append({"role": "assistant", "content": text})
+            result = decoder.result()
+            yield AssistantMessage([TextBlock(text)] if text else [], result.model, "interrupted")
+            yield TurnResult([TextBlock(text)] if text else [], "stop", result.usage,
+                             result.model, None, False, result.events_seen)
+            return
+        for event in decoder.close():
+            if event[0] == "text":
+                yield StreamEvent("text_delta", event[1])
+            elif event[0] == "thinking":
+                yield StreamEvent("thinking_delta", event[1])
+            elif event[0] == "tool_done":
+                block = event[2]
+                yield StreamEvent("tool_use_stop", index=event[1], id=block.id, name=block.name)
+        result = decoder.result()
+        failure = result.failure
+        if failure is not None:
+            cls = StreamTruncatedError if failure.kind == "truncated" else StreamError
+            raise cls(failure.message, error_type=failure.error_type, code=failure.code)
+        ended = time.monotonic()
+        if stats.first_token_ms is None and first_at is not None:
+            stats.first_token_ms = int((first_at - started) * 1000)
+        stats.usage = stats.usage + result.usage
+        generated = result.usage.completion_tokens or result.events_seen
+        if first_at is not None and generated:
+            stats.generated += generated
+            stats.generating_seconds += ended - first_at
+        text = "".join(b.text for b in result.blocks if isinstance(b, TextBlock))
+        calls = [b for b in result.blocks if isinstance(b, (ToolUseBlock, ToolUseError))]
+        self._history.append(assistant_entry(text, calls))
+        reason = _stop_reason(result.finish_reason)
+        yield AssistantMessage(list(result.blocks), result.model or options.model, reason)
+        yield result
+
+    def _request_body(self) -> dict[str, Any]:
+        options = self.options
+        body: dict[str, Any] = {
+            "model": options.model,
+            "messages": to_request_messages(self._history, options.system_prompt, self._profile),
+            "stream": True,
+        }
+        if self._stream_usage:
+            body["stream_options"] = {"include_usage": True}
+        if options.temperature is not None:
+            body["temperature"] = options.temperature
+        if options.max_tokens is not None:
+            body["max_tokens"] = options.max_tokens
+        tools = options.tool_definitions()
+        if tools:
+            body["tools"] = tools
+            if self._profile.parallel_tool_calls is not None:
+                body["parallel_tool_calls"] = self._profile.parallel_tool_calls
+        body.update(options.extra_body)
+        return body
+
+    def _result(self, stats: _RunStats, stop: StopReason, text: str) -> ResultMessage:
+        duration = time.monotonic() - stats.started
+        tps = (
+            round(stats.generated / stats.generating_seconds, 2)
+            if stats.generating_seconds > 0
+            else None
+        )
+        subtype = {"max_turns": "error_max_turns", "interrupted": "interrupted"}.get(
+            stop, "success"
+        )
+        return ResultMessage(
+            num_turns=stats.turns,
+            duration_ms=int(duration * 1000),
+            duration_api_ms=int(stats.api_seconds * 1000),
+            is_error=stop in ("error", "max_turns"),
+            stop_reason=stop,
+            result=text,
+            usage=stats.usage,
+            time_to_first_token_ms=stats.first_token_ms,
+            tokens_per_second=tps,
+            num_tool_calls=stats.tool_calls,
+            subtype=subtype,  # type: ignore[arg-type]
+        )
+
+
+def _uncancel_if_needed() -> None:
+    task = asyncio.current_task()
+    if task is not None and hasattr(task, "uncancel") and task.cancelling():
+        task.uncancel()
+
+
+def _stop_reason(finish: str | None) -> StopReason:
+    if finish in ("stop", "length", "tool_calls", "content_filter", "error"):
+        return finish  # type: ignore[return-value]
+    return "stop"
+
+
+def _result_text(result: Any) -> str:
+    from .tools import result_to_text
+
+    return result_to_text(result)
+
+
+def _tool_runner(options: AgentOptions) -> Any:
+    from ._loop import ToolLoop
+
+    return ToolLoop(options)
