@@ -202,11 +202,11 @@ class Client:
                     yield UserMessage(
                         [ToolResultBlock(cid, text, err) for cid, text, err in results]
                     )
-                if stats.turns >= self.options.max_turns:
-                    stop = "max_turns"
-                    break
                 if not all(c.id in self._results for c in calls if isinstance(c, ToolUseBlock)):
                     stop = "tool_calls"  # manual mode: the caller answers, then query(None)
+                    break
+                if stats.turns >= self.options.max_turns:
+                    stop = "max_turns"
                     break
                 self._close_open_calls()
             await self._tools.stop(stop)
