@@ -1,0 +1,250 @@
+"""The result model of a conformance run and its JSON file format (``schema_version`` 1).
+
+One run certifies one server column (a provider profile + one model) and writes one file,
+``<report-dir>/results/<provider>__<model-slug>.json``::
+
+    {"schema_version": 1,
+     "run": {"provider", "column", "configuration", "server": {"name", "version"}, "model",
+             "mode", "date", "suite_version", "any_agent_version", "python", "base_url",
+             "recorded_date"},
+     "results": [{"check", "layer", "outcome", "level", "area", "title", "message", "reason",
+                  "link", "evidence": {"request", "response_excerpt", "cassette"},
+                  "duration_s", "from_manifest"}]}
+
+Readers must accept outcomes they do not know (render them as unknown), and must not rely on
+the order of ``results``. This module is the single source of truth for the format: the
+matrix renderer imports it.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+__all__ = [
+    "LAYERS",
+    "LEVELS",
+    "OUTCOMES",
+    "OUTCOME_MEANING",
+    "SCHEMA_VERSION",
+    "CheckResult",
+    "Evidence",
+    "Layer",
+    "Level",
+    "Mode",
+    "Outcome",
+    "ResultsFile",
+    "RunInfo",
+    "ServerInfo",
+    "load_all",
+    "load_results",
+    "model_slug",
+    "results_filename",
+    "summarize",
+    "write_results",
+]
+
+SCHEMA_VERSION = 1
+
+Outcome = Literal["pass", "warn", "fail", "unsupported", "n/a", "xfail", "error", "not-run"]
+Level = Literal["MUST", "SHOULD", "MAY"]
+Layer = Literal["wire", "sdk"]
+Mode = Literal["live", "record", "replay"]
+
+#: Every outcome, most to least favourable for a reader skimming a column.
+OUTCOMES: tuple[Outcome, ...] = (
+    "pass",
+    "warn",
+    "fail",
+    "xfail",
+    "unsupported",
+    "n/a",
+    "error",
+    "not-run",
+)
+OUTCOME_MEANING: Mapping[str, str] = {
+    "pass": "the requirement holds",
+    "warn": "it holds, with a deviation worth knowing (pass with warnings)",
+    "fail": "the requirement does not hold",
+    "xfail": "a known failure the provider profile lists, with a reason and a link",
+    "unsupported": "the provider profile declares the capability absent; not run",
+    "n/a": "the check does not apply to this server or model",
+    "error": "the harness could not judge (infrastructure, missing or unused cassette)",
+    "not-run": "not run in this mode (a live-only check during replay, without a recorded fact)",
+}
+LEVELS: tuple[Level, ...] = ("MUST", "SHOULD", "MAY")
+LAYERS: tuple[Layer, ...] = ("wire", "sdk")
+
+
+@dataclass(slots=True)
+class ServerInfo:
+    """How the server identified itself (``/v1/models`` ``owned_by``, headers, ``/props``)."""
+
+    name: str | None = None
+    version: str | None = None
+
+
+@dataclass(slots=True)
+class RunInfo:
+    provider: str
+    column: str
+    configuration: str | None
+    server: ServerInfo
+    model: str
+    mode: Mode
+    date: str
+    suite_version: str
+    any_agent_version: str | None
+    python: str
+    base_url: str
+    recorded_date: str | None = None
+
+
+@dataclass(slots=True)
+class Evidence:
+    """A short excerpt of what was sent and received; never headers, never a key."""
+
+    request: dict[str, Any] | None = None
+    response_excerpt: str | None = None
+    cassette: str | None = None
+
+
+@dataclass(slots=True)
+class CheckResult:
+    check: str
+    layer: Layer
+    outcome: Outcome
+    level: Level
+    area: str
+    title: str
+    message: str = ""
+    reason: str | None = None
+    link: str | None = None
+    evidence: Evidence = field(default_factory=Evidence)
+    duration_s: float = 0.0
+    from_manifest: bool = False
+
+    @property
+    def key(self) -> str:
+        """``check[layer]``: unique within one run."""
+        return f"{self.check}[{self.layer}]"
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["duration_s"] = round(self.duration_s, 3)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> CheckResult:
+        ev = data.get("evidence") or {}
+        return cls(
+            check=str(data["check"]),
+            layer=data.get("layer", "wire"),
+            outcome=data["outcome"],
+            level=data.get("level", "MUST"),
+            area=str(data.get("area", "")),
+            title=str(data.get("title", "")),
+            message=str(data.get("message") or ""),
+            reason=data.get("reason"),
+            link=data.get("link"),
+            evidence=Evidence(
+                request=ev.get("request"),
+                response_excerpt=ev.get("response_excerpt"),
+                cassette=ev.get("cassette"),
+            ),
+            duration_s=float(data.get("duration_s") or 0.0),
+            from_manifest=bool(data.get("from_manifest", False)),
+        )
+
+
+@dataclass(slots=True)
+class ResultsFile:
+    run: RunInfo
+    results: list[CheckResult]
+    schema_version: int = SCHEMA_VERSION
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "schema_version": self.schema_version,
+            "run": asdict(self.run),
+            "results": [r.to_dict() for r in self.results],
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ResultsFile:
+        version = data.get("schema_version")
+        if version != SCHEMA_VERSION:
+            raise ValueError(f"unsupported results schema_version {version!r} (want 1)")
+        run = dict(data["run"])
+        server = run.pop("server", None) or {}
+        known = set(RunInfo.__dataclass_fields__) - {"server"}
+        info = RunInfo(
+            server=ServerInfo(name=server.get("name"), version=server.get("version")),
+            **{k: v for k, v in run.items() if k in known},
+        )
+        return cls(
+            run=info,
+            results=[CheckResult.from_dict(r) for r in data.get("results", [])],
+            schema_version=version,
+        )
+
+    def by_key(self) -> dict[str, CheckResult]:
+        return {r.key: r for r in self.results}
+
+
+_SLUG_BAD = re.compile(r"[^a-z0-9._-]+")
+
+
+def model_slug(model: str) -> str:
+    """A file-name-safe, stable slug: ``Qwen/Qwen2.5-1.5B`` → ``qwen-qwen2.5-1.5b``.
+
+    A model given as a filesystem path (``transformers serve`` names models by path) is
+    reduced to its last component, so no local path ends up in a file name.
+    """
+    text = model.strip().rstrip("/")
+    if text.startswith(("/", "~", ".")) or re.match(r"^[A-Za-z]:[\\/]", text):
+        text = re.split(r"[\\/]", text)[-1]
+    slug = _SLUG_BAD.sub("-", text.lower()).strip("-.")
+    return slug[:80] or "model"
+
+
+def results_filename(provider: str, model: str) -> str:
+    return f"{provider}__{model_slug(model)}.json"
+
+
+def write_results(report_dir: str | Path, results: ResultsFile) -> Path:
+    """Write ``<report_dir>/results/<provider>__<model-slug>.json`` and return its path."""
+    out_dir = Path(report_dir) / "results"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / results_filename(results.run.provider, results.run.model)
+    text = json.dumps(results.to_dict(), indent=2, ensure_ascii=False, sort_keys=False)
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(text + "\n", encoding="utf-8")
+    tmp.replace(path)
+    return path
+
+
+def load_results(path: str | Path) -> ResultsFile:
+    """Read one results file (raises ``ValueError`` on an unknown ``schema_version``)."""
+    data = json.loads(Path(path).read_text(encoding="utf-8"))
+    return ResultsFile.from_dict(data)
+
+
+def load_all(report_dir: str | Path) -> list[ResultsFile]:
+    """Every results file under ``<report_dir>/results/``, sorted by file name."""
+    out: list[ResultsFile] = []
+    for path in sorted((Path(report_dir) / "results").glob("*.json")):
+        out.append(load_results(path))
+    return out
+
+
+def summarize(results: Iterable[CheckResult]) -> dict[str, int]:
+    """Outcome → count (every known outcome present, zeros included)."""
+    counts: dict[str, int] = dict.fromkeys(OUTCOMES, 0)
+    for r in results:
+        counts[r.outcome] = counts.get(r.outcome, 0) + 1
+    return counts
