@@ -63,7 +63,7 @@ def tool_definition(spec: Any) -> dict[str, Any]:
     return {"type": "function", "function": {**function, "parameters": dict(params)}}
 
 
-@dataclass
+@dataclass(repr=False)
 class AgentOptions:
     """Configuration of an agent; invalid values raise :class:`ConfigurationError` at once.
 
@@ -153,7 +153,7 @@ class AgentOptions:
 
     def __repr__(self) -> str:
         shown = ", ".join(
-            f"{f.name}={'***' if f.name == 'api_key' else repr(getattr(self, f.name))}"
+            f"{f.name}={repr('***') if f.name == 'api_key' else repr(getattr(self, f.name))}"
             for f in fields(self)
         )
         return f"AgentOptions({shown})"
