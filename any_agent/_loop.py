@@ -41,9 +41,7 @@ class ToolLoop:
     ) -> list[ToolOutcome]:
         if not self._auto:
             return []
-        todo = [
-            c for c in calls if c.id not in executed and self._registry.handles(c.name)
-        ]
+        todo = [c for c in calls if c.id not in executed and self._registry.handles(c.name)]
         if not todo:
             return []
         for call in todo:

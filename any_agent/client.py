@@ -63,9 +63,7 @@ class Client:
 
     def __init__(self, options: AgentOptions, *, history: Sequence[dict[str, Any]] | None = None):
         if not isinstance(options, AgentOptions):
-            raise ConfigurationError(
-                f"Client needs an AgentOptions, got {type(options).__name__}"
-            )
+            raise ConfigurationError(f"Client needs an AgentOptions, got {type(options).__name__}")
         self.options = options
         self._profile = profile_for(options.provider)
         self._history: list[dict[str, Any]] = [copy.deepcopy(dict(m)) for m in history or ()]
@@ -231,6 +229,8 @@ class Client:
                     )
                 else:
                     text = "Error: no result was provided for this tool call."
+            elif is_error and not text.lower().startswith("error"):
+                text = f"Error: {text}"  # the wire has no is_error flag; say it in words
             self._history.append({"role": "tool", "tool_call_id": call_id, "content": text})
             self._executed.add(call_id)
         self._open_calls.clear()
@@ -269,8 +269,9 @@ class Client:
                         elif kind == "thinking":
                             yield StreamEvent("thinking_delta", event[1])
                         elif kind == "tool_start":
-                            yield StreamEvent("tool_use_start", index=event[1], id=event[2],
-                                              name=event[3])
+                            yield StreamEvent(
+                                "tool_use_start", index=event[1], id=event[2], name=event[3]
+                            )
                         elif kind == "tool_args":
                             yield StreamEvent("tool_input_delta", event[2], index=event[1])
                         if self._interrupted:
@@ -300,8 +301,15 @@ class Client:
                 self._history.append({"role": "assistant", "content": text})
             result = decoder.result()
             yield AssistantMessage([TextBlock(text)] if text else [], result.model, "interrupted")
-            yield TurnResult([TextBlock(text)] if text else [], "stop", result.usage,
-                             result.model, None, False, result.events_seen)
+            yield TurnResult(
+                [TextBlock(text)] if text else [],
+                "stop",
+                result.usage,
+                result.model,
+                None,
+                False,
+                result.events_seen,
+            )
             return
         for event in decoder.close():
             if event[0] == "text":
@@ -378,9 +386,11 @@ class Client:
 
 
 def _uncancel_if_needed() -> None:
+    """Python 3.11+: undo the cancellation an interrupt used, so the task lives on."""
     task = asyncio.current_task()
-    if task is not None and hasattr(task, "uncancel") and task.cancelling():
-        task.uncancel()
+    uncancel = getattr(task, "uncancel", None)
+    if uncancel is not None and getattr(task, "cancelling", lambda: 0)():
+        uncancel()
 
 
 def _stop_reason(finish: str | None) -> StopReason:
@@ -392,7 +402,8 @@ def _stop_reason(finish: str | None) -> StopReason:
 def _result_text(result: Any) -> str:
     from .tools import result_to_text
 
-    return result_to_text(result)
+    text: str = result_to_text(result)
+    return text
 
 
 def _tool_runner(options: AgentOptions) -> Any:

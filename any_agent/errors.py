@@ -58,7 +58,7 @@ class ConnectionFailedError(AnyAgentError):
         self.url = url
 
 
-class TimeoutError(AnyAgentError, builtins.TimeoutError):  # noqa: A001 - deliberate, subclasses builtins
+class TimeoutError(AnyAgentError, builtins.TimeoutError):
     """The server was too slow; ``limit`` is the bound in seconds that was exceeded."""
 
     kind = "overall"
@@ -142,8 +142,16 @@ class ContextLengthExceededError(InvalidRequestError):
 class RateLimitError(HTTPStatusError):
     """HTTP 429 after the bounded retries; ``retry_after`` is the server's hint in seconds."""
 
-    def __init__(self, message: str, *, status: int = 429, retry_after: float | None = None,
-                 body: str = "", error_type: str | None = None, code: str | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int = 429,
+        retry_after: float | None = None,
+        body: str = "",
+        error_type: str | None = None,
+        code: str | None = None,
+    ) -> None:
         super().__init__(message, status=status, body=body, error_type=error_type, code=code)
         self.retry_after = retry_after
 
@@ -155,8 +163,9 @@ class ServerError(HTTPStatusError):
 class StreamError(AnyAgentError):
     """The stream reported an error after it began (an ``error`` event or line)."""
 
-    def __init__(self, message: str, *, error_type: str | None = None,
-                 code: str | int | None = None) -> None:
+    def __init__(
+        self, message: str, *, error_type: str | None = None, code: str | int | None = None
+    ) -> None:
         super().__init__(message)
         self.error_type = error_type
         self.code = code

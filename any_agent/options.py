@@ -132,8 +132,10 @@ class AgentOptions:
             )
         for name in ("timeout", "first_token_timeout", "idle_timeout"):
             _positive(name, getattr(self, name))
-        if isinstance(self.max_retries, bool) or not isinstance(self.max_retries, int) or (
-            self.max_retries < 0
+        if (
+            isinstance(self.max_retries, bool)
+            or not isinstance(self.max_retries, int)
+            or (self.max_retries < 0)
         ):
             raise ConfigurationError(f"max_retries must be an int >= 0, got {self.max_retries!r}")
         if not isinstance(self.api_key, str):
@@ -144,7 +146,9 @@ class AgentOptions:
         for spec in self.tools:
             name = tool_definition(spec)["function"]["name"]
             if name in seen:
-                raise ToolDefinitionError(f"two tools are named {name!r}; tool names must be unique")
+                raise ToolDefinitionError(
+                    f"two tools are named {name!r}; tool names must be unique"
+                )
             seen.add(name)
         if self.provider is not None:
             from ._wire.profiles import profile_for  # local import: profiles import nothing back

@@ -7,7 +7,7 @@ Plain dataclasses, as in claude-agent-sdk: cheap to build, easy to match on with
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal, Union
+from typing import Any, Literal
 
 __all__ = [
     "AssistantMessage",
@@ -83,7 +83,7 @@ class ToolResultBlock:
     type: Literal["tool_result"] = field(default="tool_result", repr=False)
 
 
-ContentBlock = Union[TextBlock, ThinkingBlock, ToolUseBlock, ToolUseError, ToolResultBlock]
+ContentBlock = TextBlock | ThinkingBlock | ToolUseBlock | ToolUseError | ToolResultBlock
 
 
 @dataclass(slots=True)
@@ -166,4 +166,4 @@ class ResultMessage:
     )
 
 
-Message = Union[AssistantMessage, UserMessage, ResultMessage, StreamEvent]
+Message = AssistantMessage | UserMessage | ResultMessage | StreamEvent

@@ -113,7 +113,9 @@ def to_request_messages(
                 {
                     "role": "tool",
                     "tool_call_id": id_map.get(original, original),
-                    "content": content if isinstance(content, str) else orjson.dumps(content).decode(),
+                    "content": content
+                    if isinstance(content, str)
+                    else orjson.dumps(content).decode(),
                 }
             )
         else:

@@ -45,7 +45,10 @@ PROFILES = MappingProxyType(
             Profile(
                 "llamacpp",
                 parallel_tool_calls=True,
-                notes=("named tool_choice is served as auto", "parallel_tool_calls defaults to false"),
+                notes=(
+                    "named tool_choice is served as auto",
+                    "parallel_tool_calls defaults to false",
+                ),
             ),
             Profile("lmstudio", notes=("rejects empty tool-call ids (made unique by the SDK)",)),
             Profile("ollama", notes=("swallows mid-stream errors: reported as truncation",)),

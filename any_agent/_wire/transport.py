@@ -9,8 +9,9 @@ Every failure leaves here as an :class:`~any_agent.errors.AnyAgentError`.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Any
 
 import httpx2
@@ -57,8 +58,17 @@ class Watchdog:
     """
 
     __slots__ = (
-        "_first", "_handle", "_idle", "_loop", "_overall", "_since", "_start", "_task",
-        "_waiting", "fired", "got_first",
+        "_first",
+        "_handle",
+        "_idle",
+        "_loop",
+        "_overall",
+        "_since",
+        "_start",
+        "_task",
+        "_waiting",
+        "fired",
+        "got_first",
     )
 
     def __init__(self, first: float | None, idle: float | None, overall: float | None) -> None:
@@ -168,7 +178,7 @@ class Transport:
     async def aclose(self) -> None:
         await self._client.close()
 
-    async def stream(self, body: dict[str, Any], watchdog: Watchdog) -> AsyncIterator[bytes]:
+    async def stream(self, body: dict[str, Any], watchdog: Watchdog) -> AsyncGenerator[bytes, None]:
         """POST /chat/completions and yield raw body bytes; errors come out typed."""
         extra = {k: v for k, v in body.items() if k not in _KNOWN_PARAMS}
         params = {k: v for k, v in body.items() if k in _KNOWN_PARAMS}
@@ -216,10 +226,8 @@ class Transport:
             async for _ in chunks:
                 pass
 
-        try:
+        with contextlib.suppress(asyncio.TimeoutError, AnyAgentError):
             await asyncio.wait_for(exhaust(), _DRAIN_SECONDS)
-        except (asyncio.TimeoutError, AnyAgentError):
-            pass
 
     async def list_models(self) -> list[str]:
         """Model ids from ``GET /models``; empty when the server does not answer in time."""
@@ -236,7 +244,9 @@ class Transport:
         except Exception:  # best effort: the error being reported matters more
             return []
 
-    async def _status_error(self, exc: openai.APIStatusError, body: dict[str, Any]) -> HTTPStatusError:
+    async def _status_error(
+        self, exc: openai.APIStatusError, body: dict[str, Any]
+    ) -> HTTPStatusError:
         status = exc.status_code
         try:
             text = exc.response.text
@@ -251,32 +261,64 @@ class Transport:
         code_s = None if code is None else str(code)
         snippet = text[:2000]
         if status == 429:
-            return RateLimitError(message, status=status, retry_after=_retry_after(exc),
-                                  body=snippet, error_type=etype, code=code_s)
-        if status in (400, 404, 422) and (
-            status == 404 or _MODEL_MISSING.search(message) or code_s == "model_not_found"
-        ) and not _CONTEXT.search(message):
+            return RateLimitError(
+                message,
+                status=status,
+                retry_after=_retry_after(exc),
+                body=snippet,
+                error_type=etype,
+                code=code_s,
+            )
+        if (
+            status in (400, 404, 422)
+            and (status == 404 or _MODEL_MISSING.search(message) or code_s == "model_not_found")
+            and not _CONTEXT.search(message)
+        ):
             model = str(body.get("model", ""))
-            return ModelNotFoundError(message, status=status, model=model,
-                                      available=await self.list_models(), body=snippet,
-                                      error_type=etype, code=code_s)
+            return ModelNotFoundError(
+                message,
+                status=status,
+                model=model,
+                available=await self.list_models(),
+                body=snippet,
+                error_type=etype,
+                code=code_s,
+            )
         if status in (400, 413, 422) and _CONTEXT.search(message):
-            return ContextLengthExceededError(message, status=status, body=snippet,
-                                              error_type=etype, code=code_s)
+            return ContextLengthExceededError(
+                message, status=status, body=snippet, error_type=etype, code=code_s
+            )
         if status >= 500:
             return ServerError(message, status=status, body=snippet, error_type=etype, code=code_s)
         if status in (400, 422):
-            return InvalidRequestError(message, status=status, body=snippet, error_type=etype,
-                                       code=code_s)
+            return InvalidRequestError(
+                message, status=status, body=snippet, error_type=etype, code=code_s
+            )
         return HTTPStatusError(message, status=status, body=snippet, error_type=etype, code=code_s)
 
 
 _KNOWN_PARAMS = frozenset(
     {
-        "model", "messages", "stream", "stream_options", "temperature", "max_tokens",
-        "max_completion_tokens", "tools", "tool_choice", "parallel_tool_calls", "stop", "seed",
-        "top_p", "n", "response_format", "frequency_penalty", "presence_penalty", "logprobs",
-        "top_logprobs", "user",
+        "model",
+        "messages",
+        "stream",
+        "stream_options",
+        "temperature",
+        "max_tokens",
+        "max_completion_tokens",
+        "tools",
+        "tool_choice",
+        "parallel_tool_calls",
+        "stop",
+        "seed",
+        "top_p",
+        "n",
+        "response_format",
+        "frequency_penalty",
+        "presence_penalty",
+        "logprobs",
+        "top_logprobs",
+        "user",
     }
 )
 
