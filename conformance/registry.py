@@ -1,0 +1,360 @@
+"""The check catalogue, as data.
+
+Every check has a stable dotted id (cassettes, result files and matrix rows are keyed by it:
+never rename one, retire it and add a new id), a title, a level with one RFC-2119 sentence,
+an area, the suite version it appeared in (``since``), whether it can be judged from a
+recording (``replayable``), the capabilities it needs (a provider profile that declares one
+of them absent makes the check ``unsupported``), and the layers it is judged at: ``wire``
+(raw bytes against the OpenAI reference shape) and ``sdk`` (what ``any_agent`` makes of it).
+
+The implementations live in :mod:`conformance.checks`; this module imports nothing heavy so
+``--conformance-list`` and the docs generator stay fast.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from .results import Layer, Level
+
+__all__ = [
+    "AREAS",
+    "CAPABILITIES",
+    "CHECKS",
+    "Check",
+    "get",
+    "markdown_table",
+    "select",
+    "text_table",
+]
+
+#: Areas in catalogue order (also the matrix's row groups).
+AREAS: tuple[str, ...] = (
+    "streaming",
+    "tools",
+    "timeouts",
+    "multiturn",
+    "reasoning",
+    "parameters",
+    "errors",
+)
+
+#: Capability names a check may require and a provider profile may declare.
+CAPABILITIES: dict[str, str] = {
+    "tools": "accepts `tools` and returns structured `tool_calls`",
+    "tool_choice_required": 'honours `tool_choice: "required"`',
+    "tool_choice_named": "honours a named `tool_choice` object",
+    "parallel_tool_calls": "can return several tool calls in one turn",
+    "stream_usage": "honours `stream_options.include_usage`",
+    "reasoning": "the model emits separated reasoning (thinking) text",
+    "json_object": "honours `response_format: json_object`",
+    "json_schema": "honours `response_format: json_schema`",
+    "max_completion_tokens": "honours `max_completion_tokens`",
+    "n": "returns several choices for `n > 1`",
+    "context_overflow": "the model's context window is known (for the overflow probe)",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Check:
+    id: str
+    title: str
+    level: Level
+    #: One RFC-2119 sentence: what a conforming server does.
+    statement: str
+    area: str
+    since: str = "0.1.0"
+    #: False: needs live timing or a live socket; recorded runs keep its result in the manifest.
+    replayable: bool = True
+    requires: tuple[str, ...] = ()
+    layers: tuple[Layer, ...] = ("wire",)
+
+    def __post_init__(self) -> None:
+        if self.area not in AREAS:
+            raise ValueError(f"{self.id}: unknown area {self.area!r}")
+        unknown = set(self.requires) - set(CAPABILITIES)
+        if unknown:
+            raise ValueError(f"{self.id}: unknown capabilities {sorted(unknown)}")
+
+
+def _c(
+    id: str,
+    level: Level,
+    title: str,
+    statement: str,
+    *,
+    area: str,
+    replayable: bool = True,
+    requires: tuple[str, ...] = (),
+    sdk: bool = False,
+    since: str = "0.1.0",
+) -> Check:
+    return Check(
+        id=id,
+        title=title,
+        level=level,
+        statement=statement,
+        area=area,
+        since=since,
+        replayable=replayable,
+        requires=requires,
+        layers=("wire", "sdk") if sdk else ("wire",),
+    )
+
+
+_S, _T, _TO, _MT, _R, _P, _E = AREAS
+_TOOLS = ("tools",)
+
+CHECKS: tuple[Check, ...] = (
+    # ---- streaming ---------------------------------------------------------------------------
+    _c("stream.sse-framing", "MUST", "SSE framing",
+       "A streamed response MUST be `text/event-stream` whose events are `data:` lines carrying "
+       "a JSON object or `[DONE]`, separated by blank lines (comments allowed).", area=_S),
+    _c("stream.done-sentinel", "MUST", "`data: [DONE]` ends the stream",
+       "A stream that ends normally MUST end with exactly one `data: [DONE]` event and nothing "
+       "after it.", area=_S),
+    _c("stream.chunk-shape", "MUST", "Chunk envelope",
+       "Every chunk MUST have `object: \"chat.completion.chunk\"`, one non-empty `id` for the "
+       "whole stream, a string `model`, an integer `created` and a `choices` array.", area=_S),
+    _c("stream.role-once", "MUST", "Role sent once, first",
+       "The first chunk with a choice MUST carry `delta.role: \"assistant\"`; later chunks "
+       "SHOULD NOT repeat it and MUST NOT send `role: null`.", area=_S),
+    _c("stream.finish-reason-once", "MUST", "Exactly one finish reason",
+       "Each choice MUST get exactly one non-null `finish_reason` from the OpenAI set, and no "
+       "content after it.", area=_S),
+    _c("stream.length-finish", "MUST", "`max_tokens` ends a stream with `length`",
+       "A stream cut by `max_tokens` MUST end with `finish_reason: \"length\"` and `[DONE]`.",
+       area=_S),
+    _c("stream.usage-chunk", "SHOULD", "Usage chunk with `include_usage`",
+       "With `stream_options.include_usage` the server SHOULD send one chunk with "
+       "`choices: []` and integer token counts after the finish chunk and before `[DONE]`.",
+       area=_S, requires=("stream_usage",)),
+    _c("stream.no-null-fields", "SHOULD", "Absent rather than null delta fields",
+       "Delta keys (`role`, `tool_calls`, tool `id`/`name`/`type`, reasoning) SHOULD be absent "
+       "rather than `null` (`content: null` tolerated).", area=_S),
+    _c("stream.equals-nonstream", "SHOULD", "Stream equals non-stream",
+       "At temperature 0 the concatenated stream SHOULD equal the non-streamed `content` and "
+       "give the same `finish_reason`.", area=_S, sdk=True),
+    _c("stream.unicode", "MUST", "Unicode survives streaming",
+       "Every streamed delta MUST be valid UTF-8 text without U+FFFD replacement characters, "
+       "even when a character spans several tokens.", area=_S, sdk=True),
+    _c("stream.concurrent-isolated", "MUST", "Concurrent streams are isolated",
+       "Concurrent streams MUST each complete with their own id, finish reason and `[DONE]`, "
+       "with no content crossing between them.", area=_S),
+    _c("stream.keepalive-comments", "MAY", "Keep-alive comments",
+       "A server MAY send SSE comment lines (`:`) as keep-alives; clients ignore them. "
+       "Reported for information.", area=_S),
+    # ---- tool calls -------------------------------------------------------------------------
+    _c("tools.accepted", "MUST", "`tools` accepted",
+       "A request with `tools` MUST be answered 2xx, or 4xx with a message saying tools are not "
+       "supported; never 5xx.", area=_T),
+    _c("tools.call-shape", "MUST", "Non-streamed tool call shape",
+       "A tool call MUST have a non-empty string `id`, `type: \"function\"`, the name of an "
+       "offered tool and string `arguments` that parse to a JSON object.", area=_T,
+       requires=_TOOLS, sdk=True),
+    _c("tools.args-schema", "MUST", "Arguments valid against the schema",
+       "Tool-call arguments MUST validate against the tool's JSON schema (required keys, types, "
+       "enums).", area=_T, requires=_TOOLS),
+    _c("tools.finish-reason", "SHOULD", "`finish_reason: tool_calls`",
+       "A turn that ends with tool calls under `auto`/`required` SHOULD report "
+       "`finish_reason: \"tool_calls\"`, streamed and not.", area=_T, requires=_TOOLS),
+    _c("tools.stream.index-present", "MUST", "Every fragment has an index",
+       "Every streamed `tool_calls[]` item MUST carry an integer `index`.", area=_T,
+       requires=_TOOLS),
+    _c("tools.stream.header-first", "MUST", "First fragment carries id, type and name",
+       "The first fragment of each tool call MUST carry `id`, `type: \"function\"` and the "
+       "complete, non-empty `function.name`.", area=_T, requires=_TOOLS),
+    _c("tools.stream.id-name-once", "SHOULD", "id, type and name sent once",
+       "Later fragments of a call SHOULD NOT repeat `id`, `type` or `function.name` (naive "
+       "accumulators concatenate them).", area=_T, requires=_TOOLS, sdk=True),
+    _c("tools.stream.args-concat-valid-json", "MUST", "Streamed arguments concatenate to JSON",
+       "Per index, the concatenated `arguments` fragments MUST form one JSON object valid "
+       "against the tool's schema, with no duplicate or summary fragment.", area=_T,
+       requires=_TOOLS, sdk=True),
+    _c("tools.stream.equals-nonstream", "SHOULD", "Streamed call equals non-streamed call",
+       "At temperature 0 a streamed tool call SHOULD name the same tool with JSON-equal "
+       "arguments as the non-streamed one.", area=_T, requires=_TOOLS),
+    _c("tools.parallel", "SHOULD", "Parallel tool calls",
+       "Asked for two independent calls with `parallel_tool_calls: true`, the server SHOULD "
+       "return two calls with distinct `index` and `id`.", area=_T,
+       requires=("tools", "parallel_tool_calls"), sdk=True),
+    _c("tools.choice-required", "SHOULD", "`tool_choice: required`",
+       "With `tool_choice: \"required\"` the server SHOULD return at least one tool call.",
+       area=_T, requires=("tools", "tool_choice_required")),
+    _c("tools.choice-none", "MUST", "`tool_choice: none`",
+       "With `tool_choice: \"none\"` the server MUST NOT return tool calls and MUST return "
+       "text.", area=_T, requires=_TOOLS),
+    _c("tools.choice-named", "MUST", "Named `tool_choice`",
+       "With a named `tool_choice` the server MUST call exactly that tool, or reject the "
+       "request with 4xx; it MUST NOT silently call another tool.", area=_T,
+       requires=("tools", "tool_choice_named")),
+    _c("tools.no-args", "MUST", "Tools without parameters",
+       "A call to a tool with no parameters MUST carry `arguments` that parse to `{}` (not "
+       "`\"\"`, null or missing), streamed and not.", area=_T, requires=_TOOLS, sdk=True),
+    _c("tools.no-markup-in-content", "SHOULD", "No tool markup leaked into content",
+       "`content` SHOULD NOT contain tool-call markup (`<tool_call>`, `[TOOL_REQUEST]`, "
+       "`<function=`, raw call JSON) whether or not a call was parsed.", area=_T,
+       requires=_TOOLS, sdk=True),
+    _c("tools.ids-unique", "SHOULD", "Tool-call ids",
+       "Tool-call ids SHOULD be unique within a response and match `^[A-Za-z0-9_-]{1,64}$`.",
+       area=_T, requires=("tools", "parallel_tool_calls")),
+    _c("tools.args-unicode", "SHOULD", "Non-ASCII arguments",
+       "Arguments with non-ASCII text SHOULD stream as valid JSON that keeps the characters.",
+       area=_T, requires=_TOOLS),
+    # ---- timeouts and liveness (live only) ---------------------------------------------------
+    _c("timeout.time-to-headers", "SHOULD", "Time to response headers",
+       "A server SHOULD send response headers promptly (within the first-token bound), so "
+       "clients and proxies can tell a slow model from a dead socket.", area=_TO,
+       replayable=False),
+    _c("timeout.time-to-first-token", "SHOULD", "Time to first token",
+       "For a short prompt the first content event SHOULD arrive within the first-token bound.",
+       area=_TO, replayable=False, sdk=True),
+    _c("timeout.longest-gap", "SHOULD", "Longest silence within a stream",
+       "Once streaming, a server SHOULD NOT stay silent (no bytes) longer than the idle bound.",
+       area=_TO, replayable=False),
+    _c("timeout.client-disconnect", "MUST", "Client disconnect leaves the server healthy",
+       "After a client drops a stream mid-way, the server MUST answer the next request "
+       "normally and promptly.", area=_TO, replayable=False),
+    _c("timeout.cold-start", "MAY", "Cold start",
+       "The first request of a session MAY be slower (model loading); measured and reported.",
+       area=_TO, replayable=False),
+    # ---- multi-turn ---------------------------------------------------------------------------
+    _c("multiturn.history", "MUST", "Plain conversation history",
+       "A user/assistant/user history MUST be accepted (2xx) and answered.", area=_MT),
+    _c("multiturn.tool-result-roundtrip", "MUST", "Tool result round trip",
+       "A history with an assistant tool call and its `tool` result MUST be accepted and "
+       "answered (SHOULD use the result rather than call the tool again).", area=_MT,
+       requires=_TOOLS, sdk=True),
+    _c("multiturn.assistant-content-null", "MUST", "Assistant `content: null` with tool calls",
+       "An assistant message with `tool_calls` and `content: null` (OpenAI's own shape) MUST "
+       "be accepted.", area=_MT, requires=_TOOLS),
+    _c("multiturn.assistant-content-empty", "MUST", "Assistant `content: \"\"` with tool calls",
+       "An assistant message with `tool_calls` and `content: \"\"` MUST be accepted.",
+       area=_MT, requires=_TOOLS),
+    _c("multiturn.assistant-content-absent", "SHOULD", "Assistant without `content`",
+       "An assistant message with `tool_calls` and no `content` key SHOULD be accepted.",
+       area=_MT, requires=_TOOLS),
+    _c("multiturn.tool-call-id-formats", "SHOULD", "Foreign tool-call id formats",
+       "Replayed tool-call ids in other servers' formats (`call_…`, `toolu_…`, "
+       "`functions.x:0`, digits) SHOULD be accepted.", area=_MT, requires=_TOOLS),
+    _c("multiturn.replayed-arguments", "MUST", "Replayed arguments",
+       "Replayed `arguments: \"{}\"` MUST be accepted; malformed replayed arguments MUST get "
+       "4xx, never 5xx.", area=_MT, requires=_TOOLS),
+    _c("multiturn.system-placement", "SHOULD", "System message placement and `developer`",
+       "Two leading system messages, a later system message and the `developer` role SHOULD be "
+       "accepted, or rejected with 4xx naming the problem; never 5xx.", area=_MT),
+    _c("multiturn.content-parts", "SHOULD", "Content as an array of text parts",
+       "Message `content` given as an array of text parts SHOULD behave like the joined "
+       "string, on user, system and tool messages.", area=_MT),
+    # ---- reasoning ----------------------------------------------------------------------------
+    _c("reasoning.separated", "SHOULD", "Reasoning separated from content",
+       "Reasoning text SHOULD arrive in one reasoning field (`reasoning_content` or "
+       "`reasoning`), never as `<think>` markup in `content`.", area=_R,
+       requires=("reasoning",), sdk=True),
+    _c("reasoning.history-accepted", "SHOULD", "Reasoning fields in history",
+       "A replayed assistant message carrying `reasoning_content` or `reasoning` SHOULD be "
+       "accepted.", area=_R),
+    _c("reasoning.no-think-leak", "MUST", "No thinking markup in content",
+       "`content` MUST NOT contain unbalanced `<think>`/`</think>` or channel markers.",
+       area=_R),
+    # ---- parameters ---------------------------------------------------------------------------
+    _c("params.max-tokens", "MUST", "`max_tokens`",
+       "`max_tokens: N` MUST bound `completion_tokens` to N and end with "
+       "`finish_reason: \"length\"` when cut.", area=_P),
+    _c("params.max-completion-tokens", "SHOULD", "`max_completion_tokens`",
+       "`max_completion_tokens: N` SHOULD bound the completion like `max_tokens`.", area=_P,
+       requires=("max_completion_tokens",)),
+    _c("params.stop", "MUST", "`stop` sequences",
+       "A `stop` string or list MUST end generation before the stop text, which MUST NOT "
+       "appear in `content`, with `finish_reason: \"stop\"`.", area=_P),
+    _c("params.response-format-json-object", "SHOULD", "`response_format: json_object`",
+       "With `response_format: {type: json_object}` the content SHOULD parse as a JSON "
+       "object.", area=_P, requires=("json_object",)),
+    _c("params.response-format-json-schema", "SHOULD", "`response_format: json_schema`",
+       "With `response_format: {type: json_schema}` the content SHOULD validate against the "
+       "schema.", area=_P, requires=("json_schema",)),
+    _c("params.n", "MAY", "`n > 1`",
+       "With `n: 2` a server MAY return two choices (`index` 0 and 1) or reject with 4xx; "
+       "silently returning one choice is a failure.", area=_P, requires=("n",)),
+    _c("params.seed", "MAY", "`seed` reproducibility",
+       "Two identical requests with the same `seed` at temperature 0 MAY give identical "
+       "content.", area=_P),
+    _c("params.usage", "SHOULD", "Usage in non-streamed responses",
+       "A non-streamed response SHOULD carry `usage` with integer `prompt_tokens`, "
+       "`completion_tokens` and their sum as `total_tokens`.", area=_P),
+    # ---- errors and models --------------------------------------------------------------------
+    _c("models.list", "MUST", "`GET /v1/models`",
+       "`GET /v1/models` MUST return `object: \"list\"` and a `data` array of "
+       "`{id, object: \"model\"}` entries (SHOULD include `created`, `owned_by`).", area=_E),
+    _c("errors.unknown-model", "SHOULD", "Unknown model",
+       "A request naming a model the server does not serve SHOULD get 404 (400 accepted) with a "
+       "message naming the model.", area=_E, sdk=True),
+    _c("errors.bad-request-shape", "MUST", "Malformed request bodies",
+       "Malformed bodies (invalid JSON, missing or non-array `messages`) MUST get 400/422, "
+       "never 2xx or 5xx.", area=_E),
+    _c("errors.error-body-shape", "SHOULD", "Error body shape",
+       "Error bodies SHOULD be `{\"error\": {\"message\": str, \"type\": str}}` (with `code` a "
+       "string or null).", area=_E),
+    _c("errors.context-overflow", "MUST", "Context overflow",
+       "A prompt longer than the context window MUST get 4xx with a message about the context "
+       "length; never 200 with a silently truncated prompt, never 5xx.", area=_E,
+       requires=("context_overflow",)),
+    _c("errors.stream-invalid-request", "SHOULD", "Invalid stream request fails early",
+       "An invalid request with `stream: true` SHOULD get an HTTP 4xx before any SSE event.",
+       area=_E),
+)  # fmt: skip
+
+_BY_ID = {c.id: c for c in CHECKS}
+if len(_BY_ID) != len(CHECKS):  # pragma: no cover - guards edits
+    raise RuntimeError("duplicate check ids in the registry")
+
+
+def get(check_id: str) -> Check:
+    return _BY_ID[check_id]
+
+
+def select(patterns: Sequence[str] | None = None) -> list[Check]:
+    """Checks whose id matches any glob in ``patterns`` (comma-separated items allowed)."""
+    globs = [p.strip() for item in (patterns or ()) for p in item.split(",") if p.strip()]
+    if not globs:
+        return list(CHECKS)
+    return [c for c in CHECKS if any(fnmatch.fnmatchcase(c.id, g) for g in globs)]
+
+
+def _rows(checks: Iterable[Check]) -> list[list[str]]:
+    return [
+        [
+            c.id,
+            c.level,
+            c.area,
+            "+".join(c.layers),
+            "yes" if c.replayable else "live",
+            ", ".join(c.requires) or "-",
+            c.since,
+            c.statement,
+        ]
+        for c in checks
+    ]
+
+
+_HEADERS = ["id", "level", "area", "layers", "replay", "requires", "since", "requirement"]
+
+
+def text_table(checks: Iterable[Check] = CHECKS) -> str:
+    """Plain-text table for ``--conformance-list``."""
+    from tabulate import tabulate
+
+    items = list(checks)
+    rows = [[*r[:7], c.title] for r, c in zip(_rows(items), items, strict=True)]
+    return tabulate(rows, headers=[*_HEADERS[:7], "title"], tablefmt="simple")
+
+
+def markdown_table(checks: Iterable[Check] = CHECKS) -> str:
+    """GitHub-flavoured Markdown table (``docs/conformance.md`` embeds it)."""
+    from tabulate import tabulate
+
+    items = list(checks)
+    rows = [[f"`{r[0]}`", *r[1:]] for r in _rows(items)]
+    return tabulate(rows, headers=_HEADERS, tablefmt="github")
