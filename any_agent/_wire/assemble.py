@@ -18,14 +18,14 @@ blocks, finish reason, usage and any stream failure. Every server shape document
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
 
 from ..types import ContentBlock, TextBlock, ThinkingBlock, ToolUseBlock, ToolUseError, Usage
 from .sse import SSEDecoder
-from .textscan import TextScanner
+from .textscan import THINK_CLOSE, TextScanner
 
 __all__ = ["Event", "StreamDecoder", "StreamFailure", "TurnResult"]
 
@@ -73,13 +73,14 @@ class TurnResult:
 
 
 class _Call:
-    __slots__ = ("id", "name", "obj", "parts", "position", "started")
+    __slots__ = ("id", "name", "nchars", "obj", "parts", "position", "started")
 
     def __init__(self, position: int) -> None:
         self.position = position
         self.id = ""
         self.name = ""
-        self.parts: list[str] = []
+        self.parts: list[str] = []  # argument fragments, joined once at the end
+        self.nchars = 0  # total length of parts
         self.obj: Any = None
         self.started = False
 
@@ -88,15 +89,20 @@ def error_message(err: Any) -> tuple[str, str | None, Any]:
     """(message, type, code) from any error object shape: dict, string, nested, stringified."""
     if isinstance(err, dict):
         inner = err.get("error")
-        if isinstance(inner, (dict, str)) and "message" not in err:
-            return error_message(inner)
+        if "message" not in err:
+            if isinstance(inner, dict):
+                return error_message(inner)
+            if isinstance(inner, str):  # TGI {"error": "...", "error_type": "..."}
+                etype = err.get("error_type") or err.get("type")
+                return inner, etype if isinstance(etype, str) else None, err.get("code")
         msg = err.get("message") or err.get("detail") or err.get("msg") or ""
         if not isinstance(msg, str):
             msg = orjson.dumps(msg).decode()
         etype = err.get("type") or err.get("error_type")
-        return msg or orjson.dumps(err).decode(), etype if isinstance(etype, str) else None, err.get(
-            "code"
-        )
+        code = err.get("code")
+        if code is None:
+            code = err.get("http_status_code")  # TGI stream errors
+        return msg or orjson.dumps(err).decode(), etype if isinstance(etype, str) else None, code
     if isinstance(err, str):
         return err, None, None
     return repr(err), None, None
@@ -137,11 +143,12 @@ class StreamDecoder:
     ) -> None:
         self._sse = SSEDecoder()
         self._scanner = TextScanner(tool_names, think_open=think_open)
+        self._think_open = think_open
         self._id_seed = id_seed
         self._segments: list[Any] = []  # [kind, parts] for text/thinking, or _Call
         self._calls: dict[Any, _Call] = {}
         self._last_key: Any = None
-        self._leaked = 0
+        self._ncalls = 0  # calls so far, native and leaked: the next call's position
         self.finish_reason: str | None = None
         self.usage = Usage()
         self.model = ""
@@ -186,6 +193,13 @@ class StreamDecoder:
                 blocks.append(TextBlock("".join(seg[1])))
             else:
                 blocks.append(ThinkingBlock("".join(seg[1])))
+        first = blocks[0] if blocks else None
+        if (
+            isinstance(first, TextBlock)
+            and not self._think_open
+            and not any(isinstance(b, ThinkingBlock) for b in blocks)
+        ):
+            blocks[:1] = _unopened_think(first)
         reason = self.finish_reason
         if reason in ("stop", "tool_calls") and any(isinstance(s, _Call) for s in self._segments):
             reason = "tool_calls"
@@ -203,27 +217,46 @@ class StreamDecoder:
         if payload == b"[DONE]":
             self.done_seen = True
             return
-        if not payload.strip():
+        if not payload or payload.isspace():
             return
         try:
             obj = orjson.loads(payload)
         except orjson.JSONDecodeError:
-            # several JSON objects sent as one event (no blank line between them)
-            lines = payload.split(b"\n")
-            if len(lines) > 1:
-                for line in lines:
-                    self._dispatch("data", line, out)
+            obj = self._salvage(payload, out)
+            if obj is None:
                 return
-            if self.failure is None:
-                snippet = payload[:200].decode("utf-8", "replace")
-                self.failure = StreamFailure(f"malformed JSON in stream event: {snippet!r}", "malformed")
-            return
         if not isinstance(obj, dict):
             if self.failure is None:
                 self.failure = StreamFailure(f"unexpected stream event: {obj!r:.200}", "malformed")
             return
         self.events_seen += 1
         self._chunk(obj, out)
+
+    def _salvage(self, payload: bytes, out: list[Event]) -> Any:
+        """The rare events orjson refuses: ``[DONE]`` with spaces, invalid UTF-8 inside a
+        string (decoded with U+FFFD, the stream goes on), or several JSON objects in one event
+        (no blank line between them). Anything else is a malformed stream."""
+        if payload.strip() == b"[DONE]":
+            self.done_seen = True
+            return None
+        try:
+            payload.decode()
+        except UnicodeDecodeError:
+            try:
+                return orjson.loads(payload.decode("utf-8", "replace"))
+            except orjson.JSONDecodeError:
+                pass
+        lines = payload.split(b"\n")
+        if len(lines) > 1:
+            for line in lines:
+                self._dispatch("data", line, out)
+            return None
+        if self.failure is None:
+            snippet = payload[:200].decode("utf-8", "replace")
+            self.failure = StreamFailure(
+                f"malformed JSON in stream event: {snippet!r}", "malformed"
+            )
+        return None
 
     def _fail_from(self, payload: bytes | Any, *, prefix: str) -> None:
         if isinstance(payload, bytes):
@@ -236,9 +269,8 @@ class StreamDecoder:
             self.failure = StreamFailure(msg or prefix, "error_event", etype, code)
 
     def _chunk(self, obj: dict[str, Any], out: list[Event]) -> None:
-        err = obj.get("error")
-        if err or obj.get("object") == "error":
-            self._fail_from(err if err else obj, prefix="error event")
+        if obj.get("error") or obj.get("object") == "error":
+            self._fail_from(obj, prefix="error event")
             return
         usage = obj.get("usage")
         if usage:
@@ -270,9 +302,7 @@ class StreamDecoder:
         content = delta.get("content")
         if content:
             if isinstance(content, list):  # content parts
-                content = "".join(
-                    p.get("text") or "" for p in content if isinstance(p, dict)
-                )
+                content = "".join(p.get("text") or "" for p in content if isinstance(p, dict))
             if isinstance(content, str) and content:
                 self._pieces(self._scanner.feed(content), out)
         calls = delta.get("tool_calls")
@@ -297,22 +327,25 @@ class StreamDecoder:
         for kind, value in pieces:
             if kind == "call":
                 name, args = value
-                call = _Call(len(self._calls))
+                call = self._new_call()
                 call.name = name
                 if isinstance(args, str):
                     call.parts.append(args)
+                    call.nchars = len(args)
                 else:
                     call.obj = args
-                key = ("leaked", self._leaked)
-                self._leaked += 1
-                self._calls[key] = call
-                self._segments.append(call)
                 call.started = True
                 out.append(("tool_start", call.position, "", name))
             else:
                 self._add(kind, value, out)
 
     # -- tool calls -------------------------------------------------------------------------
+    def _new_call(self) -> _Call:
+        call = _Call(self._ncalls)
+        self._ncalls += 1
+        self._segments.append(call)
+        return call
+
     def _tool_fragments(self, fragments: Any, out: list[Event]) -> None:
         if isinstance(fragments, dict):
             fragments = [fragments]
@@ -331,14 +364,15 @@ class StreamDecoder:
             elif fid:
                 key = ("id", fid)
             elif name or self._last_key is None:
-                key = ("p", len(self._calls))
+                key = ("p", self._ncalls)
             else:
                 key = self._last_key
             call = self._calls.get(key)
+            if call is not None and fid and name and call.id and call.id != fid:
+                # a new call reusing an index (LiteLLM forces a missing index to 0)
+                call = None
             if call is None:
-                call = _Call(len(self._calls))
-                self._calls[key] = call
-                self._segments.append(call)
+                call = self._calls[key] = self._new_call()
             self._last_key = key
             if fid and not call.id:
                 call.id = str(fid)
@@ -350,12 +384,9 @@ class StreamDecoder:
             if args is None:
                 continue
             if isinstance(args, str):
-                if args:
-                    parts = call.parts
-                    # some servers (LiteLLM) resend the whole arguments string at the end
-                    if len(parts) > 1 and args == "".join(parts):
-                        continue
-                    parts.append(args)
+                if args and not _repeats(call, args):
+                    call.parts.append(args)
+                    call.nchars += len(args)
                     out.append(("tool_args", call.position, args))
             else:
                 call.obj = args
@@ -386,12 +417,49 @@ class StreamDecoder:
         return ToolUseBlock(cid, call.name, parsed)
 
 
+def _unopened_think(block: TextBlock) -> list[ContentBlock]:
+    """Templates that open ``<think>`` in the prompt (DeepSeek-R1, Qwen3 thinking) stream the
+    reasoning as plain text up to ``</think>``. The text events already went out as text; the
+    final blocks are corrected. Only a ``</think>`` ending a line counts (not one quoted in
+    prose), and streams the profile marks ``think_open`` never get here."""
+    text = block.text
+    i = text.find(THINK_CLOSE)
+    end = i + len(THINK_CLOSE)
+    if i == -1 or text[end : end + 1] not in ("", "\n", "\r"):
+        return [block]
+    out: list[ContentBlock] = [ThinkingBlock(text[:i])]
+    rest = text[end:].lstrip("\r\n")
+    if rest:
+        out.append(TextBlock(rest))
+    return out
+
+
+def _repeats(call: _Call, args: str) -> bool:
+    """Whether a fragment resends the whole accumulated arguments (LiteLLM's summary chunk),
+    verbatim or JSON-encoded once more. Length checks first: no join on the hot path."""
+    n = call.nchars
+    if len(call.parts) < 2 or len(args) < n:
+        return False
+    if len(args) == n:
+        return args == "".join(call.parts)
+    if args[0] != '"':
+        return False
+    try:
+        return bool(orjson.loads(args) == "".join(call.parts))
+    except orjson.JSONDecodeError:
+        return False
+
+
 def _arguments(call: _Call) -> tuple[str, dict[str, Any] | None, str | None]:
     """(raw text, parsed object or None, error or None) for one call's arguments."""
     if call.obj is not None and not call.parts:
         if isinstance(call.obj, dict):
             return orjson.dumps(call.obj).decode(), call.obj, None
-        return repr(call.obj), None, f"arguments must be a JSON object, got {type(call.obj).__name__}"
+        return (
+            repr(call.obj),
+            None,
+            f"arguments must be a JSON object, got {type(call.obj).__name__}",
+        )
     raw = "".join(call.parts)
     text = raw.strip()
     if not text or text == "null":

@@ -40,7 +40,8 @@ def _calls_from_json(value: Any, names: frozenset[str]) -> list[LeakedCall] | No
     for item in items:
         if not isinstance(item, dict):
             return None
-        fn = item.get("function") if isinstance(item.get("function"), dict) else item
+        inner = item.get("function")
+        fn: dict[str, Any] = inner if isinstance(inner, dict) else item
         name = fn.get("name")
         args = fn.get("arguments", fn.get("parameters", {}))
         if name not in names or not isinstance(args, (dict, str)):
