@@ -28,3 +28,6 @@ check: lint typecheck test
 
 clean:
 	rm -rf $(VENV) dist build .mypy_cache .ruff_cache .pytest_cache
+
+# real LLM servers for recording (llama.cpp, LiteLLM, llama-cpp-python, vLLM, ...)
+-include .ci/servers/servers.mk
