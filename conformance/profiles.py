@@ -1,0 +1,364 @@
+"""Provider profiles, as data: default URL, declared capabilities, known failures.
+
+A profile is the *declared* side of a certification (SQLAlchemy's ``Requirements``,
+langchain-tests' ``supports_*`` properties). What a server actually does is measured by the
+checks. A capability declared ``False`` turns the checks that need it into ``unsupported``;
+an unknown capability (absent from the dict) means "run it and see". A known failure turns a
+failing check into ``xfail`` with its reason and link; one that stops failing is reported as
+``warn`` so the profile gets cleaned up.
+
+Known failures below are the ones observed on this project's reference servers (see
+``docs/conformance.md``) or documented upstream; each carries a link.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+
+from .results import Layer
+
+__all__ = ["PROFILES", "KnownFailure", "ProviderProfile", "get_profile"]
+
+
+@dataclass(frozen=True, slots=True)
+class KnownFailure:
+    #: Check id or glob (``tools.stream.*``).
+    check: str
+    reason: str
+    link: str | None = None
+    #: ``None``: both layers.
+    layer: Layer | None = None
+
+    def matches(self, check_id: str, layer: Layer) -> bool:
+        return fnmatch.fnmatchcase(check_id, self.check) and self.layer in (None, layer)
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderProfile:
+    name: str
+    title: str
+    base_url: str
+    #: What the column is certifying besides the model (chat template, parser flags...).
+    configuration: str
+    #: The usual way to start the server, shown when it cannot be reached.
+    start_command: str
+    capabilities: Mapping[str, bool] = field(default_factory=dict)
+    known_failures: tuple[KnownFailure, ...] = ()
+    #: Env var read for the API key when ``--api-key-env`` is not given (only if it is set).
+    api_key_env: str | None = None
+    #: ``any_agent`` request-shaping profile used by the SDK layer.
+    sdk_provider: str = "generic"
+    #: A command in this repository that starts the server (``.ci/servers/start.sh``).
+    repo_start: str | None = None
+
+    def capability(self, name: str) -> bool | None:
+        return self.capabilities.get(name)
+
+    def known_failure(self, check_id: str, layer: Layer) -> KnownFailure | None:
+        for kf in self.known_failures:
+            if kf.matches(check_id, layer):
+                return kf
+        return None
+
+
+def _caps(**flags: bool) -> Mapping[str, bool]:
+    return MappingProxyType(dict(flags))
+
+
+_LC_NAMED = KnownFailure(
+    "tools.choice-named",
+    "llama-server reads tool_choice as a string; a named choice object is served as auto",
+    "https://github.com/ggml-org/llama.cpp/issues/26535",
+)
+_LC_500 = KnownFailure(
+    "multiturn.replayed-arguments",
+    "llama-server answers 500 'Failed to parse tool call arguments as JSON' for malformed "
+    "replayed arguments",
+    "https://github.com/am17an/llama.cpp/issues/43",
+)
+_LC_MODEL = KnownFailure(
+    "errors.unknown-model",
+    "single-model llama-server ignores the request's model name (answers 200)",
+    "https://github.com/ggml-org/llama.cpp/blob/master/tools/server/server-common.cpp",
+)
+_LC_REQUIRED = KnownFailure(
+    "tools.choice-required",
+    "tool_choice required is not grammar-enforced (optional free text before the call), so a "
+    "model that never writes the call tag runs to max_tokens",
+    "https://github.com/ggml-org/llama.cpp/blob/master/common/chat-auto-parser-generator.cpp",
+)
+_LC_SYSTEM = KnownFailure(
+    "multiturn.system-placement",
+    "Qwen chat templates raise 'System message must be at the beginning' (HTTP 500)",
+    "https://github.com/ggml-org/llama.cpp/issues/20733",
+)
+_LC_TOOLS_STOCK = (
+    KnownFailure(
+        "tools.*",
+        "stock Qwen2.5-Coder template: the model writes bare or fenced JSON instead of "
+        "<tool_call> tags, so no tool_calls are parsed (use llamacpp-tools)",
+        "https://github.com/ggml-org/llama.cpp/blob/master/common/chat.cpp",
+    ),
+    KnownFailure(
+        "multiturn.tool-result-roundtrip",
+        "stock template: the model answers a tool result with another call as text",
+        "https://github.com/ggml-org/llama.cpp/blob/master/common/chat.cpp",
+    ),
+)
+_LCP = (
+    KnownFailure(
+        "tools.choice-required",
+        "tool_choice required asserts auto inside chatml-function-calling: HTTP 500, or an "
+        "empty stream",
+        "https://github.com/abetlen/llama-cpp-python/blob/main/llama_cpp/llama_chat_format.py",
+    ),
+    KnownFailure(
+        "tools.stream.id-name-once",
+        "streamed tool calls repeat id, type and function.name in every fragment",
+        "https://github.com/abetlen/llama-cpp-python/blob/main/llama_cpp/llama_chat_format.py",
+    ),
+    KnownFailure(
+        "multiturn.assistant-content-null",
+        "an assistant message with tool_calls and content null fails pydantic validation: HTTP 500",
+        "https://github.com/abetlen/llama-cpp-python/blob/main/llama_cpp/server/types.py",
+    ),
+    KnownFailure(
+        "errors.bad-request-shape",
+        "invalid JSON gives 500 text/plain; a missing messages array gives 200",
+        "https://github.com/abetlen/llama-cpp-python/blob/main/llama_cpp/server/app.py",
+    ),
+    KnownFailure(
+        "errors.unknown-model",
+        "the request's model name is echoed back, not validated",
+        "https://github.com/abetlen/llama-cpp-python/blob/main/llama_cpp/server/app.py",
+    ),
+    KnownFailure(
+        "stream.concurrent-isolated",
+        "interrupt_requests=True (default): a new request cuts the running stream",
+        "https://github.com/abetlen/llama-cpp-python/blob/main/llama_cpp/server/settings.py",
+    ),
+)
+_OLLAMA = (
+    KnownFailure(
+        "tools.choice-*",
+        "the OpenAI layer does not parse tool_choice",
+        "https://github.com/ollama/ollama/issues/8421",
+    ),
+    KnownFailure(
+        "params.max-completion-tokens",
+        "max_completion_tokens is silently ignored",
+        "https://github.com/ollama/ollama/issues/7125",
+    ),
+    KnownFailure(
+        "errors.context-overflow",
+        "the oldest messages are silently dropped to fit num_ctx",
+        "https://docs.ollama.com/api/openai-compatibility",
+    ),
+    KnownFailure(
+        "timeout.time-to-headers",
+        "no bytes (not even headers) until the model is loaded and the prompt processed",
+        "https://github.com/ollama/ollama/pull/14420",
+    ),
+)
+_LMSTUDIO = (
+    KnownFailure(
+        "params.response-format-json-object",
+        "response_format json_object is rejected (400); json_schema works",
+        "https://github.com/lmstudio-ai/lmstudio-bug-tracker/issues/189",
+    ),
+    KnownFailure(
+        "errors.error-body-shape",
+        'request-validation errors are a bare string: {"error": "..."}',
+        "https://github.com/lmstudio-ai/lmstudio-bug-tracker/issues/307",
+    ),
+)
+_VLLM = (
+    KnownFailure(
+        "tools.no-markup-in-content",
+        "tool_choice auto uses the hermes parser, which needs <tool_call> tags: small Qwen2.5 "
+        "models leave the call as JSON text in content",
+        "https://github.com/vllm-project/vllm/issues/28806",
+    ),
+    KnownFailure(
+        "tools.stream.equals-nonstream",
+        "hermes parser streaming differs from non-streaming",
+        "https://github.com/vllm-project/vllm/issues/28806",
+    ),
+)
+_LITELLM = (
+    KnownFailure(
+        "tools.stream.id-name-once",
+        "the proxy repeats type: function on every tool-call fragment",
+        "https://github.com/BerriAI/litellm/issues/20480",
+    ),
+    KnownFailure(
+        "errors.unknown-model",
+        "unknown models get 400 with a stringified error (accepted), code as a string",
+        "https://github.com/BerriAI/litellm/pull/3142",
+        layer="sdk",
+    ),
+)
+_TGWUI = (
+    KnownFailure(
+        "tools.choice-required",
+        "tool_choice required is ignored",
+        "https://github.com/oobabooga/text-generation-webui/blob/main/modules/api/completions.py",
+    ),
+    KnownFailure(
+        "params.n",
+        "n is an unused parameter: one choice is returned",
+        "https://github.com/oobabooga/text-generation-webui/blob/main/modules/api/completions.py",
+    ),
+    KnownFailure(
+        "errors.unknown-model",
+        "the loaded model answers whatever model name is sent",
+        "https://github.com/oobabooga/text-generation-webui/blob/main/modules/api/completions.py",
+    ),
+    KnownFailure(
+        "errors.stream-invalid-request",
+        "requests are validated inside the streaming generator, after the 200",
+        "https://github.com/oobabooga/text-generation-webui/blob/main/modules/api/completions.py",
+    ),
+)
+
+_LLAMA_START = "llama-server -m MODEL.gguf --host 127.0.0.1 --port 8080 --jinja -c 4096 -a MODEL_ID"
+
+PROFILES: Mapping[str, ProviderProfile] = MappingProxyType(
+    {
+        p.name: p
+        for p in (
+            ProviderProfile(
+                name="lmstudio",
+                title="LM Studio",
+                base_url="http://127.0.0.1:1234/v1",
+                configuration="LM Studio server, default settings",
+                start_command="lms server start  (then load a model: lms load MODEL)",
+                capabilities=_caps(json_object=False),
+                known_failures=_LMSTUDIO,
+                sdk_provider="lmstudio",
+            ),
+            ProviderProfile(
+                name="ollama",
+                title="Ollama (/v1)",
+                base_url="http://127.0.0.1:11434/v1",
+                configuration="Ollama OpenAI-compatible endpoint",
+                start_command="ollama serve  (and ollama pull MODEL)",
+                capabilities=_caps(n=False, tool_choice_required=False, tool_choice_named=False),
+                known_failures=_OLLAMA,
+                sdk_provider="ollama",
+            ),
+            ProviderProfile(
+                name="llamacpp",
+                title="llama.cpp llama-server",
+                base_url="http://127.0.0.1:8080/v1",
+                configuration="stock chat template",
+                start_command=_LLAMA_START,
+                capabilities=_caps(),
+                known_failures=(
+                    *_LC_TOOLS_STOCK,
+                    _LC_NAMED,
+                    _LC_500,
+                    _LC_MODEL,
+                    _LC_SYSTEM,
+                ),
+                sdk_provider="llamacpp",
+                repo_start=".ci/servers/start.sh llamacpp",
+            ),
+            ProviderProfile(
+                name="llamacpp-tools",
+                title="llama.cpp llama-server (tool template)",
+                base_url="http://127.0.0.1:8080/v1",
+                configuration="bare-JSON tool chat template (qwen25-bare-json-tools.jinja)",
+                start_command=_LLAMA_START + " --chat-template-file qwen25-bare-json-tools.jinja",
+                capabilities=_caps(),
+                known_failures=(_LC_NAMED, _LC_500, _LC_MODEL, _LC_REQUIRED, _LC_SYSTEM),
+                sdk_provider="llamacpp",
+                repo_start=".ci/servers/start.sh llamacpp-tools",
+            ),
+            ProviderProfile(
+                name="vllm",
+                title="vLLM",
+                base_url="http://127.0.0.1:8000/v1",
+                configuration="--enable-auto-tool-choice --tool-call-parser hermes",
+                start_command=(
+                    "vllm serve MODEL --host 127.0.0.1 --port 8000 --enable-auto-tool-choice "
+                    "--tool-call-parser hermes"
+                ),
+                capabilities=_caps(),
+                known_failures=_VLLM,
+                sdk_provider="vllm",
+                repo_start=".ci/servers/start.sh vllm",
+            ),
+            ProviderProfile(
+                name="tgwui",
+                title="text-generation-webui",
+                base_url="http://127.0.0.1:5000/v1",
+                configuration="--api",
+                start_command="python server.py --api --listen-port 7860 --api-port 5000",
+                capabilities=_caps(n=False, json_object=False, json_schema=False),
+                known_failures=_TGWUI,
+                sdk_provider="tgwui",
+            ),
+            ProviderProfile(
+                name="llamacpp-python",
+                title="llama-cpp-python server",
+                base_url="http://127.0.0.1:8000/v1",
+                configuration="--chat_format chatml-function-calling",
+                start_command=(
+                    "python -m llama_cpp.server --model MODEL.gguf --host 127.0.0.1 --port 8000 "
+                    "--chat_format chatml-function-calling"
+                ),
+                capabilities=_caps(
+                    stream_usage=False,
+                    max_completion_tokens=False,
+                    n=False,
+                    parallel_tool_calls=False,
+                ),
+                known_failures=_LCP,
+                sdk_provider="llamacpp-python",
+                repo_start=".ci/servers/start.sh llamacpp-python",
+            ),
+            ProviderProfile(
+                name="litellm",
+                title="LiteLLM proxy",
+                base_url="http://127.0.0.1:4000/v1",
+                configuration="proxy in front of llama-server (llamacpp-tools)",
+                start_command="litellm --config config.yaml --host 127.0.0.1 --port 4000",
+                capabilities=_caps(),
+                known_failures=(*_LITELLM, _LC_NAMED, _LC_REQUIRED, _LC_SYSTEM),
+                api_key_env="LITELLM_API_KEY",
+                sdk_provider="litellm",
+                repo_start=".ci/servers/start.sh litellm",
+            ),
+            ProviderProfile(
+                name="transformers",
+                title="transformers serve",
+                base_url="http://127.0.0.1:8000/v1",
+                configuration="transformers serve --force-model MODEL",
+                start_command="transformers serve --host 127.0.0.1 --port 8000 --force-model MODEL",
+                capabilities=_caps(),
+                sdk_provider="generic",
+                repo_start=".ci/servers/start.sh transformers",
+            ),
+            ProviderProfile(
+                name="generic",
+                title="OpenAI-compatible server",
+                base_url="http://127.0.0.1:8000/v1",
+                configuration="as given",
+                start_command="start your server and pass --base-url URL --model ID",
+                capabilities=_caps(),
+                sdk_provider="generic",
+            ),
+        )
+    }
+)
+
+
+def get_profile(name: str) -> ProviderProfile:
+    key = name.strip().lower()
+    if key not in PROFILES:
+        raise KeyError(f"unknown provider {name!r}; known: {', '.join(sorted(PROFILES))}")
+    return PROFILES[key]
