@@ -26,7 +26,7 @@ class ToolLoop:
         from .hooks import HookRunner
         from .tools import ToolRegistry
 
-        self._registry = ToolRegistry.from_options(options.tools)
+        self._registry = ToolRegistry(options.tools)
         self._hooks = HookRunner.from_options(options.hooks, options.can_use_tool)
         self._auto = options.auto_execute_tools
 
