@@ -1,0 +1,62 @@
+"""The systems the matrix always shows, recorded or not, and how to record each one."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["SEED_PROVIDERS", "SeedProvider", "display_name", "make_command", "record_command"]
+
+
+@dataclass(frozen=True)
+class SeedProvider:
+    id: str
+    name: str
+    #: The provider has no default address, so the command must name one.
+    needs_base_url: bool = False
+
+
+#: Every system the project sets out to certify, in display order.
+SEED_PROVIDERS: tuple[SeedProvider, ...] = (
+    SeedProvider("lmstudio", "LM Studio"),
+    SeedProvider("ollama", "Ollama"),
+    SeedProvider("llamacpp", "llama.cpp"),
+    SeedProvider("vllm", "vLLM"),
+    SeedProvider("tgwui", "text-generation-webui"),
+    SeedProvider("generic", "Generic OpenAI-compatible", needs_base_url=True),
+    SeedProvider("litellm", "Local gateway (LiteLLM)"),
+)
+
+_BY_ID = {p.id: p for p in SEED_PROVIDERS}
+#: Names for providers that may show up in results without being seed columns.
+_EXTRA_NAMES = {
+    "llamacpp-python": "llama-cpp-python",
+    "openai": "OpenAI",
+    "tgi": "Text Generation Inference",
+    "localai": "LocalAI",
+    "sglang": "SGLang",
+    "mistral": "Mistral",
+}
+
+
+def display_name(provider: str) -> str:
+    seed = _BY_ID.get(provider)
+    if seed is not None:
+        return seed.name
+    return _EXTRA_NAMES.get(provider, provider)
+
+
+def _needs_base_url(provider: str) -> bool:
+    seed = _BY_ID.get(provider)
+    return seed.needs_base_url if seed is not None else False
+
+
+def record_command(provider: str) -> str:
+    """The pytest command a user runs to record ``provider``."""
+    base = " --base-url <base-url>" if _needs_base_url(provider) else ""
+    return f"pytest --provider={provider}{base} --model <model> --conformance-mode record"
+
+
+def make_command(provider: str) -> str:
+    """The same through the Makefile."""
+    base = " BASE_URL=<base-url>" if _needs_base_url(provider) else ""
+    return f"make record PROVIDER={provider}{base} MODEL=<model>"
