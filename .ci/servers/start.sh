@@ -43,7 +43,7 @@ port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 # ---- already running? ------------------------------------------------------------------------------------------
 if [[ -f $PIDFILE ]]; then
   old=$(cat "$PIDFILE")
-  if kill -0 "$old" 2>/dev/null; then
+  if is_ours "$old" "$PORT"; then
     if healthy; then
       log "$P already running (pid $old)"
       result_line
@@ -61,6 +61,7 @@ if [[ ${ANY_AGENT_SKIP_INSTALL:-0} != 1 ]]; then
 fi
 
 ENVV=()     # extra environment for the server
+WORKDIR="$RUN_DIR" # the server's working directory (keeps stray files out of the repo)
 ARGV=()     # the server command
 TEMPLATE="" # chat template file given to the server, if any
 case "$P" in
@@ -79,7 +80,7 @@ case "$P" in
     # Its backend: the llamacpp-tools server on 8092 (litellm-config.yaml). Started here if it is not up yet,
     # and then stopped again by stop.sh litellm.
     rm -f "$RUN_DIR/litellm.backend"
-    if ! { [[ -f $RUN_DIR/llamacpp-tools.pid ]] && kill -0 "$(cat "$RUN_DIR/llamacpp-tools.pid")" 2>/dev/null; }; then
+    if ! { [[ -f $RUN_DIR/llamacpp-tools.pid ]] && is_ours "$(cat "$RUN_DIR/llamacpp-tools.pid")" 8092; }; then
       "$HERE/start.sh" llamacpp-tools >/dev/null
       echo llamacpp-tools >"$RUN_DIR/litellm.backend"
     fi
@@ -105,16 +106,20 @@ case "$P" in
   transformers)
     MODEL_PATH=$(CONVERT_PYTHON="$VENV_TRANSFORMERS/bin/python" "$HERE/models.sh" "$(provider_model "$P")")
     ENVV=(HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 DO_NOT_TRACK=1 "OMP_NUM_THREADS=$THREADS")
-    ARGV=("$VENV_TRANSFORMERS/bin/transformers" serve --host 127.0.0.1 --port "$PORT"
-      --force-model "$MODEL_PATH" --device cpu --dtype bfloat16)
+    # The forced model is named by a path relative to the working directory, so the id clients must send
+    # (anything else gets 400 "Server is pinned to ...") does not depend on where the cache is.
+    WORKDIR="$MODELS_DIR"
+    ARGV=("$VENV_TRANSFORMERS/bin/transformers" serve "$MODEL_ID" --host 127.0.0.1 --port "$PORT"
+      --device cpu --dtype bfloat16 --log-level info)
     ;;
 esac
 
 # ---- start and wait --------------------------------------------------------------------------------------------
 log "starting $P on 127.0.0.1:$PORT (log: $LOGFILE)"
+rm -f "$METAFILE"
 t0=$(now)
 # setsid: own session/process group (survives the caller; stop.sh can reach helper processes), same PID as exec'd.
-setsid env "${ENVV[@]}" "${ARGV[@]}" >"$LOGFILE" 2>&1 </dev/null &
+setsid env -C "$WORKDIR" "${ENVV[@]}" "${ARGV[@]}" >"$LOGFILE" 2>&1 </dev/null &
 PID=$!
 echo "$PID" >"$PIDFILE"
 
@@ -136,14 +141,14 @@ done
 READY_S=$(elapsed "$t0")
 log "$P ready after $READY_S s (pid $PID)"
 
-"$HOST_PYTHON" - "$METAFILE" "$P" "$PID" "$PORT" "$MODEL_ID" "$MODEL_PATH" "$TEMPLATE" "$READY_S" \
+"$HOST_PYTHON" - "$METAFILE" "$P" "$PID" "$PORT" "$MODEL_ID" "$MODEL_PATH" "$TEMPLATE" "$READY_S" "$WORKDIR" \
   "${#ENVV[@]}" "${ENVV[@]}" "${ARGV[@]}" <<'EOF'
 import json, sys, time
-out, provider, pid, port, model_id, model_path, template, ready_s, n_env, *rest = sys.argv[1:]
+out, provider, pid, port, model_id, model_path, template, ready_s, cwd, n_env, *rest = sys.argv[1:]
 env, argv = rest[: int(n_env)], rest[int(n_env):]
 json.dump({"provider": provider, "pid": int(pid), "port": int(port), "model_id": model_id,
            "model_path": model_path, "chat_template_file": template or None, "ready_after_s": float(ready_s),
-           "started_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "env": env, "argv": argv},
+           "started_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "cwd": cwd, "env": env, "argv": argv},
           open(out, "w"), indent=2)
 EOF
 result_line

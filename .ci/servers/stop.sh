@@ -25,7 +25,11 @@ stop_one() {
   local p=$1 pidfile="$RUN_DIR/$1.pid" pid
   if [[ -f $pidfile ]]; then
     pid=$(cat "$pidfile")
-    if [[ $pid =~ ^[0-9]+$ ]] && kill -0 "$pid" 2>/dev/null; then
+    if [[ ! $pid =~ ^[0-9]+$ ]] || ! is_ours "$pid" "$(provider_port "$p")"; then
+      log "$p: pid file $pidfile is stale (no such server process); removing it"
+      rm -f "$pidfile"
+      pid=""
+    elif kill -0 "$pid" 2>/dev/null; then
       log "stopping $p (pid $pid)"
       kill -TERM "$pid" 2>/dev/null || true
       if ! wait_gone "$pid" "$GRACE"; then
@@ -35,11 +39,11 @@ stop_one() {
       fi
     fi
     # start.sh runs each server with setsid, so its PID is also its process group id: leftovers are its own helpers.
-    if [[ $pid =~ ^[0-9]+$ ]] && group_alive "$pid"; then
+    if [[ -n $pid ]] && group_alive "$pid"; then
       log "ending helper processes of $p (process group $pid)"
       kill -TERM -- "-$pid" 2>/dev/null || true
       sleep 2
-      group_alive "$pid" && kill -KILL -- "-$pid" 2>/dev/null || true
+      if group_alive "$pid"; then kill -KILL -- "-$pid" 2>/dev/null || true; fi
     fi
     rm -f "$pidfile"
   fi
