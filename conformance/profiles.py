@@ -53,6 +53,9 @@ class ProviderProfile:
     sdk_provider: str = "generic"
     #: A command in this repository that starts the server (``.ci/servers/start.sh``).
     repo_start: str | None = None
+    #: How checks that need *a* tool call ask for one: ``required`` (default), ``named`` (a
+    #: named choice, for servers whose ``required`` is broken) or ``auto``.
+    forced_choice: str = "required"
 
     def capability(self, name: str) -> bool | None:
         return self.capabilities.get(name)
@@ -249,6 +252,7 @@ PROFILES: Mapping[str, ProviderProfile] = MappingProxyType(
                 capabilities=_caps(n=False, tool_choice_required=False, tool_choice_named=False),
                 known_failures=_OLLAMA,
                 sdk_provider="ollama",
+                forced_choice="auto",
             ),
             ProviderProfile(
                 name="llamacpp",
@@ -301,6 +305,7 @@ PROFILES: Mapping[str, ProviderProfile] = MappingProxyType(
                 capabilities=_caps(n=False, json_object=False, json_schema=False),
                 known_failures=_TGWUI,
                 sdk_provider="tgwui",
+                forced_choice="auto",
             ),
             ProviderProfile(
                 name="llamacpp-python",
@@ -319,6 +324,7 @@ PROFILES: Mapping[str, ProviderProfile] = MappingProxyType(
                 ),
                 known_failures=_LCP,
                 sdk_provider="llamacpp-python",
+                forced_choice="named",
                 repo_start=".ci/servers/start.sh llamacpp-python",
             ),
             ProviderProfile(

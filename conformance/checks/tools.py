@@ -1,0 +1,470 @@
+"""Tool calls: shape, schema validity, streamed fragmentation, choices, markup leaks."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import orjson
+
+from ..context import Ctx, SDKRun, impl
+from ..scenarios import (
+    FORECAST_TOOL,
+    SYSTEM,
+    TIME_TOOL,
+    TOOLS_BY_NAME,
+    WEATHER_TOOL,
+    base_body,
+    find_markup,
+    validate_schema,
+)
+from ..wire import StreamSummary, ToolCallAcc
+
+WEATHER_PROMPT = "What is the weather in Paris? Use the get_weather tool."
+PARALLEL_PROMPT = "What is the weather in Paris and in London? Call the tool once for each city."
+TIME_PROMPT = "What time is it now? Use the get_time tool."
+UNICODE_PROMPT = "What is the weather in São Paulo? Use the get_weather tool."
+ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+
+
+def _choice_for(ctx: Ctx, tool: dict[str, Any]) -> Any:
+    mode = ctx.target.profile.forced_choice
+    if mode == "named":
+        return {"type": "function", "function": {"name": tool["function"]["name"]}}
+    return mode
+
+
+def forced_body(
+    ctx: Ctx,
+    prompt: str = WEATHER_PROMPT,
+    tools: list[dict[str, Any]] | None = None,
+    *,
+    stream: bool = False,
+    max_tokens: int = 96,
+    **extra: Any,
+) -> dict[str, Any]:
+    tools = tools or [WEATHER_TOOL]
+    extra.setdefault("tool_choice", _choice_for(ctx, tools[0]))
+    return base_body(ctx.model, prompt, stream=stream, max_tokens=max_tokens, tools=tools, **extra)
+
+
+def _calls_of(data: dict[str, Any]) -> list[dict[str, Any]]:
+    msg = data["choices"][0].get("message") or {}
+    calls = msg.get("tool_calls") or []
+    return [c for c in calls if isinstance(c, dict)]
+
+
+def _parse_args(raw: Any) -> tuple[Any, str | None]:
+    if not isinstance(raw, str):
+        return None, f"arguments is {type(raw).__name__}, not a string"
+    try:
+        value = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        return None, f"arguments are not valid JSON ({exc}): {raw[:80]!r}"
+    if not isinstance(value, dict):
+        return None, f"arguments parse to {type(value).__name__}, not an object"
+    return value, None
+
+
+def _schema_errors(name: str, args: dict[str, Any]) -> list[str]:
+    tool = TOOLS_BY_NAME.get(name)
+    if tool is None:
+        return [f"unknown tool {name!r}"]
+    return validate_schema(args, tool["function"]["parameters"])
+
+
+async def _nonstream_calls(ctx: Ctx, body: dict[str, Any]) -> list[dict[str, Any]]:
+    data = await ctx.complete(body)
+    calls = _calls_of(data)
+    if not calls:
+        content = (data["choices"][0].get("message") or {}).get("content")
+        ctx.fail(f"no tool_calls returned (content: {str(content)[:80]!r})")
+    return calls
+
+
+async def _stream_calls(ctx: Ctx, body: dict[str, Any]) -> tuple[StreamSummary, list[ToolCallAcc]]:
+    s = await ctx.stream(body)
+    calls = s.tool_list()
+    if not calls:
+        ctx.fail(f"no tool call was streamed (content: {s.content[:80]!r})")
+    return s, calls
+
+
+# ---- non-streamed ------------------------------------------------------------------------------
+
+
+@impl("tools.accepted")
+async def accepted(ctx: Ctx) -> None:
+    body = base_body(ctx.model, WEATHER_PROMPT, max_tokens=96, tools=[WEATHER_TOOL])
+    resp = await ctx.chat(body)
+    if resp.status == 0:
+        ctx.ok(resp)
+    if resp.status >= 500:
+        ctx.fail(f"HTTP {resp.status} for a request with tools: {resp.error_message()[:160]}")
+    if 400 <= resp.status < 500:
+        msg = resp.error_message()
+        if "tool" not in msg.lower():
+            ctx.fail(f"HTTP {resp.status} without saying tools are unsupported: {msg[:160]}")
+        ctx.note(f"tools rejected: {msg[:120]}")
+
+
+@impl("tools.call-shape")
+async def call_shape(ctx: Ctx) -> None:
+    calls = await _nonstream_calls(ctx, forced_body(ctx))
+    for i, call in enumerate(calls):
+        if not isinstance(call.get("id"), str) or not call["id"]:
+            ctx.fail(f"call {i}: id is {call.get('id')!r}")
+        if call.get("type") != "function":
+            ctx.fail(f"call {i}: type is {call.get('type')!r}")
+        fn = call.get("function") or {}
+        if fn.get("name") not in TOOLS_BY_NAME:
+            ctx.fail(f"call {i}: function.name {fn.get('name')!r} was not offered")
+        _, problem = _parse_args(fn.get("arguments"))
+        if problem:
+            ctx.fail(f"call {i}: {problem}")
+
+
+def _sdk_tool_problems(run: SDKRun, expect: str | None = "get_weather") -> list[str]:
+    if run.error is not None:
+        return [f"the SDK raised {run.describe()}"]
+    problems = [f"ToolUseError: {e.error}" for e in run.of_type("ToolUseError")]
+    uses = run.of_type("ToolUseBlock")
+    if not uses:
+        problems.append(f"no ToolUseBlock ({run.describe()}, text {run.text[:60]!r})")
+    for u in uses:
+        if expect and u.name != expect:
+            problems.append(f"ToolUseBlock name {u.name!r} (expected {expect!r})")
+        if not isinstance(u.input, dict):
+            problems.append(f"ToolUseBlock input is {type(u.input).__name__}")
+        else:
+            problems.extend(_schema_errors(u.name, u.input))
+        if not u.id:
+            problems.append("ToolUseBlock without an id")
+    return problems
+
+
+def _sdk_forced_extra(ctx: Ctx, tool: dict[str, Any]) -> dict[str, Any]:
+    return {"seed": 1, "tool_choice": _choice_for(ctx, tool)}
+
+
+@impl("tools.call-shape", "sdk")
+async def call_shape_sdk(ctx: Ctx) -> None:
+    run = await ctx.sdk_run(
+        WEATHER_PROMPT,
+        system_prompt=SYSTEM,
+        tools=[WEATHER_TOOL],
+        max_tokens=96,
+        extra_body=_sdk_forced_extra(ctx, WEATHER_TOOL),
+    )
+    problems = _sdk_tool_problems(run)
+    if problems:
+        ctx.fail("; ".join(problems[:3]))
+
+
+@impl("tools.args-schema")
+async def args_schema(ctx: Ctx) -> None:
+    calls = await _nonstream_calls(ctx, forced_body(ctx))
+    for i, call in enumerate(calls):
+        fn = call.get("function") or {}
+        args, problem = _parse_args(fn.get("arguments"))
+        if problem:
+            ctx.fail(f"call {i}: {problem}")
+        errors = _schema_errors(str(fn.get("name")), args)
+        if errors:
+            ctx.fail(f"call {i}: " + "; ".join(errors[:3]))
+
+
+@impl("tools.finish-reason")
+async def finish_reason(ctx: Ctx) -> None:
+    accept = {"tool_calls"}
+    if ctx.target.profile.forced_choice == "named":
+        accept.add("stop")  # OpenAI ends a forced named call with "stop"
+    data = await ctx.complete(forced_body(ctx))
+    if not _calls_of(data):
+        ctx.fail("no tool call to judge (non-streamed)")
+    fr = data["choices"][0].get("finish_reason")
+    if fr not in accept:
+        ctx.fail(f"non-streamed finish_reason is {fr!r} with tool calls")
+    s, _ = await _stream_calls(ctx, forced_body(ctx, stream=True))
+    if s.finish_reason not in accept:
+        ctx.fail(f"streamed finish_reason is {s.finish_reason!r} with tool calls")
+
+
+# ---- streamed ----------------------------------------------------------------------------------
+
+
+@impl("tools.stream.index-present")
+async def index_present(ctx: Ctx) -> None:
+    s, _ = await _stream_calls(ctx, forced_body(ctx, stream=True))
+    if s.tool_items_without_index:
+        ctx.fail(f"{s.tool_items_without_index} tool_calls fragment(s) without an integer index")
+
+
+@impl("tools.stream.header-first")
+async def header_first(ctx: Ctx) -> None:
+    _, calls = await _stream_calls(ctx, forced_body(ctx, stream=True))
+    for acc in calls:
+        first = acc.first_fragment
+        fn = first.get("function") or {}
+        if not isinstance(first.get("id"), str) or not first["id"]:
+            ctx.fail(f"index {acc.index}: first fragment has id {first.get('id')!r}")
+        if first.get("type") != "function":
+            ctx.fail(f"index {acc.index}: first fragment has type {first.get('type')!r}")
+        name = fn.get("name")
+        if not name:
+            ctx.fail(f"index {acc.index}: first fragment has no function.name")
+        if name != acc.name or name not in TOOLS_BY_NAME:
+            ctx.fail(f"index {acc.index}: name {name!r} is incomplete or not offered")
+        if not acc.had_arguments_key:
+            ctx.note(f"index {acc.index}: header fragment has no arguments key")
+
+
+@impl("tools.stream.id-name-once")
+async def id_name_once(ctx: Ctx) -> None:
+    _, calls = await _stream_calls(ctx, forced_body(ctx, stream=True))
+    problems = []
+    for acc in calls:
+        for what, n in (("id", acc.repeated_id), ("name", acc.repeated_name)):
+            if n:
+                problems.append(f"index {acc.index}: {what} repeated in {n} later fragment(s)")
+        if acc.repeated_type:
+            problems.append(f"index {acc.index}: type repeated in {acc.repeated_type} fragment(s)")
+    if problems:
+        ctx.fail("; ".join(problems[:3]))
+
+
+@impl("tools.stream.id-name-once", "sdk")
+async def id_name_once_sdk(ctx: Ctx) -> None:
+    run = await ctx.sdk_run(
+        WEATHER_PROMPT,
+        system_prompt=SYSTEM,
+        tools=[WEATHER_TOOL],
+        max_tokens=96,
+        extra_body=_sdk_forced_extra(ctx, WEATHER_TOOL),
+    )
+    problems = _sdk_tool_problems(run)
+    for u in run.of_type("ToolUseBlock"):
+        half = len(u.id) // 2
+        if half and len(u.id) % 2 == 0 and u.id[:half] == u.id[half:]:
+            problems.append(f"ToolUseBlock id is doubled: {u.id!r}")
+    if problems:
+        ctx.fail("; ".join(problems[:3]))
+
+
+@impl("tools.stream.args-concat-valid-json")
+async def args_concat(ctx: Ctx) -> None:
+    _, calls = await _stream_calls(ctx, forced_body(ctx, stream=True))
+    for acc in calls:
+        args, problem = _parse_args(acc.arguments)
+        if problem:
+            ctx.fail(f"index {acc.index}: {problem}")
+        errors = _schema_errors(acc.name, args)
+        if errors:
+            ctx.fail(f"index {acc.index}: " + "; ".join(errors[:3]))
+        ctx.facts.setdefault("fragments", []).append(acc.fragments)
+
+
+@impl("tools.stream.args-concat-valid-json", "sdk")
+async def args_concat_sdk(ctx: Ctx) -> None:
+    run = await ctx.sdk_run(
+        WEATHER_PROMPT,
+        system_prompt=SYSTEM,
+        tools=[WEATHER_TOOL],
+        max_tokens=96,
+        extra_body=_sdk_forced_extra(ctx, WEATHER_TOOL),
+    )
+    problems = _sdk_tool_problems(run)
+    if problems:
+        ctx.fail("; ".join(problems[:3]))
+
+
+@impl("tools.stream.equals-nonstream")
+async def tools_equals_nonstream(ctx: Ctx) -> None:
+    _, streamed = await _stream_calls(ctx, forced_body(ctx, stream=True))
+    plain = await _nonstream_calls(ctx, forced_body(ctx))
+    a = [(c.name, _parse_args(c.arguments)[0]) for c in streamed]
+    fns = [c.get("function") or {} for c in plain]
+    b = [(fn.get("name"), _parse_args(fn.get("arguments"))[0]) for fn in fns]
+    if a != b:
+        ctx.fail(f"streamed {a} != non-streamed {b}")
+
+
+@impl("tools.parallel")
+async def parallel(ctx: Ctx) -> None:
+    body = forced_body(ctx, PARALLEL_PROMPT, stream=True, max_tokens=128, parallel_tool_calls=True)
+    _, calls = await _stream_calls(ctx, body)
+    if len(calls) < 2:
+        ctx.fail(f"{len(calls)} tool call(s) for two cities")
+    ids = [c.id for c in calls]
+    if len(set(ids)) != len(ids) or not all(ids):
+        ctx.fail(f"tool-call ids are not distinct: {ids}")
+    cities = {str((_parse_args(c.arguments)[0] or {}).get("city", "")).lower() for c in calls}
+    if not {"paris", "london"} <= cities:
+        ctx.warn(f"cities called: {sorted(cities)}")
+
+
+@impl("tools.parallel", "sdk")
+async def parallel_sdk(ctx: Ctx) -> None:
+    extra = _sdk_forced_extra(ctx, WEATHER_TOOL)
+    extra["parallel_tool_calls"] = True
+    run = await ctx.sdk_run(
+        PARALLEL_PROMPT, system_prompt=SYSTEM, tools=[WEATHER_TOOL], max_tokens=128,
+        extra_body=extra,
+    )  # fmt: skip
+    problems = _sdk_tool_problems(run)
+    uses = run.of_type("ToolUseBlock")
+    if len(uses) < 2:
+        problems.append(f"{len(uses)} ToolUseBlock(s) for two cities")
+    if len({u.id for u in uses}) != len(uses):
+        problems.append("ToolUseBlock ids are not distinct")
+    if problems:
+        ctx.fail("; ".join(problems[:3]))
+
+
+@impl("tools.choice-required")
+async def choice_required(ctx: Ctx) -> None:
+    body = base_body(
+        ctx.model, "Say hi.", max_tokens=96, tools=[WEATHER_TOOL], tool_choice="required"
+    )
+    data = await ctx.complete(body)
+    if not _calls_of(data):
+        fr = data["choices"][0].get("finish_reason")
+        ctx.fail(f"no tool call under tool_choice required (finish_reason {fr!r})")
+
+
+@impl("tools.choice-none")
+async def choice_none(ctx: Ctx) -> None:
+    body = base_body(
+        ctx.model, WEATHER_PROMPT, max_tokens=64, tools=[WEATHER_TOOL], tool_choice="none"
+    )
+    data = await ctx.complete(body)
+    if _calls_of(data):
+        ctx.fail("tool_calls returned under tool_choice none")
+    content = (data["choices"][0].get("message") or {}).get("content")
+    if not isinstance(content, str) or not content.strip():
+        ctx.fail(f"no text under tool_choice none (content {content!r})")
+
+
+@impl("tools.choice-named")
+async def choice_named(ctx: Ctx) -> None:
+    body = base_body(
+        ctx.model,
+        "What is the weather in Paris right now?",
+        max_tokens=96,
+        tools=[WEATHER_TOOL, FORECAST_TOOL],
+        tool_choice={"type": "function", "function": {"name": "get_forecast"}},
+    )
+    resp = await ctx.chat(body)
+    if 400 <= resp.status < 500:
+        ctx.note(f"named tool_choice rejected with HTTP {resp.status}")
+        return
+    ctx.ok(resp)
+    data = resp.json()
+    if not isinstance(data, dict) or not data.get("choices"):
+        ctx.fail("response has no choices")
+    names = [(c.get("function") or {}).get("name") for c in _calls_of(data)]
+    if names != ["get_forecast"] * len(names) or not names:
+        ctx.fail(f"named get_forecast, got calls {names or 'none'}")
+
+
+@impl("tools.no-args")
+async def no_args(ctx: Ctx) -> None:
+    for stream in (False, True):
+        body = forced_body(ctx, TIME_PROMPT, [TIME_TOOL], stream=stream, max_tokens=48)
+        if stream:
+            _, accs = await _stream_calls(ctx, body)
+            pairs: list[tuple[Any, Any]] = [
+                (a.name, a.arguments if a.fragments else None) for a in accs
+            ]
+        else:
+            calls = await _nonstream_calls(ctx, body)
+            pairs = [
+                ((c.get("function") or {}).get("name"), (c.get("function") or {}).get("arguments"))
+                for c in calls
+            ]
+        where = "streamed" if stream else "non-streamed"
+        for name, raw in pairs:
+            if name != "get_time":
+                ctx.fail(f"{where}: called {name!r} instead of get_time")
+            args, problem = _parse_args(raw)
+            if problem:
+                ctx.fail(f"{where}: {problem}")
+            if args:
+                ctx.warn(f"{where}: arguments {args} for a tool without parameters")
+
+
+@impl("tools.no-args", "sdk")
+async def no_args_sdk(ctx: Ctx) -> None:
+    run = await ctx.sdk_run(
+        TIME_PROMPT,
+        system_prompt=SYSTEM,
+        tools=[TIME_TOOL],
+        max_tokens=48,
+        extra_body=_sdk_forced_extra(ctx, TIME_TOOL),
+    )
+    problems = _sdk_tool_problems(run, expect="get_time")
+    for u in run.of_type("ToolUseBlock"):
+        if u.input != {}:
+            ctx.warn(f"input {u.input!r} for a tool without parameters")
+    if problems:
+        ctx.fail("; ".join(problems[:3]))
+
+
+@impl("tools.no-markup-in-content")
+async def no_markup(ctx: Ctx) -> None:
+    found: list[str] = []
+    s = await ctx.stream(forced_body(ctx, stream=True))
+    found += [f"forced stream: {m}" for m in find_markup(s.content)]
+    s2 = await ctx.stream(forced_body(ctx, PARALLEL_PROMPT, stream=True, max_tokens=128,
+                                      parallel_tool_calls=True))  # fmt: skip
+    found += [f"parallel stream: {m}" for m in find_markup(s2.content)]
+    body = base_body(ctx.model, WEATHER_PROMPT, max_tokens=96, tools=[WEATHER_TOOL])
+    data = await ctx.complete(body, "auto request")
+    content = (data["choices"][0].get("message") or {}).get("content") or ""
+    found += [f"auto: {m}" for m in find_markup(content)]
+    if found:
+        ctx.fail("markup in content: " + ", ".join(found))
+
+
+@impl("tools.no-markup-in-content", "sdk")
+async def no_markup_sdk(ctx: Ctx) -> None:
+    run = await ctx.sdk_run(
+        WEATHER_PROMPT, system_prompt=SYSTEM, tools=[WEATHER_TOOL], max_tokens=96,
+        extra_body={"seed": 1},
+    )  # fmt: skip
+    if run.error is not None:
+        ctx.fail(f"the SDK raised {run.describe()}")
+    leaked = find_markup(run.text)
+    if leaked:
+        ctx.fail(f"markup in SDK text: {', '.join(leaked)}")
+    if not run.of_type("ToolUseBlock"):
+        ctx.warn(f"no ToolUseBlock under auto ({run.describe()})")
+
+
+@impl("tools.ids-unique")
+async def ids_unique(ctx: Ctx) -> None:
+    body = forced_body(ctx, PARALLEL_PROMPT, max_tokens=128, parallel_tool_calls=True)
+    calls = await _nonstream_calls(ctx, body)
+    ids = [c.get("id") for c in calls]
+    if len(calls) < 2:
+        ctx.na("fewer than two calls to compare")
+    if len(set(ids)) != len(ids):
+        ctx.fail(f"duplicate tool-call ids: {ids}")
+    odd = [i for i in ids if not isinstance(i, str) or not ID_RE.match(i)]
+    if odd:
+        ctx.fail(f"ids outside ^[A-Za-z0-9_-]{{1,64}}$: {odd}")
+    if not all(isinstance(i, str) and len(i) == 9 and i.isalnum() for i in ids):
+        ctx.note("ids are not Mistral-style (9 alphanumerics)")
+
+
+@impl("tools.args-unicode")
+async def args_unicode(ctx: Ctx) -> None:
+    _, calls = await _stream_calls(ctx, forced_body(ctx, UNICODE_PROMPT, stream=True))
+    args, problem = _parse_args(calls[0].arguments)
+    if problem:
+        ctx.fail(problem)
+    city = str(args.get("city", ""))
+    if "\ufffd" in city:
+        ctx.fail(f"city carries U+FFFD: {city!r}")
+    if "São" not in city:
+        ctx.warn(f"city is {city!r} (non-ASCII not kept by the model)")

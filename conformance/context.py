@@ -1,0 +1,274 @@
+"""What a check implementation gets: the target, a wire client, an SDK helper, verdicts.
+
+A check is ``async def check(ctx) -> None``. It ends in one of these ways:
+
+* returns normally → ``pass`` (``warn`` if it called :meth:`Ctx.warn`);
+* :meth:`Ctx.fail`, :meth:`Ctx.na`, :meth:`Ctx.unsupported` → that outcome, with a message;
+* any other exception → ``error`` (the harness, not the server, is at fault).
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, NoReturn
+
+from .profiles import ProviderProfile
+from .registry import Check
+from .results import Layer, Mode, Outcome
+from .wire import RawResponse, StreamSummary, WireClient, summarize_stream
+
+__all__ = ["IMPLEMENTATIONS", "Ctx", "Stop", "Target", "impl"]
+
+
+class Stop(Exception):
+    """Ends a check with ``outcome``."""
+
+    def __init__(self, outcome: Outcome, message: str) -> None:
+        super().__init__(message)
+        self.outcome: Outcome = outcome
+        self.message = message
+
+
+@dataclass(slots=True)
+class Target:
+    """One server column under test."""
+
+    provider: str
+    profile: ProviderProfile
+    base_url: str
+    model: str
+    mode: Mode
+    api_key: str | None = field(default=None, repr=False)
+    connect_timeout: float = 10.0
+    request_timeout: float = 120.0
+    #: Bounds for the liveness checks (warn above them).
+    first_token_timeout: float = 30.0
+    idle_timeout: float = 30.0
+    #: The ``/v1/models`` entry for the model (context size etc.), if known.
+    model_meta: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def column(self) -> str:
+        from .results import model_slug
+
+        return f"{self.provider}/{model_slug(self.model)}"
+
+    def context_window(self) -> int | None:
+        meta = self.model_meta
+        for source in (meta.get("meta") or {}, meta):
+            if not isinstance(source, Mapping):
+                continue
+            for key in ("n_ctx", "max_model_len", "context_length", "max_context_length"):
+                value = source.get(key)
+                if isinstance(value, int) and value > 0:
+                    return value
+        return None
+
+
+CheckFn = Callable[["Ctx"], Awaitable[None]]
+#: (check id, layer) → implementation, filled by the modules of :mod:`conformance.checks`.
+IMPLEMENTATIONS: dict[tuple[str, Layer], CheckFn] = {}
+
+
+def impl(check_id: str, layer: Layer = "wire") -> Callable[[CheckFn], CheckFn]:
+    def register(fn: CheckFn) -> CheckFn:
+        key = (check_id, layer)
+        if key in IMPLEMENTATIONS:
+            raise RuntimeError(f"two implementations for {key}")
+        IMPLEMENTATIONS[key] = fn
+        return fn
+
+    return register
+
+
+def _short(value: Any, limit: int = 240) -> Any:
+    """A request excerpt: long strings cut, long lists shortened."""
+    if isinstance(value, str):
+        return value if len(value) <= limit else value[:limit] + f"… [{len(value)} chars]"
+    if isinstance(value, list):
+        items = [_short(v, limit) for v in value[:8]]
+        if len(value) > 8:
+            items.append(f"… [{len(value)} items]")
+        return items
+    if isinstance(value, dict):
+        return {k: _short(v, limit) for k, v in value.items()}
+    return value
+
+
+class Ctx:
+    """Per (check, layer) execution context."""
+
+    def __init__(self, check: Check, layer: Layer, target: Target, wire: WireClient) -> None:
+        self.check = check
+        self.layer = layer
+        self.target = target
+        self.wire = wire
+        self.model = target.model
+        self.warnings: list[str] = []
+        self.notes: list[str] = []
+        #: Measured facts (timings, server traits) kept in results and manifests.
+        self.facts: dict[str, Any] = {}
+        self.last_request: Any = None
+        self.last_response: RawResponse | None = None
+        self.extra_excerpt: str | None = None
+
+    # -- verdicts ----------------------------------------------------------------------------
+    def fail(self, message: str) -> NoReturn:
+        raise Stop("fail", message)
+
+    def na(self, message: str) -> NoReturn:
+        raise Stop("n/a", message)
+
+    def unsupported(self, message: str) -> NoReturn:
+        raise Stop("unsupported", message)
+
+    def warn(self, message: str) -> None:
+        self.warnings.append(message)
+
+    def note(self, message: str) -> None:
+        self.notes.append(message)
+
+    def expect(self, condition: bool, message: str) -> None:
+        if not condition:
+            self.fail(message)
+
+    # -- requests ----------------------------------------------------------------------------
+    async def chat(
+        self, body: Mapping[str, Any], *, abort_after_events: int | None = None
+    ) -> RawResponse:
+        self.last_request = _short(copy.deepcopy(dict(body)))
+        resp = await self.wire.chat(body, abort_after_events=abort_after_events)
+        self.last_response = resp
+        return resp
+
+    async def get(self, path: str) -> RawResponse:
+        self.last_request = {"method": "GET", "path": path}
+        resp = await self.wire.request("GET", path)
+        self.last_response = resp
+        return resp
+
+    async def post_raw(self, path: str, content: bytes) -> RawResponse:
+        self.last_request = {"method": "POST", "path": path, "body": _short(content.decode())}
+        resp = await self.wire.request("POST", path, content=content)
+        self.last_response = resp
+        return resp
+
+    def ok(self, resp: RawResponse, what: str = "request") -> None:
+        """Fail unless the response is 2xx; a transport error ends the check as ``error``."""
+        if resp.status == 0:
+            raise Stop("error", f"{what}: no response from the server ({resp.error})")
+        if not 200 <= resp.status < 300:
+            msg = resp.error_message()
+            self.fail(f"{what}: HTTP {resp.status}" + (f": {msg[:200]}" if msg else ""))
+
+    async def stream(self, body: Mapping[str, Any], what: str = "stream") -> StreamSummary:
+        """Send a streamed request, require 2xx, and summarise its events."""
+        resp = await self.chat(body)
+        self.ok(resp, what)
+        return summarize_stream(resp.events())
+
+    async def complete(self, body: Mapping[str, Any], what: str = "request") -> dict[str, Any]:
+        """Send a non-streamed request, require 2xx and a JSON object with a choice."""
+        resp = await self.chat(body)
+        self.ok(resp, what)
+        data = resp.json()
+        if not isinstance(data, dict):
+            self.fail(f"{what}: response body is not a JSON object")
+        choices = data.get("choices")
+        if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
+            self.fail(f"{what}: response has no choices")
+        return data
+
+    # -- SDK layer ---------------------------------------------------------------------------
+    def sdk_options(self, **overrides: Any) -> Any:
+        from any_agent import AgentOptions
+
+        kwargs: dict[str, Any] = {
+            "model": self.model,
+            "base_url": self.target.base_url,
+            "api_key": self.target.api_key or "not-needed",
+            "temperature": 0,
+            "max_tokens": 64,
+            "max_turns": 1,
+            "max_retries": 0,
+            "provider": self.target.profile.sdk_provider,
+            "extra_body": {"seed": 1},
+            "auto_execute_tools": False,
+            "timeout": self.target.request_timeout,
+            "first_token_timeout": self.target.request_timeout,
+            "idle_timeout": self.target.request_timeout,
+        }
+        kwargs.update(overrides)
+        return AgentOptions(**kwargs)
+
+    async def sdk_run(
+        self,
+        prompt: str | None,
+        *,
+        history: list[dict[str, Any]] | None = None,
+        **overrides: Any,
+    ) -> SDKRun:
+        """Run one SDK query; errors are captured, not raised."""
+        from any_agent import AnyAgentError, AssistantMessage, Client, ResultMessage
+
+        self.last_request = {"sdk": True, "prompt": prompt, "history": _short(history or [])}
+        run = SDKRun()
+        options = self.sdk_options(**overrides)
+        try:
+            async with Client(options, history=history) as client:
+                await client.query(prompt)
+                async for msg in client.receive_response():
+                    if isinstance(msg, AssistantMessage):
+                        run.assistant.append(msg)
+                        run.blocks.extend(msg.content)
+                    elif isinstance(msg, ResultMessage):
+                        run.result = msg
+        except AnyAgentError as exc:
+            _reraise_cassette_error(exc)
+            run.error = exc
+        return run
+
+
+@dataclass(slots=True)
+class SDKRun:
+    assistant: list[Any] = field(default_factory=list)
+    blocks: list[Any] = field(default_factory=list)
+    result: Any = None
+    error: BaseException | None = None
+
+    def of_type(self, name: str) -> list[Any]:
+        return [b for b in self.blocks if type(b).__name__ == name]
+
+    @property
+    def text(self) -> str:
+        return "".join(b.text for b in self.of_type("TextBlock"))
+
+    @property
+    def thinking(self) -> str:
+        return "".join(b.thinking for b in self.of_type("ThinkingBlock"))
+
+    def describe(self) -> str:
+        if self.error is not None:
+            return f"{type(self.error).__name__}: {self.error}"
+        parts = [type(b).__name__ for b in self.blocks]
+        stop = getattr(self.result, "stop_reason", None)
+        return f"blocks={parts} stop_reason={stop}"
+
+
+def cassette_error_in(exc: BaseException | None) -> BaseException | None:
+    """The vcrpy "no recorded interaction" error somewhere in ``exc``'s chain, if any."""
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if type(exc).__name__ == "CannotOverwriteExistingCassetteException":
+            return exc
+        exc = exc.__cause__ or exc.__context__
+    return None
+
+
+def _reraise_cassette_error(exc: BaseException) -> None:
+    found = cassette_error_in(exc)
+    if found is not None:
+        raise found
