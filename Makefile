@@ -29,5 +29,12 @@ check: lint typecheck test
 clean:
 	rm -rf $(VENV) dist build .mypy_cache .ruff_cache .pytest_cache
 
+# --- matrix ---
+MATRIX_RESULTS ?= reports/results
+MATRIX_OUT     ?= reports
+.PHONY: matrix
+matrix: $(STAMP) ## render reports/compatibility.{md,html,json} from reports/results/*.json
+	$(VENV)/bin/any-agent-conformance matrix --results $(MATRIX_RESULTS) --out $(MATRIX_OUT)
+
 # real LLM servers for recording (llama.cpp, LiteLLM, llama-cpp-python, vLLM, ...)
 -include .ci/servers/servers.mk
