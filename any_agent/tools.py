@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import copy
 import dataclasses
+import datetime
 import enum
 import functools
 import inspect
@@ -21,14 +22,14 @@ import types
 import typing
 import uuid
 import warnings
-from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, Literal, Protocol, TypeVar, Union, overload, runtime_checkable
 
 import pydantic
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticSerializationError, to_json
-from typing_extensions import ParamSpec
+from typing_extensions import ParamSpec, is_typeddict
 
 from .errors import ToolDefinitionError, ToolResultError
 from .options import ToolLike, tool_definition
@@ -76,7 +77,7 @@ def result_to_text(value: Any) -> str:
         return to_json(value).decode()
     except (PydanticSerializationError, ValueError, TypeError, UnicodeDecodeError) as exc:
         raise ToolResultError(
-            f"a tool result of type {type(value).__qualname__} cannot be serialised to JSON "
+            f"a tool result of type {type(value).__name__} cannot be serialised to JSON "
             f"({exc}); return a str, or JSON values, dataclasses or pydantic models"
         ) from exc
 
@@ -97,6 +98,24 @@ _NUMPY_HEADER = re.compile(r"^-{3,}$")
 _NUMPY_ARGS = re.compile(r"^(?:parameters|other parameters|keyword arguments)$", re.IGNORECASE)
 _REST_FIELD = re.compile(r"^:(\w+)([^:]*):\s*(.*)$")
 _REST_PARAM = {"param", "parameter", "arg", "argument", "key", "keyword"}
+_REST_SECTION = _REST_PARAM | {
+    "type",
+    "returns",
+    "return",
+    "rtype",
+    "raises",
+    "raise",
+    "except",
+    "exception",
+    "yields",
+    "yield",
+    "ytype",
+    "var",
+    "ivar",
+    "cvar",
+    "vartype",
+    "keytype",
+}
 _GOOGLE_ENTRY = re.compile(r"^\**(\w+)\s*(?:\([^)]*\))?\s*:\s*(.*)$")
 _NUMPY_ENTRY = re.compile(r"^(\w+)\s*(?::.*)?$")
 
@@ -109,11 +128,10 @@ def _is_section_start(lines: list[str], i: int) -> bool:
     stripped = lines[i].strip()
     if _GOOGLE_ARGS.match(stripped) or _GOOGLE_OTHER.match(stripped):
         return True
-    if _REST_FIELD.match(stripped):
+    rest_field = _REST_FIELD.match(stripped)
+    if rest_field and rest_field.group(1).lower() in _REST_SECTION:
         return True
-    return bool(
-        stripped and i + 1 < len(lines) and _NUMPY_HEADER.match(lines[i + 1].strip())
-    )
+    return bool(stripped and i + 1 < len(lines) and _NUMPY_HEADER.match(lines[i + 1].strip()))
 
 
 def _parse_docstring(doc: str | None) -> tuple[str, dict[str, str]]:
@@ -121,9 +139,7 @@ def _parse_docstring(doc: str | None) -> tuple[str, dict[str, str]]:
     if not doc:
         return "", {}
     lines = inspect.cleandoc(doc).splitlines()
-    first_section = next(
-        (i for i in range(len(lines)) if _is_section_start(lines, i)), len(lines)
-    )
+    first_section = next((i for i in range(len(lines)) if _is_section_start(lines, i)), len(lines))
     description = "\n".join(lines[:first_section]).strip()
     args: dict[str, str] = {}
     i = first_section
@@ -172,6 +188,8 @@ def _parse_indented_entries(
         indent = _indent(line)
         if indent <= header_indent or (entry_indent is not None and indent < entry_indent):
             break
+        if i + 1 < len(lines) and _NUMPY_HEADER.match(lines[i + 1].strip()):
+            break
         if entry_indent is None:
             entry_indent = indent
         match = entry.match(line.strip()) if indent == entry_indent else None
@@ -188,8 +206,7 @@ def _parse_indented_entries(
 # --------------------------------------------------------------------------- annotations
 
 _SCALARS: tuple[Any, ...] = (str, int, float, bool, type(None), Any)
-_STRING_LIKE = (__import__("datetime").datetime, __import__("datetime").date,
-                __import__("datetime").time, uuid.UUID)
+_STRING_LIKE = (datetime.datetime, datetime.date, datetime.time, uuid.UUID)
 _ARRAYS: tuple[Any, ...] = (list, tuple, set, frozenset, Sequence)
 _MAPPINGS: tuple[Any, ...] = (dict, Mapping)
 _SUPPORTED = (
@@ -204,7 +221,7 @@ def _unsupported(annotation: Any, seen: set[int]) -> str | None:
     if annotation is None or any(annotation is s for s in _SCALARS):
         return None
     if annotation is object:
-        return "'object' has no JSON schema (use Any for an arbitrary JSON value)"
+        return "'object' has no JSON schema; use Any for an arbitrary JSON value"
     if isinstance(annotation, (str, typing.ForwardRef)):
         return f"the forward reference {annotation!r} could not be resolved"
     if isinstance(annotation, TypeVar):
@@ -225,10 +242,12 @@ def _unsupported(annotation: Any, seen: set[int]) -> str | None:
         return next((r for r in (_unsupported(a, seen) for a in args if a is not ...) if r), None)
     if origin in _MAPPINGS:
         if args and args[0] is not str:
-            return f"dict keys must be str (JSON object keys), got {_type_name(args[0])}"
+            return (
+                f"JSON object keys are strings, so dict keys must be str, not {_type_name(args[0])}"
+            )
         return _unsupported(args[1], seen) if len(args) > 1 else None
     if origin is not None:
-        return f"{_type_name(annotation)} is not a JSON value"
+        return _not_json(annotation)
     if not isinstance(annotation, type):
         return f"{annotation!r} is not a type"
     if annotation in _ARRAYS or annotation in _MAPPINGS or issubclass(annotation, _STRING_LIKE):
@@ -241,13 +260,13 @@ def _unsupported(annotation: Any, seen: set[int]) -> str | None:
     hints: dict[str, Any]
     if issubclass(annotation, pydantic.BaseModel):
         hints = {n: f.annotation for n, f in annotation.model_fields.items()}
-    elif typing.is_typeddict(annotation) or dataclasses.is_dataclass(annotation):
+    elif is_typeddict(annotation) or dataclasses.is_dataclass(annotation):
         try:
             hints = typing.get_type_hints(annotation)
         except Exception as exc:
             return f"the annotations of {annotation.__qualname__} cannot be resolved ({exc})"
     else:
-        return f"{_type_name(annotation)} is not a JSON value"
+        return _not_json(annotation)
     for field_name, hint in hints.items():
         reason = _unsupported(hint, seen)
         if reason:
@@ -255,17 +274,31 @@ def _unsupported(annotation: Any, seen: set[int]) -> str | None:
     return None
 
 
+def _not_json(annotation: Any) -> str:
+    return f"{_type_name(annotation)} is not a JSON value"
+
+
 def _type_name(annotation: Any) -> str:
     if isinstance(annotation, type) and typing.get_origin(annotation) is None:
         return annotation.__qualname__
-    return repr(annotation).replace("typing.", "")
+    return repr(annotation).replace("typing.", "").replace("collections.abc.", "")
 
 
 # --------------------------------------------------------------------------- schemas
 
-_SUBSCHEMA = ("items", "additionalProperties", "not", "contains", "propertyNames",
-              "if", "then", "else", "unevaluatedItems", "unevaluatedProperties",
-              "additionalItems")
+_SUBSCHEMA = (
+    "items",
+    "additionalProperties",
+    "not",
+    "contains",
+    "propertyNames",
+    "if",
+    "then",
+    "else",
+    "unevaluatedItems",
+    "unevaluatedProperties",
+    "additionalItems",
+)
 _SUBSCHEMA_LISTS = ("anyOf", "oneOf", "allOf", "prefixItems")
 _SUBSCHEMA_MAPS = ("properties", "patternProperties", "dependentSchemas")
 _DEFS_PREFIX = "#/$defs/"
@@ -281,7 +314,7 @@ def _clean_schema(schema: dict[str, Any]) -> dict[str, Any]:
             return node
         ref = node.get("$ref")
         if isinstance(ref, str) and ref.startswith(_DEFS_PREFIX):
-            name = ref[len(_DEFS_PREFIX):]
+            name = ref[len(_DEFS_PREFIX) :]
             siblings = {k: visit_value(k, v, stack) for k, v in node.items() if k != "$ref"}
             siblings.pop("title", None)
             if name in stack or name not in defs:
@@ -294,11 +327,7 @@ def _clean_schema(schema: dict[str, Any]) -> dict[str, Any]:
         if isinstance(all_of, list) and len(all_of) == 1 and set(all_of[0]) == {"$ref"}:
             rest = {k: v for k, v in node.items() if k != "allOf"}
             return visit({**all_of[0], **rest}, stack)
-        return {
-            k: visit_value(k, v, stack)
-            for k, v in node.items()
-            if k not in ("title", "$defs")
-        }
+        return {k: visit_value(k, v, stack) for k, v in node.items() if k not in ("title", "$defs")}
 
     def visit_value(key: str, value: Any, stack: frozenset[str]) -> Any:
         if key in _SUBSCHEMA:
@@ -310,7 +339,9 @@ def _clean_schema(schema: dict[str, Any]) -> dict[str, Any]:
         return value
 
     cleaned: dict[str, Any] = visit(schema, frozenset())
-    ordered = {k: cleaned.pop(k) for k in ("type", "properties", "required") if k in cleaned}
+    ordered: dict[str, Any] = {
+        k: cleaned.pop(k) for k in ("type", "properties", "required") if k in cleaned
+    }
     ordered.update(cleaned)
     ordered.setdefault("type", "object")
     ordered.setdefault("properties", {})
@@ -327,23 +358,59 @@ class _Param:
     pass_default: bool
 
 
+def _target(function: Callable[..., Any]) -> Any:
+    """The function that holds the annotations and docstring of ``function``."""
+    if inspect.isfunction(function) or inspect.ismethod(function):
+        return function
+    if isinstance(function, functools.partial):
+        return function.func
+    return getattr(function, "__call__", function)  # noqa: B004 - a callable object
+
+
+def _doc(function: Callable[..., Any], target: Any) -> str | None:
+    if target is function or isinstance(function, functools.partial):
+        return inspect.getdoc(target)
+    return inspect.getdoc(target) or inspect.getdoc(type(function))
+
+
+def _default_name(function: Callable[..., Any]) -> str | None:
+    if isinstance(function, functools.partial):
+        return getattr(function.func, "__name__", None)
+    name = getattr(function, "__name__", None)
+    return name if isinstance(name, str) else type(function).__name__
+
+
 def _build(
     function: Callable[..., Any], label: str
-) -> tuple[type[pydantic.BaseModel], list[_Param], dict[str, Any], str, dict[str, str]]:
+) -> tuple[type[pydantic.BaseModel], list[_Param], dict[str, Any], str]:
     try:
         signature = inspect.signature(function)
     except (TypeError, ValueError) as exc:
         raise ToolDefinitionError(f"{label}: its signature cannot be read ({exc})") from exc
-    target = function
-    if not inspect.isfunction(target) and not inspect.ismethod(target):
-        target = getattr(function, "__call__", function)  # noqa: B004 - callable objects
-    try:
-        hints = typing.get_type_hints(target, include_extras=True)
-    except Exception as exc:
-        raise ToolDefinitionError(
-            f"{label}: its type hints cannot be resolved ({type(exc).__name__}: {exc})"
-        ) from exc
-    description, arg_docs = _parse_docstring(inspect.getdoc(function))
+    target = _target(function)
+    raw: dict[str, Any] = dict(getattr(target, "__annotations__", None) or {})
+    namespace = target
+    while hasattr(namespace, "__wrapped__"):
+        namespace = namespace.__wrapped__
+    module_globals: dict[str, Any] = getattr(namespace, "__globals__", {})
+    hints: dict[str, Any] = {}
+    for key in signature.parameters:
+        if key not in raw:
+            continue
+        try:
+            hints.update(
+                typing.get_type_hints(
+                    types.SimpleNamespace(__annotations__={key: raw[key]}),
+                    globalns=module_globals,
+                    include_extras=True,
+                )
+            )
+        except Exception as exc:
+            raise ToolDefinitionError(
+                f"{label}: the annotation of parameter {key!r} cannot be resolved "
+                f"({type(exc).__name__}: {exc})"
+            ) from exc
+    description, arg_docs = _parse_docstring(_doc(function, target))
     fields: dict[str, Any] = {}
     params: list[_Param] = []
     for index, p in enumerate(signature.parameters.values()):
@@ -361,31 +428,31 @@ def _build(
         annotation = hints[p.name]
         reason = _unsupported(annotation, set())
         if reason:
+            detail = "" if reason == _not_json(annotation) else f" ({reason})"
             raise ToolDefinitionError(
                 f"{label}: parameter {p.name!r} has an unsupported annotation "
-                f"{_type_name(annotation)}: {reason}; {_SUPPORTED}"
+                f"{_type_name(annotation)}{detail}; {_SUPPORTED}"
             )
         annotation, metadata_doc = _strip_string_metadata(annotation)
         default = p.default
-        if isinstance(default, FieldInfo):
-            info = default
-        elif default is p.empty:
-            info = pydantic.Field()
-        else:
-            info = pydantic.Field(default=default)
-        info.alias = p.name
-        info.validation_alias = p.name
-        info.serialization_alias = p.name
-        if info.description is None:
-            info.description = metadata_doc or arg_docs.get(p.name) or None
+        explicit = _field_description(annotation) or (
+            default.description if isinstance(default, FieldInfo) else None
+        )
+        doc = None if explicit else (metadata_doc or arg_docs.get(p.name))
+        alias = (
+            pydantic.Field(alias=p.name, description=doc) if doc else pydantic.Field(alias=p.name)
+        )
         field = f"p{index}"
-        fields[field] = (annotation, info)
+        fields[field] = (
+            typing.Annotated[annotation, alias],
+            ... if default is p.empty else default,
+        )
         params.append(
             _Param(
                 name=p.name,
                 field=field,
                 positional=p.kind is p.POSITIONAL_ONLY,
-                pass_default=isinstance(default, FieldInfo),
+                pass_default=p.kind is p.POSITIONAL_ONLY or isinstance(default, FieldInfo),
             )
         )
     try:
@@ -402,7 +469,20 @@ def _build(
             f"{label}: its parameters cannot be described as JSON schema "
             f"({type(exc).__name__}: {exc})"
         ) from exc
-    return model, params, _clean_schema(schema), description, arg_docs
+    return model, params, _clean_schema(schema), description
+
+
+def _field_description(annotation: Any) -> str | None:
+    if typing.get_origin(annotation) is not typing.Annotated:
+        return None
+    return next(
+        (
+            m.description
+            for m in typing.get_args(annotation)[1:]
+            if isinstance(m, FieldInfo) and m.description
+        ),
+        None,
+    )
 
 
 def _strip_string_metadata(annotation: Any) -> tuple[Any, str | None]:
@@ -414,7 +494,7 @@ def _strip_string_metadata(annotation: Any) -> tuple[Any, str | None]:
     if not docs:
         return annotation, None
     others = [m for m in metadata if not isinstance(m, str)]
-    stripped = typing.Annotated[(base, *others)] if others else base  # type: ignore[valid-type]
+    stripped = typing.Annotated.__class_getitem__((base, *others)) if others else base
     return stripped, " ".join(docs)
 
 
@@ -457,6 +537,9 @@ class Tool(Generic[P, R]):
     definition sent to the server, and :meth:`run` executes one call from the model.
     """
 
+    __name__: str
+    __qualname__: str
+
     def __init__(
         self,
         function: Callable[P, R],
@@ -467,20 +550,17 @@ class Tool(Generic[P, R]):
         if isinstance(function, Tool):
             function = function.function
         if not callable(function):
-            raise ToolDefinitionError(
-                f"@tool needs a function, got {type(function).__name__}"
-            )
-        label_name = getattr(function, "__qualname__", None) or repr(function)
+            raise ToolDefinitionError(f"@tool needs a function, got {type(function).__name__}")
+        label_name = getattr(_target(function), "__qualname__", None) or repr(function)
         label = f"tool function {label_name!r}"
-        resolved = getattr(function, "__name__", None) if name is None else name
+        resolved = _default_name(function) if name is None else name
         if not isinstance(resolved, str) or not _NAME.match(resolved):
             raise ToolDefinitionError(
-                f"{label}: tool name {resolved!r} is invalid; use 1-64 letters, digits, "
-                "'_' or '-'"
+                f"{label}: tool name {resolved!r} is invalid; use 1-64 letters, digits, '_' or '-'"
             )
         if description is not None and not isinstance(description, str):
             raise ToolDefinitionError(f"{label}: description must be a str")
-        model, params, schema, doc_description, _ = _build(function, label)
+        model, params, schema, doc_description = _build(function, label)
         self._function = function
         self._name = resolved
         self._description = doc_description if description is None else description.strip()
@@ -490,7 +570,7 @@ class Tool(Generic[P, R]):
         self._is_async = inspect.iscoroutinefunction(function) or inspect.iscoroutinefunction(
             getattr(function, "__call__", None)  # noqa: B004
         )
-        functools.update_wrapper(self, function)  # type: ignore[arg-type]
+        functools.update_wrapper(self, function, updated=())
 
     @property
     def name(self) -> str:
@@ -619,8 +699,8 @@ class _CustomTool:
 
     def __init__(self, inner: RunnableTool) -> None:
         self.inner = inner
-        self.name: str = tool_definition(inner)["function"]["name"]
         self.definition: dict[str, Any] = tool_definition(inner)
+        self.name: str = self.definition["function"]["name"]
 
     async def run(self, arguments: Mapping[str, Any]) -> ToolOutput:
         try:
@@ -736,6 +816,3 @@ class ToolRegistry:
                 is_error=True,
             )
         return ToolOutput(self.unknown_tool_message(name), is_error=True)
-
-
-_AsyncOrSync = Union[Callable[..., Awaitable[Any]], Callable[..., Any]]
