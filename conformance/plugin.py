@@ -1,0 +1,479 @@
+"""The pytest plugin (``pytest11`` entry point ``any_agent_conformance``).
+
+Inert unless one of its options is given: then it collects one item per (column, check,
+layer) instead of the test files (unless test paths were given explicitly), runs them, and
+writes ``<report-dir>/results/<provider>__<model-slug>.json``.
+
+Exit status: 0 when every MUST check holds (SHOULD/MAY failures are reported, not fatal),
+1 when a MUST check fails or the harness errs, 2 for usage errors and unreachable servers.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import time
+from collections.abc import Generator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from . import SUITE_VERSION
+from .context import Target
+from .profiles import PROFILES, ProviderProfile, get_profile
+from .recording import Manifest, find_recordings, is_loopback, library_versions, public_url
+from .registry import Check, select, text_table
+from .results import CheckResult, Layer, Mode, ResultsFile, RunInfo, ServerInfo, write_results
+from .runner import Column, now_iso, run_item
+
+__all__ = ["ConformanceItem"]
+
+_OPTIONS = (
+    "provider",
+    "base_url",
+    "model",
+    "api_key_env",
+    "conformance_mode",
+    "cassette_dir",
+    "checks",
+    "report_dir",
+    "request_timeout",
+    "connect_timeout",
+    "first_token_timeout",
+    "idle_timeout",
+    "allow_insecure",
+    "layers",
+)
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    g = parser.getgroup(
+        "conformance", "any-agent conformance suite (inert unless one of these is given)"
+    )
+    g.addoption(
+        "--provider",
+        default=None,
+        help=f"provider profile to certify: {', '.join(PROFILES)}",
+    )
+    g.addoption("--base-url", default=None, help="server base URL, e.g. http://127.0.0.1:8080/v1")
+    g.addoption(
+        "--model",
+        action="append",
+        default=None,
+        help="model id to certify (repeatable; default: the first one /v1/models lists)",
+    )
+    g.addoption(
+        "--api-key-env",
+        default=None,
+        metavar="VAR",
+        help="name of the environment variable holding the API key (never the key itself)",
+    )
+    g.addoption(
+        "--conformance-mode",
+        default=None,
+        choices=("live", "record", "replay"),
+        help="live (default with a server), record (write cassettes), replay (offline)",
+    )
+    g.addoption("--cassette-dir", default=None, help="cassette root (default: cassettes)")
+    g.addoption(
+        "--checks", action="append", default=None, metavar="GLOB", help="check ids to run (glob)"
+    )
+    g.addoption("--report-dir", default=None, help="where results/*.json go (default: reports)")
+    g.addoption("--request-timeout", type=float, default=None, help="per request, s (120)")
+    g.addoption("--connect-timeout", type=float, default=None, help="TCP connect, s (10)")
+    g.addoption("--first-token-timeout", type=float, default=None, help="liveness bound, s (30)")
+    g.addoption("--idle-timeout", type=float, default=None, help="longest silence bound, s (30)")
+    g.addoption(
+        "--allow-insecure",
+        action="store_true",
+        default=None,
+        help="allow sending the API key over plain http to a non-loopback host",
+    )
+    g.addoption("--layers", default=None, help="layers to judge: wire,sdk (default both)")
+    g.addoption(
+        "--conformance-list",
+        action="store_true",
+        default=False,
+        help="print the check catalogue and exit",
+    )
+
+
+def _active(config: pytest.Config) -> bool:
+    return any(config.getoption(name) is not None for name in _OPTIONS)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_cmdline_main(config: pytest.Config) -> int | None:
+    if config.getoption("conformance_list"):
+        patterns = config.getoption("checks")
+        print(text_table(select(patterns)))
+        print(f"\n{len(select(patterns))} checks (suite {SUITE_VERSION})")
+        return 0
+    return None
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if not _active(config):
+        return
+    try:
+        settings = Settings.from_config(config)
+    except UsageProblem as exc:
+        pytest.exit(f"conformance: {exc}", returncode=2)
+    config.pluginmanager.register(ConformanceSession(config, settings), "conformance-session")
+
+
+class UsageProblem(Exception):
+    pass
+
+
+@dataclass(slots=True)
+class Settings:
+    mode: Mode
+    provider: str | None
+    base_url: str | None
+    models: list[str]
+    api_key: str | None = field(repr=False)
+    cassette_dir: Path
+    report_dir: Path
+    checks: list[Check]
+    layers: tuple[Layer, ...]
+    request_timeout: float
+    connect_timeout: float
+    first_token_timeout: float
+    idle_timeout: float
+    allow_insecure: bool
+
+    @classmethod
+    def from_config(cls, config: pytest.Config) -> Settings:
+        opt = config.getoption
+        provider = opt("provider")
+        base_url = opt("base_url")
+        mode = opt("conformance_mode") or ("live" if provider or base_url else "replay")
+        if provider is not None and provider.strip().lower() not in PROFILES:
+            raise UsageProblem(
+                f"unknown provider {provider!r} (known: {', '.join(PROFILES)}); for another "
+                "server use --base-url URL --model ID"
+            )
+        if mode in ("live", "record") and not (provider or base_url):
+            raise UsageProblem(f"{mode} mode needs --provider NAME or --base-url URL")
+        if base_url and not base_url.startswith(("http://", "https://")):
+            raise UsageProblem(f"--base-url must start with http:// or https://: {base_url!r}")
+        checks = select(opt("checks"))
+        if not checks:
+            raise UsageProblem(f"no check matches --checks {','.join(opt('checks'))}")
+        layers_opt = opt("layers") or "wire,sdk"
+        layers = tuple(x.strip() for x in layers_opt.split(",") if x.strip())
+        if not layers or any(x not in ("wire", "sdk") for x in layers):
+            raise UsageProblem(f"--layers takes wire and/or sdk, got {layers_opt!r}")
+        api_key = None
+        env_name = opt("api_key_env")
+        if env_name:
+            api_key = os.environ.get(env_name)
+            if not api_key:
+                raise UsageProblem(f"--api-key-env {env_name}: that environment variable is empty")
+        elif provider:
+            default_env = get_profile(provider).api_key_env
+            if default_env:
+                api_key = os.environ.get(default_env) or None
+        allow_insecure = bool(opt("allow_insecure"))
+        if mode != "replay" and api_key:
+            url = base_url or get_profile(provider or "generic").base_url
+            if url.startswith("http://") and not is_loopback(url) and not allow_insecure:
+                raise UsageProblem(
+                    f"refusing to send the API key over plain http to {public_url(url)}; use "
+                    "https, a loopback address, or --allow-insecure"
+                )
+        root = Path(str(config.invocation_params.dir))
+        return cls(
+            mode=mode,  # type: ignore[arg-type]
+            provider=provider.strip().lower() if provider else None,
+            base_url=base_url.rstrip("/") if base_url else None,
+            models=list(opt("model") or []),
+            api_key=api_key,
+            cassette_dir=root / (opt("cassette_dir") or "cassettes"),
+            report_dir=root / (opt("report_dir") or "reports"),
+            checks=checks,
+            layers=layers,  # type: ignore[arg-type]
+            request_timeout=opt("request_timeout") or 120.0,
+            connect_timeout=opt("connect_timeout") or 10.0,
+            first_token_timeout=opt("first_token_timeout") or 30.0,
+            idle_timeout=opt("idle_timeout") or 30.0,
+            allow_insecure=allow_insecure,
+        )
+
+
+class ConformanceItem(pytest.Item):
+    def __init__(self, *, check: Check, layer: Layer, column: Column, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.check = check
+        self.layer: Layer = layer
+        self.column = column
+        self.result: CheckResult | None = None
+        self.user_properties.extend([("check", check.id), ("layer", layer), ("level", check.level)])
+
+    def runtest(self) -> None:
+        self.result = result = run_item(self.check, self.layer, self.column)
+        self.column.results.append(result)
+        self.user_properties.append(("outcome", result.outcome))
+        outcome, msg = result.outcome, result.message
+        if outcome == "error":
+            raise ConformanceFailure(f"ERROR (harness): {msg}")
+        if outcome == "fail" and self.check.level == "MUST":
+            raise ConformanceFailure(f"MUST: {self.check.statement}\n  → {msg}")
+        if outcome in ("unsupported", "n/a", "not-run"):
+            pytest.skip(f"{outcome}: {msg}")
+        if outcome == "xfail":
+            pytest.xfail(f"{result.reason} ({result.link})" if result.link else str(result.reason))
+
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> Any:
+        if isinstance(excinfo.value, ConformanceFailure):
+            return str(excinfo.value)
+        return super().repr_failure(excinfo)
+
+    def reportinfo(self) -> tuple[Any, int | None, str]:
+        return self.path, None, f"{self.column.target.column} {self.check.id} [{self.layer}]"
+
+
+class ConformanceFailure(Exception):
+    pass
+
+
+class ConformanceSession:
+    """Registered only when the plugin is active."""
+
+    def __init__(self, config: pytest.Config, settings: Settings) -> None:
+        self.config = config
+        self.settings = settings
+        self.columns: list[Column] = []
+        self.started = time.monotonic()
+        self.total = 0
+        self.done = 0
+        self.written: list[Path] = []
+
+    # -- header and setup ---------------------------------------------------------------------
+    def pytest_report_header(self, config: pytest.Config) -> list[str]:
+        s = self.settings
+        where = s.base_url or (s.provider and get_profile(s.provider).base_url) or "recordings"
+        return [
+            f"conformance: suite {SUITE_VERSION}, mode {s.mode}, provider "
+            f"{s.provider or 'all recorded'}, {where if s.mode != 'replay' else s.cassette_dir}",
+            f"conformance: {len(s.checks)} checks, layers {'+'.join(s.layers)}, reports in "
+            f"{s.report_dir}",
+        ]
+
+    def pytest_sessionstart(self, session: pytest.Session) -> None:
+        s = self.settings
+        try:
+            if s.mode == "replay":
+                self.columns = self._replay_columns()
+            else:
+                self.columns = self._live_columns()
+        except UsageProblem as exc:
+            pytest.exit(f"conformance: {exc}", returncode=2)
+
+    def _replay_columns(self) -> list[Column]:
+        s = self.settings
+        dirs = find_recordings(s.cassette_dir, s.provider, s.models)
+        if not dirs:
+            what = f"{s.provider}/" if s.provider else ""
+            raise UsageProblem(f"no recordings (manifest.json) under {s.cassette_dir}/{what}")
+        columns = []
+        for d in dirs:
+            manifest = Manifest.load(d / "manifest.json")
+            profile = PROFILES.get(manifest.provider, PROFILES["generic"])
+            target = self._target(profile, manifest.provider, manifest.base_url, manifest.model)
+            target.model_meta = manifest.model_meta
+            target.api_key = None
+            columns.append(
+                Column(
+                    target=target,
+                    cassette_dir=s.cassette_dir,
+                    manifest=manifest,
+                    server_name=manifest.server.get("name"),
+                    server_version=manifest.server.get("version"),
+                )
+            )
+        return columns
+
+    def _target(self, profile: ProviderProfile, provider: str, base_url: str, model: str) -> Target:
+        s = self.settings
+        return Target(
+            provider=provider,
+            profile=profile,
+            base_url=base_url,
+            model=model,
+            mode=s.mode,
+            api_key=s.api_key,
+            connect_timeout=s.connect_timeout,
+            request_timeout=s.request_timeout,
+            first_token_timeout=s.first_token_timeout,
+            idle_timeout=s.idle_timeout,
+        )
+
+    def _live_columns(self) -> list[Column]:
+        from .probe import probe_server
+
+        s = self.settings
+        provider = s.provider or "generic"
+        profile = get_profile(provider)
+        base_url = s.base_url or profile.base_url
+        facts = probe_server(base_url, s.api_key, profile, timeout=s.connect_timeout)
+        models = s.models or facts.model_ids[:1]
+        if not models:
+            raise UsageProblem(f"{base_url}/models lists no model; pass --model ID")
+        columns = []
+        for model in models:
+            target = self._target(profile, provider, base_url, model)
+            target.model_meta = facts.meta_for(model)
+            manifest = Manifest(provider=provider, model=model, base_url=public_url(base_url))
+            if s.mode == "record":
+                existing = find_recordings(s.cassette_dir, provider, [model])
+                if existing:
+                    manifest = Manifest.load(existing[0] / "manifest.json")
+                manifest.base_url = public_url(base_url)
+                manifest.model = model
+                manifest.configuration = profile.configuration
+                manifest.server = {"name": facts.server_name, "version": facts.server_version}
+                manifest.model_meta = dict(target.model_meta)
+            columns.append(
+                Column(
+                    target=target,
+                    cassette_dir=s.cassette_dir,
+                    manifest=manifest,
+                    server_name=facts.server_name,
+                    server_version=facts.server_version,
+                )
+            )
+        return columns
+
+    # -- collection ---------------------------------------------------------------------------
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_ignore_collect(self, collection_path: Path, config: pytest.Config) -> bool | None:
+        if config.args_source != pytest.Config.ArgsSource.ARGS:
+            return True  # no explicit paths: run the conformance items only
+        return None
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_collection_modifyitems(
+        self, session: pytest.Session, config: pytest.Config, items: list[pytest.Item]
+    ) -> None:
+        s = self.settings
+        ordered = sorted(s.checks, key=lambda c: c.id != "timeout.cold-start")
+        for column in self.columns:
+            for check in ordered:
+                for layer in check.layers:
+                    if layer not in s.layers:
+                        continue
+                    name = f"{column.target.column}::{check.id}[{layer}]"
+                    items.append(
+                        ConformanceItem.from_parent(
+                            session, name=name, check=check, layer=layer, column=column
+                        )
+                    )
+        self.total = sum(isinstance(i, ConformanceItem) for i in items)
+
+    # -- reporting ----------------------------------------------------------------------------
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_makereport(
+        self, item: pytest.Item, call: pytest.CallInfo[None]
+    ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+        report = yield
+        if isinstance(item, ConformanceItem) and call.when == "call" and item.result:
+            report.conformance_outcome = item.result.outcome  # type: ignore[attr-defined]
+            report.conformance_level = item.check.level  # type: ignore[attr-defined]
+        return report
+
+    def pytest_report_teststatus(
+        self, report: pytest.TestReport, config: pytest.Config
+    ) -> tuple[str, str, str] | None:
+        outcome = getattr(report, "conformance_outcome", None)
+        if outcome is None or report.when != "call":
+            return None
+        level = getattr(report, "conformance_level", "MUST")
+        table = {
+            "warn": ("warn", "w", "WARN"),
+            "unsupported": ("unsupported", "u", "UNSUPPORTED"),
+            "n/a": ("n/a", "n", "N/A"),
+            "not-run": ("not-run", "-", "NOT-RUN"),
+            "error": ("failed", "E", "ERROR"),
+        }
+        if outcome == "fail" and level != "MUST":
+            return (f"{level.lower()}-fail", "f", f"FAIL ({level})")
+        return table.get(outcome)
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        if report.when != "teardown" or self.settings.mode != "record":
+            return
+        self.done += 1
+        elapsed = time.monotonic() - self.started
+        eta = elapsed / self.done * (self.total - self.done) if self.done else 0.0
+        tr = self.config.pluginmanager.get_plugin("terminalreporter")
+        if tr is not None:
+            tr.write_line(
+                f"[{self.done}/{self.total}] {report.nodeid}  elapsed {elapsed:.0f}s  "
+                f"ETA {eta:.0f}s"
+            )
+
+    def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
+        s = self.settings
+        for column in self.columns:
+            if not column.results:
+                continue
+            self.written.append(write_results(s.report_dir, self._results_file(column)))
+            if s.mode == "record":
+                self._save_manifest(column)
+
+    def _results_file(self, column: Column) -> ResultsFile:
+        import any_agent
+
+        t = column.target
+        recorded = column.manifest.recorded_at if self.settings.mode == "replay" else None
+        if self.settings.mode == "record":
+            recorded = now_iso()
+        run = RunInfo(
+            provider=t.provider,
+            column=t.column,
+            configuration=column.manifest.configuration or t.profile.configuration,
+            server=ServerInfo(name=column.server_name, version=column.server_version),
+            model=t.model,
+            mode=t.mode,
+            date=now_iso(),
+            suite_version=SUITE_VERSION,
+            any_agent_version=getattr(any_agent, "__version__", None),
+            python=platform.python_version(),
+            base_url=public_url(t.base_url),
+            recorded_date=recorded[:10] if recorded else None,
+        )
+        return ResultsFile(run=run, results=list(column.results))
+
+    def _save_manifest(self, column: Column) -> None:
+        m = column.manifest
+        m.recorded_at = now_iso()
+        m.suite_version = SUITE_VERSION
+        m.libraries = library_versions()
+        for r in column.results:
+            m.expected[r.key] = r.outcome
+            from .registry import get
+
+            if not get(r.check).replayable:
+                entry = r.to_dict()
+                entry["facts"] = column.facts.get(r.key, {})
+                m.live[r.key] = entry
+        m.save(column.directory, column.secrets)
+
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        from .results import summarize
+
+        for column in self.columns:
+            if not column.results:
+                continue
+            counts = summarize(column.results)
+            text = ", ".join(f"{n} {k}" for k, n in counts.items() if n)
+            musts = [r for r in column.results if r.level == "MUST"]
+            bad = [r for r in musts if r.outcome in ("fail", "error")]
+            verdict = "every MUST holds" if not bad else f"{len(bad)} MUST check(s) broken"
+            terminalreporter.write_line(f"conformance {column.target.column}: {text} — {verdict}")
+        for path in self.written:
+            terminalreporter.write_line(f"conformance results: {path}")

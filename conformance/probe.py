@@ -1,0 +1,112 @@
+"""Before a live run: is the server there, which models does it serve, what is it?
+
+Uses ``GET /v1/models`` (reachability, model ids, context size, ``owned_by``), response
+headers (``Server``, ``x-litellm-version``), llama.cpp's ``/props`` and vLLM's ``/version``.
+None of these go into cassettes; what they tell is kept in the manifest.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx2
+
+from .profiles import ProviderProfile
+
+__all__ = ["ServerFacts", "probe_server"]
+
+_OWNED_BY = {
+    "llamacpp": "llama.cpp llama-server",
+    "vllm": "vLLM",
+    "sglang": "SGLang",
+    "library": "Ollama",
+    "lmstudio": "LM Studio",
+    "organization_owner": "LM Studio",
+}
+
+
+@dataclass(slots=True)
+class ServerFacts:
+    model_ids: list[str] = field(default_factory=list)
+    models: list[dict[str, Any]] = field(default_factory=list)
+    server_name: str | None = None
+    server_version: str | None = None
+
+    def meta_for(self, model: str) -> dict[str, Any]:
+        for m in self.models:
+            if m.get("id") == model:
+                return m
+        return {}
+
+
+def _unreachable(base_url: str, err: str, profile: ProviderProfile) -> Exception:
+    from .plugin import UsageProblem
+
+    hint = profile.start_command
+    if profile.repo_start:
+        hint += f"  (in this repository: {profile.repo_start})"
+    return UsageProblem(f"cannot reach {base_url} ({err}); start the server first: {hint}")
+
+
+def probe_server(
+    base_url: str, api_key: str | None, profile: ProviderProfile, *, timeout: float = 10.0
+) -> ServerFacts:
+    from .plugin import UsageProblem
+
+    headers = {"authorization": f"Bearer {api_key}"} if api_key else {}
+    facts = ServerFacts()
+    url = base_url.rstrip("/")
+    with httpx2.Client(
+        timeout=httpx2.Timeout(max(timeout, 30.0), connect=timeout),
+        follow_redirects=False,
+        trust_env=False,
+    ) as client:
+        try:
+            resp = client.get(url + "/models", headers=headers)
+        except httpx2.HTTPError as exc:
+            raise _unreachable(url, f"{type(exc).__name__}: {exc}".strip(": "), profile) from None
+        if resp.status_code in (401, 403):
+            raise UsageProblem(
+                f"{url}/models answered HTTP {resp.status_code}: pass the key with "
+                "--api-key-env VAR"
+            )
+        data: Any = None
+        if resp.status_code == 200:
+            try:
+                data = resp.json()
+            except ValueError:
+                data = None
+        items = data.get("data") if isinstance(data, dict) else None
+        if isinstance(items, list):
+            facts.models = [m for m in items if isinstance(m, dict)]
+            facts.model_ids = [str(m["id"]) for m in facts.models if m.get("id")]
+        owned = {str(m.get("owned_by")) for m in facts.models}
+        name = next((_OWNED_BY[o] for o in owned if o in _OWNED_BY), None)
+        server_header = resp.headers.get("server", "")
+        if "llama.cpp" in server_header.lower():
+            name = "llama.cpp llama-server"
+        litellm = resp.headers.get("x-litellm-version")
+        if litellm:
+            name, facts.server_version = "LiteLLM proxy", litellm
+        root = url[:-3] if url.endswith("/v1") else url
+        for path in ("/props", "/version"):
+            try:
+                r = client.get(root + path, headers=headers, timeout=5.0)
+            except httpx2.HTTPError:
+                continue
+            if r.status_code != 200:
+                continue
+            try:
+                info = r.json()
+            except ValueError:
+                continue
+            if not isinstance(info, dict):
+                continue
+            if path == "/props" and isinstance(info.get("build_info"), str):
+                name = name or "llama.cpp llama-server"
+                facts.server_version = info["build_info"]
+            elif path == "/version" and isinstance(info.get("version"), str):
+                facts.server_version = facts.server_version or info["version"]
+        facts.server_name = name or profile.title
+    return facts

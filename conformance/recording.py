@@ -1,0 +1,265 @@
+"""Cassettes (vcrpy), manifests, scrubbing and key safety.
+
+Layout, one directory per server column::
+
+    <cassette-dir>/<provider>/<model-slug>/<check-id>.yaml       wire layer
+    <cassette-dir>/<provider>/<model-slug>/<check-id>.sdk.yaml   SDK layer
+    <cassette-dir>/<provider>/<model-slug>/manifest.json
+
+vcrpy drives httpx2 for both layers (the raw client and the openai client inside any_agent).
+Requests match on method, path and JSON body, never host or port; every request header is
+dropped before a cassette is written, response headers are kept only from an allow-list, and
+bodies are scrubbed of the API key and key-like strings. The hooks run on live requests, on
+recorded ones and at load time, so they are idempotent. vcrpy buffers a streamed body while
+recording, so timing is measured in live passes and kept in ``manifest.json``.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import platform
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from . import SUITE_VERSION
+from .results import model_slug
+
+__all__ = [
+    "CASSETTE_ORIGIN",
+    "KEY_PATTERNS",
+    "Manifest",
+    "cassette_path",
+    "column_dir",
+    "find_recordings",
+    "is_loopback",
+    "library_versions",
+    "make_vcr",
+    "redact",
+    "scan_for_secrets",
+]
+
+CASSETTE_ORIGIN = "http://conformance.invalid"
+MANIFEST = "manifest.json"
+MANIFEST_FORMAT = 1
+
+#: Response headers worth keeping; everything else (dates, request ids, LiteLLM's
+#: ``x-litellm-*`` call ids and durations, ``llm_provider-*`` copies, cookies) is dropped.
+KEEP_RESPONSE_HEADERS = frozenset({"content-type", "server", "x-accel-buffering"})
+
+#: Strings that look like credentials. Cassettes and reports must never contain them.
+KEY_PATTERNS: tuple[re.Pattern[str], ...] = (
+    re.compile(r"sk-(?:proj-|ant-)?[A-Za-z0-9_\-]{16,}"),
+    re.compile(r"(?i)\bbearer\s+[A-Za-z0-9._~+/=\-]{8,}"),
+    re.compile(r"\bhf_[A-Za-z0-9]{20,}"),
+    re.compile(r"\bAKIA[0-9A-Z]{16}\b"),
+    re.compile(r"\bgh[pousr]_[A-Za-z0-9]{30,}"),
+    re.compile(r"\bxox[abprs]-[A-Za-z0-9-]{10,}"),
+    re.compile(r"\bAIza[0-9A-Za-z_\-]{35}\b"),
+)
+REDACTED = "<redacted>"
+#: Header names that must never appear in a cassette or report (case-insensitive).
+SECRET_HEADERS = ("authorization", "api-key", "x-api-key", "proxy-authorization", "cookie")
+
+
+def redact(text: str, secrets: Iterable[str] = ()) -> str:
+    """Replace the given secrets and anything key-like with ``<redacted>``."""
+    for secret in secrets:
+        if secret and len(secret) >= 4:
+            text = text.replace(secret, REDACTED)
+    for rx in KEY_PATTERNS:
+        text = rx.sub(REDACTED, text)
+    return text
+
+
+def scan_for_secrets(text: str, secrets: Iterable[str] = ()) -> list[str]:
+    """Problems found in ``text``: key-like strings, secret header names with a value."""
+    found: list[str] = []
+    for secret in secrets:
+        if secret and len(secret) >= 4 and secret in text:
+            found.append("the API key itself")
+    for rx in KEY_PATTERNS:
+        for m in rx.finditer(text):
+            found.append(f"key-like string {m.group(0)[:12]}…")
+    for name in SECRET_HEADERS:
+        rx = re.compile(rf"(?im)^\s*-?\s*['\"]?{re.escape(name)}['\"]?\s*:")
+        if rx.search(text):
+            found.append(f"a {name!r} header")
+    return found
+
+
+def is_loopback(url: str) -> bool:
+    host = (urlsplit(url).hostname or "").strip("[]").lower()
+    if host in ("localhost", "localhost.localdomain") or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def public_url(url: str) -> str:
+    """The URL without userinfo, query or fragment (safe to store)."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    netloc = host + (f":{parts.port}" if parts.port else "")
+    return urlunsplit((parts.scheme, netloc, parts.path.rstrip("/"), "", ""))
+
+
+def column_dir(cassette_dir: str | Path, provider: str, model: str) -> Path:
+    return Path(cassette_dir) / provider / model_slug(model)
+
+
+def cassette_path(
+    cassette_dir: str | Path, provider: str, model: str, check_id: str, layer: str
+) -> Path:
+    suffix = ".yaml" if layer == "wire" else f".{layer}.yaml"
+    return column_dir(cassette_dir, provider, model) / f"{check_id}{suffix}"
+
+
+def library_versions() -> dict[str, str | None]:
+    out: dict[str, str | None] = {"python": platform.python_version(), "suite": SUITE_VERSION}
+    for dist in ("any-agent-sdk", "vcrpy", "pytest-recording", "httpx2", "openai", "pytest"):
+        try:
+            out[dist] = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            out[dist] = None
+    return out
+
+
+# ---- vcrpy -----------------------------------------------------------------------------------
+
+
+def _canonical_request(request: Any) -> Any:
+    parts = urlsplit(request.uri)
+    request.uri = urlunsplit(("http", "conformance.invalid", parts.path, parts.query, ""))
+    for name in list(request.headers):
+        if name.lower() != "content-type":
+            del request.headers[name]
+    return request
+
+
+def _scrubber(secrets: tuple[str, ...]) -> Any:
+    def scrub_response(response: dict[str, Any]) -> dict[str, Any]:
+        headers = response.get("headers") or {}
+        response["headers"] = {
+            k: v for k, v in headers.items() if k.lower() in KEEP_RESPONSE_HEADERS
+        }
+        body = response.get("body") or {}
+        raw = body.get("string")
+        if isinstance(raw, bytes):
+            text = raw.decode("utf-8", errors="surrogateescape")
+            clean = redact(text, secrets)
+            if clean != text:
+                body["string"] = clean.encode("utf-8", errors="surrogateescape")
+        elif isinstance(raw, str):
+            body["string"] = redact(raw, secrets)
+        return response
+
+    return scrub_response
+
+
+def make_vcr(cassette_dir: str | Path, *, record: bool, secrets: tuple[str, ...] = ()) -> Any:
+    """A VCR for one column: record (``all``, into a fresh file) or replay (``none``).
+
+    Playback repeats stay off (vcrpy's default), so every recorded interaction plays once.
+    """
+    import vcr
+
+    return vcr.VCR(
+        serializer="yaml",
+        cassette_library_dir=str(cassette_dir),
+        record_mode="all" if record else "none",
+        match_on=["method", "path", "body"],
+        before_record_request=_canonical_request,
+        before_record_response=_scrubber(secrets),
+        decode_compressed_response=True,
+        record_on_exception=True,
+    )
+
+
+# ---- manifests -------------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class Manifest:
+    provider: str
+    model: str
+    base_url: str
+    configuration: str | None = None
+    server: dict[str, str | None] = field(default_factory=dict)
+    model_meta: dict[str, Any] = field(default_factory=dict)
+    recorded_at: str | None = None
+    suite_version: str = SUITE_VERSION
+    libraries: dict[str, str | None] = field(default_factory=dict)
+    sampling: dict[str, Any] = field(default_factory=lambda: {"temperature": 0, "seed": 1})
+    #: ``check[layer]`` → result dict of live-only checks, measured in the recording session.
+    live: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: ``check[layer]`` → outcome of every check in the recording session (regression base).
+    expected: dict[str, str] = field(default_factory=dict)
+    format_version: int = MANIFEST_FORMAT
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "format_version": self.format_version,
+            "suite_version": self.suite_version,
+            "provider": self.provider,
+            "model": self.model,
+            "model_slug": model_slug(self.model),
+            "configuration": self.configuration,
+            "server": self.server,
+            "base_url": self.base_url,
+            "model_meta": self.model_meta,
+            "recorded_at": self.recorded_at,
+            "libraries": self.libraries,
+            "sampling": self.sampling,
+            "expected": dict(sorted(self.expected.items())),
+            "live": dict(sorted(self.live.items())),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Manifest:
+        return cls(
+            provider=data["provider"],
+            model=data["model"],
+            base_url=data.get("base_url") or CASSETTE_ORIGIN + "/v1",
+            configuration=data.get("configuration"),
+            server=dict(data.get("server") or {}),
+            model_meta=dict(data.get("model_meta") or {}),
+            recorded_at=data.get("recorded_at"),
+            suite_version=data.get("suite_version") or SUITE_VERSION,
+            libraries=dict(data.get("libraries") or {}),
+            sampling=dict(data.get("sampling") or {}),
+            live=dict(data.get("live") or {}),
+            expected=dict(data.get("expected") or {}),
+            format_version=int(data.get("format_version") or MANIFEST_FORMAT),
+        )
+
+    @classmethod
+    def load(cls, path: str | Path) -> Manifest:
+        return cls.from_dict(json.loads(Path(path).read_text(encoding="utf-8")))
+
+    def save(self, directory: str | Path, secrets: tuple[str, ...] = ()) -> Path:
+        path = Path(directory) / MANIFEST
+        path.parent.mkdir(parents=True, exist_ok=True)
+        text = json.dumps(self.to_dict(), indent=2, ensure_ascii=False)
+        path.write_text(redact(text, secrets) + "\n", encoding="utf-8")
+        return path
+
+
+def find_recordings(
+    cassette_dir: str | Path, provider: str | None = None, models: Iterable[str] = ()
+) -> list[Path]:
+    """Column directories (holding a manifest) under ``cassette_dir``, sorted."""
+    root = Path(cassette_dir)
+    pattern = f"{provider}/*/{MANIFEST}" if provider else f"*/*/{MANIFEST}"
+    slugs = {model_slug(m) for m in models}
+    out = [p.parent for p in sorted(root.glob(pattern))]
+    if slugs:
+        out = [p for p in out if p.name in slugs]
+    return out

@@ -1,0 +1,224 @@
+"""Run one (check, layer) against one column, in live, record or replay mode.
+
+This is the only place that decides outcomes from what a check did:
+
+* declared capability absent → ``unsupported``;
+* live-only check during replay → the result recorded in the manifest (``from_manifest``),
+  or ``not-run`` without one;
+* replay with the cassette missing, an interaction missing, or one left unused → ``error``;
+* a failure the provider profile lists → ``xfail`` (reason + link); a listed failure that
+  does not reproduce → ``warn``, so the profile gets cleaned up.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as _dt
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from . import checks as _checks  # noqa: F401 - registers the implementations
+from .context import IMPLEMENTATIONS, Ctx, Stop, Target, cassette_error_in
+from .recording import Manifest, cassette_path, column_dir, make_vcr, redact
+from .registry import Check
+from .results import CheckResult, Layer, Outcome
+from .wire import WireClient
+
+__all__ = ["Column", "run_item"]
+
+
+@dataclass(slots=True)
+class Column:
+    """One server column of a session: its target, manifest and results so far."""
+
+    target: Target
+    cassette_dir: Path
+    manifest: Manifest
+    server_name: str | None = None
+    server_version: str | None = None
+    results: list[CheckResult] = field(default_factory=list)
+    #: ``check[layer]`` → measured facts (timings...), kept in the manifest.
+    facts: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    @property
+    def directory(self) -> Path:
+        return column_dir(self.cassette_dir, self.target.provider, self.target.model)
+
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        return (self.target.api_key,) if self.target.api_key else ()
+
+
+def _relative(path: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
+def _message(ctx: Ctx | None, base: str) -> str:
+    parts = [base] if base else []
+    if ctx is not None:
+        parts += ctx.warnings + ctx.notes
+    text = "; ".join(p for p in parts if p)
+    return " ".join(text.split())[:500]
+
+
+def run_item(check: Check, layer: Layer, column: Column) -> CheckResult:
+    result = CheckResult(
+        check=check.id,
+        layer=layer,
+        outcome="error",
+        level=check.level,
+        area=check.area,
+        title=check.title,
+    )
+    started = time.perf_counter()
+    try:
+        _run(check, layer, column, result)
+    finally:
+        result.duration_s = time.perf_counter() - started
+        _apply_known_failure(result, column)
+        secrets = column.secrets
+        result.message = redact(result.message, secrets)
+        if result.evidence.response_excerpt:
+            result.evidence.response_excerpt = redact(result.evidence.response_excerpt, secrets)
+        if result.evidence.request is not None:
+            import json
+
+            text = redact(json.dumps(result.evidence.request, ensure_ascii=False), secrets)
+            result.evidence.request = json.loads(text)
+    return result
+
+
+def _run(check: Check, layer: Layer, column: Column, result: CheckResult) -> None:
+    target = column.target
+    profile = target.profile
+    absent = [cap for cap in check.requires if profile.capability(cap) is False]
+    if absent:
+        result.outcome = "unsupported"
+        result.message = f"the {profile.name} profile declares no {', '.join(absent)}"
+        return
+    impl = IMPLEMENTATIONS.get((check.id, layer))
+    if impl is None:
+        result.outcome = "error"
+        result.message = f"no implementation for {check.id} [{layer}]"
+        return
+
+    if target.mode == "replay" and not check.replayable:
+        recorded = column.manifest.live.get(result.key)
+        if recorded is None:
+            result.outcome = "not-run"
+            result.message = "live-only check; the recording has no measurement for it"
+            return
+        past = CheckResult.from_dict(recorded)
+        result.outcome = past.outcome
+        result.message = f"recorded {column.manifest.recorded_at or '?'}: {past.message}".strip()
+        result.reason, result.link = past.reason, past.link
+        result.evidence = past.evidence
+        result.from_manifest = True
+        return
+
+    use_cassette = check.replayable and target.mode in ("record", "replay")
+    path = cassette_path(column.cassette_dir, target.provider, target.model, check.id, layer)
+    if use_cassette:
+        result.evidence.cassette = _relative(path)
+        if target.mode == "replay" and not path.is_file():
+            result.outcome = "error"
+            result.message = f"missing cassette {_relative(path)} (re-record this column)"
+            return
+        if target.mode == "record":
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.unlink(missing_ok=True)
+
+    ctx_box: list[Ctx] = []
+
+    async def go() -> None:
+        async with WireClient(
+            target.base_url,
+            api_key=target.api_key,
+            connect_timeout=target.connect_timeout,
+            request_timeout=target.request_timeout,
+        ) as wire:
+            ctx = Ctx(check, layer, target, wire)
+            ctx_box.append(ctx)
+            await asyncio.wait_for(impl(ctx), timeout=target.request_timeout * 4)
+
+    outcome: Outcome = "pass"
+    message = ""
+    unused: str | None = None
+    try:
+        if use_cassette:
+            vcr = make_vcr(path.parent, record=target.mode == "record", secrets=column.secrets)
+            with vcr.use_cassette(path.name) as cassette:
+                try:
+                    _execute(go, block_network=target.mode == "replay")
+                finally:
+                    if target.mode == "replay" and not cassette.all_played:
+                        n = len(cassette) - cassette.play_count
+                        unused = f"{n} recorded interaction(s) were not used"
+        else:
+            _execute(go, block_network=False)
+    except Stop as stop:
+        outcome, message = stop.outcome, stop.message
+    except Exception as exc:
+        found = cassette_error_in(exc)
+        outcome = "error"
+        if found is not None:
+            message = (
+                "the cassette has no matching interaction for a request (the check or the SDK "
+                f"changed what it sends; re-record): {str(found).splitlines()[0][:200]}"
+            )
+        elif isinstance(exc, TimeoutError):
+            message = f"the check did not finish within {target.request_timeout * 4:g} s"
+        else:
+            message = f"harness error: {type(exc).__name__}: {exc}"
+    ctx = ctx_box[0] if ctx_box else None
+    if outcome == "pass" and ctx is not None and ctx.warnings:
+        outcome = "warn"
+    if unused and outcome != "error":
+        message = f"{unused} (re-record this column); the check said {outcome}: {message}"
+        outcome = "error"
+    result.outcome = outcome
+    result.message = _message(ctx, message)
+    if ctx is not None:
+        req = ctx.last_request
+        result.evidence.request = req if isinstance(req, dict) or req is None else {"value": req}
+        if ctx.last_response is not None:
+            result.evidence.response_excerpt = ctx.last_response.excerpt()
+        if ctx.facts:
+            column.facts[result.key] = dict(ctx.facts)
+
+
+def _execute(go: Any, *, block_network: bool) -> None:
+    if block_network:
+        from pytest_recording.network import blocking_context
+
+        with blocking_context():
+            asyncio.run(go())
+    else:
+        asyncio.run(go())
+
+
+def _apply_known_failure(result: CheckResult, column: Column) -> None:
+    if result.from_manifest:
+        return
+    known = column.target.profile.known_failure(result.check, result.layer)
+    if known is None:
+        return
+    if result.outcome == "fail":
+        result.outcome = "xfail"
+        result.reason = known.reason
+        result.link = known.link
+    elif result.outcome in ("pass", "warn"):
+        result.outcome = "warn"
+        note = "listed as a known failure in the profile, but it passed (update the profile)"
+        result.message = f"{result.message}; {note}" if result.message else note
+        result.reason = known.reason
+        result.link = known.link
+
+
+def now_iso() -> str:
+    return _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat()
