@@ -11,6 +11,7 @@ Subcommands:
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -73,12 +74,21 @@ def _field(entry: Any, *names: str) -> str:
 
 def _cmd_list(args: argparse.Namespace) -> int:
     try:
-        import conformance.registry as registry
+        registry = importlib.import_module("conformance.registry")
     except ModuleNotFoundError as exc:
         if exc.name not in ("conformance.registry", "conformance"):
             raise
         print("the check registry (conformance.registry) is not available", file=sys.stderr)
         return 1
+    text_table = getattr(registry, "text_table", None)
+    select = getattr(registry, "select", None)
+    if callable(text_table) and callable(select):
+        checks = select(args.patterns)
+        if not checks:
+            print("no check matches " + ", ".join(args.patterns), file=sys.stderr)
+            return 1
+        print(text_table(checks))
+        return 0
     entries = _entries(registry)
     if not entries:
         print("the check registry is empty", file=sys.stderr)
@@ -132,6 +142,9 @@ def _parser() -> argparse.ArgumentParser:
     matrix.set_defaults(func=_cmd_matrix)
 
     lister = sub.add_parser("list", help="list the checks in the registry")
+    lister.add_argument(
+        "patterns", nargs="*", metavar="GLOB", help="only checks whose id matches (e.g. 'tools.*')"
+    )
     lister.set_defaults(func=_cmd_list)
     return parser
 

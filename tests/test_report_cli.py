@@ -90,6 +90,15 @@ def test_list_prints_the_registry(
     assert "A plain answer" in out
 
 
+def test_list_prints_the_real_registry(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["list", "tools.stream.*"]) == 0
+    out = capsys.readouterr().out
+    assert "tools.stream.header-first" in out
+    assert "stream.done-sentinel" not in out
+    assert main(["list", "no.such.check"]) == 1
+    assert "no check matches" in capsys.readouterr().err
+
+
 def test_list_without_registry(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

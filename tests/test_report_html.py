@@ -134,7 +134,10 @@ def test_cells_filters_and_columns(matrix: Matrix, html: str) -> None:
     assert "pytest --provider=ollama --model <model> --conformance-mode record" in copies
     assert "make record PROVIDER=litellm MODEL=<model>" in copies
     assert html.count("not recorded</div>") == 5
-    assert '<li id="note-6">' in html
+    assert '<li id="note-8">' in html
+    # `code spans` in titles and messages become <code>, escaped.
+    assert '<div class="title"><code>data: [DONE]</code> ends the stream</div>' in html
+    assert "a separate <code>choices: []</code> chunk" in html
 
 
 def test_cell_data_carries_request_response_and_message(html: str) -> None:
@@ -151,7 +154,7 @@ def test_cell_data_carries_request_response_and_message(html: str) -> None:
     assert wire["message"] == "HTTP 200 for an unknown model (expected 404 or 400)"
     assert json.loads(wire["request"]) == {"body": {"model": "no-such-model"}}
     assert wire["response"] == '{"choices": [{"message": {"content": "Hello"}}]}'
-    assert wire["note"] == 1
+    assert wire["note"] == 8
     assert cell["layers"]["sdk"]["outcome"] == "n/a"
     columns = data["columns"]
     assert isinstance(columns, list)

@@ -12,19 +12,20 @@ from pathlib import Path
 
 import pytest
 
+from conformance import registry
 from conformance.report import build_matrix, load_results, render_all, write_reports
-from conformance.report.markdown import md_escape, render_markdown
+from conformance.report.markdown import md_escape, md_inline, render_markdown
 from conformance.report.matrix import Matrix
 from conformance.report.model import ResultFileError, parse_run_file
-from conformance.report.providers import SEED_PROVIDERS, make_command, record_command
+from conformance.report.providers import SEED_PROVIDERS, family, make_command, record_command
 
 DATA = Path(__file__).parent / "data" / "report"
 RESULTS = DATA / "results"
 HOSTILE = DATA / "hostile"
 
 STOCK = "llamacpp/qwen2.5-coder-1.5b@b9999-synthetic [stock chat template]"
-BARE = "llamacpp/qwen2.5-coder-1.5b@b9999-synthetic [bare JSON tool template]"
-VLLM = "vllm/qwen2.5-0.5b@0.0.0-synthetic"
+BARE = "llamacpp-tools/qwen2.5-coder-1.5b@b9999-synthetic [bare-JSON tool chat template]"
+VLLM = "vllm/qwen2.5-0.5b@0.0.0-synthetic [--enable-auto-tool-choice --tool-call-parser hermes]"
 
 
 @pytest.fixture(scope="module")
@@ -57,10 +58,11 @@ def _matrix_headers(md: str) -> list[str]:
 
 def test_columns_recorded_first_then_every_seed_system(matrix: Matrix) -> None:
     keys = [c.key for c in matrix.columns]
-    assert keys[:3] == [BARE, STOCK, VLLM]
+    # llamacpp-tools is the same system in another configuration: it stands with llamacpp.
+    assert keys[:3] == [STOCK, BARE, VLLM]
     # llama.cpp and vLLM have results; the other five seed systems are "not recorded".
     assert keys[3:] == ["lmstudio", "ollama", "tgwui", "generic", "litellm"]
-    assert {c.provider for c in matrix.columns} == {p.id for p in SEED_PROVIDERS}
+    assert {family(c.provider) for c in matrix.columns} == {p.id for p in SEED_PROVIDERS}
     assert [c.recorded for c in matrix.columns] == [True] * 3 + [False] * 5
 
 
@@ -108,54 +110,77 @@ def test_not_recorded_columns_in_markdown(markdown: str) -> None:
 
 def test_two_configurations_of_one_provider_are_two_columns(markdown: str) -> None:
     headers = _matrix_headers(markdown)
-    assert headers[0] == (
-        "llama.cpp<br>qwen2.5-coder-1.5b@b9999-synthetic<br>*bare JSON tool template*"
+    assert headers[0] == "llama.cpp<br>qwen2.5-coder-1.5b@b9999-synthetic<br>*stock chat template*"
+    assert headers[1] == (
+        "llama.cpp<br>qwen2.5-coder-1.5b@b9999-synthetic<br>*bare-JSON tool chat template*"
     )
-    assert headers[1] == "llama.cpp<br>qwen2.5-coder-1.5b@b9999-synthetic<br>*stock chat template*"
-    assert headers[2] == "vLLM<br>qwen2.5-0.5b@0.0.0-synthetic"
+    assert headers[2] == (
+        "vLLM<br>qwen2.5-0.5b@0.0.0-synthetic<br>*--enable-auto-tool-choice --tool-call-parser "
+        "hermes*"
+    )
 
 
 def test_cells_show_wire_and_sdk_with_note_numbers(markdown: str) -> None:
     rows = _matrix_rows(markdown)
-    assert rows["chat.basic"][:3] == ["✅ / ✅", "✅ / ✅", "✅ / ✅"]
-    assert rows["errors.unknown-model"][:3] == ["· / ·", "❌¹ / n/a", "· / ·"]
-    assert rows["stream.done-sentinel"][:3] == ["❌² / ❌²", "✅ / ✅", "⛔³ / ❓⁴"]
-    assert rows["stream.usage-chunk"][1] == "⚠️⁵ / ✅"
-    assert rows["tools.named-choice"][1] == "🔶⁶ / ✅"
-    assert rows["tools.parallel"][0] == "➖⁷ / ➖⁷"
-    assert rows["timeout.first-token"][1] == "❔ / ❔"
+    assert {check: cells[:3] for check, cells in rows.items()} == {
+        # judged on the wire only (registry and results agree): one symbol per cell
+        "stream.done-sentinel": ["✅", "❌¹", "·"],
+        "stream.usage-chunk": ["⚠️²", "·", "·"],
+        "stream.unicode": ["✅ / ✅", "❌³ / ❌³", "⛔⁴ / ❓⁵"],
+        "tools.parallel": ["· / ·", "➖⁶ / ➖⁶", "· / ·"],
+        "tools.choice-named": ["🔶⁷", "·", "·"],
+        "timeout.time-to-first-token": ["❔ / ❔", "· / ·", "✅ / ✅"],
+        "multiturn.history": ["·", "·", "✅"],
+        "models.list": ["✅", "✅", "·"],
+        "errors.unknown-model": ["❌⁸ / n/a", "· / ·", "· / ·"],
+        "chat.basic": ["✅ / ✅", "✅ / ✅", "✅ / ✅"],
+    }
 
 
 def test_notes_explain_every_numbered_cell(markdown: str) -> None:
     notes = markdown.split("## Notes", 1)[1].split("## Not recorded yet", 1)[0]
     lines = [line for line in notes.splitlines() if re.match(r"\d+\. ", line)]
-    assert len(lines) == 7
-    assert lines[0] == "1. ❌ **fail** — HTTP 200 for an unknown model (expected 404 or 400)"
-    assert lines[3] == "4. ❓ **unknown outcome 'flaky'** — an outcome from a future suite version"
+    assert len(lines) == 8
+    assert lines[1] == (
+        "2. ⚠️ **warning** — usage arrived on the last content chunk, not a separate "
+        "`choices: []` chunk"
+    )
+    assert lines[4] == "5. ❓ **unknown outcome 'flaky'** — an outcome from a future suite version"
     assert lines[5] == (
-        "6. 🔶 **known failure** — the model answered in text — known failure: named "
+        "6. ➖ **unsupported** — the profile declares parallel\\_tool\\_calls absent — reason: "
+        "llama.cpp defaults parallel\\_tool\\_calls to false"
+    )
+    assert lines[6] == (
+        "7. 🔶 **known failure** — the model answered in text — known failure: named "
         "tool\\_choice is served as auto — <https://example.com/synthetic/llamacpp/issues/1>"
     )
-    assert lines[6].startswith("7. ➖ **unsupported** — profile declares parallel\\_tool\\_calls")
+    assert lines[7] == "8. ❌ **fail** — HTTP 200 for an unknown model (expected 404 or 400)"
 
 
 def test_identical_reasons_share_one_note(matrix: Matrix) -> None:
     # wire and SDK fail the same way in the bare-template column: one note, cited twice.
-    assert matrix.note_refs[(BARE, "stream.done-sentinel", "wire")] == 2
-    assert matrix.note_refs[(BARE, "stream.done-sentinel", "sdk")] == 2
+    assert matrix.note_refs[(BARE, "stream.unicode", "wire")] == 3
+    assert matrix.note_refs[(BARE, "stream.unicode", "sdk")] == 3
     assert (STOCK, "chat.basic", "wire") not in matrix.note_refs
 
 
-def test_rows_are_grouped_by_area_with_levels(matrix: Matrix, markdown: str) -> None:
-    assert matrix.areas == ["chat", "errors", "multiturn", "streaming", "timeout", "tools"]
-    assert [(r.area, r.level, r.check) for r in matrix.rows][3:5] == [
-        ("streaming", "MUST", "stream.done-sentinel"),
-        ("streaming", "SHOULD", "stream.usage-chunk"),
+def test_rows_follow_the_registry_order(matrix: Matrix, markdown: str) -> None:
+    # Areas and checks in catalogue order; an area or check the registry lacks goes last.
+    areas = [a for a in registry.AREAS if a in matrix.areas]
+    assert matrix.areas == [*areas, "chat"]
+    position = {c.id: i for i, c in enumerate(registry.CHECKS)}
+    known = [r for r in matrix.rows if r.check in position]
+    assert [r.check for r in known] == sorted((r.check for r in known), key=position.__getitem__)
+    assert matrix.rows[-1].check == "chat.basic"
+    assert [(r.check, r.layers) for r in matrix.rows[:3]] == [
+        ("stream.done-sentinel", ("wire",)),
+        ("stream.usage-chunk", ("wire",)),
+        ("stream.unicode", ("wire", "sdk")),
     ]
     section = markdown.split("## Matrix", 1)[1]
     order = [line.split("|")[1].strip() for line in section.splitlines() if "| **" in line]
     assert order == [f"**{area}**" for area in matrix.areas]
-    assert "| `stream.usage-chunk` — include\\_usage gives a final usage chunk | SHOULD" in (
+    assert "| `stream.usage-chunk` — Usage chunk with `include_usage` | SHOULD" in (
         re.sub(r" +", " ", section)
     )
 
@@ -165,8 +190,8 @@ def test_newer_run_wins_but_not_run_keeps_the_older_result(matrix: Matrix) -> No
     assert vllm.sources == ("vllm-live.json", "vllm-replay.json")
     # multiturn.history failed live on the 25th and passed on replay on the 27th.
     assert vllm.cells[("multiturn.history", "wire")].outcome == "pass"
-    # timeout.first-token is live-only: the replay says not-run, the live pass stays.
-    assert vllm.cells[("timeout.first-token", "wire")].outcome == "pass"
+    # Time to first token is live-only: the replay says not-run, the live pass stays.
+    assert vllm.cells[("timeout.time-to-first-token", "wire")].outcome == "pass"
     assert vllm.run is not None
     assert vllm.run.mode == "replay"
     assert vllm.provenance == "replay of 2026-11-25 recording"
@@ -175,8 +200,9 @@ def test_newer_run_wins_but_not_run_keeps_the_older_result(matrix: Matrix) -> No
 def test_summary(matrix: Matrix, markdown: str) -> None:
     stock = next(c for c in matrix.columns if c.key == STOCK)
     assert stock.summary is not None
-    # MUST checks: chat.basic and stream.done-sentinel pass; timeout.first-token not run.
-    assert stock.summary.must == {"wire": (2, 2), "sdk": (2, 2)}
+    # MUST on the wire: models.list, done-sentinel, unicode, chat.basic pass; the known
+    # failure of tools.choice-named counts against. On the SDK layer: unicode and chat.basic.
+    assert stock.summary.must == {"wire": (4, 5), "sdk": (2, 2)}
     assert stock.summary.counts == {
         "fail": 1,
         "n/a": 1,
@@ -185,19 +211,21 @@ def test_summary(matrix: Matrix, markdown: str) -> None:
         "warn": 1,
         "xfail": 1,
     }
-    assert stock.summary.areas == {
-        "chat": (1, 1),
-        "errors": (0, 1),
-        "streaming": (2, 2),
-        "tools": (0, 1),
-    }
+    # Warnings pass; n/a and not-run are not counted (the timeouts row has nothing else).
+    assert list(stock.summary.areas.items()) == [
+        ("streaming", (3, 3)),
+        ("tools", (0, 1)),
+        ("errors", (1, 2)),
+        ("chat", (1, 1)),
+    ]
     vllm = next(c for c in matrix.columns if c.key == VLLM)
     assert vllm.summary is not None
-    assert vllm.summary.must == {"wire": (3, 4), "sdk": (3, 4)}
+    assert vllm.summary.must == {"wire": (2, 3), "sdk": (1, 2)}
+    assert vllm.summary.counts == {"error": 1, "pass": 3, "unknown": 1}
     summary = re.sub(r" +", " ", markdown.split("## Summary", 1)[1].split("## Legend", 1)[0])
     assert (
-        "| vllm/qwen2.5-0.5b@0.0.0-synthetic | 3/4 | 3/4 | 0 | 0 | 0 | 1 | 0 | 0 | "
-        "chat 1/1, multiturn 1/1, streaming 0/1, timeout 1/1 |" in summary
+        "| 2/3 | 1/2 | 0 | 0 | 0 | 1 | 0 | 0 | streaming 0/1, timeouts 1/1, multiturn 1/1, "
+        "chat 1/1 |" in summary
     )
 
 
@@ -210,6 +238,7 @@ def test_legend_lists_every_symbol(markdown: str) -> None:
 def test_columns_table_names_provenance(markdown: str) -> None:
     columns = markdown.split("## Columns", 1)[1].split("## Summary", 1)[0]
     assert "replay of 2026-11-20 recording; suite 0.1.0" in columns
+    assert "| llama.cpp | llama.cpp llama-server b9999-synthetic |" in re.sub(r" +", " ", columns)
     assert "from `vllm-live.json`, `vllm-replay.json`" in columns
 
 
@@ -217,21 +246,21 @@ def test_json_document(matrix: Matrix) -> None:
     doc = json.loads(render_all(matrix)["compatibility.json"])
     assert doc["schema_version"] == 1
     assert doc["kind"] == "any-agent-compatibility-matrix"
-    assert [c["key"] for c in doc["columns"]][:3] == [BARE, STOCK, VLLM]
+    assert [c["key"] for c in doc["columns"]][:3] == [STOCK, BARE, VLLM]
     assert [c["recorded"] for c in doc["columns"]] == [True] * 3 + [False] * 5
     ollama = next(c for c in doc["columns"] if c["provider"] == "ollama")
     assert ollama["record_command"] == record_command("ollama")
     assert "results" not in ollama
-    stock = doc["columns"][1]
+    stock = doc["columns"][0]
     assert stock["run"]["configuration"] == "stock chat template"
-    assert stock["summary"]["must"]["wire"] == {"passed": 2, "counted": 2}
+    assert stock["summary"]["must"]["wire"] == {"passed": 4, "counted": 5}
     # Every input result is carried over whole, plus its note number.
     wire_fail = next(
         r for r in stock["results"] if r["check"] == "errors.unknown-model" and r["layer"] == "wire"
     )
-    assert wire_fail["note"] == 1
+    assert wire_fail["note"] == 8
     assert wire_fail["evidence"]["request"] == {"body": {"model": "no-such-model"}}
-    assert [n["number"] for n in doc["notes"]] == list(range(1, 8))
+    assert [n["number"] for n in doc["notes"]] == list(range(1, 9))
     assert {e["outcome"] for e in doc["legend"]} >= {"pass", "fail", "xfail", "not-run"}
     assert len(doc["checks"]) == len(matrix.rows)
 
@@ -284,6 +313,9 @@ def test_markdown_escapes_hostile_strings() -> None:
 
 def test_md_escape() -> None:
     assert md_escape("a|b\nc <d> & `e`") == "a\\|b c &lt;d&gt; &amp; \\`e\\`"
+    assert md_inline("Named `tool_choice` <x>") == "Named `tool_choice` &lt;x&gt;"
+    assert md_inline("odd ` tick") == "odd \\` tick"
+    assert md_inline("a `x|y` b") == "a `x\\|y` b"
 
 
 def test_bad_result_files_are_reported_with_their_name(tmp_path: Path) -> None:
@@ -296,6 +328,15 @@ def test_bad_result_files_are_reported_with_their_name(tmp_path: Path) -> None:
         parse_run_file(
             {"schema_version": 1, "run": {"provider": "p"}, "results": [{"layer": "wire"}]}, "y"
         )
+    # The writer's own reader (conformance.results) must accept the file too.
+    no_outcome = {
+        "schema_version": 1,
+        "run": json.loads((RESULTS / "vllm-live.json").read_text(encoding="utf-8"))["run"],
+        "results": [{"check": "chat.basic", "layer": "wire"}],
+    }
+    (tmp_path / "future.json").write_text(json.dumps(no_outcome), encoding="utf-8")
+    with pytest.raises(ResultFileError, match=r"future\.json: not a valid result file"):
+        load_results([tmp_path])
     (tmp_path / "future.json").write_text("{not json", encoding="utf-8")
     with pytest.raises(ResultFileError, match="cannot read"):
         load_results([tmp_path])

@@ -16,13 +16,24 @@ from html import escape
 from typing import Any
 
 from .matrix import LEGEND, NOTE_OUTCOMES, Column, Matrix, Row, outcome_info
-from .model import LAYERS, OUTCOMES, Result
+from .model import LAYERS, LEVELS, OUTCOMES, Result
 
 __all__ = ["render_html"]
 
 
 def _e(text: object) -> str:
     return escape(str(text), quote=True)
+
+
+def _inline(text: str) -> str:
+    """Escaped text in which `backtick spans` become <code> (titles and messages use them)."""
+    parts = text.split("`")
+    if len(parts) < 3 or len(parts) % 2 == 0:
+        return _e(text)
+    return "".join(
+        f"<code>{_e(part)}</code>" if i % 2 and part.strip() else _e(part)
+        for i, part in enumerate(parts)
+    )
 
 
 def _safe_link(url: str | None) -> str | None:
@@ -165,7 +176,7 @@ def _table(matrix: Matrix, cells: dict[str, Any]) -> str:
                 f'<tr class="check-row" data-level="{_e(row.level)}" data-problem="{problem}" '
                 f'data-search="{_e((row.check + " " + row.title).lower())}">'
                 f'<th class="check" scope="row"><code>{_e(row.check)}</code>'
-                + (f'<div class="title">{_e(row.title)}</div>' if row.title else "")
+                + (f'<div class="title">{_inline(row.title)}</div>' if row.title else "")
                 + f'</th><td class="lvl"><span class="lvl-{_e(row.level)}">{_e(row.level)}'
                 "</span></td>"
             )
@@ -179,12 +190,20 @@ def _table(matrix: Matrix, cells: dict[str, Any]) -> str:
                 layers: dict[str, Any] = {}
                 pills = []
                 for layer in LAYERS:
+                    if layer not in row.layers:  # judged on another layer only: keep alignment
+                        pills.append('<span class="pill slot" aria-hidden="true"></span>')
+                        continue
                     result = column.cells.get((row.check, layer))
                     note = matrix.note_refs.get((column.key, row.check, layer))
                     pills.append(_pill(result, layer, note))
                     if result is not None:
                         layers[layer] = _result_data(result, note)
-                cells[cell_id] = {"col": index, "check": row.check, "layers": layers}
+                cells[cell_id] = {
+                    "col": index,
+                    "check": row.check,
+                    "layers": layers,
+                    "judged": list(row.layers),
+                }
                 out.append(
                     f'<td class="cell" data-col="{index}"><button type="button" class="cellbtn" '
                     f'data-cell="{cell_id}" aria-label="{_e(row.check)} on {_e(column.header)}">'
@@ -289,10 +308,8 @@ def _controls(matrix: Matrix) -> str:
             f"checked> {_e(area)}</label>"
         )
     out.append('</div><div class="group"><span>Level</span>')
-    for level in sorted(
-        {r.level for r in matrix.rows},
-        key=lambda v: ("MUST", "SHOULD", "MAY").index(v) if v in ("MUST", "SHOULD", "MAY") else 9,
-    ):
+    extra = sorted({r.level for r in matrix.rows} - set(LEVELS))
+    for level in (*LEVELS, *extra):
         out.append(
             f'<label class="toggle"><input type="checkbox" name="level" value="{_e(level)}" '
             f'checked> <span class="lvl-{_e(level)}">{_e(level)}</span></label>'
@@ -320,8 +337,8 @@ def _legend() -> str:
         '<li><span class="pill nrpill"></span><b>not recorded</b> — no result file for this '
         "system yet</li></ul>"
         "<p>Each cell shows two results: <b>wire</b> (the server's raw HTTP answers) then "
-        "<b>SDK</b> (what any-agent makes of them). Click a cell for the request, the recorded "
-        "response and the reason.</p></section>"
+        "<b>SDK</b> (what any-agent makes of them); a check judged on the wire only shows one. "
+        "Click a cell for the request, the recorded response and the reason.</p></section>"
     )
     return "".join(out)
 
@@ -340,10 +357,10 @@ def _notes(matrix: Matrix) -> str:
             f"{_e(info.glyph)}</span><b>{_e(label)}</b>"
         ]
         if note.message:
-            parts.append(f" — {_e(note.message)}")
+            parts.append(f" — {_inline(note.message)}")
         if note.reason:
             prefix = "known failure" if note.outcome == "xfail" else "reason"
-            parts.append(f' — <span class="reason">{prefix}: {_e(note.reason)}</span>')
+            parts.append(f' — <span class="reason">{prefix}: {_inline(note.reason)}</span>')
         link = _safe_link(note.link)
         if link:
             parts.append(
@@ -490,6 +507,8 @@ var(--o-xfail-fg);outline-offset:-1px}
 .o-not-run{background:var(--o-notrun-bg);color:var(--o-notrun-fg);outline:1px dotted
 var(--o-notrun-fg);outline-offset:-1px}
 .o-missing{background:transparent;color:var(--o-na-fg)}
+.pill.slot{background:transparent}
+.sep:has(+ .slot){visibility:hidden}
 .o-unknown{background:var(--o-unknown-bg);color:var(--o-unknown-fg)}
 .nrpill{background:repeating-linear-gradient(135deg,transparent 0 4px,var(--hatch) 4px 8px);
 border:1px solid var(--line)}
@@ -550,6 +569,19 @@ _JS = r"""
     var dd = el("dd");
     if (value instanceof Node) dd.appendChild(value); else dd.textContent = String(value);
     dl.appendChild(dd);
+  }
+  function rich(cls, text) {
+    var node = el("span", cls);
+    var parts = String(text).split("`");
+    if (parts.length < 3 || parts.length % 2 === 0) {
+      node.textContent = String(text);
+      return node;
+    }
+    parts.forEach(function (part, i) {
+      var code = i % 2 && part.trim();
+      node.appendChild(code ? el("code", null, part) : document.createTextNode(part));
+    });
+    return node;
   }
   function link(url) {
     if (!/^https?:\/\//.test(url)) return el("code", null, url);
@@ -612,10 +644,10 @@ _JS = r"""
     var c = data.columns[cell.col];
     var check = data.checks[cell.check] || {};
     var nodes = [el("h2", null, cell.check)];
-    if (check.title) nodes.push(el("p", null, check.title));
+    if (check.title) { var p = el("p"); p.appendChild(rich(null, check.title)); nodes.push(p); }
     nodes.push(el("p", "meta", [check.level, check.area, c.header, c.provenance]
       .filter(Boolean).join(" · ")));
-    data.layers.forEach(function (layer) {
+    cell.judged.forEach(function (layer) {
       var r = cell.layers[layer];
       var sec = el("section");
       var h = el("h3");
@@ -626,8 +658,8 @@ _JS = r"""
       sec.appendChild(h);
       if (r) {
         var dl = el("dl");
-        row(dl, "message", r.message);
-        row(dl, "reason", r.reason);
+        if (r.message) row(dl, "message", rich(null, r.message));
+        if (r.reason) row(dl, "reason", rich(null, r.reason));
         if (r.link) row(dl, "link", link(r.link));
         if (r.note) row(dl, "note", "#" + r.note);
         row(dl, "duration", r.duration === null ? null : r.duration.toFixed(3) + " s");

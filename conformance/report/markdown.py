@@ -2,24 +2,40 @@
 
 from __future__ import annotations
 
+import re
+
 from tabulate import tabulate
 
-from .matrix import LEGEND, Column, Matrix, Note, outcome_info
+from .matrix import LEGEND, Column, Matrix, Note, Row, outcome_info
 from .model import LAYERS
 
-__all__ = ["md_escape", "render_markdown"]
+__all__ = ["md_escape", "md_inline", "render_markdown"]
 
 _SUPERSCRIPT = str.maketrans("0123456789", "⁰¹²³⁴⁵⁶⁷⁸⁹")
 
 
 def md_escape(text: str) -> str:
     """Make arbitrary text safe inside a GitHub table cell: shown literally, one line."""
-    text = " ".join(text.split())
+    return _escape(text).strip()
+
+
+def _escape(text: str) -> str:
+    text = re.sub(r"\s+", " ", text)
     for char, entity in (("&", "&amp;"), ("<", "&lt;"), (">", "&gt;")):
         text = text.replace(char, entity)
     for char in "\\`*_[]|":
         text = text.replace(char, "\\" + char)
     return text
+
+
+def md_inline(text: str) -> str:
+    """Like :func:`md_escape`, but `backtick spans` stay code spans (titles use them)."""
+    parts = text.split("`")
+    if len(parts) < 3 or len(parts) % 2 == 0:
+        return md_escape(text)
+    return "".join(
+        _code(part) if i % 2 and part.strip() else _escape(part) for i, part in enumerate(parts)
+    ).strip()
 
 
 def _code(text: str) -> str:
@@ -40,14 +56,14 @@ def _table(rows: list[list[str]], headers: list[str]) -> str:
     return tabulate(rows, headers=headers, tablefmt="github", disable_numparse=True)
 
 
-def _cell(matrix: Matrix, column: Column, check: str) -> str:
+def _cell(matrix: Matrix, column: Column, row: Row) -> str:
     if not column.recorded:
         return ""
     parts = []
-    for layer in LAYERS:
-        result = column.cells.get((check, layer))
+    for layer in row.layers:
+        result = column.cells.get((row.check, layer))
         symbol = outcome_info(None if result is None else result.outcome).symbol
-        number = matrix.note_refs.get((column.key, check, layer))
+        number = matrix.note_refs.get((column.key, row.check, layer))
         parts.append(symbol + (str(number).translate(_SUPERSCRIPT) if number else ""))
     return " / ".join(parts)
 
@@ -153,10 +169,10 @@ def _note_line(note: Note) -> str:
     label = info.label if info.outcome != "unknown" else f"unknown outcome {note.outcome!r}"
     parts = [f"{info.symbol} **{md_escape(label)}**"]
     if note.message:
-        parts.append(md_escape(note.message))
+        parts.append(md_inline(note.message))
     if note.reason:
         prefix = "known failure" if note.outcome == "xfail" else "reason"
-        parts.append(f"{prefix}: {md_escape(note.reason)}")
+        parts.append(f"{prefix}: {md_inline(note.reason)}")
     link = _safe_link(note.link)
     if link:
         parts.append(f"<{link}>")
@@ -182,8 +198,8 @@ def render_markdown(matrix: Matrix) -> str:
         ),
         "",
         "Each cell reads **wire / SDK**: the wire layer checks the server's raw HTTP answers, "
-        "the SDK layer checks what any-agent makes of them. Superscript numbers refer to the "
-        "[notes](#notes).",
+        "the SDK layer checks what any-agent makes of them; a check judged on the wire only "
+        "has one symbol. Superscript numbers refer to the [notes](#notes).",
         "",
         "## Columns",
         "",
@@ -210,9 +226,9 @@ def render_markdown(matrix: Matrix) -> str:
             table_rows.append([f"**{md_escape(area)}**", "", *("" for _ in matrix.columns)])
             table_rows.extend(
                 [
-                    _code(row.check) + (f" — {md_escape(row.title)}" if row.title else ""),
+                    _code(row.check) + (f" — {md_inline(row.title)}" if row.title else ""),
                     md_escape(row.level),
-                    *(_cell(matrix, column, row.check) for column in matrix.columns),
+                    *(_cell(matrix, column, row) for column in matrix.columns),
                 ]
                 for row in rows
             )

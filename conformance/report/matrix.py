@@ -12,7 +12,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from .model import LAYERS, LEVELS, OUTCOMES, Result, RunFile, RunInfo
-from .providers import SEED_PROVIDERS, display_name, make_command, record_command
+from .providers import SEED_PROVIDERS, display_name, family, make_command, record_command
 
 __all__ = [
     "LEGEND",
@@ -101,6 +101,8 @@ class Row:
     area: str
     level: str
     title: str
+    #: Layers the check is judged at (a wire-only check has one symbol per cell).
+    layers: tuple[str, ...] = LAYERS
 
 
 @dataclass(frozen=True)
@@ -164,7 +166,7 @@ class Matrix:
 
     @property
     def areas(self) -> list[str]:
-        return sorted({row.area for row in self.rows})
+        return list(dict.fromkeys(row.area for row in self.rows))
 
     @property
     def recorded_columns(self) -> list[Column]:
@@ -175,11 +177,43 @@ class Matrix:
         return sorted({c.run.suite_version for c in self.columns if c.run and c.run.suite_version})
 
     def rows_by_area(self) -> list[tuple[str, list[Row]]]:
-        return [(area, [r for r in self.rows if r.area == area]) for area in self.areas]
+        """Rows grouped by area, in row order (the registry's area order)."""
+        groups: dict[str, list[Row]] = {}
+        for row in self.rows:
+            groups.setdefault(row.area, []).append(row)
+        return list(groups.items())
 
 
 _SEED_ORDER = {p.id: i for i, p in enumerate(SEED_PROVIDERS)}
 _LEVEL_ORDER = {level: i for i, level in enumerate(LEVELS)}
+
+
+@dataclass(frozen=True)
+class _Catalogue:
+    areas: tuple[str, ...] = ()
+    #: check id -> (position, title, layers)
+    checks: dict[str, tuple[int, str, tuple[str, ...]]] = field(default_factory=dict)
+
+
+def _catalogue() -> _Catalogue:
+    """Row order and titles from the check registry, when it can be imported."""
+    try:
+        from conformance import registry
+    except ImportError:  # pragma: no cover - the registry ships with the package
+        return _Catalogue()
+    return _Catalogue(
+        areas=tuple(registry.AREAS),
+        checks={c.id: (i, c.title, tuple(c.layers)) for i, c in enumerate(registry.CHECKS)},
+    )
+
+
+def _row_key(row: Row, catalogue: _Catalogue) -> tuple[object, ...]:
+    areas = catalogue.areas
+    area_key = (areas.index(row.area), "") if row.area in areas else (len(areas), row.area)
+    known = catalogue.checks.get(row.check)
+    if known is not None:
+        return (*area_key, 0, known[0], "")
+    return (*area_key, 1, _LEVEL_ORDER.get(row.level, len(LEVELS)), row.check)
 
 
 def _column_identity(run: RunInfo) -> tuple[str, str]:
@@ -229,7 +263,7 @@ def _summarise(column: Column, rows: Sequence[Row]) -> ColumnSummary:
     return ColumnSummary(
         must={layer: (v[0], v[1]) for layer, v in must.items()},
         counts=dict(sorted(counts.items())),
-        areas={area: (v[0], v[1]) for area, v in sorted(areas.items())},
+        areas={area: (v[0], v[1]) for area, v in areas.items()},  # row (registry) order
     )
 
 
@@ -260,14 +294,15 @@ def build_matrix(run_files: Iterable[RunFile]) -> Matrix:
         )
     recorded.sort(
         key=lambda c: (
-            _SEED_ORDER.get(c.provider, len(_SEED_ORDER)),
+            _SEED_ORDER.get(family(c.provider), len(_SEED_ORDER)),
+            family(c.provider),
             c.provider,
             c.run.column if c.run else "",
             c.configuration or "",
             c.key,
         )
     )
-    have = {c.provider for c in recorded}
+    have = {family(c.provider) for c in recorded}
     missing = [
         Column(
             key=p.id,
@@ -283,23 +318,37 @@ def build_matrix(run_files: Iterable[RunFile]) -> Matrix:
     ]
     columns = recorded + missing
 
-    # Row metadata: the first column (in display order) that reports the check describes it.
-    meta: dict[str, Row] = {}
+    # Row metadata: the first column (in display order) that reports the check describes it;
+    # the registry supplies the order, and a title the results lack.
+    catalogue = _catalogue()
+    first: dict[str, Result] = {}
+    layers_seen: dict[str, set[str]] = {}
     for column in recorded:
-        for (check, _layer), result in sorted(column.cells.items()):
-            if check not in meta:
-                meta[check] = Row(check, result.area, result.level, result.title)
-    rows = sorted(
-        meta.values(),
-        key=lambda r: (r.area, _LEVEL_ORDER.get(r.level, len(LEVELS)), r.level, r.check),
-    )
+        for (check, layer), result in sorted(column.cells.items()):
+            first.setdefault(check, result)
+            layers_seen.setdefault(check, set()).add(layer)
+    rows = []
+    for check, result in first.items():
+        known = catalogue.checks.get(check)
+        layers = set(layers_seen[check]) | set(known[2] if known else ())
+        rows.append(
+            Row(
+                check,
+                result.area,
+                result.level,
+                result.title or (known[1] if known else ""),
+                tuple(layer for layer in LAYERS if layer in layers)
+                + tuple(sorted(layers - set(LAYERS))),
+            )
+        )
+    rows.sort(key=lambda r: _row_key(r, catalogue))
 
     notes: list[Note] = []
     note_numbers: dict[tuple[str, str, str | None, str | None], int] = {}
     note_refs: dict[tuple[str, str, str], int] = {}
     for row in rows:
         for column in recorded:
-            for layer in LAYERS:
+            for layer in row.layers:
                 found = column.cells.get((row.check, layer))
                 if found is None:
                     continue

@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from conformance import results as _results
+
 __all__ = [
     "LAYERS",
     "LEVELS",
@@ -28,22 +30,11 @@ __all__ = [
     "parse_run_file",
 ]
 
-#: The result-file schema this renderer understands.
-SCHEMA_VERSION = 1
-
-#: Known outcomes, best to worst for display purposes.
-OUTCOMES: tuple[str, ...] = (
-    "pass",
-    "warn",
-    "xfail",
-    "fail",
-    "error",
-    "unsupported",
-    "n/a",
-    "not-run",
-)
-LAYERS: tuple[str, ...] = ("wire", "sdk")
-LEVELS: tuple[str, ...] = ("MUST", "SHOULD", "MAY")
+#: Known outcomes and their vocabulary come from the result format's single source of truth.
+OUTCOMES: tuple[str, ...] = tuple(_results.OUTCOMES)
+LAYERS: tuple[str, ...] = tuple(_results.LAYERS)
+LEVELS: tuple[str, ...] = tuple(_results.LEVELS)
+SCHEMA_VERSION: int = _results.SCHEMA_VERSION
 
 
 class ResultFileError(ValueError):
@@ -218,5 +209,10 @@ def load_results(paths: Iterable[Path]) -> list[RunFile]:
             data = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
             raise ResultFileError(f"{source}: cannot read: {exc}") from None
-        runs.append(parse_run_file(data, source))
+        run_file = parse_run_file(data, source)
+        try:  # the writer's own reader must accept it too
+            _results.ResultsFile.from_dict(data)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ResultFileError(f"{source}: not a valid result file: {exc!r}") from None
+        runs.append(run_file)
     return runs

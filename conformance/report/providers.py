@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["SEED_PROVIDERS", "SeedProvider", "display_name", "make_command", "record_command"]
+__all__ = [
+    "SEED_PROVIDERS",
+    "SeedProvider",
+    "display_name",
+    "family",
+    "make_command",
+    "record_command",
+]
 
 
 @dataclass(frozen=True)
@@ -27,9 +34,13 @@ SEED_PROVIDERS: tuple[SeedProvider, ...] = (
 )
 
 _BY_ID = {p.id: p for p in SEED_PROVIDERS}
+#: Provider profiles that certify another configuration of a seed system: their columns
+#: stand with (and fill) that system's column group.
+_FAMILY = {"llamacpp-tools": "llamacpp"}
 #: Names for providers that may show up in results without being seed columns.
 _EXTRA_NAMES = {
     "llamacpp-python": "llama-cpp-python",
+    "transformers": "transformers serve",
     "openai": "OpenAI",
     "tgi": "Text Generation Inference",
     "localai": "LocalAI",
@@ -38,8 +49,13 @@ _EXTRA_NAMES = {
 }
 
 
+def family(provider: str) -> str:
+    """The seed system a provider profile belongs to (itself when it is not a variant)."""
+    return _FAMILY.get(provider, provider)
+
+
 def display_name(provider: str) -> str:
-    seed = _BY_ID.get(provider)
+    seed = _BY_ID.get(family(provider))
     if seed is not None:
         return seed.name
     return _EXTRA_NAMES.get(provider, provider)
