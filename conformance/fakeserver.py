@@ -38,9 +38,9 @@ QUIRKS: dict[str, str] = {
 }
 MODEL = "ref-model"
 CITIES = ("Paris", "London", "São Paulo", "Tokyo")
-STORY_WORDS = tuple(
+STORY = (
     "Once upon a time a lighthouse keeper watched the sea every night and wrote down each "
-    "ship that passed the rocks below his tower while the storms came and went".split(" ")
+    "ship that passed the rocks below his tower while the storms came and went"
 )
 
 
@@ -298,7 +298,7 @@ class FakeServer:
             return "Hi!"
         if "Summarise" in prompt:
             return "Hello."
-        return " ".join(STORY_WORDS * 8)
+        return " ".join([STORY] * 8)
 
     @staticmethod
     def _tokens(text: str) -> list[str]:
