@@ -307,6 +307,7 @@ class StreamDecoder:
                 self._pieces(self._scanner.feed(content), out)
         calls = delta.get("tool_calls")
         if calls:
+            self._pieces(self._scanner.flush(), out)
             self._tool_fragments(calls, out)
         elif not self._calls or self._legacy_function_call:
             fc = delta.get("function_call")

@@ -188,6 +188,7 @@ class TextScanner:
         self._lead_ws = ""  # whitespace held while a bare-JSON call could still begin
         self._at_start = bool(tool_names)  # no visible text yet in this run of text
         self._after_think = False  # drop the newlines that follow </think>
+        self._after_call = False  # the last piece given out was a call
         self._markup: Markup | None = None
         self._held: list[str] = []  # a markup / JSON / fenced call being held back
         self._tail = ""  # last few held chars, to find a closer split across chunks
@@ -224,7 +225,10 @@ class TextScanner:
             if carry:
                 out.append(("thinking", carry))
         elif mode == _TEXT:
-            self._emit_text(carry, out, flush_ws=True)
+            if self._after_call and not (self._lead_ws + carry).strip():
+                self._lead_ws = ""  # whitespace after the last call is not an answer
+            else:
+                self._emit_text(carry, out, flush_ws=True)
         else:
             body = "".join(self._held) + carry
             self._held = []
@@ -237,9 +241,18 @@ class TextScanner:
                 raw = body
             if calls:
                 out.extend(("call", c) for c in calls)
+                self._after_call = True
             else:
                 self._emit_text(raw, out)
         return out
+
+    def flush(self) -> list[Piece]:
+        """The server's own tool calls are starting: give back what is held now, so blocks
+        keep their order. Whitespace held before them is dropped; reasoning stays open."""
+        self._lead_ws = ""
+        if self._mode == _THINK or (self._mode == _TEXT and not self._carry):
+            return []
+        return self.close()
 
     # -- helpers ----------------------------------------------------------------------------
     def _emit_text(self, text: str, out: list[Piece], *, flush_ws: bool = False) -> None:
@@ -248,6 +261,7 @@ class TextScanner:
             self._lead_ws = ""
         if not text:
             return
+        self._after_call = False
         if out and out[-1][0] == "text":
             out[-1] = ("text", out[-1][1] + text)
         else:
@@ -267,6 +281,7 @@ class TextScanner:
         if calls:
             out.extend(("call", c) for c in calls)
             self._at_start = True
+            self._after_call = True
             self._lead_ws = ""
         else:
             self._at_start = False
