@@ -193,6 +193,13 @@ class FakeServer:
             ]
             await self._send_json(writer, 200, {"object": "list", "data": data})
             return
+        if path == "/v1/redirect-me":
+            writer.write(
+                b"HTTP/1.1 307 Temporary Redirect\r\nlocation: /v1/models\r\n"
+                b"content-length: 0\r\nconnection: close\r\n\r\n"
+            )
+            await writer.drain()
+            return
         if method == "GET" and path == "/version":
             await self._send_json(writer, 200, {"version": "fake-1"})
             return
