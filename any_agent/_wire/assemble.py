@@ -9,9 +9,14 @@ blocks, finish reason, usage and any stream failure. Every server shape document
   server repeats them on every fragment; no ``index`` → keyed by ``id`` or position;
   whole calls per chunk or inside the finish chunk; ``arguments`` as an object; empty
   arguments → ``{}``; missing, empty or duplicate ids replaced by stable generated ones;
-* reasoning from ``reasoning_content`` / ``reasoning`` fields or ``<think>`` tags;
-* tool calls leaked into ``content`` as text (see :mod:`.textscan`);
-* ``null`` and absent alike, usage on any chunk, ``error`` objects in the stream, and a
+  a new id and name on a used index is a new call (LiteLLM forces missing indexes to 0);
+  a fragment resending the whole arguments (LiteLLM's summary chunk) is dropped;
+* reasoning from ``reasoning_content`` / ``reasoning`` fields or ``<think>`` tags, and a
+  leading text block ended by a bare ``</think>`` line (templates that open the tag);
+* tool calls leaked into ``content`` as text (see :mod:`.textscan`), kept in order with
+  the server's own calls;
+* ``null`` and absent alike, usage on any chunk, ``error`` objects in the stream (object,
+  string, flat, TGI ``error_type``, legacy ``error:`` lines), invalid UTF-8 replaced, and a
   stream that stops before its finish reported as truncated.
 """
 
@@ -307,7 +312,8 @@ class StreamDecoder:
                 self._pieces(self._scanner.feed(content), out)
         calls = delta.get("tool_calls")
         if calls:
-            self._pieces(self._scanner.flush(), out)
+            if self._scanner.holding:
+                self._pieces(self._scanner.flush(), out)
             self._tool_fragments(calls, out)
         elif not self._calls or self._legacy_function_call:
             fc = delta.get("function_call")

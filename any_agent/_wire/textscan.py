@@ -246,6 +246,11 @@ class TextScanner:
                 self._emit_text(raw, out)
         return out
 
+    @property
+    def holding(self) -> bool:
+        """Whether text is held back that :meth:`flush` would give out or drop."""
+        return bool(self._carry or self._lead_ws) or self._mode > _THINK
+
     def flush(self) -> list[Piece]:
         """The server's own tool calls are starting: give back what is held now, so blocks
         keep their order. Whitespace held before them is dropped; reasoning stays open."""
