@@ -4,36 +4,47 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
-from typing import Any
 
+from .errors import ConfigurationError
+from .hooks import HookRunner
 from .options import AgentOptions
-from .types import ToolUseBlock, ToolUseError
+from .tools import ToolRegistry
+from .types import StopReason, ToolUseBlock, ToolUseError
 
-__all__ = ["ToolLoop"]
+__all__ = ["PromptBlockedError", "ToolLoop"]
 
 ToolOutcome = tuple[str, str, bool]  # (tool_use_id, content, is_error)
+
+
+class PromptBlockedError(ConfigurationError):
+    """A UserPromptSubmit hook blocked the prompt; the message carries its reason."""
 
 
 class ToolLoop:
     """Runs registered ``@tool`` functions for a turn's calls, concurrently, in call order.
 
     Calls to tools given only as OpenAI definitions are left to the caller (manual mode,
-    answered with ``Client.add_tool_result``). A call is never run twice: ids already in
-    ``executed`` are skipped.
+    answered with ``Client.add_tool_result``); when no tool has an implementation the
+    loop runs nothing. A call is never run twice: ids already in ``executed`` are skipped.
     """
 
     def __init__(self, options: AgentOptions) -> None:
-        from .hooks import HookRunner
-        from .tools import ToolRegistry
-
         self._registry = ToolRegistry(options.tools)
-        self._hooks = HookRunner.from_options(options.hooks, options.can_use_tool)
-        self._auto = options.auto_execute_tools
+        self._hooks = HookRunner(options.hooks, options.can_use_tool)
+        self._auto = options.auto_execute_tools and any(
+            self._registry.handles(name) for name in self._registry
+        )
+        self.interrupt_requested = False
 
     async def user_prompt(self, prompt: str) -> str:
-        return await self._hooks.user_prompt(prompt)
+        decision = await self._hooks.user_prompt(prompt)
+        if not decision.allowed:
+            raise PromptBlockedError(
+                f"a UserPromptSubmit hook blocked the prompt: {decision.reason}"
+            )
+        return decision.prompt
 
-    async def stop(self, reason: str) -> None:
+    async def stop(self, reason: StopReason) -> None:
         await self._hooks.stop(reason)
 
     async def execute(
@@ -41,13 +52,10 @@ class ToolLoop:
     ) -> list[ToolOutcome]:
         if not self._auto:
             return []
-        todo = [c for c in calls if c.id not in executed and self._registry.handles(c.name)]
-        if not todo:
-            return []
+        todo = [c for c in calls if c.id not in executed and not self._registry.is_manual(c.name)]
         for call in todo:
             executed.add(call.id)  # before running: a failure must never re-run it
-        outcomes = await asyncio.gather(*(self._one(c) for c in todo))
-        return list(outcomes)
+        return list(await asyncio.gather(*(self._one(c) for c in todo)))
 
     async def _one(self, call: ToolUseBlock | ToolUseError) -> ToolOutcome:
         if isinstance(call, ToolUseError):
@@ -59,10 +67,11 @@ class ToolLoop:
             )
         decision = await self._hooks.pre_tool_use(call.name, call.input, call.id)
         if not decision.allowed:
-            return call.id, f"Error: permission denied: {decision.reason}", True
-        arguments: dict[str, Any] = decision.input if decision.input is not None else call.input
-        output = await self._registry.run(call.name, arguments)
-        content = await self._hooks.post_tool_use(
-            call.name, arguments, call.id, output.content, output.is_error
+            if decision.interrupt:
+                self.interrupt_requested = True
+            return call.id, decision.message, True
+        output = await self._registry.run(call.name, decision.input)
+        output = await self._hooks.post_tool_use(
+            call.name, decision.input, call.id, output.content, output.is_error
         )
-        return call.id, content, output.is_error
+        return call.id, output.content, output.is_error

@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from ._loop import ToolLoop
 from ._wire.assemble import StreamDecoder, TurnResult
 from ._wire.history import assistant_entry, to_request_messages
 from ._wire.profiles import profile_for
@@ -21,6 +22,7 @@ from .errors import (
     ToolResultError,
 )
 from .options import AgentOptions
+from .tools import result_to_text
 from .types import (
     AssistantMessage,
     ContentBlock,
@@ -77,7 +79,7 @@ class Client:
         self._watchdog: Watchdog | None = None
         self._interrupted = False
         self._running = False
-        self._tools = _tool_runner(options)
+        self._tools = ToolLoop(options)
 
     # -- context manager --------------------------------------------------------------------
     async def __aenter__(self) -> Client:
@@ -118,7 +120,7 @@ class Client:
             raise ToolResultError(
                 f"no open tool call with id {tool_use_id!r} (open calls: {known})"
             )
-        self._results[tool_use_id] = (_result_text(result), bool(is_error))
+        self._results[tool_use_id] = (result_to_text(result), bool(is_error))
 
     async def interrupt(self) -> None:
         """Stop the current turn: the HTTP stream is closed, partial text is kept."""
@@ -191,8 +193,6 @@ class Client:
                 if not calls:
                     stop = _stop_reason(turn.finish_reason)
                     break
-                for call in calls:
-                    self._open_calls[call.id] = call
                 results = await self._tools.execute(calls, self._executed)
                 for call_id, text, is_error in results:
                     self._results.setdefault(call_id, (text, is_error))
@@ -200,6 +200,11 @@ class Client:
                     yield UserMessage(
                         [ToolResultBlock(cid, text, err) for cid, text, err in results]
                     )
+                if self._tools.interrupt_requested:
+                    self._tools.interrupt_requested = False
+                    self._close_open_calls()
+                    stop = "interrupted"
+                    break
                 if not all(c.id in self._results for c in calls if isinstance(c, ToolUseBlock)):
                     stop = "tool_calls"  # manual mode: the caller answers, then query(None)
                     break
@@ -323,7 +328,10 @@ class Client:
         failure = result.failure
         if failure is not None:
             cls = StreamTruncatedError if failure.kind == "truncated" else StreamError
-            raise cls(failure.message, error_type=failure.error_type, code=failure.code)
+            message = failure.message
+            if transport.cut_reason:
+                message = f"{message} ({transport.cut_reason})"
+            raise cls(message, error_type=failure.error_type, code=failure.code)
         ended = time.monotonic()
         if stats.first_token_ms is None and first_at is not None:
             stats.first_token_ms = int((first_at - started) * 1000)
@@ -335,6 +343,8 @@ class Client:
         text = "".join(b.text for b in result.blocks if isinstance(b, TextBlock))
         calls = [b for b in result.blocks if isinstance(b, (ToolUseBlock, ToolUseError))]
         self._history.append(assistant_entry(text, calls))
+        for call in calls:
+            self._open_calls[call.id] = call  # answerable as soon as the caller sees it
         reason = _stop_reason(result.finish_reason)
         yield AssistantMessage(list(result.blocks), result.model or options.model, reason)
         yield result
@@ -397,16 +407,3 @@ def _stop_reason(finish: str | None) -> StopReason:
     if finish in ("stop", "length", "tool_calls", "content_filter", "error"):
         return finish  # type: ignore[return-value]
     return "stop"
-
-
-def _result_text(result: Any) -> str:
-    from .tools import result_to_text
-
-    text: str = result_to_text(result)
-    return text
-
-
-def _tool_runner(options: AgentOptions) -> Any:
-    from ._loop import ToolLoop
-
-    return ToolLoop(options)

@@ -67,6 +67,7 @@ class Watchdog:
         "_start",
         "_task",
         "_waiting",
+        "_when",
         "fired",
         "got_first",
     )
@@ -80,6 +81,7 @@ class Watchdog:
         self.got_first = False
         self.fired: str | None = None
         self._handle: asyncio.TimerHandle | None = None
+        self._when = float("inf")
         self._schedule()
 
     def _deadline(self) -> tuple[float, str] | None:
@@ -94,17 +96,17 @@ class Watchdog:
         return min(candidates) if candidates else None
 
     def _schedule(self) -> None:
-        limits = [x for x in (self._first, self._idle, self._overall) if x is not None]
-        if not limits:
-            return
         deadline = self._deadline()
-        when = deadline[0] if deadline else self._loop.time() + min(limits)
-        self._handle = self._loop.call_at(when, self._check)
+        if deadline is None:
+            self._when = float("inf")
+            return
+        self._when = deadline[0]
+        self._handle = self._loop.call_at(self._when, self._check)
 
     def _check(self) -> None:
         self._handle = None
         deadline = self._deadline()
-        if self._waiting and deadline and self._loop.time() >= deadline[0] - 1e-3:
+        if deadline and self._loop.time() >= deadline[0] - 1e-3:
             self.fired = deadline[1]
             if self._task is not None:
                 self._task.cancel()
@@ -112,8 +114,15 @@ class Watchdog:
         self._schedule()
 
     def arm(self) -> None:
-        self._since = self._loop.time()
+        """The reader starts waiting on the network (one float compare on the hot path)."""
+        now = self._loop.time()
+        self._since = now
         self._waiting = True
+        limit = self._idle if self.got_first else self._first
+        if limit is not None and self._when > now + limit:
+            if self._handle is not None:
+                self._handle.cancel()
+            self._schedule()
 
     def disarm(self) -> None:
         self._waiting = False
@@ -162,6 +171,7 @@ class Transport:
     def __init__(self, options: AgentOptions) -> None:
         self.options = options
         self.base_url = options.base_url
+        self.cut_reason: str | None = None  # why the last body ended early, if it did
         self._http = httpx2.AsyncClient(
             limits=httpx2.Limits(max_connections=None, max_keepalive_connections=512),
             timeout=httpx2.Timeout(None, connect=min(30.0, options.timeout or 30.0)),
@@ -182,6 +192,7 @@ class Transport:
         """POST /chat/completions and yield raw body bytes; errors come out typed."""
         extra = {k: v for k, v in body.items() if k not in _KNOWN_PARAMS}
         params = {k: v for k, v in body.items() if k in _KNOWN_PARAMS}
+        self.cut_reason = None
         try:
             watchdog.arm()
             async with self._client.chat.completions.with_streaming_response.create(
@@ -192,6 +203,11 @@ class Transport:
                     try:
                         chunk = await chunks.__anext__()
                     except StopAsyncIteration:
+                        break
+                    except httpx2.HTTPError as exc:
+                        # the body was cut: end here and let the decoder judge whether the
+                        # answer was complete (a cut before the finish is a truncation)
+                        self.cut_reason = _cause(exc)
                         break
                     watchdog.disarm()
                     yield chunk
