@@ -41,8 +41,19 @@ from .types import (
 
 if TYPE_CHECKING:
     from .client import Client
+    from .hooks import (
+        HookMatcher,
+        HookResult,
+        PermissionResultAllow,
+        PermissionResultDeny,
+        PostToolUseInput,
+        PreToolUseInput,
+        StopInput,
+        ToolPermissionContext,
+        UserPromptSubmitInput,
+    )
     from .query import query
-    from .tools import tool
+    from .tools import Tool, ToolOutput, tool
 
 __version__ = "0.1.0"
 
@@ -57,34 +68,65 @@ __all__ = [
     "ContextLengthExceededError",
     "FirstTokenTimeoutError",
     "HTTPStatusError",
+    "HookMatcher",
+    "HookResult",
     "IdleTimeoutError",
     "InvalidRequestError",
     "Message",
     "ModelNotFoundError",
     "OverallTimeoutError",
+    "PermissionResultAllow",
+    "PermissionResultDeny",
+    "PostToolUseInput",
+    "PreToolUseInput",
     "RateLimitError",
     "ResultMessage",
     "ServerError",
+    "StopInput",
     "StreamError",
     "StreamEvent",
     "StreamTruncatedError",
     "TextBlock",
     "ThinkingBlock",
     "TimeoutError",
+    "Tool",
     "ToolDefinitionError",
+    "ToolOutput",
+    "ToolPermissionContext",
     "ToolResultBlock",
     "ToolResultError",
     "ToolUseBlock",
     "ToolUseError",
     "Usage",
     "UserMessage",
+    "UserPromptSubmitInput",
     "__version__",
     "query",
     "tool",
 ]
 
 # openai (and its HTTP stack) take ~0.4 s to import: load them on first use, not on import.
-_LAZY = {"Client": ".client", "query": ".query", "tool": ".tools"}
+_LAZY = {
+    "Client": ".client",
+    "query": ".query",
+    "tool": ".tools",
+    "Tool": ".tools",
+    "ToolOutput": ".tools",
+    **dict.fromkeys(
+        (
+            "HookMatcher",
+            "HookResult",
+            "PermissionResultAllow",
+            "PermissionResultDeny",
+            "PostToolUseInput",
+            "PreToolUseInput",
+            "StopInput",
+            "ToolPermissionContext",
+            "UserPromptSubmitInput",
+        ),
+        ".hooks",
+    ),
+}
 
 
 def __getattr__(name: str) -> Any:
