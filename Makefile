@@ -38,3 +38,47 @@ matrix: $(STAMP) ## render reports/compatibility.{md,html,json} from reports/res
 
 # real LLM servers for recording (llama.cpp, LiteLLM, llama-cpp-python, vLLM, ...)
 -include .ci/servers/servers.mk
+
+# --- bench ---
+# matplotlib draws reports/performance.png; it is a bench-only tool, not a package dependency.
+BENCH_STAMP := $(VENV)/.bench-installed
+BENCH_QUICK_OUT ?= build/bench-quick
+
+$(BENCH_STAMP): $(STAMP)
+	$(PY) -m pip install --quiet 'matplotlib>=3.8'
+	touch $(BENCH_STAMP)
+
+.PHONY: bench bench-quick bench-typecheck
+bench: $(BENCH_STAMP) ## benchmark (~6-8 min, on a quiet machine): reports/performance.{md,png}
+	$(PY) -m bench --out reports
+
+bench-quick: $(BENCH_STAMP) ## smoke run of the benchmark (< 1 min) into $(BENCH_QUICK_OUT)/
+	$(PY) -m bench --quick --out $(BENCH_QUICK_OUT)
+
+bench-typecheck: $(BENCH_STAMP)
+	$(VENV)/bin/mypy --strict bench
+
+# --- conformance ---
+# make certify                                   replay every recording in cassettes/, then make matrix
+# make certify PROVIDER=llamacpp [BASE_URL=...] [MODEL=...] [API_KEY_ENV=VAR]   certify a live server
+# make certify BASE_URL=http://host:port/v1 MODEL=id                            any server (generic profile)
+# make record PROVIDER=llamacpp-tools MODEL=qwen2.5-coder-1.5b [BASE_URL=...]    (re-)record cassettes/
+#   (record runs the live-only timing checks in the same session and keeps them in manifest.json)
+CONFORMANCE_ARGS = $(if $(PROVIDER),--provider $(PROVIDER)) $(if $(BASE_URL),--base-url $(BASE_URL)) \
+  $(if $(MODEL),--model $(MODEL)) $(if $(API_KEY_ENV),--api-key-env $(API_KEY_ENV)) \
+  $(if $(CHECKS),--checks '$(CHECKS)') --cassette-dir cassettes --report-dir reports
+.PHONY: certify record conformance-docs
+certify: $(STAMP) ## certify: replay all recordings + matrix; or PROVIDER=x / BASE_URL=.. MODEL=.. live
+	@rc=0; if [ -n "$(PROVIDER)$(BASE_URL)" ]; then \
+	  $(PY) -m pytest -p no:cacheprovider -q $(CONFORMANCE_ARGS) || rc=$$?; \
+	elif ls cassettes/*/*/manifest.json >/dev/null 2>&1; then \
+	  $(PY) -m pytest -p no:cacheprovider -q --conformance-mode replay $(CONFORMANCE_ARGS) || rc=$$?; \
+	else echo "certify: no recordings under cassettes/ (make record PROVIDER=... MODEL=...)"; fi; \
+	$(MAKE) --no-print-directory matrix || rc=$$?; exit $$rc
+
+record: $(STAMP) ## record cassettes: PROVIDER=x MODEL=id [BASE_URL=...] (prints progress and ETA)
+	@test -n "$(PROVIDER)" || { echo "record: set PROVIDER=... (and MODEL=...)"; exit 2; }
+	$(PY) -m pytest -p no:cacheprovider -q -rN --conformance-mode record $(CONFORMANCE_ARGS)
+
+conformance-docs: $(STAMP) ## regenerate the check table in docs/conformance.md
+	$(PY) -m conformance.docs

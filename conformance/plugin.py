@@ -138,6 +138,7 @@ class Settings:
     cassette_dir: Path
     report_dir: Path
     checks: list[Check]
+    explicit_checks: bool
     layers: tuple[Layer, ...]
     request_timeout: float
     connect_timeout: float
@@ -195,6 +196,7 @@ class Settings:
             cassette_dir=root / (opt("cassette_dir") or "cassettes"),
             report_dir=root / (opt("report_dir") or "reports"),
             checks=checks,
+            explicit_checks=bool(opt("checks")),
             layers=layers,  # type: ignore[arg-type]
             request_timeout=opt("request_timeout") or 120.0,
             connect_timeout=opt("connect_timeout") or 10.0,
@@ -366,6 +368,10 @@ class ConformanceSession:
                 for layer in check.layers:
                     if layer not in s.layers:
                         continue
+                    expected = column.manifest.expected
+                    recorded_only = s.mode == "replay" and not s.explicit_checks and expected
+                    if recorded_only and f"{check.id}[{layer}]" not in expected:
+                        continue  # replay what was recorded unless --checks says more
                     name = f"{column.target.column}::{check.id}[{layer}]"
                     items.append(
                         ConformanceItem.from_parent(
