@@ -251,6 +251,10 @@ class Client:
             options.tool_names(),
             think_open=self._profile.think_open,
             id_seed=f"{len(self._history)}",
+            # ids must be unique across the conversation (TGI sends "0" every turn)
+            reserved_ids=frozenset(
+                str(c.get("id")) for m in self._history for c in m.get("tool_calls") or ()
+            ),
         )
         watchdog = Watchdog(options.first_token_timeout, options.idle_timeout, options.timeout)
         self._watchdog = watchdog

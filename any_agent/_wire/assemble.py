@@ -136,7 +136,8 @@ class StreamDecoder:
 
     ``tool_names`` are the tools offered in the request (enables leaked-call recovery);
     ``think_open`` is for templates that open ``<think>`` themselves; ``id_seed`` makes
-    generated tool-call ids stable for the same stream (so recordings replay exactly).
+    generated tool-call ids stable for the same stream (so recordings replay exactly);
+    ``reserved_ids`` are ids already used in the conversation, which a call may not reuse.
     """
 
     def __init__(
@@ -145,11 +146,13 @@ class StreamDecoder:
         *,
         think_open: bool = False,
         id_seed: str = "",
+        reserved_ids: frozenset[str] = frozenset(),
     ) -> None:
         self._sse = SSEDecoder()
         self._scanner = TextScanner(tool_names, think_open=think_open)
         self._think_open = think_open
         self._id_seed = id_seed
+        self._reserved_ids = reserved_ids
         self._segments: list[Any] = []  # [kind, parts] for text/thinking, or _Call
         self._calls: dict[Any, _Call] = {}
         self._last_key: Any = None
@@ -399,7 +402,7 @@ class StreamDecoder:
                 call.obj = args
 
     def _finalise_calls(self, out: list[Event]) -> None:
-        used: set[str] = set()
+        used: set[str] = set(self._reserved_ids)
         for seg in self._segments:
             if not isinstance(seg, _Call):
                 continue
