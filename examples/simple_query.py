@@ -22,8 +22,10 @@ async def main() -> None:
         if isinstance(message, AssistantMessage):
             print(message.text)
         elif isinstance(message, ResultMessage):
-            print(f"[stop={message.stop_reason} turns={message.num_turns} "
-                  f"ttft={message.time_to_first_token_ms}ms tok/s={message.tokens_per_second}]")
+            print(
+                f"[stop={message.stop_reason} turns={message.num_turns} "
+                f"ttft={message.time_to_first_token_ms}ms tok/s={message.tokens_per_second}]"
+            )
 
 
 if __name__ == "__main__":

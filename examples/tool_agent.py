@@ -53,8 +53,10 @@ async def main() -> None:
                 if isinstance(block, ToolResultBlock):
                     print(f"[result] {block.content}")
         elif isinstance(message, ResultMessage):
-            print(f"[{message.stop_reason}: {message.num_turns} turns, "
-                  f"{message.num_tool_calls} tool calls]")
+            print(
+                f"[{message.stop_reason}: {message.num_turns} turns, "
+                f"{message.num_tool_calls} tool calls]"
+            )
 
 
 if __name__ == "__main__":
