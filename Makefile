@@ -58,7 +58,7 @@ bench: $(BENCH_STAMP) ## benchmark (~6-8 min, on a quiet machine): reports/perfo
 bench-quick: $(BENCH_STAMP) ## smoke run of the benchmark (< 1 min) into $(BENCH_QUICK_OUT)/
 	$(PY) -m bench --quick --out $(BENCH_QUICK_OUT)
 
-bench-typecheck: $(BENCH_STAMP)
+bench-typecheck: $(BENCH_STAMP) ## mypy --strict over bench/
 	$(VENV)/bin/mypy --strict bench
 
 # --- conformance ---
@@ -85,22 +85,3 @@ record: $(STAMP) ## record cassettes: PROVIDER=x MODEL=id [BASE_URL=...] (prints
 
 conformance-docs: $(STAMP) ## regenerate the check table in docs/conformance.md
 	$(PY) -m conformance.docs
-
-# --- bench ---
-# matplotlib draws reports/performance.png; it is a bench-only tool, not a package dependency.
-BENCH_STAMP := $(VENV)/.bench-installed
-BENCH_QUICK_OUT ?= build/bench-quick
-
-$(BENCH_STAMP): $(STAMP)
-	$(PY) -m pip install --quiet 'matplotlib>=3.8'
-	touch $(BENCH_STAMP)
-
-.PHONY: bench bench-quick bench-typecheck
-bench: $(BENCH_STAMP) ## benchmark (~6-8 min, on a quiet machine): reports/performance.{md,png}
-	$(PY) -m bench --out reports
-
-bench-quick: $(BENCH_STAMP) ## smoke run of the benchmark (< 1 min) into $(BENCH_QUICK_OUT)/
-	$(PY) -m bench --quick --out $(BENCH_QUICK_OUT)
-
-bench-typecheck: $(BENCH_STAMP) ## mypy --strict over bench/
-	$(VENV)/bin/mypy --strict bench
