@@ -4,7 +4,7 @@
 # time. Live facts (/v1/models, llama-server /props) are added while the server is running.
 set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-# shellcheck source=lib.sh
+# shellcheck source-path=SCRIPTDIR source=lib.sh
 source "$HERE/lib.sh"
 
 [[ $# -eq 1 ]] || {

@@ -10,7 +10,7 @@
 # Compiled wheels are copied to $ANY_AGENT_CACHE/wheels and offered to pip again with --find-links, so a lost
 # venv (or a purged pip cache) does not mean another 10-minute build. Compiles run under `nice`.
 set -euo pipefail
-# shellcheck source=lib.sh
+# shellcheck source-path=SCRIPTDIR source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 PIP_FLAGS=(--disable-pip-version-check --find-links "$WHEELS_DIR")
@@ -179,4 +179,4 @@ main() {
   for p in "$@"; do install_provider "$p"; done
 }
 
-main "$@"
+if [[ ${BASH_SOURCE[0]} == "$0" ]]; then main "$@"; fi

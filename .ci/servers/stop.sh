@@ -5,7 +5,7 @@
 # Exits 0 when nothing is running.
 set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-# shellcheck source=lib.sh
+# shellcheck source-path=SCRIPTDIR source=lib.sh
 source "$HERE/lib.sh"
 
 GRACE=${ANY_AGENT_STOP_GRACE:-20}
