@@ -5,9 +5,11 @@ from __future__ import annotations
 import asyncio
 import copy
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
+
+import orjson
 
 from ._loop import ToolLoop
 from ._wire.assemble import StreamDecoder, TurnResult
@@ -68,7 +70,7 @@ class Client:
             raise ConfigurationError(f"Client needs an AgentOptions, got {type(options).__name__}")
         self.options = options
         self._profile = profile_for(options.provider)
-        self._history: list[dict[str, Any]] = [copy.deepcopy(dict(m)) for m in history or ()]
+        self._history: list[dict[str, Any]] = _checked_history(history)
         self._transport: Transport | None = None
         self._pending_prompt: str | None = None
         self._has_pending = False
@@ -332,7 +334,7 @@ class Client:
         failure = result.failure
         if failure is not None:
             cls = StreamTruncatedError if failure.kind == "truncated" else StreamError
-            message = failure.message
+            message = transport.redact(failure.message)
             if transport.cut_reason:
                 message = f"{message} ({transport.cut_reason})"
             raise cls(message, error_type=failure.error_type, code=failure.code)
@@ -397,6 +399,36 @@ class Client:
             num_tool_calls=stats.tool_calls,
             subtype=subtype,  # type: ignore[arg-type]
         )
+
+
+_ROLES = ("system", "developer", "user", "assistant", "tool")
+
+
+def _checked_history(history: Any) -> list[dict[str, Any]]:
+    """A private copy of a saved history; a wrong shape is named here, not by the server."""
+    if history is None:
+        return []
+    if isinstance(history, (str, bytes, Mapping)) or not isinstance(history, Sequence):
+        raise ConfigurationError(
+            "history must be a list of OpenAI message dicts (as client.history returns), "
+            f"got {type(history).__name__}"
+        )
+    out: list[dict[str, Any]] = []
+    for i, message in enumerate(history):
+        if not isinstance(message, Mapping):
+            raise ConfigurationError(
+                f"history[{i}] must be a message dict, got {type(message).__name__}"
+            )
+        role = message.get("role")
+        if role not in _ROLES:
+            raise ConfigurationError(
+                f"history[{i}] has role {role!r}; expected one of {', '.join(_ROLES)}"
+            )
+        try:
+            out.append(orjson.loads(orjson.dumps(dict(message))))
+        except (orjson.JSONEncodeError, TypeError) as exc:
+            raise ConfigurationError(f"history[{i}] is not JSON data: {exc}") from None
+    return out
 
 
 def _uncancel_if_needed() -> None:

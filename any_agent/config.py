@@ -33,6 +33,7 @@ def get_model(fallback: str | None = None) -> str:
 
     Raises :class:`ConfigurationError` when neither gives a model name.
     """
+    _check_str("fallback", fallback)
     value = os.environ.get(ENV_MODEL, "").strip() or (fallback or "").strip()
     if not value:
         raise ConfigurationError(
@@ -48,6 +49,8 @@ def get_base_url(fallback: str | None = None, provider: str | None = None) -> st
     raises :class:`ConfigurationError` listing the known ones, even when the environment
     would have supplied the URL (a typo should never pass silently).
     """
+    _check_str("fallback", fallback)
+    _check_str("provider", provider)
     default = None
     if provider is not None:
         key = provider.strip().lower()
@@ -63,3 +66,8 @@ def get_base_url(fallback: str | None = None, provider: str | None = None) -> st
             f"({known})"
         )
     return value
+
+
+def _check_str(name: str, value: object) -> None:
+    if value is not None and not isinstance(value, str):
+        raise ConfigurationError(f"{name} must be a string or None, got {value!r}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from typing import Any, Protocol, runtime_checkable
@@ -26,6 +27,11 @@ class ToolLike(Protocol):
 
     @property
     def definition(self) -> dict[str, Any]: ...
+
+
+_TOOL_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+#: Request fields the SDK owns; ``extra_body`` may not replace them.
+_RESERVED_BODY = ("model", "messages", "stream")
 
 
 def _positive(name: str, value: float | None, *, allow_none: bool = True) -> None:
@@ -57,6 +63,10 @@ def tool_definition(spec: Any) -> dict[str, Any]:
     name = function.get("name")
     if not isinstance(name, str) or not name.strip():
         raise ToolDefinitionError(f"tool definition without a name: {dict(function)!r}")
+    if not _TOOL_NAME.match(name):
+        raise ToolDefinitionError(
+            f"tool name {name!r} is invalid; servers accept 1-64 letters, digits, '_' or '-'"
+        )
     params = function.get("parameters", {"type": "object", "properties": {}})
     if not isinstance(params, Mapping):
         raise ToolDefinitionError(f"tool {name!r}: parameters must be a JSON schema object")
@@ -105,6 +115,10 @@ class AgentOptions:
             raise ConfigurationError(
                 f"base_url must be an http:// or https:// URL, got {self.base_url!r}"
             )
+        try:
+            parts.port  # noqa: B018 - parses the port
+        except ValueError:
+            raise ConfigurationError(f"base_url has an invalid port: {self.base_url!r}") from None
         self.base_url = self.base_url.strip().rstrip("/")
         if self.system_prompt is not None and not isinstance(self.system_prompt, str):
             raise ConfigurationError(
@@ -140,6 +154,30 @@ class AgentOptions:
             raise ConfigurationError(f"max_retries must be an int >= 0, got {self.max_retries!r}")
         if not isinstance(self.api_key, str):
             raise ConfigurationError("api_key must be a string")
+        if self.api_key != self.api_key.strip() or any(
+            not " " <= c <= "~" for c in self.api_key
+        ):  # the value is never shown: it is a secret
+            raise ConfigurationError(
+                "api_key must be printable ASCII with no line breaks, control characters or "
+                "surrounding whitespace (it is sent as an HTTP header); check how it was read"
+            )
+        for name in ("include_partial_messages", "auto_execute_tools"):
+            if not isinstance(getattr(self, name), bool):
+                raise ConfigurationError(
+                    f"{name} must be True or False, got {getattr(self, name)!r}"
+                )
+        if not isinstance(self.extra_body, Mapping) or not all(
+            isinstance(k, str) for k in self.extra_body
+        ):
+            raise ConfigurationError(
+                f"extra_body must be a dict of request fields, got {self.extra_body!r:.80}"
+            )
+        reserved = [k for k in _RESERVED_BODY if k in self.extra_body]
+        if reserved:
+            raise ConfigurationError(
+                f"extra_body may not set {reserved[0]!r}: the SDK sends it (use the "
+                "AgentOptions field, or the Client's history for messages)"
+            )
         if isinstance(self.tools, (str, bytes, Mapping)):
             raise ConfigurationError("tools must be a list of tool definitions or @tool functions")
         seen: set[str] = set()
@@ -150,6 +188,10 @@ class AgentOptions:
                     f"two tools are named {name!r}; tool names must be unique"
                 )
             seen.add(name)
+        if self.provider is not None and not isinstance(self.provider, str):
+            raise ConfigurationError(
+                f"provider must be a profile name (str) or None, got {self.provider!r}"
+            )
         if self.provider is not None:
             from ._wire.profiles import profile_for  # local import: profiles import nothing back
 

@@ -188,6 +188,13 @@ class Transport:
     async def aclose(self) -> None:
         await self._client.close()
 
+    def redact(self, text: str) -> str:
+        """``text`` with the API key replaced: nothing the SDK raises may carry it."""
+        key = self.options.api_key
+        if key and len(key) >= 8 and key != "not-needed":
+            return text.replace(key, "***")
+        return text
+
     async def stream(self, body: dict[str, Any], watchdog: Watchdog) -> AsyncGenerator[bytes, None]:
         """POST /chat/completions and yield raw body bytes; errors come out typed."""
         extra = {k: v for k, v in body.items() if k not in _KNOWN_PARAMS}
@@ -225,12 +232,13 @@ class Transport:
         except openai.APIConnectionError as exc:
             watchdog.disarm()
             raise ConnectionFailedError(
-                f"could not reach the server at {self.base_url}: {_cause(exc)}", url=self.base_url
+                f"could not reach the server at {self.base_url}: {self.redact(_cause(exc))}",
+                url=self.base_url,
             ) from None
         except httpx2.HTTPError as exc:
             watchdog.disarm()
             raise ConnectionFailedError(
-                f"the connection to {self.base_url} failed mid-stream: {_cause(exc)}",
+                f"the connection to {self.base_url} failed mid-stream: {self.redact(_cause(exc))}",
                 url=self.base_url,
             ) from None
 
@@ -268,12 +276,17 @@ class Transport:
             text = exc.response.text
         except Exception:
             text = ""
+        text = self.redact(text)  # some servers echo the key they refused
         try:
             parsed: Any = orjson.loads(text) if text else exc.body
         except orjson.JSONDecodeError:
             parsed = text
+        if isinstance(parsed, dict) and "detail" in parsed and not parsed.keys() & _ERROR_KEYS:
+            parsed = {"message": _fastapi_detail(parsed["detail"])}
         message, etype, code = error_message(parsed if parsed is not None else text)
-        message = _unwrap_litellm(message) or f"HTTP {status}"
+        message = self.redact(_unwrap_litellm(message)) or f"HTTP {status}"
+        if etype in ("None", "null", ""):  # LiteLLM stringifies a missing type
+            etype = None
         code_s = None if code is None else str(code)
         snippet = text[:2000]
         if status == 429:
@@ -351,6 +364,21 @@ def _retry_after(exc: openai.APIStatusError) -> float | None:
         return float(value) if value is not None else None
     except ValueError:
         return None
+
+
+_ERROR_KEYS = frozenset({"error", "message", "object"})
+
+
+def _fastapi_detail(detail: Any) -> str:
+    """FastAPI's ``{"detail": [{"loc": [...], "msg": ...}]}`` → ``"body.messages: msg"``."""
+    if isinstance(detail, str):
+        return detail
+    problems = []
+    for item in detail if isinstance(detail, list) else [detail]:
+        if isinstance(item, dict) and isinstance(item.get("msg"), str):
+            loc = ".".join(str(part) for part in item.get("loc") or ())
+            problems.append(f"{loc}: {item['msg']}" if loc else item["msg"])
+    return "; ".join(problems) or orjson.dumps(detail).decode()
 
 
 def _unwrap_litellm(message: str) -> str:
