@@ -31,6 +31,8 @@ class KnownFailure:
     link: str | None = None
     #: ``None``: both layers.
     layer: Layer | None = None
+    #: Model-dependent and intermittent: a pass is not news (no "update the profile" warning).
+    flaky: bool = False
 
     def matches(self, check_id: str, layer: Layer) -> bool:
         return fnmatch.fnmatchcase(check_id, self.check) and self.layer in (None, layer)
@@ -87,16 +89,17 @@ _LC_MODEL = KnownFailure(
     "single-model llama-server ignores the request's model name (answers 200)",
     "https://github.com/ggml-org/llama.cpp/blob/master/tools/server/server-common.cpp",
 )
-_LC_REQUIRED = KnownFailure(
-    "tools.choice-required",
-    "tool_choice required is not grammar-enforced (optional free text before the call), so a "
-    "model that never writes the call tag runs to max_tokens",
-    "https://github.com/ggml-org/llama.cpp/blob/master/common/chat-auto-parser-generator.cpp",
-)
 _LC_SYSTEM = KnownFailure(
     "multiturn.system-placement",
     "Qwen chat templates raise 'System message must be at the beginning' (HTTP 500)",
     "https://github.com/ggml-org/llama.cpp/issues/20733",
+)
+_LC_500_AUTO = KnownFailure(
+    "tools.accepted",
+    "under tool_choice auto, model output that is neither text nor a parsable call (e.g. a "
+    "fenced JSON call) gets HTTP 500 'does not match the expected peg-native format'",
+    "https://github.com/ggml-org/llama.cpp/issues/24644",
+    flaky=True,
 )
 _LC_TOOLS_STOCK = (
     KnownFailure(
@@ -278,7 +281,7 @@ PROFILES: Mapping[str, ProviderProfile] = MappingProxyType(
                 configuration="bare-JSON tool chat template (qwen25-bare-json-tools.jinja)",
                 start_command=_LLAMA_START + " --chat-template-file qwen25-bare-json-tools.jinja",
                 capabilities=_caps(),
-                known_failures=(_LC_NAMED, _LC_500, _LC_MODEL, _LC_REQUIRED, _LC_SYSTEM),
+                known_failures=(_LC_NAMED, _LC_500, _LC_500_AUTO, _LC_MODEL),
                 sdk_provider="llamacpp",
                 repo_start=".ci/servers/start.sh llamacpp-tools",
             ),
@@ -334,7 +337,7 @@ PROFILES: Mapping[str, ProviderProfile] = MappingProxyType(
                 configuration="proxy in front of llama-server (llamacpp-tools)",
                 start_command="litellm --config config.yaml --host 127.0.0.1 --port 4000",
                 capabilities=_caps(),
-                known_failures=(*_LITELLM, _LC_NAMED, _LC_REQUIRED, _LC_SYSTEM),
+                known_failures=(*_LITELLM, _LC_NAMED),
                 api_key_env="LITELLM_API_KEY",
                 sdk_provider="litellm",
                 repo_start=".ci/servers/start.sh litellm",

@@ -389,6 +389,9 @@ class WireClient:
             timeout=httpx2.Timeout(request_timeout, connect=connect_timeout),
             follow_redirects=False,
             trust_env=False,
+            # one connection per request: a server that closes a kept-alive connection after a
+            # stream (seen with llama-server) must not turn the next request into an error
+            limits=httpx2.Limits(max_keepalive_connections=0),
         )
 
     async def __aenter__(self) -> WireClient:
