@@ -16,6 +16,7 @@ recording, so timing is measured in live passes and kept in ``manifest.json``.
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import json
 import platform
@@ -164,6 +165,39 @@ def _scrubber(secrets: tuple[str, ...]) -> Any:
     return scrub_response
 
 
+class ReadableYAML:
+    """vcrpy serializer: YAML with multi-line strings as literal blocks (SSE bodies read as
+    sent) and JSON request bodies pretty-printed. Matching parses JSON bodies, so the layout
+    does not affect replay."""
+
+    @staticmethod
+    def serialize(cassette_dict: dict[str, Any]) -> str:
+        import yaml
+
+        class Dumper(yaml.SafeDumper):
+            pass
+
+        def represent_str(dumper: yaml.SafeDumper, data: str) -> yaml.Node:
+            style = "|" if "\n" in data else None
+            return dumper.represent_scalar("tag:yaml.org,2002:str", data, style=style)
+
+        Dumper.add_representer(str, represent_str)
+        for interaction in cassette_dict.get("interactions", []):
+            request = interaction.get("request") or {}
+            body = request.get("body")
+            if isinstance(body, str) and body[:1] in "{[":
+                with contextlib.suppress(ValueError):
+                    request["body"] = json.dumps(json.loads(body), indent=1, ensure_ascii=False)
+        return str(yaml.dump(cassette_dict, Dumper=Dumper, allow_unicode=True, sort_keys=False))
+
+    @staticmethod
+    def deserialize(cassette_string: str) -> dict[str, Any]:
+        import yaml
+
+        data = yaml.safe_load(cassette_string)
+        return data if isinstance(data, dict) else {}
+
+
 def make_vcr(cassette_dir: str | Path, *, record: bool, secrets: tuple[str, ...] = ()) -> Any:
     """A VCR for one column: record (``all``, into a fresh file) or replay (``none``).
 
@@ -171,8 +205,8 @@ def make_vcr(cassette_dir: str | Path, *, record: bool, secrets: tuple[str, ...]
     """
     import vcr
 
-    return vcr.VCR(
-        serializer="yaml",
+    v = vcr.VCR(
+        serializer="readable-yaml",
         cassette_library_dir=str(cassette_dir),
         record_mode="all" if record else "none",
         match_on=["method", "path", "body"],
@@ -181,6 +215,8 @@ def make_vcr(cassette_dir: str | Path, *, record: bool, secrets: tuple[str, ...]
         decode_compressed_response=True,
         record_on_exception=True,
     )
+    v.register_serializer("readable-yaml", ReadableYAML)
+    return v
 
 
 # ---- manifests -------------------------------------------------------------------------------
