@@ -418,7 +418,7 @@ class ConformanceSession:
         tr = self.config.pluginmanager.get_plugin("terminalreporter")
         if tr is not None:
             tr.write_line(
-                f"[{self.done}/{self.total}] {report.nodeid}  elapsed {elapsed:.0f}s  "
+                f"[{self.done}/{self.total}] {report.nodeid.lstrip(':')}  elapsed {elapsed:.0f}s  "
                 f"ETA {eta:.0f}s"
             )
 
