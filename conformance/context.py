@@ -113,6 +113,15 @@ class Ctx:
         self.last_request: Any = None
         self.last_response: RawResponse | None = None
         self.extra_excerpt: str | None = None
+        #: Why a recording of this check cannot be replayed (a request timed out or the
+        #: connection failed: vcrpy records nothing for it), or None.
+        self.unreplayable: str | None = None
+
+    def _seen(self, resp: RawResponse) -> RawResponse:
+        self.last_response = resp
+        if resp.status == 0 and resp.error:
+            self.unreplayable = resp.error
+        return resp
 
     # -- verdicts ----------------------------------------------------------------------------
     def fail(self, message: str) -> NoReturn:
@@ -139,21 +148,15 @@ class Ctx:
         self, body: Mapping[str, Any], *, abort_after_events: int | None = None
     ) -> RawResponse:
         self.last_request = _short(copy.deepcopy(dict(body)))
-        resp = await self.wire.chat(body, abort_after_events=abort_after_events)
-        self.last_response = resp
-        return resp
+        return self._seen(await self.wire.chat(body, abort_after_events=abort_after_events))
 
     async def get(self, path: str) -> RawResponse:
         self.last_request = {"method": "GET", "path": path}
-        resp = await self.wire.request("GET", path)
-        self.last_response = resp
-        return resp
+        return self._seen(await self.wire.request("GET", path))
 
     async def post_raw(self, path: str, content: bytes) -> RawResponse:
         self.last_request = {"method": "POST", "path": path, "body": _short(content.decode())}
-        resp = await self.wire.request("POST", path, content=content)
-        self.last_response = resp
-        return resp
+        return self._seen(await self.wire.request("POST", path, content=content))
 
     def ok(self, resp: RawResponse, what: str = "request") -> None:
         """Fail unless the response is 2xx; a transport error ends the check as ``error``."""
@@ -211,7 +214,13 @@ class Ctx:
         **overrides: Any,
     ) -> SDKRun:
         """Run one SDK query; errors are captured, not raised."""
-        from any_agent import AnyAgentError, AssistantMessage, Client, ResultMessage
+        from any_agent import (
+            AnyAgentError,
+            AssistantMessage,
+            Client,
+            ConnectionFailedError,
+            ResultMessage,
+        )
 
         self.last_request = {"sdk": True, "prompt": prompt, "history": _short(history or [])}
         run = SDKRun()
@@ -228,6 +237,8 @@ class Ctx:
         except AnyAgentError as exc:
             _reraise_cassette_error(exc)
             run.error = exc
+            if isinstance(exc, (TimeoutError, ConnectionFailedError)):
+                self.unreplayable = f"{type(exc).__name__}: {exc}"
         return run
 
 

@@ -459,11 +459,12 @@ class ConformanceSession:
         m.recorded_at = now_iso()
         m.suite_version = SUITE_VERSION
         m.libraries = library_versions()
+        from .registry import get
+
         for r in column.results:
             m.expected[r.key] = r.outcome
-            from .registry import get
-
-            if not get(r.check).replayable:
+            m.live.pop(r.key, None)
+            if not get(r.check).replayable or r.key in column.unreplayable:
                 entry = r.to_dict()
                 entry["facts"] = column.facts.get(r.key, {})
                 m.live[r.key] = entry

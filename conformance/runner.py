@@ -41,6 +41,8 @@ class Column:
     results: list[CheckResult] = field(default_factory=list)
     #: ``check[layer]`` → measured facts (timings...), kept in the manifest.
     facts: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: Results recorded but not replayable (a request timed out): kept in the manifest.
+    unreplayable: set[str] = field(default_factory=set)
 
     @property
     def directory(self) -> Path:
@@ -107,7 +109,8 @@ def _run(check: Check, layer: Layer, column: Column, result: CheckResult) -> Non
         result.message = f"no implementation for {check.id} [{layer}]"
         return
 
-    if target.mode == "replay" and not check.replayable:
+    recorded_live = result.key in column.manifest.live
+    if target.mode == "replay" and (not check.replayable or recorded_live):
         recorded = column.manifest.live.get(result.key)
         if recorded is None:
             result.outcome = "not-run"
@@ -190,6 +193,11 @@ def _run(check: Check, layer: Layer, column: Column, result: CheckResult) -> Non
             result.evidence.response_excerpt = ctx.last_response.excerpt()
         if ctx.facts:
             column.facts[result.key] = dict(ctx.facts)
+        if target.mode == "record" and use_cassette and ctx.unreplayable:
+            column.unreplayable.add(result.key)
+            result.message = _message(
+                ctx, f"{message} (not replayable: {ctx.unreplayable}; kept in the manifest)"
+            )
 
 
 def _execute(go: Any, *, block_network: bool) -> None:

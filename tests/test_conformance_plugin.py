@@ -332,3 +332,19 @@ def test_replay_with_a_changed_request_is_an_error(recorded: Path) -> None:
     r = results(recorded)["stream.done-sentinel[wire]"]
     assert r["outcome"] == "error"
     assert "no matching interaction" in r["message"]
+
+
+def test_a_recording_that_timed_out_is_reported_from_the_manifest(tmp_path: Path) -> None:
+    with FakeServer(["slow-headers"]) as srv:
+        proc = run(
+            tmp_path, "--base-url", srv.base_url, "--conformance-mode", "record",
+            "--checks", "stream.done-sentinel", "--request-timeout", "0.5",
+        )  # fmt: skip
+    assert proc.returncode == 1
+    manifest = json.loads((tmp_path / "cassettes/generic/ref-model/manifest.json").read_text())
+    assert "stream.done-sentinel[wire]" in manifest["live"]
+    proc = run(tmp_path, "--conformance-mode", "replay")
+    r = results(tmp_path)["stream.done-sentinel[wire]"]
+    assert r["from_manifest"] is True
+    assert "not replayable" in r["message"]
+    assert "no matching interaction" not in r["message"]

@@ -10,7 +10,7 @@ PROMPT = "What is 17 times 23? Think step by step, then give the answer."
 
 @impl("reasoning.separated")
 async def separated(ctx: Ctx) -> None:
-    s = await ctx.stream(base_body(ctx.model, PROMPT, stream=True, max_tokens=256))
+    s = await ctx.stream(base_body(ctx.model, PROMPT, stream=True, max_tokens=160))
     leaked = find_markup(s.content, THINK_PATTERNS)
     if leaked:
         ctx.fail(f"reasoning markup in content: {', '.join(leaked)}")
@@ -24,7 +24,7 @@ async def separated(ctx: Ctx) -> None:
 
 @impl("reasoning.separated", "sdk")
 async def separated_sdk(ctx: Ctx) -> None:
-    run = await ctx.sdk_run(PROMPT, max_tokens=256)
+    run = await ctx.sdk_run(PROMPT, max_tokens=160)
     if run.error is not None:
         ctx.fail(f"the SDK raised {run.describe()}")
     leaked = find_markup(run.text, THINK_PATTERNS)
@@ -52,7 +52,7 @@ async def history_accepted(ctx: Ctx) -> None:
 
 @impl("reasoning.no-think-leak")
 async def no_think_leak(ctx: Ctx) -> None:
-    data = await ctx.complete(base_body(ctx.model, PROMPT, max_tokens=256))
+    data = await ctx.complete(base_body(ctx.model, PROMPT, max_tokens=160))
     content = (data["choices"][0].get("message") or {}).get("content") or ""
     opens, closes = content.count("<think>"), content.count("</think>")
     if opens != closes:
