@@ -17,6 +17,7 @@ from collections.abc import Generator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -128,6 +129,11 @@ class UsageProblem(Exception):
     pass
 
 
+def _minor(version: str) -> str:
+    """``major.minor`` of a suite version: requests only change with a minor bump."""
+    return ".".join(version.split("-")[0].split(".")[:2])
+
+
 @dataclass(slots=True)
 class Settings:
     mode: Mode
@@ -159,8 +165,17 @@ class Settings:
             )
         if mode in ("live", "record") and not (provider or base_url):
             raise UsageProblem(f"{mode} mode needs --provider NAME or --base-url URL")
-        if base_url and not base_url.startswith(("http://", "https://")):
-            raise UsageProblem(f"--base-url must start with http:// or https://: {base_url!r}")
+        if base_url is not None:
+            parts = urlsplit(base_url)
+            if parts.scheme not in ("http", "https") or not parts.hostname:
+                raise UsageProblem(
+                    f"--base-url {base_url!r} is not an http:// or https:// URL with a host"
+                )
+        for name in ("request_timeout", "connect_timeout", "first_token_timeout", "idle_timeout"):
+            value = opt(name)
+            if value is not None and not value > 0:
+                flag = "--" + name.replace("_", "-")
+                raise UsageProblem(f"{flag} must be a positive number of seconds, got {value:g}")
         checks = select(opt("checks"))
         if not checks:
             raise UsageProblem(f"no check matches --checks {','.join(opt('checks'))}")
@@ -283,7 +298,17 @@ class ConformanceSession:
             raise UsageProblem(f"no recordings (manifest.json) under {s.cassette_dir}/{what}")
         columns = []
         for d in dirs:
-            manifest = Manifest.load(d / "manifest.json")
+            path = d / "manifest.json"
+            try:
+                manifest = Manifest.load(path)
+            except (OSError, ValueError, KeyError, TypeError) as exc:
+                raise UsageProblem(f"cannot read {path}: {exc}") from None
+            if _minor(manifest.suite_version) != _minor(SUITE_VERSION):
+                raise UsageProblem(
+                    f"{path} was recorded with suite {manifest.suite_version}; this is suite "
+                    f"{SUITE_VERSION}: re-record it (make record PROVIDER={manifest.provider} "
+                    f"MODEL={manifest.model})"
+                )
             profile = PROFILES.get(manifest.provider, PROFILES["generic"])
             target = self._target(profile, manifest.provider, manifest.base_url, manifest.model)
             target.model_meta = manifest.model_meta
