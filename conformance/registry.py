@@ -227,6 +227,10 @@ CHECKS: tuple[Check, ...] = (
        "A history with an assistant tool call and its `tool` result MUST be accepted and "
        "answered (SHOULD use the result rather than call the tool again).", area=_MT,
        requires=_TOOLS, sdk=True),
+    _c("multiturn.agent-loop", "SHOULD", "Agent tool loop",
+       "Offered a tool for a question it answers, a server SHOULD return a structured call, "
+       "accept its result in the next request and answer from it (the SDK layer runs a real "
+       "`@tool` through `query()`).", area=_MT, requires=_TOOLS, sdk=True),
     _c("multiturn.assistant-content-null", "MUST", "Assistant `content: null` with tool calls",
        "An assistant message with `tool_calls` and `content: null` (OpenAI's own shape) MUST "
        "be accepted.", area=_MT, requires=_TOOLS),

@@ -168,3 +168,82 @@ async def content_parts(ctx: Ctx) -> None:
     resp = await ctx.chat(_body(ctx, tool_history(content="", tool_content=tool_parts)))
     if not 200 <= resp.status < 300:
         ctx.fail(f"tool message with array content: {_status_word(resp)}")
+
+
+_LOOP_PROMPT = "What is the weather in Paris? Use the tool, then answer in one sentence."
+
+
+@impl("multiturn.agent-loop")
+async def agent_loop(ctx: Ctx) -> None:
+    """The two requests an agent loop makes, on the wire: the call, then the result."""
+    first = [{"role": "system", "content": SYSTEM}, {"role": "user", "content": _LOOP_PROMPT}]
+    resp = await ctx.chat(_body(ctx, first, stream=True))
+    ctx.ok(resp, "turn 1")
+    calls = summarize_stream(resp.events()).tool_list()
+    if not calls or calls[0].name != "get_weather":
+        ctx.fail("turn 1 returned no structured get_weather call (tool_calls) to loop on")
+    call = calls[0]
+    history: list[dict[str, Any]] = [
+        *first,
+        {
+            "role": "assistant",
+            "content": "",
+            "tool_calls": [
+                {
+                    "id": call.id or "call_0",
+                    "type": "function",
+                    "function": {"name": call.name, "arguments": call.arguments or "{}"},
+                }
+            ],
+        },
+        {
+            "role": "tool",
+            "tool_call_id": call.id or "call_0",
+            "content": '{"city": "Paris", "temperature_c": 21, "sky": "sunny"}',
+        },
+    ]
+    resp = await ctx.chat(_body(ctx, history, stream=True))
+    ctx.ok(resp, "turn 2")
+    s = summarize_stream(resp.events())
+    _judge_answer(ctx, s.content, len(s.tool_calls), "turn 2")
+
+
+@impl("multiturn.agent-loop", "sdk")
+async def agent_loop_sdk(ctx: Ctx) -> None:
+    """query() with a real @tool: the SDK runs it and feeds the result back by itself."""
+    from any_agent import tool
+
+    ran: list[dict[str, Any]] = []
+
+    @tool
+    def get_weather(city: str, unit: str = "celsius") -> dict[str, Any]:
+        """Get the current weather for a city
+
+        Args:
+            city: City name, e.g. Paris
+            unit: celsius or fahrenheit
+        """
+        ran.append({"city": city, "unit": unit})
+        return {"city": city, "temperature_c": 21, "sky": "sunny"}
+
+    run = await ctx.sdk_run(
+        _LOOP_PROMPT,
+        system_prompt=SYSTEM,
+        tools=[get_weather],
+        auto_execute_tools=True,
+        max_turns=3,
+        max_tokens=64,
+    )
+    if run.error is not None:
+        ctx.fail(f"the SDK raised {run.describe()}")
+    if not ran:
+        ctx.fail("the model never called get_weather, so the loop had nothing to run")
+    if not any(str(r["city"]).strip() for r in ran):
+        ctx.fail(f"get_weather ran with an empty city: {ran!r}")
+    result = run.result
+    if result is None or result.num_turns < 2:
+        ctx.fail("the loop did not send the tool result back for a second turn")
+    if result.stop_reason == "max_turns":
+        ctx.warn("the model kept calling the tool until max_turns instead of answering")
+        return
+    _judge_answer(ctx, result.result, 0, "SDK loop")
