@@ -20,3 +20,13 @@ servers-install:
 
 server-facts:
 	@bash $(SERVERS_MK_DIR)/facts.sh $(or $(PROVIDER),llamacpp-tools)
+
+# make record-server PROVIDER=x   start x, record its column into cassettes/, stop it
+# make record-all                 every provider in RECORD_PROVIDERS, one after another
+RECORD_PROVIDERS ?= llamacpp-tools llamacpp litellm llamacpp-python vllm transformers
+.PHONY: record-server record-all
+record-server:
+	@bash $(SERVERS_MK_DIR)/record.sh $(or $(PROVIDER),llamacpp-tools)
+
+record-all:
+	@for p in $(RECORD_PROVIDERS); do bash $(SERVERS_MK_DIR)/record.sh $$p || exit $$?; done
