@@ -69,7 +69,8 @@ bench-typecheck: $(BENCH_STAMP) ## mypy --strict over bench/
 #   (record runs the live-only timing checks in the same session and keeps them in manifest.json)
 CONFORMANCE_ARGS = $(if $(PROVIDER),--provider $(PROVIDER)) $(if $(BASE_URL),--base-url $(BASE_URL)) \
   $(if $(MODEL),--model $(MODEL)) $(if $(API_KEY_ENV),--api-key-env $(API_KEY_ENV)) \
-  $(if $(CHECKS),--checks '$(CHECKS)') --cassette-dir cassettes --report-dir reports
+  $(if $(CHECKS),--checks '$(CHECKS)') $(if $(SERVER_FACTS),--server-facts $(SERVER_FACTS)) \
+  --cassette-dir cassettes --report-dir reports
 .PHONY: certify record conformance-docs
 certify: $(STAMP) ## certify: replay all recordings + matrix; or PROVIDER=x / BASE_URL=.. MODEL=.. live
 	@rc=0; if [ -n "$(PROVIDER)$(BASE_URL)" ]; then \

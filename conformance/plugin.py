@@ -10,6 +10,7 @@ Exit status: 0 when every MUST check holds (SHOULD/MAY failures are reported, no
 
 from __future__ import annotations
 
+import json
 import os
 import platform
 import time
@@ -94,6 +95,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
     g.addoption("--layers", default=None, help="layers to judge: wire,sdk (default both)")
     g.addoption(
+        "--server-facts",
+        default=None,
+        help="JSON file describing how the server was run (packages, hashes, flags); "
+        "stored in the manifest when recording",
+    )
+    g.addoption(
         "--conformance-list",
         action="store_true",
         default=False,
@@ -151,6 +158,7 @@ class Settings:
     first_token_timeout: float
     idle_timeout: float
     allow_insecure: bool
+    server_facts: dict[str, Any] | None = None
 
     @classmethod
     def from_config(cls, config: pytest.Config) -> Settings:
@@ -218,7 +226,20 @@ class Settings:
             first_token_timeout=opt("first_token_timeout") or 30.0,
             idle_timeout=opt("idle_timeout") or 30.0,
             allow_insecure=allow_insecure,
+            server_facts=_server_facts(opt("server_facts")),
         )
+
+
+def _server_facts(path: str | None) -> dict[str, Any] | None:
+    if path is None:
+        return None
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise UsageProblem(f"--server-facts {path}: cannot read a JSON object ({exc})") from None
+    if not isinstance(data, dict):
+        raise UsageProblem(f"--server-facts {path}: expected a JSON object")
+    return data
 
 
 class ConformanceItem(pytest.Item):
@@ -364,6 +385,8 @@ class ConformanceSession:
                 manifest.configuration = profile.configuration
                 manifest.server = {"name": facts.server_name, "version": facts.server_version}
                 manifest.model_meta = dict(target.model_meta)
+                if s.server_facts is not None:
+                    manifest.deployment = s.server_facts
             columns.append(
                 Column(
                     target=target,

@@ -238,6 +238,8 @@ class Manifest:
     live: dict[str, dict[str, Any]] = field(default_factory=dict)
     #: ``check[layer]`` → outcome of every check in the recording session (regression base).
     expected: dict[str, str] = field(default_factory=dict)
+    #: How the server was run: packages and versions, model hashes, flags, chat template.
+    deployment: dict[str, Any] = field(default_factory=dict)
     format_version: int = MANIFEST_FORMAT
 
     def to_dict(self) -> dict[str, Any]:
@@ -249,6 +251,7 @@ class Manifest:
             "model_slug": model_slug(self.model),
             "configuration": self.configuration,
             "server": self.server,
+            "deployment": self.deployment,
             "base_url": self.base_url,
             "model_meta": self.model_meta,
             "recorded_at": self.recorded_at,
@@ -266,6 +269,7 @@ class Manifest:
             base_url=data.get("base_url") or CASSETTE_ORIGIN + "/v1",
             configuration=data.get("configuration"),
             server=dict(data.get("server") or {}),
+            deployment=dict(data.get("deployment") or {}),
             model_meta=dict(data.get("model_meta") or {}),
             recorded_at=data.get("recorded_at"),
             suite_version=data.get("suite_version") or SUITE_VERSION,

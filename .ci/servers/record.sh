@@ -12,6 +12,10 @@ base_url=$(sed -n 's/.*BASE_URL=\([^ ]*\).*/\1/p' <<<"$line")
 model=$(sed -n 's/.*MODEL=\([^ ]*\).*/\1/p' <<<"$line")
 api_key=$(sed -n 's/.*API_KEY=\([^ ]*\).*/\1/p' <<<"$line")
 
+facts=$(mktemp)
+trap 'rm -f "$facts"' EXIT
+bash "$here/facts.sh" "$provider" > "$facts"
+
 status=0
 (
   cd "$repo"
@@ -21,7 +25,7 @@ status=0
     key_args=(API_KEY_ENV=ANY_AGENT_RECORD_KEY)
   fi
   make --no-print-directory record PROVIDER="$provider" MODEL="$model" BASE_URL="$base_url" \
-    "${key_args[@]}"
+    SERVER_FACTS="$facts" "${key_args[@]}"
 ) || status=$?
 bash "$here/stop.sh" "$provider" || true
 # exit 1 only means a MUST check failed on this server: that is the recording's finding
