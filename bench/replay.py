@@ -41,6 +41,24 @@ def _cassettes(root: Path) -> list[Path]:
     ]
 
 
+def _uncommitted(root: Path, files: list[Path]) -> int | None:
+    """How many of ``files`` git does not track (None outside a git checkout)."""
+    try:
+        p = subprocess.run(
+            ["git", "ls-files", "-z", "--", "cassettes"],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    if p.returncode != 0:
+        return None
+    tracked = {root / name for name in p.stdout.split("\0") if name}
+    return sum(1 for f in files if f not in tracked)
+
+
 def _has_option(root: Path) -> bool:
     p = subprocess.run(
         [sys.executable, "-m", "pytest", "--help", "-p", "no:cacheprovider"],
@@ -67,7 +85,9 @@ def run_replay(root: Path, *, run: bool = True, timeout: float = 900) -> dict[st
     row: dict[str, Any] = {"command": "pytest " + shlex.join(args)}
     recordings = _recordings(root)
     row["recordings"] = len(recordings)
-    row["cassettes"] = len(_cassettes(root))
+    cassettes = _cassettes(root)
+    row["cassettes"] = len(cassettes)
+    row["uncommitted"] = _uncommitted(root, cassettes)
     if not (root / "conformance" / "plugin.py").exists() or not _has_option(root):
         row["status"] = "not available yet: the conformance plugin (--conformance-mode) is missing"
         return row

@@ -469,6 +469,8 @@ def _replay_section(res: dict[str, Any]) -> list[str]:
             f"({rp.get('cassettes', 0)} cassette files), exit code "
             f"{rp.get('exit_code')}: {rp.get('summary', '')}"
         )
+        if rp.get("uncommitted"):
+            lines += ["", f"({rp['uncommitted']} of the cassette files were not committed yet.)"]
     else:
         lines.append(f"**{rp.get('status', 'not measured')}**")
     return [*lines, ""]
