@@ -7,6 +7,7 @@ from typing import Any
 from ..context import Ctx, impl
 from ..scenarios import SYSTEM, WEATHER_TOOL, base_body, tool_history
 from ..wire import RawResponse, summarize_stream
+from .tools import WEATHER_PROMPT
 
 FOREIGN_IDS = (
     "call_Zp4cQ0rXo1l8DnVb6sWt2yHk",
@@ -170,7 +171,7 @@ async def content_parts(ctx: Ctx) -> None:
         ctx.fail(f"tool message with array content: {_status_word(resp)}")
 
 
-_LOOP_PROMPT = "What is the weather in Paris? Use the tool, then answer in one sentence."
+_LOOP_PROMPT = WEATHER_PROMPT  # the tool checks' prompt: the loop adds only the second turn
 
 
 @impl("multiturn.agent-loop")
