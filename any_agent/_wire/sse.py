@@ -31,6 +31,14 @@ class SSEDecoder:
         self._data: list[bytes] = []  # data lines of the event being built
 
     def feed(self, chunk: bytes) -> list[tuple[str, bytes]]:
+        if (
+            chunk[-2:] == b"\n\n"
+            and chunk[:6] == b"data: "
+            and not self._partial
+            and not self._data
+            and chunk.count(b"\n") == 2
+        ):
+            return [("data", chunk[6:-2])]  # the common case: one whole event per read
         out: list[tuple[str, bytes]] = []
         if not chunk:
             return out

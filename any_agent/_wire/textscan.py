@@ -337,13 +337,15 @@ class TextScanner:
             self._lead_ws += lead
             s = stripped
             self._at_start = False
+        if not any(c in s for c in self._first_chars):
+            self._emit_text(s, out)  # the common case: no tag can start in this piece
+            return ""
         best = -1
         best_opener = ""
-        if any(c in s for c in self._first_chars):
-            for opener in self._openers:
-                i = s.find(opener)
-                if i != -1 and (best == -1 or i < best):
-                    best, best_opener = i, opener
+        for opener in self._openers:
+            i = s.find(opener)
+            if i != -1 and (best == -1 or i < best):
+                best, best_opener = i, opener
         if best == -1:
             cut = self._partial_tail(s)
             self._emit_text(s[:cut], out)

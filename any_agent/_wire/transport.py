@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import re
+import ssl
 from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Any
 
@@ -159,6 +161,12 @@ class Watchdog:
         )
 
 
+@functools.lru_cache(maxsize=1)
+def _ssl_context() -> ssl.SSLContext:
+    """One TLS context per process: building one costs ~25 ms of CPU (the CA bundle)."""
+    return httpx2.create_ssl_context()
+
+
 def _uncancel() -> None:
     task = asyncio.current_task()
     if task is not None and hasattr(task, "uncancel"):
@@ -173,6 +181,7 @@ class Transport:
         self.base_url = options.base_url
         self.cut_reason: str | None = None  # why the last body ended early, if it did
         self._http = httpx2.AsyncClient(
+            verify=_ssl_context(),
             limits=httpx2.Limits(max_connections=None, max_keepalive_connections=512),
             timeout=httpx2.Timeout(None, connect=min(30.0, options.timeout or 30.0)),
             follow_redirects=False,
@@ -197,13 +206,16 @@ class Transport:
 
     async def stream(self, body: dict[str, Any], watchdog: Watchdog) -> AsyncGenerator[bytes, None]:
         """POST /chat/completions and yield raw body bytes; errors come out typed."""
-        extra = {k: v for k, v in body.items() if k not in _KNOWN_PARAMS}
-        params = {k: v for k, v in body.items() if k in _KNOWN_PARAMS}
+        # Only model and stream go through openai's typed parameters; the rest is sent as
+        # extra_body, verbatim. openai's per-request transform walks every message (about
+        # 0.2 ms each), which made a 100-message agent history cost ~18 ms of CPU a turn.
+        # The JSON on the wire is the same.
+        extra = {k: v for k, v in body.items() if k not in ("model", "stream")}
         self.cut_reason = None
         try:
             watchdog.arm()
             async with self._client.chat.completions.with_streaming_response.create(
-                **params, extra_body=extra or None
+                model=body["model"], messages=(), stream=True, extra_body=extra
             ) as response:
                 chunks = response.http_response.aiter_bytes().__aiter__()
                 while True:
@@ -324,32 +336,6 @@ class Transport:
                 message, status=status, body=snippet, error_type=etype, code=code_s
             )
         return HTTPStatusError(message, status=status, body=snippet, error_type=etype, code=code_s)
-
-
-_KNOWN_PARAMS = frozenset(
-    {
-        "model",
-        "messages",
-        "stream",
-        "stream_options",
-        "temperature",
-        "max_tokens",
-        "max_completion_tokens",
-        "tools",
-        "tool_choice",
-        "parallel_tool_calls",
-        "stop",
-        "seed",
-        "top_p",
-        "n",
-        "response_format",
-        "frequency_penalty",
-        "presence_penalty",
-        "logprobs",
-        "top_logprobs",
-        "user",
-    }
-)
 
 
 def _cause(exc: BaseException) -> str:
