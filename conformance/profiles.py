@@ -107,6 +107,13 @@ _LC_TOOLS_STOCK = (
         "stock Qwen2.5-Coder template: the model writes bare or fenced JSON instead of "
         "<tool_call> tags, so no tool_calls are parsed (use llamacpp-tools)",
         "https://github.com/ggml-org/llama.cpp/blob/master/common/chat.cpp",
+        layer="wire",  # any_agent recovers these calls from the text: the SDK layer is judged
+    ),
+    KnownFailure(
+        "multiturn.agent-loop",
+        "stock template: no structured tool_calls for the loop to answer",
+        "https://github.com/ggml-org/llama.cpp/blob/master/common/chat.cpp",
+        layer="wire",
     ),
     KnownFailure(
         "multiturn.tool-result-roundtrip",
