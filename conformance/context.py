@@ -83,6 +83,9 @@ def impl(check_id: str, layer: Layer = "wire") -> Callable[[CheckFn], CheckFn]:
     return register
 
 
+_CUT_BODY = "without sending complete message body"
+
+
 def _short(value: Any, limit: int = 240) -> Any:
     """A request excerpt: long strings cut, long lists shortened."""
     if isinstance(value, str):
@@ -161,6 +164,10 @@ class Ctx:
     def ok(self, resp: RawResponse, what: str = "request") -> None:
         """Fail unless the response is 2xx; a transport error ends the check as ``error``."""
         if resp.status == 0:
+            if resp.error and _CUT_BODY in resp.error:
+                # the server sent headers and then dropped the connection mid-body (while
+                # recording, vcrpy buffers the body, so this surfaces before the status)
+                self.fail(f"{what}: the server closed the connection mid-response ({resp.error})")
             raise Stop("error", f"{what}: no response from the server ({resp.error})")
         if not 200 <= resp.status < 300:
             msg = resp.error_message()

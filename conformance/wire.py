@@ -441,6 +441,7 @@ class WireClient:
         if content is not None:
             headers["content-type"] = "application/json"
         resp = RawResponse(method=method, path=httpx2.URL(url).path, request_json=json, status=0)
+        parts: list[bytes] = []
         t0 = time.perf_counter()
         kwargs: dict[str, Any] = {}
         if timeout is not None:
@@ -452,7 +453,6 @@ class WireClient:
                 resp.t_headers = time.perf_counter() - t0
                 resp.status = r.status_code
                 resp.headers = {k.lower(): v for k, v in r.headers.items()}
-                parts: list[bytes] = []
                 blank_lines = 0
                 async for chunk in r.aiter_raw():
                     t = time.perf_counter() - t0
@@ -467,8 +467,8 @@ class WireClient:
                         if blank_lines >= abort_after_events:
                             resp.aborted = True
                             break
-                resp.body = b"".join(parts)
         except httpx2.HTTPError as exc:
             resp.error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+        resp.body = b"".join(parts)  # also what arrived before a failure
         resp.t_total = time.perf_counter() - t0
         return resp

@@ -28,5 +28,10 @@ status=0
     SERVER_FACTS="$facts" "${key_args[@]}"
 ) || status=$?
 bash "$here/stop.sh" "$provider" || true
-# exit 1 only means a MUST check failed on this server: that is the recording's finding
-if [ "$status" -gt 1 ]; then exit "$status"; fi
+# make fails when a MUST check fails on this server: that is the recording's finding, not an
+# error of the recording. The recording worked if it wrote a fresh results file.
+results="$repo/reports/results/${provider}__$(tr '/:' '--' <<<"$model").json"
+if [ "$status" -ne 0 ] && ! [ "$results" -nt "$facts" ]; then
+  echo "record: $provider: the suite did not complete (make exited $status)" >&2
+  exit "$status"
+fi
