@@ -39,6 +39,13 @@ MATRIX_OUT     ?= reports
 matrix: $(STAMP) ## render reports/compatibility.{md,html,json} from reports/results/*.json
 	$(VENV)/bin/any-agent-conformance matrix --results $(MATRIX_RESULTS) --out $(MATRIX_OUT)
 
+# --- dist ---
+.PHONY: dist
+dist: $(STAMP) ## build the sdist and wheel into dist/ and check them with twine
+	rm -rf dist
+	$(PY) -m build --outdir dist .
+	$(PY) -m twine check dist/*
+
 # real LLM servers for recording (llama.cpp, LiteLLM, llama-cpp-python, vLLM, ...)
 -include .ci/servers/servers.mk
 
