@@ -122,8 +122,8 @@ class Ctx:
 
     def _seen(self, resp: RawResponse) -> RawResponse:
         self.last_response = resp
-        if resp.status == 0 and resp.error:
-            self.unreplayable = resp.error
+        if resp.error and not resp.aborted:
+            self.unreplayable = resp.error  # vcrpy records nothing for a failed exchange
         return resp
 
     # -- verdicts ----------------------------------------------------------------------------

@@ -193,6 +193,8 @@ def _run(check: Check, layer: Layer, column: Column, result: CheckResult) -> Non
             result.evidence.response_excerpt = ctx.last_response.excerpt()
         if ctx.facts:
             column.facts[result.key] = dict(ctx.facts)
+        if target.mode == "record" and use_cassette and not path.is_file():
+            ctx.unreplayable = ctx.unreplayable or "the check sent no request"
         if target.mode == "record" and use_cassette and ctx.unreplayable:
             column.unreplayable.add(result.key)
             result.message = _message(
