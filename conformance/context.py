@@ -163,6 +163,8 @@ class Ctx:
 
     def ok(self, resp: RawResponse, what: str = "request") -> None:
         """Fail unless the response is 2xx; a transport error ends the check as ``error``."""
+        if resp.error and not resp.aborted:
+            self.unreplayable = resp.error  # also for responses not fetched via self.chat
         if resp.status == 0:
             if resp.error and _CUT_BODY in resp.error:
                 # the server sent headers and then dropped the connection mid-body (while
