@@ -432,3 +432,15 @@ async def test_usage_trailer_after_finish(sse_server: SSEServer) -> None:
     sse_server.script.stream(sse(chunk("x"), chunk(finish="stop"), usage_chunk(3, 1)))
     result = (await collect(opts(sse_server)))[-1]
     assert result.usage.total_tokens == 4
+
+
+async def test_transformers_serve_pinned_model_is_a_missing_model(sse_server: SSEServer) -> None:
+    """transformers serve answers 400 {"detail": "Server is pinned to ..."} for another model
+    (cassettes/transformers/*/errors.unknown-model.sdk.yaml)."""
+    from sse_server import Reply
+
+    body = {"detail": "Server is pinned to 'qwen-hf'; requested 'nope'."}
+    sse_server.script.add(Reply(400, {}, body))
+    with pytest.raises(ModelNotFoundError, match="pinned") as info:
+        await collect(opts(sse_server, model="nope"))
+    assert info.value.status == 400

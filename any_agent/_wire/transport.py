@@ -40,7 +40,7 @@ __all__ = ["Transport", "Watchdog"]
 
 _MODEL_MISSING = re.compile(
     r"model.*(not found|does not exist|not exist|unknown|invalid model)|invalid model name|"
-    r"no models? loaded|model_not_found",
+    r"no models? loaded|model_not_found|server is pinned to",  # the last: transformers serve
     re.IGNORECASE,
 )
 _CONTEXT = re.compile(
