@@ -13,7 +13,11 @@ OK = {"model": "m", "base_url": "http://127.0.0.1:8080/v1"}
 
 def test_seed_defaults() -> None:
     opts = AgentOptions("sys", "m", "http://localhost:1234/v1")
-    assert (opts.system_prompt, opts.model, opts.base_url) == ("sys", "m", "http://localhost:1234/v1")
+    assert (opts.system_prompt, opts.model, opts.base_url) == (
+        "sys",
+        "m",
+        "http://localhost:1234/v1",
+    )
     assert opts.max_turns == 1
     assert opts.max_tokens == 4096
     assert opts.temperature == 0.7
