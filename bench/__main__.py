@@ -182,12 +182,12 @@ def main(argv: list[str] | None = None) -> int:
         if a.out.resolve() == (ROOT / "reports").resolve()
         else a.out / "performance.json"
     )
-    raw.parent.mkdir(parents=True, exist_ok=True)
-    raw.write_text(json.dumps(res, indent=1, default=str) + "\n")
     why = write_chart(res, a.out / "performance.png")
     if why:
         res["meta"]["chart"] = why
         _log(f"no chart: {why}")
+    raw.parent.mkdir(parents=True, exist_ok=True)
+    raw.write_text(json.dumps(res, indent=1, default=str) + "\n")
     write_markdown(res, a.out / "performance.md")
     for g in res["goals"]:
         _log(f"{g['result']:4}  {g['goal']}: {g['measured']} (target {g['target']})")
