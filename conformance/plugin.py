@@ -230,6 +230,13 @@ class Settings:
         )
 
 
+def _package_version(deployment: dict[str, Any]) -> str | None:
+    """The server package's version from ``--server-facts``, when the server did not say."""
+    packages = (deployment.get("server") or {}).get("packages") or {}
+    first = next(iter(packages.items()), None)
+    return f"{first[0]} {first[1]}" if first else None
+
+
 def _server_facts(path: str | None) -> dict[str, Any] | None:
     if path is None:
         return None
@@ -340,7 +347,8 @@ class ConformanceSession:
                     cassette_dir=s.cassette_dir,
                     manifest=manifest,
                     server_name=manifest.server.get("name"),
-                    server_version=manifest.server.get("version"),
+                    server_version=manifest.server.get("version")
+                    or _package_version(manifest.deployment),
                 )
             )
         return columns
