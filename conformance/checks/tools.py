@@ -147,8 +147,8 @@ def _sdk_forced_extra(ctx: Ctx, tool: dict[str, Any]) -> dict[str, Any]:
     return {"seed": 1, "tool_choice": _choice_for(ctx, tool)}
 
 
-@impl("tools.call-shape", "sdk")
-async def call_shape_sdk(ctx: Ctx) -> None:
+async def _forced_weather_call_sdk(ctx: Ctx) -> None:
+    """A forced get_weather call through the SDK: one well-formed ToolUseBlock."""
     run = await ctx.sdk_run(
         WEATHER_PROMPT,
         system_prompt=SYSTEM,
@@ -159,6 +159,11 @@ async def call_shape_sdk(ctx: Ctx) -> None:
     problems = _sdk_tool_problems(run)
     if problems:
         ctx.fail("; ".join(problems[:3]))
+
+
+@impl("tools.call-shape", "sdk")
+async def call_shape_sdk(ctx: Ctx) -> None:
+    await _forced_weather_call_sdk(ctx)
 
 
 @impl("tools.args-schema")
@@ -266,16 +271,7 @@ async def args_concat(ctx: Ctx) -> None:
 
 @impl("tools.stream.args-concat-valid-json", "sdk")
 async def args_concat_sdk(ctx: Ctx) -> None:
-    run = await ctx.sdk_run(
-        WEATHER_PROMPT,
-        system_prompt=SYSTEM,
-        tools=[WEATHER_TOOL],
-        max_tokens=96,
-        extra_body=_sdk_forced_extra(ctx, WEATHER_TOOL),
-    )
-    problems = _sdk_tool_problems(run)
-    if problems:
-        ctx.fail("; ".join(problems[:3]))
+    await _forced_weather_call_sdk(ctx)
 
 
 @impl("tools.stream.equals-nonstream")
