@@ -1144,3 +1144,17 @@ def test_property_text_scanner_is_split_invariant(
         text[a:b] for a, b in zip([0, *sorted(cuts)], [*sorted(cuts), len(text)], strict=False)
     ]
     assert scan(parts, names, think_open=think_open) == whole
+
+
+def test_integers_beyond_64_bits_stay_exact() -> None:
+    """Found by the interleaving property: orjson turns such integers into floats."""
+    big = -9223372036854775809
+    stream = sse(
+        chunk(tool_calls=[tool_call(0, id="c", name="f", arguments=f'{{"n": {big}}}')]),
+        chunk(finish="tool_calls"),
+    )
+    _, result = decode(stream)
+    call = result.blocks[0]
+    assert isinstance(call, ToolUseBlock)
+    assert call.input == {"n": big}
+    assert isinstance(call.input["n"], int)

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -492,10 +493,16 @@ def _arguments(call: _Call) -> tuple[str, dict[str, Any] | None, str | None]:
 _BIG_JSON = 1 << 16
 
 
+_LONG_DIGITS = re.compile(r"\d{19}")
+
+
 def _loads(text: str) -> Any:
-    # orjson reserves ~13x a large input's size up front; the stdlib parser does not and is
-    # as fast on a few long strings (whole files as arguments)
-    return json.loads(text) if len(text) > _BIG_JSON else orjson.loads(text)
+    # orjson reserves ~13x a large input's size up front (the stdlib parser does not, and is
+    # as fast on a few long strings such as whole files), and turns integers beyond 64 bits
+    # into floats; the stdlib keeps them exact
+    if len(text) > _BIG_JSON or _LONG_DIGITS.search(text):
+        return json.loads(text)
+    return orjson.loads(text)
 
 
 def _loads_object(text: str) -> tuple[dict[str, Any] | None, str | None]:
