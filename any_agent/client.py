@@ -311,15 +311,10 @@ class Client:
             if text:
                 self._history.append({"role": "assistant", "content": text})
             result = decoder.result()
-            yield AssistantMessage([TextBlock(text)] if text else [], result.model, "interrupted")
+            kept: list[ContentBlock] = [TextBlock(text)] if text else []
+            yield AssistantMessage(list(kept), result.model, "interrupted")
             yield TurnResult(
-                [TextBlock(text)] if text else [],
-                "stop",
-                result.usage,
-                result.model,
-                None,
-                False,
-                result.events_seen,
+                kept, "stop", result.usage, result.model, None, False, result.events_seen
             )
             return
         for event in decoder.close():

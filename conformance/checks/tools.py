@@ -147,16 +147,20 @@ def _sdk_forced_extra(ctx: Ctx, tool: dict[str, Any]) -> dict[str, Any]:
     return {"seed": 1, "tool_choice": _choice_for(ctx, tool)}
 
 
-async def _forced_weather_call_sdk(ctx: Ctx) -> None:
-    """A forced get_weather call through the SDK: one well-formed ToolUseBlock."""
-    run = await ctx.sdk_run(
+async def _forced_weather_run(ctx: Ctx) -> SDKRun:
+    """A forced get_weather call through the SDK."""
+    return await ctx.sdk_run(
         WEATHER_PROMPT,
         system_prompt=SYSTEM,
         tools=[WEATHER_TOOL],
         max_tokens=96,
         extra_body=_sdk_forced_extra(ctx, WEATHER_TOOL),
     )
-    problems = _sdk_tool_problems(run)
+
+
+async def _forced_weather_call_sdk(ctx: Ctx) -> None:
+    """A forced get_weather call through the SDK: one well-formed ToolUseBlock."""
+    problems = _sdk_tool_problems(await _forced_weather_run(ctx))
     if problems:
         ctx.fail("; ".join(problems[:3]))
 
@@ -240,13 +244,7 @@ async def id_name_once(ctx: Ctx) -> None:
 
 @impl("tools.stream.id-name-once", "sdk")
 async def id_name_once_sdk(ctx: Ctx) -> None:
-    run = await ctx.sdk_run(
-        WEATHER_PROMPT,
-        system_prompt=SYSTEM,
-        tools=[WEATHER_TOOL],
-        max_tokens=96,
-        extra_body=_sdk_forced_extra(ctx, WEATHER_TOOL),
-    )
+    run = await _forced_weather_run(ctx)
     problems = _sdk_tool_problems(run)
     for u in run.of_type("ToolUseBlock"):
         half = len(u.id) // 2
