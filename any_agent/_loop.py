@@ -11,9 +11,17 @@ from .options import AgentOptions
 from .tools import ToolRegistry
 from .types import StopReason, ToolUseBlock, ToolUseError
 
-__all__ = ["PromptBlockedError", "ToolLoop"]
+__all__ = ["PromptBlockedError", "ToolLoop", "malformed_call_result"]
 
 ToolOutcome = tuple[str, str, bool]  # (tool_use_id, content, is_error)
+
+
+def malformed_call_result(call: ToolUseError) -> str:
+    """What the model is told about a call whose arguments could not be parsed."""
+    return (
+        f"Error: the arguments were not valid JSON ({call.error}). "
+        "Call the tool again with a JSON object."
+    )
 
 
 class PromptBlockedError(ConfigurationError):
@@ -59,12 +67,7 @@ class ToolLoop:
 
     async def _one(self, call: ToolUseBlock | ToolUseError) -> ToolOutcome:
         if isinstance(call, ToolUseError):
-            return (
-                call.id,
-                f"Error: the arguments were not valid JSON ({call.error}). "
-                "Call the tool again with a JSON object.",
-                True,
-            )
+            return call.id, malformed_call_result(call), True
         decision = await self._hooks.pre_tool_use(call.name, call.input, call.id)
         if not decision.allowed:
             if decision.interrupt:

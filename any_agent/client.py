@@ -11,7 +11,7 @@ from typing import Any
 
 import orjson
 
-from ._loop import ToolLoop
+from ._loop import ToolLoop, malformed_call_result
 from ._wire.assemble import StreamDecoder, TurnResult
 from ._wire.history import assistant_entry, to_request_messages
 from ._wire.profiles import profile_for
@@ -230,10 +230,7 @@ class Client:
             text, is_error = self._results.pop(call_id, (None, True))
             if text is None:
                 if isinstance(call, ToolUseError):
-                    text = (
-                        f"Error: the arguments of this call were not valid JSON ({call.error}). "
-                        "Call the tool again with a JSON object."
-                    )
+                    text = malformed_call_result(call)
                 else:
                     text = "Error: no result was provided for this tool call."
             elif is_error and not text.lower().startswith("error"):
