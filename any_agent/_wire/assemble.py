@@ -31,6 +31,7 @@ from typing import Any
 import orjson
 
 from ..types import ContentBlock, TextBlock, ThinkingBlock, ToolUseBlock, ToolUseError, Usage
+from .shortcut import ARGUMENTS, CONTENT, Template, between, learn
 from .sse import SSEDecoder
 from .textscan import THINK_CLOSE, TextScanner
 
@@ -167,10 +168,25 @@ class StreamDecoder:
         self.events_seen = 0
         self._closed = False
         self._legacy_function_call = False
+        # the repeated-event shortcut (see .shortcut): the template learned from the last
+        # event, the call its arguments go to, events it decoded, and templates never used
+        self._template: Template | None = None
+        self._template_call: _Call | None = None
+        self.shortcut_events = 0  # events decoded by the shortcut, of events_seen
+        self._shortcut_events_at_learn = 0
+        self._templates_wasted = 0
 
     # -- feeding ----------------------------------------------------------------------------
     def feed(self, data: bytes) -> list[Event]:
         out: list[Event] = []
+        template = self._template
+        if template is not None and self._sse.idle:
+            value = between(data, template.head, template.tail)
+            if value is not None:
+                self.shortcut_events += 1
+                self.events_seen += 1
+                self._apply(template.slot, value, out)
+                return out
         for kind, payload in self._sse.feed(data):
             self._dispatch(kind, payload, out)
         return out
@@ -221,6 +237,17 @@ class StreamDecoder:
 
     # -- one SSE event ----------------------------------------------------------------------
     def _dispatch(self, kind: str, payload: bytes, out: list[Event]) -> None:
+        template = self._template
+        if template is not None:
+            value = between(payload, template.prefix, template.suffix) if kind == "data" else None
+            if value is not None:
+                self.shortcut_events += 1
+                self.events_seen += 1
+                self._apply(template.slot, value, out)
+                return
+            if self.shortcut_events == self._shortcut_events_at_learn:
+                self._templates_wasted += 1
+            self._template = None
         if kind == "error":
             self._fail_from(payload, prefix="error line")
             return
@@ -241,6 +268,32 @@ class StreamDecoder:
             return
         self.events_seen += 1
         self._chunk(obj, out)
+        if self._templates_wasted < _MAX_WASTED_TEMPLATES:
+            self._learn(payload, obj)
+
+    def _learn(self, payload: bytes, obj: dict[str, Any]) -> None:
+        template = learn(payload, obj)
+        if template is not None:
+            self._template = template
+            self._shortcut_events_at_learn = self.shortcut_events
+            if template.slot == ARGUMENTS:
+                self._template_call = self._calls[self._last_key]
+
+    def _apply(self, slot: str, value: str, out: list[Event]) -> None:
+        """What :meth:`_delta` does with this one string, for an event matching the template."""
+        if not value:
+            return
+        if slot == ARGUMENTS:
+            call = self._template_call
+            assert call is not None
+            if len(value) < call.nchars or not _repeats(call, value):  # (the cheap test first)
+                call.parts.append(value)
+                call.nchars += len(value)
+                out.append(("tool_args", call.position, value))
+        elif slot == CONTENT:
+            self._pieces(self._scanner.feed(value), out)
+        else:
+            self._add("thinking", value, out)
 
     def _salvage(self, payload: bytes, out: list[Event]) -> Any:
         """The rare events orjson refuses: ``[DONE]`` with spaces, invalid UTF-8 inside a
@@ -491,6 +544,10 @@ def _arguments(call: _Call) -> tuple[str, dict[str, Any] | None, str | None]:
 
 
 _BIG_JSON = 1 << 16
+
+# a stream whose events never repeat (a per-event timer or counter in them) stops paying for
+# learning templates after this many
+_MAX_WASTED_TEMPLATES = 4
 
 
 _LONG_DIGITS = re.compile(r"\d{19}")

@@ -30,6 +30,11 @@ class SSEDecoder:
         self._partial: list[bytes] = []  # pieces of an unterminated line
         self._data: list[bytes] = []  # data lines of the event being built
 
+    @property
+    def idle(self) -> bool:
+        """Whether no line or event is half-read (the next read starts afresh)."""
+        return not (self._partial or self._data)
+
     def feed(self, chunk: bytes) -> list[tuple[str, bytes]]:
         if (
             chunk[-2:] == b"\n\n"
