@@ -7,7 +7,7 @@ import copy
 import time
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 
@@ -42,6 +42,19 @@ from .types import (
 )
 
 __all__ = ["Client"]
+
+
+class _Deltas(NamedTuple):
+    """Which StreamEvents a receive_* method reads; the others are never built."""
+
+    text: bool
+    thinking: bool
+    tools: bool
+
+
+_ALL_DELTAS = _Deltas(text=True, thinking=True, tools=True)
+_TEXT_DELTAS = _Deltas(text=True, thinking=True, tools=False)
+_NO_DELTAS = _Deltas(text=False, thinking=False, tools=False)
 
 
 @dataclass
@@ -132,7 +145,7 @@ class Client:
 
     async def receive_messages(self) -> AsyncIterator[ContentBlock | ResultMessage]:
         """Blocks as they stream: text and thinking in pieces, tool calls and results whole."""
-        async for item in self._run():
+        async for item in self._run(_TEXT_DELTAS):
             if isinstance(item, StreamEvent):
                 if item.type == "text_delta":
                     yield TextBlock(item.delta)
@@ -151,14 +164,14 @@ class Client:
 
     async def receive_response(self) -> AsyncIterator[Message]:
         """Whole messages: an AssistantMessage per model turn, tool results, then the result."""
-        partial = self.options.include_partial_messages
-        async for item in self._run():
-            if isinstance(item, StreamEvent) and not partial:
-                continue
+        wanted = _ALL_DELTAS if self.options.include_partial_messages else _NO_DELTAS
+        async for item in self._run(wanted):
             yield item
 
     # -- the loop ---------------------------------------------------------------------------
-    async def _run(self) -> AsyncIterator[Message]:
+    async def _run(self, wanted: _Deltas) -> AsyncIterator[Message]:
+        """The agent loop; ``wanted`` says which StreamEvents the caller reads (none are
+        built for a caller who reads only whole messages)."""
         if self._running:
             raise ConfigurationError("receive_* is already running for this client")
         if not self._has_pending:
@@ -179,7 +192,7 @@ class Client:
                     stop = "interrupted"
                     break
                 turn: TurnResult | None = None
-                async for item in self._turn(stats):
+                async for item in self._turn(stats, wanted):
                     if isinstance(item, TurnResult):
                         turn = item
                     else:
@@ -239,7 +252,7 @@ class Client:
             self._executed.add(call_id)
         self._open_calls.clear()
 
-    async def _turn(self, stats: _RunStats) -> AsyncIterator[Any]:
+    async def _turn(self, stats: _RunStats, wanted: _Deltas) -> AsyncIterator[Any]:
         """One model request: yields StreamEvents, then AssistantMessage, then TurnResult."""
         options = self.options
         if self._transport is None:
@@ -273,9 +286,13 @@ class Client:
                             first_at = time.monotonic()
                         if kind == "text":
                             partial_text.append(event[1])
-                            yield StreamEvent("text_delta", event[1])
+                            if wanted.text:
+                                yield StreamEvent("text_delta", event[1])
                         elif kind == "thinking":
-                            yield StreamEvent("thinking_delta", event[1])
+                            if wanted.thinking:
+                                yield StreamEvent("thinking_delta", event[1])
+                        elif not wanted.tools:
+                            pass
                         elif kind == "tool_start":
                             yield StreamEvent(
                                 "tool_use_start", index=event[1], id=event[2], name=event[3]
@@ -291,7 +308,7 @@ class Client:
             except InvalidRequestError as exc:
                 if self._stream_usage and "stream_options" in exc.message:
                     self._stream_usage = False  # this server rejects it; ask without
-                    async for item in self._turn(stats):
+                    async for item in self._turn(stats, wanted):
                         yield item
                     return
                 raise
@@ -315,11 +332,11 @@ class Client:
             )
             return
         for event in decoder.close():
-            if event[0] == "text":
+            if event[0] == "text" and wanted.text:
                 yield StreamEvent("text_delta", event[1])
-            elif event[0] == "thinking":
+            elif event[0] == "thinking" and wanted.thinking:
                 yield StreamEvent("thinking_delta", event[1])
-            elif event[0] == "tool_done":
+            elif event[0] == "tool_done" and wanted.tools:
                 block = event[2]
                 yield StreamEvent("tool_use_stop", index=event[1], id=block.id, name=block.name)
         result = decoder.result()

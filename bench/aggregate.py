@@ -4,9 +4,10 @@ any_agent's StreamDecoder: time and peak memory. Each size runs in a fresh inter
 The events are rendered before the clock starts (and before tracemalloc starts), one
 ``feed`` per event, as one HTTP chunk per event would arrive; the time covers SSE framing,
 JSON decoding, aggregation, ``close()`` (which parses the finished arguments) and
-``result()``. A second figure, the *parse floor*, runs the same events through the least a
-decoder can do (split, ``orjson.loads``, list-append, join, one final parse), so the part of
-the time that is aggregation can be told from the part that is JSON.
+``result()``. A second figure, the *whole-event parse*, runs the same events through the least
+a decoder that parses every event can do (split, ``orjson.loads``, list-append, join, one
+final parse); the decoder itself parses only the changed string of an event that repeats its
+predecessor's bytes, and the share of events it took that way is reported too.
 
     python -m bench.aggregate --mb 10 --frag 100 --reps 3
 """
@@ -105,9 +106,21 @@ def child(mb: float, frag: int, reps: int) -> dict[str, Any]:
         if phases:
             out[f"{name}_peak_feed_bytes"] = phases[0]
             out[f"{name}_peak_close_bytes"] = phases[1]
+    out.update(_shortcut_share(events))
     out.update(_final_parse(expected_arguments(n, frag)))
     expected_arguments.cache_clear()
     return out
+
+
+def _shortcut_share(events: list[bytes]) -> dict[str, Any]:
+    """How many events the decoder took by its repeated-event shortcut, of all it saw."""
+    from any_agent._wire.assemble import StreamDecoder
+
+    decoder = StreamDecoder(frozenset({"write_file"}))
+    for event in events:
+        decoder.feed(event)
+    decoder.close()
+    return {"shortcut_events": decoder.shortcut_events, "events_seen": decoder.events_seen}
 
 
 def _final_parse(text: str) -> dict[str, Any]:
