@@ -3,7 +3,8 @@
 
 Full mode takes about 6-8 minutes on 2 cores; ``--quick`` is a smoke run of well under a
 minute with small sizes. ``--only`` runs some sections (single, aggregation, concurrency,
-requests, replay).
+requests, replay). ``--render JSON`` measures nothing and writes the report again from the raw
+results of an earlier run (after editing ``bench/history.md`` or the report's layout).
 """
 
 from __future__ import annotations
@@ -159,7 +160,20 @@ def main(argv: list[str] | None = None) -> int:
         help="raw results (default: OUT/performance.json, or build/bench/ when OUT is reports/)",
     )
     ap.add_argument("--only", nargs="+", choices=SECTIONS, help="run only these sections")
+    ap.add_argument(
+        "--render",
+        type=Path,
+        metavar="JSON",
+        help="measure nothing: write the report and chart again from these raw results",
+    )
     a = ap.parse_args(argv)
+    if a.render is not None:
+        res = json.loads(a.render.read_text())
+        a.out.mkdir(parents=True, exist_ok=True)
+        write_chart(res, a.out / "performance.png")
+        write_markdown(res, a.out / "performance.md")
+        _log(f"wrote {a.out / 'performance.md'} from {a.render}")
+        return 0
     cfg = Config.smoke() if a.quick else Config.full()
     sections = set(a.only or SECTIONS)
     a.out.mkdir(parents=True, exist_ok=True)

@@ -521,6 +521,10 @@ def _reference_section(res: dict[str, Any]) -> list[str]:
     ]
 
 
+# what profiling found and fixed, kept by hand, copied into every report
+_HISTORY = Path(__file__).with_name("history.md")
+
+
 def write_markdown(res: dict[str, Any], path: Path) -> None:
     m = res["meta"]
     goals = evaluate_goals(res)
@@ -562,6 +566,7 @@ def write_markdown(res: dict[str, Any], path: Path) -> None:
     out += _concurrency_section(res)
     out += _requests_section(res)
     out += _replay_section(res)
+    out += ["", _HISTORY.read_text().strip()]
     path.write_text("\n".join(out).rstrip() + "\n")
 
 
