@@ -317,3 +317,11 @@ def test_a_summary_chunk_in_the_templates_bytes_is_still_dropped() -> None:
     events, result, _ = decode(StreamDecoder, reads)
     assert [e[2] for e in events if e[0] == "tool_args"] == ['{"city":', '"Paris"}']
     assert result.blocks[0].input == {"city": "Paris"}  # type: ignore[union-attr]
+
+
+def test_a_very_large_event_gets_no_template() -> None:
+    """A whole 100 KB call in one event: learning would cost two more passes over it."""
+    payload, obj = event(tool_calls=[{"index": 0, "function": {"arguments": "x" * 100_000}}])
+    assert learn(payload, obj) is None
+    small, small_obj = event(tool_calls=[{"index": 0, "function": {"arguments": "x" * 100}}])
+    assert learn(small, small_obj) is not None

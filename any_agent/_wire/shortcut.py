@@ -31,6 +31,10 @@ ARGUMENTS = "arguments"
 
 _PROBE = "any-agent:probe"
 
+# an event this large (a whole call in one chunk) is not worth a template: learning costs
+# about two more passes over it, and such events are seldom followed by look-alikes
+_MAX_EVENT = 1 << 16
+
 
 @dataclass(slots=True, frozen=True)
 class Template:
@@ -78,6 +82,8 @@ def between(data: bytes, head: bytes, tail: bytes) -> str | None:
 
 def learn(payload: bytes, obj: dict[str, Any]) -> Template | None:
     """A template from an event the decoder has just handled in full, or None."""
+    if len(payload) > _MAX_EVENT:
+        return None
     found = _slot(obj)
     if found is None:
         return None
