@@ -41,8 +41,8 @@ class Template:
     """The bytes around one string of an event; ``slot`` says which string it is.
 
     ``head``/``tail`` are the same bytes as one whole SSE event arrives in a read
-    (``data: `` … ``\n\n``), so the common case skips the SSE framer too; they are empty
-    when the event's own bytes hold a line break (then that would not be one event).
+    (``data: ``, the event, a blank line), so the common case skips the SSE framer too; they
+    are empty when the event's own bytes hold a line break (then that would not be one event).
     """
 
     prefix: bytes  # up to and including the string's opening quote
