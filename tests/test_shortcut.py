@@ -23,10 +23,24 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from any_agent._wire.assemble import Event, StreamDecoder, TurnResult
-from any_agent._wire.shortcut import ARGUMENTS, CONTENT, THINKING, between, learn
+from any_agent._wire.shortcut import (
+    ARGUMENTS,
+    CONTENT,
+    THINKING,
+    Template,
+    between,
+    slot_of,
+    template_for,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 TOOLS = frozenset({"get_weather", "write_file"})
+
+
+def learn(payload: bytes, obj: dict[str, Any]) -> Template | None:
+    """What the decoder learns from an event it has just handled in full."""
+    slot = slot_of(obj)
+    return None if slot is None else template_for(payload, slot)
 
 
 class FullPath(StreamDecoder):
@@ -261,17 +275,68 @@ def test_events_with_usage_finish_or_error_get_no_template() -> None:
 
 
 def test_a_string_first_found_in_another_field_gets_no_template() -> None:
-    """The probe: the id's bytes come first and equal the content's, so no template."""
+    """The probes: the id's bytes come first and equal the content's, so no template."""
     payload, obj = event(content="chatcmpl-x")
     assert learn(payload, obj) is None
 
 
-def test_a_server_escaping_differently_gets_no_template_and_the_same_result() -> None:
-    """Python servers with ``ensure_ascii`` write ``caf\\u00e9``; orjson would write UTF-8."""
+@pytest.mark.parametrize(
+    "reads",
+    [
+        # the probe text already in the event, where one probe would have been fooled
+        [
+            b'data: {"id":"any-agent:probe:1",'
+            b'"choices":[{"delta":{"content":"any-agent:probe:1"}}]}',
+            b'data: {"id":"zzz","choices":[{"delta":{"content":"any-agent:probe:1"}}]}',
+        ],
+        # a duplicate key written with an escape: the bytes found first are a key
+        [
+            b'data: {"choices":[{"delta":'
+            b'{"conten\\u0074":"any-agent:probe:1","content":"content"}}]}',
+            b'data: {"choices":[{"delta":'
+            b'{"conten\\u0074":"any-agent:probe:1","hello":"content"}}]}',
+        ],
+    ],
+    ids=["probe-text-in-the-event", "escaped-duplicate-key"],
+)
+def test_a_template_is_only_made_where_the_string_really_is(reads: list[bytes]) -> None:
+    """Found by fuzzing (both cases): the string's place is proven with two probes."""
+    assert same_both_ways([r + b"\n\n" for r in reads]) == 0
+
+
+def test_a_numeric_id_repeated_on_every_fragment_is_one_call() -> None:
+    """Found by fuzzing: an id sent as a number (kept as text) with the name on every fragment
+    made the full path start a new call per fragment; both paths now keep one call."""
+    ev = b'data: {"choices":[{"delta":{"tool_calls":[{"index":0,"id":1,"function":'
+    reads = [ev + b'{"name":"f","arguments":"%s"}}]}}]}\n\n' % a for a in (b"{}", b"")]
+    reads += [ev + b'{"name":"f","arguments":"%s"}}]}}]}\n\n' % a for a in (b" ", b"\\n")]
+    same_both_ways(reads)
+    events, result, _ = decode(StreamDecoder, reads)
+    assert [e[0] for e in events].count("tool_start") == 1
+    assert len(result.blocks) == 1
+
+
+@pytest.mark.parametrize("ascii_only", [False, True], ids=["utf-8", "ensure-ascii"])
+def test_non_ascii_text_gets_a_template_however_the_server_escapes_it(ascii_only: bool) -> None:
+    """Python servers with ``ensure_ascii`` write ``caf\\u00e9``; orjson writes UTF-8."""
     obj = {**_ENVELOPE, "choices": [{"index": 0, "delta": {"content": "café"}}]}
-    assert learn(json.dumps(obj).encode(), obj) is None
-    reads = [b"data: " + json.dumps(obj).encode() + b"\n\n"] * 3
-    assert same_both_ways(reads) == 0
+    payload = json.dumps(obj, ensure_ascii=ascii_only).encode()
+    assert learn(payload, obj) is not None
+    assert same_both_ways([b"data: " + payload + b"\n\n"] * 3) == 2
+
+
+def test_a_string_that_cannot_be_located_stops_the_learning() -> None:
+    """llama-cpp-python sends each argument fragment twice (``function_call`` and
+    ``tool_calls``): no template can be proven, and after four tries the decoder stops
+    paying for them."""
+    name = "llamacpp-python/qwen2.5-coder-1.5b/tools.stream.equals-nonstream.yaml#0"
+    body = dict(RECORDED)[name]
+    assert b'"function_call": {"name": "get_weather", "arguments": ' in body
+    dec = StreamDecoder(TOOLS)
+    for read in per_event(body):
+        dec.feed(read)
+    assert dec.shortcut_events == 0
+    assert dec._templates_wasted == 4
 
 
 def test_json_smuggled_into_the_string_takes_the_full_path() -> None:

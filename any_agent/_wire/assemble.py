@@ -31,7 +31,7 @@ from typing import Any
 import orjson
 
 from ..types import ContentBlock, TextBlock, ThinkingBlock, ToolUseBlock, ToolUseError, Usage
-from .shortcut import ARGUMENTS, CONTENT, Template, between, learn
+from .shortcut import ARGUMENTS, CONTENT, Template, between, slot_of, template_for
 from .sse import SSEDecoder
 from .textscan import THINK_CLOSE, TextScanner
 
@@ -272,12 +272,17 @@ class StreamDecoder:
             self._learn(payload, obj)
 
     def _learn(self, payload: bytes, obj: dict[str, Any]) -> None:
-        template = learn(payload, obj)
-        if template is not None:
-            self._template = template
-            self._shortcut_events_at_learn = self.shortcut_events
-            if template.slot == ARGUMENTS:
-                self._template_call = self._calls[self._last_key]
+        slot = slot_of(obj)
+        if slot is None:
+            return
+        template = template_for(payload, slot)
+        if template is None:  # paid for and got nothing (e.g. the server escapes otherwise)
+            self._templates_wasted += 1
+            return
+        self._template = template
+        self._shortcut_events_at_learn = self.shortcut_events
+        if template.slot == ARGUMENTS:
+            self._template_call = self._calls[self._last_key]
 
     def _apply(self, slot: str, value: str, out: list[Event]) -> None:
         """What :meth:`_delta` does with this one string, for an event matching the template."""
@@ -433,7 +438,7 @@ class StreamDecoder:
             else:
                 key = self._last_key
             call = self._calls.get(key)
-            if call is not None and fid and name and call.id and call.id != fid:
+            if call is not None and fid and name and call.id and call.id != str(fid):
                 # a new call reusing an index (LiteLLM forces a missing index to 0)
                 call = None
             if call is None:
@@ -545,8 +550,8 @@ def _arguments(call: _Call) -> tuple[str, dict[str, Any] | None, str | None]:
 
 _BIG_JSON = 1 << 16
 
-# a stream whose events never repeat (a per-event timer or counter in them) stops paying for
-# learning templates after this many
+# a stream whose events never repeat (a per-event timer or counter in them), or whose strings
+# cannot be found in its bytes, stops paying for learning templates after this many failures
 _MAX_WASTED_TEMPLATES = 4
 
 

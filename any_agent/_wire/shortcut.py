@@ -2,34 +2,38 @@
 
 A long stream is hundreds of thousands of events that are byte-for-byte the previous event
 except for one delta string: the text, the reasoning, or a tool call's next argument
-fragment. After the decoder has handled an event in full, :func:`learn` records the bytes
+fragment. After the decoder has handled an event in full, :func:`template_for` records the bytes
 before and after that string. A next event with exactly those bytes around it differs only
 inside the string, so parsing the string alone (``orjson.loads`` of the quoted slice) gives
 what parsing the whole event would: the bytes before it leave a JSON parser in the same
 state (inside a just-opened string), the quoted slice parses only if it is one complete
 string literal, and the bytes after it are the same tokens in the same place.
 
-:func:`learn` only makes a template from events whose every other effect on the decoder is
-idempotent (no usage, finish reason, error or second delta field), and proves the slot by
-parsing the event once more with a probe string in it. Whatever does not fit takes the full
-path, so the shortcut changes speed, never results.
+:func:`slot_of` accepts only events whose every other effect on the decoder is idempotent
+(no usage, finish reason, error or second delta field), and :func:`template_for` proves the
+string's place by parsing the event twice more with a different probe string in it each time.
+Whatever does not fit takes the full path, so the shortcut changes speed, never results.
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
 
-__all__ = ["Template", "between", "learn"]
+__all__ = ["Slot", "Template", "between", "slot_of", "template_for"]
 
 # kinds of slot, as the decoder applies them
 CONTENT = "content"
 THINKING = "thinking"
 ARGUMENTS = "arguments"
 
-_PROBE = "any-agent:probe"
+_PROBES = ("any-agent:probe:1", "any-agent:probe:2")
+
+# (kind, path to the string in the event, the string)
+Slot = tuple[str, tuple[Any, ...], str]
 
 # an event this large (a whole call in one chunk) is not worth a template: learning costs
 # about two more passes over it, and such events are seldom followed by look-alikes
@@ -80,32 +84,43 @@ def between(data: bytes, head: bytes, tail: bytes) -> str | None:
     return value
 
 
-def learn(payload: bytes, obj: dict[str, Any]) -> Template | None:
-    """A template from an event the decoder has just handled in full, or None."""
+def template_for(payload: bytes, slot: Slot) -> Template | None:
+    """A template from an event the decoder has just handled in full, given its
+    :func:`slot_of`; None when the string's place in the bytes cannot be proven."""
+    kind, path, value = slot
     if len(payload) > _MAX_EVENT:
         return None
-    found = _slot(obj)
-    if found is None:
-        return None
-    slot, path, value = found
-    encoded = orjson.dumps(value)
-    at = payload.find(encoded)
-    if at < 0:
-        return None  # the server escapes differently (e.g. ASCII-only): no shortcut
-    prefix = payload[: at + 1]
-    suffix = payload[at + len(encoded) - 1 :]
-    try:
-        probe = orjson.loads(prefix + _PROBE.encode() + suffix)
-    except orjson.JSONDecodeError:
-        return None
-    if _get(probe, path) != _PROBE:
-        return None  # the first occurrence of the string was some other field
-    return Template.around(prefix, suffix, slot)
+    encodings = [orjson.dumps(value)]
+    if not value.isascii():  # Python servers' json.dumps writes \u escapes
+        encodings.append(json.dumps(value).encode())
+    for encoded in encodings:
+        at = payload.find(encoded)
+        if at < 0:
+            continue
+        prefix = payload[: at + 1]
+        suffix = payload[at + len(encoded) - 1 :]
+        if _proven(prefix, suffix, path):
+            return Template.around(prefix, suffix, kind)
+    return None
 
 
-def _slot(obj: dict[str, Any]) -> tuple[str, tuple[Any, ...], str] | None:
+def _proven(prefix: bytes, suffix: bytes, path: tuple[Any, ...]) -> bool:
+    """Whether the string between ``prefix`` and ``suffix`` is the value at ``path``: with
+    each of two different strings put there, the event must parse and hold that string at
+    ``path`` (a value that came from anywhere else would be the same both times)."""
+    for probe in _PROBES:
+        try:
+            doc = orjson.loads(prefix + probe.encode() + suffix)
+        except orjson.JSONDecodeError:
+            return False
+        if _get(doc, path) != probe:
+            return False
+    return True
+
+
+def slot_of(obj: dict[str, Any]) -> Slot | None:
     """(slot kind, path to the string, its value) when the event's only effect that depends
-    on its content is that one string; None otherwise."""
+    on its content is that one string; None otherwise. Cheap: no pass over the bytes."""
     if obj.get("error") or obj.get("object") == "error" or obj.get("usage"):
         return None
     choices = obj.get("choices")
