@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import copy
 import time
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
@@ -23,7 +24,7 @@ from .errors import (
     StreamTruncatedError,
     ToolResultError,
 )
-from .options import AgentOptions
+from .options import AgentOptions, check_unicode
 from .tools import result_to_text
 from .types import (
     AssistantMessage,
@@ -42,6 +43,10 @@ from .types import (
 )
 
 __all__ = ["Client"]
+
+
+# how long query() waits for a receive_* loop the caller left with `break` to be closed
+_SETTLE_SECONDS = 1.0
 
 
 class _Deltas(NamedTuple):
@@ -94,6 +99,7 @@ class Client:
         self._watchdog: Watchdog | None = None
         self._interrupted = False
         self._running = False
+        self._run_done: asyncio.Event | None = None  # set when the current receive_* ends
         self._tools = ToolLoop(options)
 
     # -- context manager --------------------------------------------------------------------
@@ -121,12 +127,26 @@ class Client:
         ``None`` continues the conversation without a new user message (after manual
         tool results were added with :meth:`add_tool_result`).
         """
-        if prompt is not None and not isinstance(prompt, str):
-            raise ConfigurationError(f"prompt must be a string, got {type(prompt).__name__}")
+        if prompt is not None:
+            if not isinstance(prompt, str):
+                raise ConfigurationError(f"prompt must be a string, got {type(prompt).__name__}")
+            check_unicode("prompt", prompt)
         if self._running:
-            raise ConfigurationError("a response is still being received; finish or interrupt it")
+            await self._settle()
         self._pending_prompt = prompt
         self._has_pending = True
+
+    async def _settle(self) -> None:
+        """A ``receive_*`` loop left with ``break`` is closed by asyncio a moment later (its
+        finaliser runs on the loop); wait for that, briefly, before calling it misuse."""
+        done = self._run_done
+        if done is not None:
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(done.wait(), _SETTLE_SECONDS)
+        if self._running:
+            raise ConfigurationError(
+                "a response is still being received; finish, break out of, or interrupt it"
+            )
 
     def add_tool_result(self, tool_use_id: str, result: Any, *, is_error: bool = False) -> None:
         """Give the result of a tool call the model made; it is sent on the next request."""
@@ -145,31 +165,34 @@ class Client:
 
     async def receive_messages(self) -> AsyncIterator[ContentBlock | ResultMessage]:
         """Blocks as they stream: text and thinking in pieces, tool calls and results whole."""
-        async for item in self._run(_TEXT_DELTAS):
-            if isinstance(item, StreamEvent):
-                if item.type == "text_delta":
-                    yield TextBlock(item.delta)
-                elif item.type == "thinking_delta":
-                    yield ThinkingBlock(item.delta)
-            elif isinstance(item, AssistantMessage):
-                for block in item.content:
-                    if isinstance(block, (ToolUseBlock, ToolUseError)):
-                        yield block
-            elif isinstance(item, UserMessage):
-                if isinstance(item.content, list):
+        async with contextlib.aclosing(self._run(_TEXT_DELTAS)) as run:
+            async for item in run:
+                if isinstance(item, StreamEvent):
+                    if item.type == "text_delta":
+                        yield TextBlock(item.delta)
+                    elif item.type == "thinking_delta":
+                        yield ThinkingBlock(item.delta)
+                elif isinstance(item, AssistantMessage):
                     for block in item.content:
-                        yield block
-            elif isinstance(item, ResultMessage):
-                yield item
+                        if isinstance(block, (ToolUseBlock, ToolUseError)):
+                            yield block
+                elif isinstance(item, UserMessage):
+                    if isinstance(item.content, list):
+                        for block in item.content:
+                            yield block
+                elif isinstance(item, ResultMessage):
+                    yield item
 
     async def receive_response(self) -> AsyncIterator[Message]:
         """Whole messages: an AssistantMessage per model turn, tool results, then the result."""
         wanted = _ALL_DELTAS if self.options.include_partial_messages else _NO_DELTAS
-        async for item in self._run(wanted):
-            yield item
+        # closing this generator (break, aclose) closes the loop and its HTTP stream now
+        async with contextlib.aclosing(self._run(wanted)) as run:
+            async for item in run:
+                yield item
 
     # -- the loop ---------------------------------------------------------------------------
-    async def _run(self, wanted: _Deltas) -> AsyncIterator[Message]:
+    async def _run(self, wanted: _Deltas) -> AsyncGenerator[Message, None]:
         """The agent loop; ``wanted`` says which StreamEvents the caller reads (none are
         built for a caller who reads only whole messages)."""
         if self._running:
@@ -177,6 +200,7 @@ class Client:
         if not self._has_pending:
             raise ConfigurationError("call `await client.query(prompt)` before receiving")
         self._running = True
+        self._run_done = asyncio.Event()
         self._interrupted = False
         stats = _RunStats()
         prompt, self._pending_prompt, self._has_pending = self._pending_prompt, None, False
@@ -192,11 +216,12 @@ class Client:
                     stop = "interrupted"
                     break
                 turn: TurnResult | None = None
-                async for item in self._turn(stats, wanted):
-                    if isinstance(item, TurnResult):
-                        turn = item
-                    else:
-                        yield item
+                async with contextlib.aclosing(self._turn(stats, wanted)) as turn_items:
+                    async for item in turn_items:
+                        if isinstance(item, TurnResult):
+                            turn = item
+                        else:
+                            yield item
                 assert turn is not None
                 stats.turns += 1
                 calls = [b for b in turn.blocks if isinstance(b, (ToolUseBlock, ToolUseError))]
@@ -233,6 +258,7 @@ class Client:
             # on an error, history keeps the prompt and every completed turn; the failed
             # turn's partial output is dropped (an interrupt keeps its partial text)
             self._running = False
+            self._run_done.set()
             self._watchdog = None
 
     def _close_open_calls(self) -> None:
@@ -252,7 +278,7 @@ class Client:
             self._executed.add(call_id)
         self._open_calls.clear()
 
-    async def _turn(self, stats: _RunStats, wanted: _Deltas) -> AsyncIterator[Any]:
+    async def _turn(self, stats: _RunStats, wanted: _Deltas) -> AsyncGenerator[Any, None]:
         """One model request: yields StreamEvents, then AssistantMessage, then TurnResult."""
         options = self.options
         if self._transport is None:

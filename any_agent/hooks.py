@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal, TypeAlias
 
 from .errors import ConfigurationError, ToolResultError
-from .tools import ToolOutput, result_to_text
+from .tools import ToolOutput, call_in_thread, describe_exception, result_to_text
 from .types import StopReason
 
 __all__ = [
@@ -257,10 +257,10 @@ async def _call(fn: Callable[..., Any], args: tuple[Any, ...], timeout: float | 
                 getattr(fn, "__call__", None)  # noqa: B004
             ):
                 return await fn(*args)
-            value = await asyncio.to_thread(fn, *args)
+            value = await call_in_thread(fn, *args)
             return await value if inspect.isawaitable(value) else value
         except Exception as exc:
-            raise _HookFailure(f"{_label(fn)} raised {type(exc).__name__}: {exc}") from exc
+            raise _HookFailure(f"{_label(fn)} raised {describe_exception(exc)}") from exc
 
     if timeout is None:
         return await invoke()

@@ -45,6 +45,18 @@ def _positive(name: str, value: float | None, *, allow_none: bool = True) -> Non
         raise ConfigurationError(f"{name} must be finite, got {value!r}")
 
 
+def check_unicode(name: str, text: str) -> None:
+    """Raise ConfigurationError if ``text`` cannot be sent as UTF-8 (a lone surrogate, as
+    from a file name decoded with ``surrogateescape``)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ConfigurationError(
+            f"{name} is not valid Unicode text: {exc.reason} at index {exc.start} "
+            f"({text[max(0, exc.start - 20) : exc.start + 1]!r}); it cannot be sent as UTF-8"
+        ) from None
+
+
 def tool_definition(spec: Any) -> dict[str, Any]:
     """Return the OpenAI function definition of a tool given as a dict or a ``@tool`` object."""
     if isinstance(spec, ToolLike):
@@ -124,6 +136,8 @@ class AgentOptions:
             raise ConfigurationError(
                 f"system_prompt must be a string, got {type(self.system_prompt).__name__}"
             )
+        if self.system_prompt is not None:
+            check_unicode("system_prompt", self.system_prompt)
         if isinstance(self.max_turns, bool) or not isinstance(self.max_turns, int):
             raise ConfigurationError(f"max_turns must be an int, got {self.max_turns!r}")
         if self.max_turns < 1:

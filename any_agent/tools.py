@@ -64,14 +64,51 @@ class RunnableTool(ToolLike, Protocol):
     async def run(self, arguments: Mapping[str, Any]) -> ToolOutput: ...
 
 
+async def call_in_thread(function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """Run a sync callable in a worker thread. A ``StopIteration`` it raises (``next()`` on
+    an empty iterator) cannot cross into the awaiting future (asyncio would leave the
+    await hanging for ever), so it comes back as a ``RuntimeError``."""
+
+    def call() -> Any:
+        try:
+            return function(*args, **kwargs)
+        except StopIteration as exc:
+            raise RuntimeError(f"StopIteration raised inside {function!r}") from exc
+
+    return await asyncio.to_thread(call)
+
+
+def describe_exception(exc: BaseException) -> str:
+    """``Type: message`` for an error fed back to the model, even when ``str(exc)`` fails."""
+    try:
+        text = str(exc)
+    except Exception:
+        text = "(the exception's message could not be rendered)"
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def _being_cancelled() -> bool:
+    task = asyncio.current_task()
+    cancelling = getattr(task, "cancelling", None)  # Python 3.11+
+    return cancelling is None or cancelling() > 0
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
 def result_to_text(value: Any) -> str:
     """Turn a tool result into the text sent to the model.
 
-    A ``str`` is kept as is; anything else (dicts, lists, numbers, ``None``, pydantic
-    models, dataclasses, enums, dates...) becomes compact JSON. A value that has no JSON
-    form raises :class:`ToolResultError` naming its type.
+    A ``str`` is kept as is (a lone surrogate, e.g. from a file name decoded with
+    ``surrogateescape``, becomes U+FFFD: it cannot be sent as UTF-8); anything else (dicts,
+    lists, numbers, ``None``, pydantic models, dataclasses, enums, dates...) becomes compact
+    JSON. A value that has no JSON form raises :class:`ToolResultError` naming its type.
     """
     if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return _SURROGATE.sub("\ufffd", value)
         return value
     try:
         return to_json(value).decode()
@@ -642,11 +679,16 @@ class Tool(Generic[P, R]):
             if self._is_async:
                 value = await function(*args, **kwargs)
             else:
-                value = await asyncio.to_thread(function, *args, **kwargs)
+                value = await call_in_thread(function, *args, **kwargs)
                 if inspect.isawaitable(value):
                     value = await value
         except Exception as exc:
-            return ToolOutput(f"{type(exc).__name__}: {exc}", is_error=True)
+            return ToolOutput(describe_exception(exc), is_error=True)
+        except asyncio.CancelledError as exc:
+            if _being_cancelled():
+                raise
+            # the tool's own await was cancelled (not this task): a failure like any other
+            return ToolOutput(describe_exception(exc), is_error=True)
         try:
             return ToolOutput(result_to_text(value))
         except ToolResultError as exc:

@@ -13,6 +13,7 @@ interrupt-on-new-request behaviour is llama-cpp-python's ``interrupt_requests`` 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import socket
 import time
@@ -39,6 +40,7 @@ from any_agent import (
     AnyAgentError,
     AssistantMessage,
     Client,
+    ConfigurationError,
     ConnectionFailedError,
     FirstTokenTimeoutError,
     IdleTimeoutError,
@@ -795,3 +797,154 @@ def test_recorded_corpus_has_multibyte_text_and_tool_calls() -> None:
 
     inputs = [b.input for b in asyncio.run(run())]
     assert {"city": UTF8.decode()} in inputs
+
+
+# -- found by the second fault review (fault injection against the scripted server) -----------
+
+
+async def test_overall_timeout_never_cancels_the_callers_own_work(sse_server: SSEServer) -> None:
+    """The overall deadline passes while the caller is busy with a block: the caller's code
+    is not cancelled; the next wait on the network raises OverallTimeoutError, the task's
+    cancel count is untouched, and the client answers the next query."""
+    client = Client(opts(sse_server, timeout=0.5))
+    before = await warm(client, sse_server)
+    sse_server.script.stream(*events(chunk("a"), chunk("b"), chunk("c", finish="stop")), gap=0.05)
+    await client.query("slow reader")
+
+    async def slow_reader() -> None:
+        async for _ in client.receive_messages():
+            await asyncio.sleep(0.6)  # the caller's own work; must not be cancelled
+
+    with pytest.raises(OverallTimeoutError):
+        await slow_reader()
+    task = asyncio.current_task()
+    assert task is not None
+    assert getattr(task, "cancelling", lambda: 0)() == 0
+    await recovers(client, sse_server, after_fault(before, "slow reader"))
+
+
+async def test_model_not_found_while_the_models_list_is_slow(sse_server: SSEServer) -> None:
+    """A 404 whose ``GET /models`` follow-up hangs: still ModelNotFoundError, within the
+    overall timeout, not a stray CancelledError."""
+    client = Client(opts(sse_server, timeout=1.0))
+    sse_server.script.add(Reply(200, chunks=[], end="hang"), path="/v1/models", method="GET")
+    sse_server.script.error(404, "model 'test-model' not found")
+    error, elapsed = await fails(client, "hi", ModelNotFoundError)
+    assert elapsed < 2.0
+    assert error.available == []  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("how", ["break", "aclose", "exception"])
+async def test_leaving_the_loop_early_frees_the_client(sse_server: SSEServer, how: str) -> None:
+    """``break``, ``aclosing`` or an exception in the loop body: the next query works at once
+    (the stream is closed, the partial turn is not kept)."""
+    client = Client(opts(sse_server))
+    before = await warm(client, sse_server)
+    sse_server.script.stream(*events(chunk("a"), chunk("b", finish="stop")), gap=0.2)
+    await client.query("left early")
+    if how == "break":
+        async for _ in client.receive_messages():
+            break
+    elif how == "aclose":
+        stream = client.receive_messages()
+        async for _ in stream:
+            await stream.aclose()
+            break
+    else:
+
+        async def buggy_reader() -> None:
+            async for _ in client.receive_messages():
+                raise KeyError("the caller's own bug")
+
+        with pytest.raises(KeyError):
+            await buggy_reader()
+    await recovers(client, sse_server, after_fault(before, "left early"))
+
+
+async def test_two_receivers_at_once_is_still_misuse(sse_server: SSEServer) -> None:
+    client = Client(opts(sse_server))
+    sse_server.script.stream(*events(chunk("a"), chunk("b", finish="stop")), gap=0.3)
+    await client.query("one")
+    stream = client.receive_response()
+    first = asyncio.ensure_future(stream.__anext__())
+    await asyncio.sleep(0.05)
+    with pytest.raises(ConfigurationError, match="still being received"):
+        await client.query("two")
+    first.cancel()
+    with contextlib.suppress(asyncio.CancelledError, StopAsyncIteration):
+        await first
+    await stream.aclose()
+
+
+async def test_a_prompt_that_is_not_valid_unicode_is_refused_and_harmless(
+    sse_server: SSEServer,
+) -> None:
+    """A lone surrogate (a file name decoded with surrogateescape) cannot be sent as UTF-8:
+    ConfigurationError naming the prompt, nothing added to history, the client still works."""
+    client = Client(opts(sse_server))
+    before = await warm(client, sse_server)
+    with pytest.raises(ConfigurationError, match="prompt is not valid Unicode"):
+        await client.query("caf\udce9.txt")
+    assert client.history == before
+    await recovers(client, sse_server, before)
+    with pytest.raises(ConfigurationError, match="system_prompt is not valid Unicode"):
+        opts(sse_server, system_prompt="caf\udce9")
+
+
+@tool
+def first_fruit(name: str) -> str:
+    """The first fruit with this name."""
+    return next(x for x in ["apple", "pear"] if x == name)
+
+
+@tool
+async def awaits_a_cancelled_future() -> str:
+    """A tool whose own await is cancelled by something else."""
+    future: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+    future.cancel()
+    return await future
+
+
+@tool
+def surrogate_name() -> str:
+    """A file name decoded with surrogateescape."""
+    return "caf\udce9.txt"
+
+
+@pytest.mark.parametrize(
+    ("fn", "expected"),
+    [
+        (first_fruit, "RuntimeError: StopIteration raised inside"),
+        (awaits_a_cancelled_future, "CancelledError"),
+        (surrogate_name, "caf\ufffd.txt"),
+    ],
+    ids=["stop-iteration", "own-cancellation", "lone-surrogate"],
+)
+async def test_odd_tool_failures_come_back_as_results(
+    sse_server: SSEServer, fn: Any, expected: str
+) -> None:
+    """``next()`` on an empty iterator in a sync tool (asyncio cannot carry StopIteration
+    into a future: it hung), a CancelledError from the tool's own await, and a result that
+    cannot be encoded: each is a tool result the model sees, and the run finishes."""
+    client = Client(opts(sse_server, tools=[fn], max_turns=3))
+    call = tool_call(
+        0, id="c1", name=fn.name, arguments='{"name": "kiwi"}' if fn is first_fruit else "{}"
+    )
+    sse_server.script.stream(sse(chunk(tool_calls=[call]), chunk(finish="tool_calls")))
+    sse_server.script.stream(text_stream("done"))
+    messages = await asyncio.wait_for(ask(client, "go"), BOUND)
+    assert messages[-1].result == "done"  # type: ignore[union-attr]
+    sent = sse_server.requests[-1].json["messages"][-1]
+    assert sent["role"] == "tool"
+    assert expected in sent["content"]
+
+
+async def test_a_cut_inside_an_event_is_a_truncation(sse_server: SSEServer) -> None:
+    """The connection resets in the middle of an event's JSON: the answer is incomplete
+    (StreamTruncatedError), not a server writing malformed JSON."""
+    client = Client(opts(sse_server))
+    before = await warm(client, sse_server)
+    body = sse(chunk("Hel"), chunk("lo"), chunk(finish="stop"))
+    sse_server.script.stream(body[: body.index(b'"lo"')], end="reset")
+    await fails(client, "cut", StreamTruncatedError)
+    await recovers(client, sse_server, after_fault(before, "cut"))

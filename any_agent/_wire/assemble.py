@@ -167,6 +167,7 @@ class StreamDecoder:
         self.done_seen = False
         self.events_seen = 0
         self._closed = False
+        self._at_eof = False  # close() is flushing an event that had no blank line after it
         self._legacy_function_call = False
         # the repeated-event shortcut (see .shortcut): the template learned from the last
         # event, the call its arguments go to, events it decoded, and templates never used
@@ -197,6 +198,7 @@ class StreamDecoder:
         if self._closed:
             return out
         self._closed = True
+        self._at_eof = True
         for kind, payload in self._sse.close():
             self._dispatch(kind, payload, out)
         self._pieces(self._scanner.close(), out)
@@ -319,7 +321,15 @@ class StreamDecoder:
             for line in lines:
                 self._dispatch("data", line, out)
             return None
-        if self.failure is None:
+        if self.failure is None and self._at_eof:
+            # the connection ended inside an event: a cut, not a server writing bad JSON
+            if self.finish_reason is None:
+                self.failure = StreamFailure(
+                    "the connection closed in the middle of an event, before the model "
+                    "finished; the answer is incomplete",
+                    "truncated",
+                )
+        elif self.failure is None:
             snippet = payload[:200].decode("utf-8", "replace")
             self.failure = StreamFailure(
                 f"malformed JSON in stream event: {snippet!r}", "malformed"

@@ -56,7 +56,9 @@ class Watchdog:
 
     The timer only acts while the reader is waiting on the network (``arm``/``disarm``),
     so a slow consumer is never mistaken for a slow server. On expiry it cancels the
-    reading task; the reader turns that cancellation into the matching timeout error.
+    reading task; the reader turns that cancellation into the matching timeout error. An
+    overall deadline that passes while the caller's own code runs never cancels that code:
+    the next ``arm`` raises the timeout instead.
     """
 
     __slots__ = (
@@ -110,13 +112,21 @@ class Watchdog:
         deadline = self._deadline()
         if deadline and self._loop.time() >= deadline[0] - 1e-3:
             self.fired = deadline[1]
-            if self._task is not None:
+            if self._waiting and self._task is not None:
                 self._task.cancel()
             return
         self._schedule()
 
+    def remaining(self) -> float | None:
+        """Seconds left before the overall deadline (None: no overall timeout)."""
+        if self._overall is None:
+            return None
+        return max(0.0, self._start + self._overall - self._loop.time())
+
     def arm(self) -> None:
         """The reader starts waiting on the network (one float compare on the hot path)."""
+        if self.fired == "overall":
+            raise self.error()  # it passed while the caller was busy
         now = self._loop.time()
         self._since = now
         self._waiting = True
@@ -240,7 +250,7 @@ class Transport:
             raise
         except openai.APIStatusError as exc:
             watchdog.disarm()
-            raise await self._status_error(exc, body) from None
+            raise await self._status_error(exc, body, watchdog.remaining()) from None
         except openai.APIConnectionError as exc:
             watchdog.disarm()
             raise ConnectionFailedError(
@@ -265,15 +275,16 @@ class Transport:
         with contextlib.suppress(asyncio.TimeoutError, AnyAgentError):
             await asyncio.wait_for(exhaust(), _DRAIN_SECONDS)
 
-    async def list_models(self) -> list[str]:
-        """Model ids from ``GET /models``; empty when the server does not answer in time."""
+    async def list_models(self, limit: float = 5.0) -> list[str]:
+        """Model ids from ``GET /models``; empty when the server does not answer in ``limit``
+        seconds."""
         try:
             response = await asyncio.wait_for(
                 self._http.get(
                     f"{self.base_url}/models",
                     headers={"Authorization": f"Bearer {self.options.api_key}"},
                 ),
-                5.0,
+                limit,
             )
             data = orjson.loads(response.content).get("data") or []
             return sorted(str(m.get("id")) for m in data if isinstance(m, dict) and m.get("id"))
@@ -281,7 +292,7 @@ class Transport:
             return []
 
     async def _status_error(
-        self, exc: openai.APIStatusError, body: dict[str, Any]
+        self, exc: openai.APIStatusError, body: dict[str, Any], remaining: float | None = None
     ) -> HTTPStatusError:
         status = exc.status_code
         try:
@@ -320,7 +331,7 @@ class Transport:
                 message,
                 status=status,
                 model=model,
-                available=await self.list_models(),
+                available=await self.list_models(5.0 if remaining is None else min(5.0, remaining)),
                 body=snippet,
                 error_type=etype,
                 code=code_s,
