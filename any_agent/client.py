@@ -12,7 +12,7 @@ from typing import Any, NamedTuple
 
 import orjson
 
-from ._loop import ToolLoop, malformed_call_result
+from ._loop import ToolLoop, ToolOutcome, malformed_call_result
 from ._wire.assemble import StreamDecoder, TurnResult
 from ._wire.history import assistant_entry, to_request_messages
 from ._wire.profiles import profile_for
@@ -44,6 +44,9 @@ from .types import (
 
 __all__ = ["Client"]
 
+
+# silence after the finish_reason that ends a stream whose server never sends [DONE]
+_AFTER_FINISH_SECONDS = 2.0
 
 # how long query() waits for a receive_* loop the caller left with `break` to be closed
 _SETTLE_SECONDS = 1.0
@@ -100,6 +103,7 @@ class Client:
         self._interrupted = False
         self._running = False
         self._run_done: asyncio.Event | None = None  # set when the current receive_* ends
+        self._tools_task: asyncio.Future[list[ToolOutcome]] | None = None
         self._tools = ToolLoop(options)
 
     # -- context manager --------------------------------------------------------------------
@@ -158,10 +162,13 @@ class Client:
         self._results[tool_use_id] = (result_to_text(result), bool(is_error))
 
     async def interrupt(self) -> None:
-        """Stop the current turn: the HTTP stream is closed, partial text is kept."""
+        """Stop the current turn: the HTTP stream is closed, partial text is kept; tools that
+        are running are cancelled (their calls get an error result on the next request)."""
         self._interrupted = True
         if self._watchdog is not None:
             self._watchdog.interrupt()
+        if self._tools_task is not None:
+            self._tools_task.cancel()
 
     async def receive_messages(self) -> AsyncIterator[ContentBlock | ResultMessage]:
         """Blocks as they stream: text and thinking in pieces, tool calls and results whole."""
@@ -233,7 +240,11 @@ class Client:
                 if not calls:
                     stop = _stop_reason(turn.finish_reason)
                     break
-                results = await self._tools.execute(calls, self._executed)
+                results = await self._run_tools(calls)
+                if results is None:  # interrupt() stopped the tools
+                    self._close_open_calls()
+                    stop = "interrupted"
+                    break
                 for call_id, text, is_error in results:
                     self._results.setdefault(call_id, (text, is_error))
                 if results:
@@ -260,6 +271,24 @@ class Client:
             self._running = False
             self._run_done.set()
             self._watchdog = None
+
+    async def _run_tools(
+        self, calls: list[ToolUseBlock | ToolUseError]
+    ) -> list[ToolOutcome] | None:
+        """Run the called tools; None when :meth:`interrupt` stopped them (a tool may hang:
+        nothing else bounds it)."""
+        task = asyncio.ensure_future(self._tools.execute(calls, self._executed))
+        self._tools_task = task
+        try:
+            return await task
+        except asyncio.CancelledError:
+            current = asyncio.current_task()
+            cancelling = getattr(current, "cancelling", None)  # Python 3.11+
+            if self._interrupted and task.cancelled() and (cancelling is None or not cancelling()):
+                return None
+            raise
+        finally:
+            self._tools_task = None
 
     def _close_open_calls(self) -> None:
         """Append tool results for the open calls (placeholders for unanswered ones)."""
@@ -306,6 +335,10 @@ class Client:
                     events = decoder.feed(chunk)
                     if not watchdog.got_first and decoder.events_seen:
                         watchdog.got_first = True
+                    if decoder.finish_reason is not None and not watchdog.finished:
+                        # only [DONE] or a usage chunk may follow: don't wait idle_timeout
+                        # on a server that keeps the connection open without them
+                        watchdog.finishing(_AFTER_FINISH_SECONDS)
                     for event in events:
                         kind = event[0]
                         if first_at is None and kind in ("text", "thinking", "tool_start"):

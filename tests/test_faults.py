@@ -948,3 +948,57 @@ async def test_a_cut_inside_an_event_is_a_truncation(sse_server: SSEServer) -> N
     sse_server.script.stream(body[: body.index(b'"lo"')], end="reset")
     await fails(client, "cut", StreamTruncatedError)
     await recovers(client, sse_server, after_fault(before, "cut"))
+
+
+async def test_finish_without_done_on_a_connection_left_open(sse_server: SSEServer) -> None:
+    """The finish chunk arrives, then neither [DONE] nor a close: the complete answer is
+    returned a moment later, not an IdleTimeoutError after idle_timeout (default 120 s)."""
+    client = Client(opts(sse_server, idle_timeout=30))
+    before = await warm(client, sse_server)
+    sse_server.script.stream(
+        *events(chunk("complete answer"), chunk(finish="stop"), done=False), end="hang"
+    )
+    started = time.monotonic()
+    messages = await asyncio.wait_for(ask(client, "hi"), BOUND)
+    assert time.monotonic() - started < 4.0
+    assert messages[-1].result == "complete answer"  # type: ignore[union-attr]
+    before = [*before, {"role": "user", "content": "hi"}]
+    before.append({"role": "assistant", "content": "complete answer"})
+    await recovers(client, sse_server, before)
+
+
+@tool
+async def hangs(x: int) -> int:
+    """A tool stuck on I/O."""
+    await asyncio.Event().wait()
+    return x
+
+
+async def test_interrupt_stops_a_hanging_tool(sse_server: SSEServer) -> None:
+    """Nothing else bounds a tool; interrupt() cancels it, the run ends ``interrupted`` and
+    the call gets an error result on the next request."""
+    client = Client(opts(sse_server, tools=[hangs], max_turns=3))
+    call = tool_call(0, id="c1", name="hangs", arguments='{"x": 1}')
+    sse_server.script.stream(sse(chunk(tool_calls=[call]), chunk(finish="tool_calls")))
+    await client.query("go")
+
+    async def interrupt_soon() -> None:
+        await asyncio.sleep(0.3)
+        await client.interrupt()
+
+    async def collect() -> list[Message]:
+        return [m async for m in client.receive_response()]
+
+    stopper = asyncio.ensure_future(interrupt_soon())
+    messages = await asyncio.wait_for(collect(), BOUND)
+    await stopper
+    result = messages[-1]
+    assert isinstance(result, ResultMessage)
+    assert result.stop_reason == "interrupted"
+    sse_server.script.stream(text_stream("after"))
+    messages = await asyncio.wait_for(ask(client, "next"), BOUND)
+    assert messages[-1].result == "after"  # type: ignore[union-attr]
+    sent = sse_server.requests[-1].json["messages"]
+    answered = [m for m in sent if m.get("role") == "tool" and m["tool_call_id"] == "c1"]
+    assert len(answered) == 1
+    assert answered[0]["content"].startswith("Error")

@@ -72,6 +72,7 @@ class Watchdog:
         "_task",
         "_waiting",
         "_when",
+        "finished",
         "fired",
         "got_first",
     )
@@ -83,6 +84,7 @@ class Watchdog:
         self._start = self._since = self._loop.time()
         self._waiting = False
         self.got_first = False
+        self.finished = False  # the model finished; only optional trailers may follow
         self.fired: str | None = None
         self._handle: asyncio.TimerHandle | None = None
         self._when = float("inf")
@@ -111,11 +113,18 @@ class Watchdog:
         self._handle = None
         deadline = self._deadline()
         if deadline and self._loop.time() >= deadline[0] - 1e-3:
-            self.fired = deadline[1]
+            self.fired = "finished" if self.finished and deadline[1] == "idle" else deadline[1]
             if self._waiting and self._task is not None:
                 self._task.cancel()
             return
         self._schedule()
+
+    def finishing(self, grace: float) -> None:
+        """The finish_reason has arrived: after ``grace`` seconds of silence the stream counts
+        as ended (``fired == "finished"``), not as an idle timeout."""
+        self.finished = True
+        if self._idle is None or self._idle > grace:
+            self._idle = grace
 
     def remaining(self) -> float | None:
         """Seconds left before the overall deadline (None: no overall timeout)."""
@@ -244,6 +253,9 @@ class Transport:
                 watchdog.disarm()
         except asyncio.CancelledError:
             watchdog.disarm()
+            if watchdog.fired == "finished":
+                _uncancel()  # complete; the server just never closed or sent [DONE]
+                return
             if watchdog.fired and watchdog.fired != "interrupt":
                 _uncancel()
                 raise watchdog.error() from None
