@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime
+import email.utils
 import itertools
 import socket
 import time
@@ -29,6 +31,7 @@ from sse_server import (
     Reply,
     SSEServer,
     chunk,
+    error_body,
     events,
     sse,
     text_stream,
@@ -1002,3 +1005,26 @@ async def test_interrupt_stops_a_hanging_tool(sse_server: SSEServer) -> None:
     answered = [m for m in sent if m.get("role") == "tool" and m["tool_call_id"] == "c1"]
     assert len(answered) == 1
     assert answered[0]["content"].startswith("Error")
+
+
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [("nan", None), ("inf", None), ("-5", 0.0), ("soon", None), ("2.5", 2.5), ("date", "future")],
+)
+async def test_retry_after_is_a_finite_delay_or_none(
+    sse_server: SSEServer, header: str, expected: float | str | None
+) -> None:
+    """``RateLimitError.retry_after`` is a usable delay: never nan, inf or negative; an HTTP
+    date (RFC 9110 allows one) becomes the seconds until it."""
+    if header == "date":
+        header = email.utils.format_datetime(
+            datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(seconds=30),
+            usegmt=True,
+        )
+    sse_server.script.add(Reply(429, {"Retry-After": header}, error_body("slow down")))
+    error, _ = await fails(Client(opts(sse_server)), "hi", RateLimitError)
+    got = error.retry_after  # type: ignore[attr-defined]
+    if expected == "future":
+        assert 20 < got <= 30
+    else:
+        assert got == expected

@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime
+import email.utils
 import functools
+import math
 import re
 import ssl
 from collections.abc import AsyncGenerator, AsyncIterator
@@ -368,11 +371,24 @@ def _cause(exc: BaseException) -> str:
 
 
 def _retry_after(exc: openai.APIStatusError) -> float | None:
+    """Seconds from ``Retry-After`` (a number or an HTTP date); None when absent or not a
+    finite delay (``nan``, ``inf``, garbage); a negative or past value is 0."""
     value = exc.response.headers.get("retry-after")
-    try:
-        return float(value) if value is not None else None
-    except ValueError:
+    if value is None:
         return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            when = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError, IndexError):
+            return None
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=datetime.timezone.utc)
+        seconds = (when - datetime.datetime.now(datetime.timezone.utc)).total_seconds()
+    if not math.isfinite(seconds):
+        return None
+    return max(0.0, seconds)
 
 
 _ERROR_KEYS = frozenset({"error", "message", "object"})
