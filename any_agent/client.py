@@ -93,6 +93,7 @@ class Client:
         self._profile = profile_for(options.provider)
         self._history: list[dict[str, Any]] = _checked_history(history)
         self._transport: Transport | None = None
+        self._transport_loop: asyncio.AbstractEventLoop | None = None
         self._pending_prompt: str | None = None
         self._has_pending = False
         self._results: dict[str, tuple[str, bool]] = {}
@@ -116,7 +117,8 @@ class Client:
     async def close(self) -> None:
         """Close the HTTP connections. The history stays readable."""
         if self._transport is not None:
-            await self._transport.aclose()
+            if self._transport_loop is asyncio.get_running_loop():
+                await self._transport.aclose()
             self._transport = None
 
     # -- conversation -----------------------------------------------------------------------
@@ -310,8 +312,12 @@ class Client:
     async def _turn(self, stats: _RunStats, wanted: _Deltas) -> AsyncGenerator[Any, None]:
         """One model request: yields StreamEvents, then AssistantMessage, then TurnResult."""
         options = self.options
-        if self._transport is None:
+        loop = asyncio.get_running_loop()
+        if self._transport is None or self._transport_loop is not loop:
+            # pooled connections belong to the event loop that opened them: a client used
+            # again under a new loop (a second asyncio.run) starts a new pool
             self._transport = Transport(options)
+            self._transport_loop = loop
         transport = self._transport
         body = self._request_body()
         decoder = StreamDecoder(

@@ -1028,3 +1028,14 @@ async def test_retry_after_is_a_finite_delay_or_none(
         assert 20 < got <= 30
     else:
         assert got == expected
+
+
+def test_a_client_used_again_under_a_new_event_loop(sse_server: SSEServer) -> None:
+    """Two ``asyncio.run`` calls with one Client: the second starts a new connection pool
+    instead of failing with "Event loop is closed"."""
+    client = Client(opts(sse_server))
+    for answer in ("first", "second", "third"):
+        sse_server.script.stream(text_stream(answer))
+        messages = asyncio.run(ask(client, "hi"))
+        assert messages[-1].result == answer  # type: ignore[union-attr]
+    asyncio.run(client.close())
