@@ -17,6 +17,7 @@ import contextlib
 import datetime
 import email.utils
 import itertools
+import json
 import socket
 import time
 from collections.abc import Callable
@@ -31,6 +32,7 @@ from sse_server import (
     Reply,
     SSEServer,
     chunk,
+    completion,
     error_body,
     events,
     sse,
@@ -1039,3 +1041,28 @@ def test_a_client_used_again_under_a_new_event_loop(sse_server: SSEServer) -> No
         messages = asyncio.run(ask(client, "hi"))
         assert messages[-1].result == answer  # type: ignore[union-attr]
     asyncio.run(client.close())
+
+
+@pytest.mark.parametrize("indent", [None, 2], ids=["compact", "pretty-printed"])
+async def test_a_server_that_ignores_stream_true(sse_server: SSEServer, indent: int | None) -> None:
+    """A whole ``chat.completion`` as ``application/json`` to a streaming request (servers
+    that ignore ``stream``): decoded like a one-event stream, tool calls included."""
+    call = {"id": "c1", "type": "function", "function": {"name": "f", "arguments": '{"a": 1}'}}
+    body = completion("hello", tool_calls=[call], finish="tool_calls")
+    sse_server.script.json(json.dumps(body, indent=indent).encode())
+    client = Client(opts(sse_server))
+    messages = await ask(client, "hi")
+    assistant = messages[0]
+    assert isinstance(assistant, AssistantMessage)
+    assert assistant.content[0] == TextBlock("hello")
+    assert assistant.content[1] == ToolUseBlock("c1", "f", {"a": 1})
+
+
+async def test_an_html_page_with_status_200_says_so(sse_server: SSEServer) -> None:
+    """A proxy's login page, or a base_url pointing at a web site: not 'the stream ended'."""
+    page = b"<!doctype html><html><body>Please log in</body></html>"
+    sse_server.script.add(Reply(200, {"content-type": "text/html; charset=utf-8"}, page))
+    client = Client(opts(sse_server))
+    error, _ = await fails(client, "hi", StreamError)
+    assert "HTML page" in str(error)
+    assert "Please log in" in str(error)

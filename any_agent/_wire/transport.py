@@ -35,6 +35,7 @@ from ..errors import (
     OverallTimeoutError,
     RateLimitError,
     ServerError,
+    StreamError,
 )
 from ..options import AgentOptions
 from .assemble import error_message
@@ -240,6 +241,10 @@ class Transport:
                 model=body["model"], messages=(), stream=True, extra_body=extra
             ) as response:
                 chunks = response.http_response.aiter_bytes().__aiter__()
+                media = response.http_response.headers.get("content-type", "").lower()
+                whole: list[bytes] | None = None  # a body that is not an event stream
+                if media.startswith(("application/json", "text/html")):
+                    whole = []
                 while True:
                     try:
                         chunk = await chunks.__anext__()
@@ -251,9 +256,14 @@ class Transport:
                         self.cut_reason = _cause(exc)
                         break
                     watchdog.disarm()
-                    yield chunk
+                    if whole is None:
+                        yield chunk
+                    else:
+                        whole.append(chunk)
                     watchdog.arm()
                 watchdog.disarm()
+                if whole is not None:
+                    yield _as_one_event(media, b"".join(whole), self.base_url)
         except asyncio.CancelledError:
             watchdog.disarm()
             if watchdog.fired == "finished":
@@ -368,6 +378,23 @@ def _cause(exc: BaseException) -> str:
     inner = exc.__cause__ or exc.__context__
     text = str(inner or exc) or type(inner or exc).__name__
     return text.splitlines()[0][:300]
+
+
+def _as_one_event(media: str, body: bytes, base_url: str) -> bytes:
+    """A 200 that is not an event stream: a JSON completion (a server that ignored
+    ``stream: true``) becomes one event, so it decodes like a stream; an HTML page (a proxy's
+    login or error page) is an error that says so."""
+    if media.startswith("text/html"):
+        snippet = body[:300].decode("utf-8", "replace")
+        raise StreamError(
+            f"{base_url} answered 200 with an HTML page, not an event stream "
+            f"(a proxy or the wrong base_url?): {snippet!r}"
+        )
+    try:
+        value = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return body  # the decoder reports what it is
+    return b"data: " + orjson.dumps(value) + b"\n\n"
 
 
 def _retry_after(exc: openai.APIStatusError) -> float | None:
