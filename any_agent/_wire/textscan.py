@@ -7,14 +7,25 @@ Recognisers are data (:data:`MARKUPS`): an opening marker, a closing marker (``N
 until the end of the message), and a parser returning ``[(name, arguments), ...]`` or
 ``None``. A call is accepted only when it names a tool that was offered; anything that does
 not parse is given back as text, never dropped.
+
+Where a tag stands matters: a marker right after a backtick or inside a ```` ``` ```` fence of
+the visible text is quoted, so it is text; ``<think>`` opens reasoning only before any visible
+text or at the start of a line. All is decided from the text given out before the marker, so
+the result is the same however the stream is cut.
 """
 
 from __future__ import annotations
 
+import ast
+import io
+import keyword
+import math
 import re
+import tokenize
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from functools import lru_cache
+from typing import Any, NamedTuple
 
 import orjson
 
@@ -41,7 +52,11 @@ def _calls_from_json(value: Any, names: frozenset[str]) -> list[LeakedCall] | No
         if not isinstance(item, dict):
             return None
         inner = item.get("function")
-        fn: dict[str, Any] = inner if isinstance(inner, dict) else item
+        fn: dict[str, Any] = item
+        if isinstance(inner, dict):
+            if item.keys() - {"function", "type", "id"}:
+                return None  # the wrapper carries something else (prose, a note)
+            fn = inner
         name = fn.get("name")
         args = fn.get("arguments", fn.get("parameters", {}))
         if name not in names or not isinstance(args, (dict, str)):
@@ -52,7 +67,8 @@ def _calls_from_json(value: Any, names: frozenset[str]) -> list[LeakedCall] | No
     return calls or None
 
 
-_FENCE_RE = re.compile(r"^\s*```(?:json)?\s*(.*?)\s*```\s*$", re.DOTALL)
+# the tag as TextScanner reads it: "" or "json" in any case, spaces around it on its line
+_FENCE_RE = re.compile(r"^\s*```[^\S\n]*(?i:json)?\s*(.*?)\s*```\s*$", re.DOTALL)
 
 
 def parse_json_calls(body: str, names: frozenset[str]) -> list[LeakedCall] | None:
@@ -71,19 +87,27 @@ def parse_json_calls(body: str, names: frozenset[str]) -> list[LeakedCall] | Non
     return _calls_from_json(value, names)
 
 
-_PARAM = re.compile(r"<parameter=([^>\s]+)>\s*(.*?)\s*</parameter>", re.DOTALL)
+_PARAM = re.compile(r"\s*<parameter=([^>\s]+)>\s*(.*?)\s*</parameter>", re.DOTALL)
 
 
 def parse_xml_function(body: str, names: frozenset[str]) -> list[LeakedCall] | None:
-    """Qwen3-Coder style: ``<function=name><parameter=x>value</parameter></function>``."""
+    """Qwen3-Coder style: ``<function=name><parameter=x>value</parameter></function>``.
+
+    After ``name>`` only whitespace and ``<parameter=..>`` elements may follow: prose that
+    merely mentions ``<function=name>`` is not a call."""
     name, sep, rest = body.partition(">")
     name = name.strip()
     if not sep or name not in names:
         return None
     args: dict[str, Any] = {}
-    for key, raw in _PARAM.findall(rest):
+    pos = 0
+    while m := _PARAM.match(rest, pos):
+        key, raw = m.groups()
         parsed = _json_load(raw)
         args[key] = raw if parsed is None else parsed
+        pos = m.end()
+    if rest[pos:].strip():
+        return None
     return [(name, args)]
 
 
@@ -118,29 +142,93 @@ def parse_mistral(body: str, names: frozenset[str]) -> list[LeakedCall] | None:
     return calls or None
 
 
-_PY_CALL = re.compile(r"([A-Za-z_][\w.-]*)\((.*?)\)(?:\s*,\s*|\s*$)", re.DOTALL)
-_PY_ARG = re.compile(r"(\w+)\s*=\s*(\"(?:[^\"\\]|\\.)*\"|'(?:[^'\\]|\\.)*'|[^,]+)")
+_PY_NAMES = {"true": True, "false": False, "null": None}  # (True, False, None are constants)
+_PY_MARK = "_any_agent_tool_{}_"
+
+
+class _NotLiteral(Exception):
+    pass
+
+
+@lru_cache(maxsize=32)
+def _odd_names(names: frozenset[str]) -> tuple[dict[str, str], re.Pattern[str] | None]:
+    """Placeholders for offered names Python cannot call (``get-weather``, ``a.b``, ``class``)
+    and a pattern finding them where they are called."""
+    odd = sorted(
+        (n for n in names if n and (not n.isidentifier() or keyword.iskeyword(n))),
+        key=lambda n: (-len(n), n),  # the longest first, so "a-b" is not cut to "a"
+    )
+    if not odd:
+        return {}, None
+    marks = {name: _PY_MARK.format(i) for i, name in enumerate(odd)}
+    alternatives = "|".join(map(re.escape, odd))
+    return marks, re.compile(rf"(?<![\w.])({alternatives})(?=\s*\()")
+
+
+def _py_literal(node: ast.expr, restore: Callable[[str], str]) -> Any:
+    if isinstance(node, ast.Constant):
+        value = node.value
+        if isinstance(value, str):
+            return restore(value)
+        if value is None or isinstance(value, int):  # (bool is an int)
+            return value
+        if isinstance(value, float) and math.isfinite(value):
+            return value
+    elif isinstance(node, (ast.List, ast.Tuple)):
+        return [_py_literal(e, restore) for e in node.elts]
+    elif isinstance(node, ast.Dict):
+        out: dict[str, Any] = {}
+        for k, v in zip(node.keys, node.values, strict=True):
+            if not (isinstance(k, ast.Constant) and isinstance(k.value, str)):
+                raise _NotLiteral
+            out[restore(k.value)] = _py_literal(v, restore)
+        return out
+    elif isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
+        number = node.operand.value if isinstance(node.operand, ast.Constant) else None
+        if type(number) is int or (type(number) is float and math.isfinite(number)):
+            return -number
+    elif isinstance(node, ast.Name) and node.id in _PY_NAMES:
+        return _PY_NAMES[node.id]
+    raise _NotLiteral
 
 
 def parse_pythonic(body: str, names: frozenset[str]) -> list[LeakedCall] | None:
-    """LFM2 / Llama pythonic style: ``[get_weather(city="Paris"), f(x=1)]``."""
+    """LFM2 / Llama pythonic style: ``[get_weather(city="Paris"), f(x=1)]``.
+
+    Read with :mod:`ast` (never evaluated): one call or a list of calls to offered names,
+    keyword arguments only, literal values only (and JSON's ``true``/``false``/``null``)."""
     body = body.strip()
-    if body.startswith("[") and body.endswith("]"):
-        body = body[1:-1]
-    calls: list[LeakedCall] = []
-    for name, arg_text in _PY_CALL.findall(body):
-        if name not in names:
+    marks, pattern = _odd_names(names)
+    if pattern is not None:
+        if any(mark in body for mark in marks.values()):
             return None
-        args: dict[str, Any] = {}
-        for key, raw in _PY_ARG.findall(arg_text):
-            raw = raw.strip()
-            if raw[:1] == "'" and raw[-1:] == "'":
-                raw = '"' + raw[1:-1].replace('"', '\\"') + '"'
-            parsed = _json_load(raw)
-            if parsed is None:
-                parsed = {"True": True, "False": False, "None": None}.get(raw, raw)
-            args[key] = parsed
-        calls.append((name, args))
+        body = pattern.sub(lambda m: marks[m.group(1)], body)
+    back = {mark: name for name, mark in marks.items()}
+
+    def restore(text: str) -> str:
+        for mark, name in back.items():
+            text = text.replace(mark, name)  # a name called inside a string argument
+        return text
+
+    try:
+        tree = ast.parse(body, mode="eval")
+        if "#" in body and any(
+            t.type == tokenize.COMMENT for t in tokenize.generate_tokens(io.StringIO(body).readline)
+        ):
+            return None  # a comment would be dropped silently
+        node = tree.body
+        items = node.elts if isinstance(node, ast.List) else [node]
+        calls: list[LeakedCall] = []
+        for item in items:
+            if not isinstance(item, ast.Call) or not isinstance(item.func, ast.Name):
+                return None
+            name = back.get(item.func.id, item.func.id)
+            keys = [k.arg for k in item.keywords]
+            if name not in names or item.args or None in keys or len(set(keys)) < len(keys):
+                return None  # positional, ``**kwargs`` or repeated arguments
+            calls.append((name, {k.arg: _py_literal(k.value, restore) for k in item.keywords}))
+    except (_NotLiteral, SyntaxError, ValueError, RecursionError, MemoryError, tokenize.TokenError):
+        return None
     return calls or None
 
 
@@ -168,6 +256,33 @@ MARKUPS: tuple[Markup, ...] = (
 _TEXT, _THINK, _MARKUP, _JSON, _FENCED = 0, 1, 2, 3, 4
 _JSON_SCAN = re.compile(r'["{}\\]')
 _FENCE_MARK = "```"
+_TICKS = re.compile(r"`+")
+
+
+class _Context(NamedTuple):
+    """What the text given out so far says about a marker that follows it."""
+
+    visible: bool = False  # some non-whitespace text
+    line_blank: bool = True  # only spaces and tabs since the last newline
+    ticks: int = 0  # backticks at the very end
+    fenced: bool = False  # inside a fence of 3+ backticks
+
+
+def _advance(ctx: _Context, text: str) -> _Context:
+    """``ctx`` after ``text`` is given out; the same for any cutting of the text."""
+    if not text:
+        return ctx
+    nl = text.rfind("\n")
+    line_blank = (nl != -1 or ctx.line_blank) and not text[nl + 1 :].strip(" \t")
+    ticks, fenced = 0, ctx.fenced
+    if "`" in text:
+        for m in _TICKS.finditer(text):
+            before = ctx.ticks if m.start() == 0 else 0
+            after = before + m.end() - m.start()
+            if before < 3 <= after:
+                fenced = not fenced
+            ticks = after if m.end() == len(text) else 0
+    return _Context(ctx.visible or not text.isspace(), line_blank, ticks, fenced)
 
 
 class TextScanner:
@@ -189,6 +304,7 @@ class TextScanner:
         self._at_start = bool(tool_names)  # no visible text yet in this run of text
         self._after_think = False  # drop the newlines that follow </think>
         self._after_call = False  # the last piece given out was a call
+        self._ctx = _Context()  # of the text given out, to judge markers
         self._markup: Markup | None = None
         self._held: list[str] = []  # a markup / JSON / fenced call being held back
         self._tail = ""  # last few held chars, to find a closer split across chunks
@@ -267,6 +383,7 @@ class TextScanner:
         if not text:
             return
         self._after_call = False
+        self._ctx = _advance(self._ctx, text)
         if out and out[-1][0] == "text":
             out[-1] = ("text", out[-1][1] + text)
         else:
@@ -322,10 +439,10 @@ class TextScanner:
                 return stripped
             if stripped.startswith(_FENCE_MARK):
                 nl = stripped.find("\n")
-                if nl == -1 and len(stripped) < 12:
-                    self._carry = s  # the fence's language tag is not complete yet
-                    return ""
                 tag = stripped[3 : nl if nl != -1 else len(stripped)].strip().lower()
+                if nl == -1 and "json".startswith(tag):
+                    self._carry = s  # the language tag may still turn out "" or "json"
+                    return ""
                 if tag in ("", "json"):
                     self._hold(_FENCED, self._lead_ws + lead + stripped[:3])
                     self._lead_ws = ""
@@ -353,6 +470,9 @@ class TextScanner:
             return ""
         self._emit_text(s[:best], out)
         rest = s[best + len(best_opener) :]
+        if self._quoted(best_opener):
+            self._emit_text(best_opener, out)
+            return rest
         if best_opener == THINK_OPEN:
             self._lead_ws = ""
             self._mode = _THINK
@@ -360,6 +480,14 @@ class TextScanner:
         self._markup = next(m for m in self._markups if m.opener == best_opener)
         self._hold(_MARKUP, "")
         return rest
+
+    def _quoted(self, opener: str) -> bool:
+        """Whether ``opener``, following the text given out, is only mentioned: right after a
+        backtick, inside a code fence, or ``<think>`` in the middle of a line of the answer."""
+        ctx = _advance(self._ctx, self._lead_ws)  # (held whitespace precedes the marker)
+        if ctx.ticks or ctx.fenced:
+            return True
+        return opener == THINK_OPEN and ctx.visible and not ctx.line_blank
 
     def _partial_tail(self, s: str) -> int:
         """Index from which ``s`` ends with a proper prefix of some opener (else len(s))."""
