@@ -11,8 +11,11 @@ from typing import Any
 import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
+from sse_server import chunk, sse
 
+from any_agent._wire.assemble import StreamDecoder
 from any_agent._wire.textscan import TextScanner, parse_json_calls, parse_pythonic
+from any_agent.types import TextBlock
 
 WEATHER = frozenset({"get_weather"})
 C = '{"name": "get_weather", "arguments": {"city": "Paris"}}'
@@ -301,3 +304,13 @@ def test_property_split_invariant_with_quotes_fences_and_pythonic(
     assert scan(list(text), names, think_open=think_open) == whole
     if "think>" not in text and all(kind == "text" for kind, _ in whole):
         assert "".join(value for _, value in whole) == text
+
+
+def test_think_tags_quoted_mid_sentence_stay_text_in_the_final_blocks() -> None:
+    """A ``<think>…</think>`` the scanner gave back as text (mid-sentence) is not mistaken for
+    a template that opened the tag itself when the ``</think>`` ends a line."""
+    stream = sse(chunk("Sure.<think>x</think>\nAnswer"), chunk(finish="stop"))
+    dec = StreamDecoder(frozenset())
+    dec.feed(stream)
+    dec.close()
+    assert dec.result().blocks == [TextBlock("Sure.<think>x</think>\nAnswer")]

@@ -33,7 +33,7 @@ import orjson
 from ..types import ContentBlock, TextBlock, ThinkingBlock, ToolUseBlock, ToolUseError, Usage
 from .shortcut import ARGUMENTS, CONTENT, Template, between, slot_of, template_for
 from .sse import SSEDecoder
-from .textscan import THINK_CLOSE, TextScanner
+from .textscan import THINK_CLOSE, THINK_OPEN, TextScanner
 
 __all__ = ["Event", "StreamDecoder", "StreamFailure", "TurnResult"]
 
@@ -507,6 +507,8 @@ def _unopened_think(block: TextBlock) -> list[ContentBlock]:
     end = i + len(THINK_CLOSE)
     if i == -1 or text[end : end + 1] not in ("", "\n", "\r"):
         return [block]
+    if THINK_OPEN in text[:i]:
+        return [block]  # the tags were quoted as text (the scanner saw them), not a template's
     out: list[ContentBlock] = [ThinkingBlock(text[:i])]
     rest = text[end:].lstrip("\r\n")
     if rest:
