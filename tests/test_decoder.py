@@ -18,11 +18,11 @@ import orjson
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from scanning import scan
 from sse_server import chunk, sse, tool_call, usage_chunk
 
 from any_agent._wire.assemble import Event, StreamDecoder, TurnResult
 from any_agent._wire.sse import SSEDecoder
-from any_agent._wire.textscan import TextScanner
 from any_agent.types import TextBlock, ThinkingBlock, ToolUseBlock, ToolUseError, Usage
 
 DATA = Path(__file__).parent / "data" / "servers"
@@ -48,22 +48,6 @@ def decode(
 def pieces(data: bytes, cuts: Iterable[int]) -> list[bytes]:
     points = [0, *sorted(set(cuts)), len(data)]
     return [data[a:b] for a, b in itertools.pairwise(points)]
-
-
-def scan(parts: Iterable[str], tools: Iterable[str] = WEATHER, **kw: Any) -> list[tuple[str, Any]]:
-    """TextScanner output with adjacent text/thinking pieces merged."""
-    scanner = TextScanner(frozenset(tools), **kw)
-    out: list[tuple[str, Any]] = []
-    for part in parts:
-        out += scanner.feed(part)
-    out += scanner.close()
-    merged: list[tuple[str, Any]] = []
-    for kind, value in out:
-        if merged and kind == merged[-1][0] and kind != "call":
-            merged[-1] = (kind, merged[-1][1] + value)
-        else:
-            merged.append((kind, value))
-    return merged
 
 
 def frames(data: bytes, parts: Iterable[bytes] = ()) -> list[tuple[str, bytes]]:

@@ -11,31 +11,16 @@ from typing import Any
 import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
+from scanning import scan
 from sse_server import chunk, sse
 
 from any_agent._wire.assemble import StreamDecoder
-from any_agent._wire.textscan import TextScanner, parse_json_calls, parse_pythonic
+from any_agent._wire.textscan import parse_json_calls, parse_pythonic
 from any_agent.types import TextBlock
 
 WEATHER = frozenset({"get_weather"})
 C = '{"name": "get_weather", "arguments": {"city": "Paris"}}'
 PARIS = ("get_weather", {"city": "Paris"})
-
-
-def scan(parts: Iterable[str], tools: Iterable[str] = WEATHER, **kw: Any) -> list[tuple[str, Any]]:
-    """TextScanner output with adjacent text/thinking pieces merged."""
-    scanner = TextScanner(frozenset(tools), **kw)
-    out: list[tuple[str, Any]] = []
-    for part in parts:
-        out += scanner.feed(part)
-    out += scanner.close()
-    merged: list[tuple[str, Any]] = []
-    for kind, value in out:
-        if merged and kind == merged[-1][0] and kind != "call":
-            merged[-1] = (kind, merged[-1][1] + value)
-        else:
-            merged.append((kind, value))
-    return merged
 
 
 def cut(text: str, points: Iterable[int]) -> list[str]:
