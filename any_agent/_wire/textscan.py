@@ -272,6 +272,8 @@ def _advance(ctx: _Context, text: str) -> _Context:
     """``ctx`` after ``text`` is given out; the same for any cutting of the text."""
     if not text:
         return ctx
+    if ctx.visible and not (ctx.line_blank or ctx.ticks) and "\n" not in text and "`" not in text:
+        return ctx  # mid-line in the answer (the common case): nothing changes
     nl = text.rfind("\n")
     line_blank = (nl != -1 or ctx.line_blank) and not text[nl + 1 :].strip(" \t")
     ticks, fenced = 0, ctx.fenced
