@@ -15,7 +15,7 @@ from scanning import scan
 from sse_server import chunk, sse
 
 from any_agent._wire.assemble import StreamDecoder
-from any_agent._wire.textscan import parse_json_calls, parse_pythonic
+from any_agent._wire.textscan import MARKUPS, TextScanner, parse_json_calls, parse_pythonic
 from any_agent.types import TextBlock
 
 WEATHER = frozenset({"get_weather"})
@@ -299,3 +299,20 @@ def test_think_tags_quoted_mid_sentence_stay_text_in_the_final_blocks() -> None:
     dec.feed(stream)
     dec.close()
     assert dec.result().blocks == [TextBlock("Sure.<think>x</think>\nAnswer")]
+
+
+@pytest.mark.parametrize("opener", [m.opener for m in MARKUPS])
+def test_a_marker_only_mentioned_is_given_back_at_once(opener: str) -> None:
+    """D8: after a marker whose body cannot start a call, the text streams on instead of
+    being held to the end of the message (it was: every later character held)."""
+    scanner = TextScanner(WEATHER)
+    streamed = scanner.feed(f"Models write {opener}") + scanner.feed(" (see the docs). More")
+    assert (
+        "".join(v for k, v in streamed if k == "text")
+        == f"Models write {opener} (see the docs). More"
+    )
+    text = f"Models write {opener} (see the docs).\n<tool_call>{C}</tool_call>"
+    assert scan_every_way(text) == [
+        ("text", f"Models write {opener} (see the docs).\n"),
+        ("call", PARIS),
+    ]

@@ -234,23 +234,51 @@ def parse_pythonic(body: str, names: frozenset[str]) -> list[LeakedCall] | None:
 
 @dataclass(frozen=True, slots=True)
 class Markup:
-    """One family of tool calls written as text. ``source`` names who emits it."""
+    """One family of tool calls written as text. ``source`` names who emits it; ``starts``
+    matches the first non-blank character a body can begin with (anything else means the
+    marker was only mentioned, and the text is given back at once instead of held)."""
 
     opener: str
     closer: str | None
     parse: Callable[[str, frozenset[str]], list[LeakedCall] | None]
     source: str
+    starts: re.Pattern[str]
 
+
+_JSON_START = re.compile(r"[{\[]")
+_NAME_OR_JSON = re.compile(r"[{\[A-Za-z_]")
 
 MARKUPS: tuple[Markup, ...] = (
     Markup(
-        "<tool_call>", "</tool_call>", parse_tool_call_body, "Hermes / Qwen2.5 / Qwen3 templates"
+        "<tool_call>",
+        "</tool_call>",
+        parse_tool_call_body,
+        "Hermes / Qwen2.5 / Qwen3 templates",
+        re.compile(r"[{\[<]"),
     ),
-    Markup("[TOOL_REQUEST]", "[END_TOOL_REQUEST]", parse_json_calls, "LM Studio default format"),
-    Markup("[TOOL_CALLS]", None, parse_mistral, "Mistral templates"),
-    Markup("<|python_tag|>", None, parse_json_calls, "Llama 3.x JSON tool calls"),
-    Markup("<|tool_call_start|>", "<|tool_call_end|>", parse_pythonic, "LFM2 pythonic calls"),
-    Markup("<function=", "</function>", parse_xml_function, "Qwen3-Coder XML calls"),
+    Markup(
+        "[TOOL_REQUEST]",
+        "[END_TOOL_REQUEST]",
+        parse_json_calls,
+        "LM Studio default format",
+        _JSON_START,
+    ),
+    Markup("[TOOL_CALLS]", None, parse_mistral, "Mistral templates", _NAME_OR_JSON),
+    Markup("<|python_tag|>", None, parse_json_calls, "Llama 3.x JSON tool calls", _NAME_OR_JSON),
+    Markup(
+        "<|tool_call_start|>",
+        "<|tool_call_end|>",
+        parse_pythonic,
+        "LFM2 pythonic calls",
+        re.compile(r"[\[A-Za-z_]"),
+    ),
+    Markup(
+        "<function=",
+        "</function>",
+        parse_xml_function,
+        "Qwen3-Coder XML calls",
+        re.compile(r"[A-Za-z_]"),
+    ),
 )
 
 _TEXT, _THINK, _MARKUP, _JSON, _FENCED = 0, 1, 2, 3, 4
@@ -308,6 +336,7 @@ class TextScanner:
         self._after_call = False  # the last piece given out was a call
         self._ctx = _Context()  # of the text given out, to judge markers
         self._markup: Markup | None = None
+        self._body_started = False
         self._held: list[str] = []  # a markup / JSON / fenced call being held back
         self._tail = ""  # last few held chars, to find a closer split across chunks
         self._depth = 0
@@ -393,6 +422,7 @@ class TextScanner:
 
     def _hold(self, mode: int, first: str) -> None:
         self._mode = mode
+        self._body_started = False  # (markup mode) a non-blank character has arrived
         self._held = [first] if first else []
         self._tail = ""
         self._depth = 0
@@ -524,6 +554,17 @@ class TextScanner:
     def _markup_body(self, s: str, out: list[Piece]) -> str:
         markup = self._markup
         assert markup is not None
+        if not self._body_started:
+            blank = len(s) - len(s.lstrip())
+            if blank == len(s):
+                self._held.append(s)  # nothing but whitespace yet: no closer can be in it
+                return ""
+            self._body_started = True
+            if not markup.starts.match(s, blank):
+                # the marker was only mentioned: give it back now, not at the end
+                lead = "".join(self._held) + s[:blank]
+                self._calls_or_text(None, markup.opener + lead, out)
+                return s[blank:]
         if markup.closer is None:
             self._held.append(s)
             return ""
