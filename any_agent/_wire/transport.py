@@ -16,7 +16,7 @@ import functools
 import math
 import re
 import ssl
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from typing import Any
 
 import httpx2
@@ -263,7 +263,7 @@ class Transport:
                     watchdog.arm()
                 watchdog.disarm()
                 if whole is not None:
-                    yield _as_one_event(media, b"".join(whole), self.base_url)
+                    yield _as_one_event(media, b"".join(whole), self.base_url, self.redact)
         except asyncio.CancelledError:
             watchdog.disarm()
             if watchdog.fired == "finished":
@@ -380,12 +380,12 @@ def _cause(exc: BaseException) -> str:
     return text.splitlines()[0][:300]
 
 
-def _as_one_event(media: str, body: bytes, base_url: str) -> bytes:
+def _as_one_event(media: str, body: bytes, base_url: str, redact: Callable[[str], str]) -> bytes:
     """A 200 that is not an event stream: a JSON completion (a server that ignored
     ``stream: true``) becomes one event, so it decodes like a stream; an HTML page (a proxy's
     login or error page) is an error that says so."""
     if media.startswith("text/html"):
-        snippet = body[:300].decode("utf-8", "replace")
+        snippet = redact(body[:300].decode("utf-8", "replace"))
         raise StreamError(
             f"{base_url} answered 200 with an HTML page, not an event stream "
             f"(a proxy or the wrong base_url?): {snippet!r}"
