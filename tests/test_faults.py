@@ -48,6 +48,7 @@ from any_agent import (
     ConfigurationError,
     ConnectionFailedError,
     FirstTokenTimeoutError,
+    HTTPStatusError,
     IdleTimeoutError,
     Message,
     ModelNotFoundError,
@@ -1066,3 +1067,14 @@ async def test_an_html_page_with_status_200_says_so(sse_server: SSEServer) -> No
     error, _ = await fails(client, "hi", StreamError)
     assert "HTML page" in str(error)
     assert "Please log in" in str(error)
+
+
+async def test_a_redirect_says_where_to_and_what_to_do(sse_server: SSEServer) -> None:
+    """A 302 (an http→https or path redirect in front of the server): the message names the
+    new address and the fix, not "HTTP 302: HTTP 302"."""
+    location = "https://llm.example/v1/chat/completions"
+    sse_server.script.add(Reply(302, {"Location": location}, b""))
+    error, _ = await fails(Client(opts(sse_server)), "hi", HTTPStatusError)
+    assert error.status == 302  # type: ignore[attr-defined]
+    assert location in str(error)
+    assert "base_url" in str(error)

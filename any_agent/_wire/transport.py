@@ -332,7 +332,14 @@ class Transport:
         if isinstance(parsed, dict) and "detail" in parsed and not parsed.keys() & _ERROR_KEYS:
             parsed = {"message": _fastapi_detail(parsed["detail"])}
         message, etype, code = error_message(parsed if parsed is not None else text)
-        message = self.redact(_unwrap_litellm(message)) or f"HTTP {status}"
+        message = self.redact(_unwrap_litellm(message))
+        if not message and 300 <= status < 400:
+            where = exc.response.headers.get("location")
+            message = (
+                f"a redirect{f' to {where}' if where else ''}, which the SDK does not follow "
+                "(a POST would not survive it); point base_url at the final address"
+            )
+        message = message or "the server sent no error message"
         if etype in ("None", "null", ""):  # LiteLLM stringifies a missing type
             etype = None
         code_s = None if code is None else str(code)
