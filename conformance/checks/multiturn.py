@@ -58,16 +58,21 @@ def _judge_answer(ctx: Ctx, content: str, calls: int, where: str) -> None:
         ctx.warn(f"{where}: the answer does not use the tool result: {content[:60]!r}")
 
 
+async def _judge_streamed_answer(ctx: Ctx, messages: list[dict[str, Any]], where: str) -> None:
+    """Stream the answer to ``messages`` (which end with a tool result) and judge it."""
+    resp = await ctx.chat(_body(ctx, messages, stream=True))
+    ctx.ok(resp, where)
+    s = summarize_stream(resp.events())
+    _judge_answer(ctx, s.content, len(s.tool_calls), where)
+
+
 @impl("multiturn.tool-result-roundtrip")
 async def tool_result_roundtrip(ctx: Ctx) -> None:
     messages = tool_history(content="")
     data = await ctx.complete(_body(ctx, messages), "non-streamed")
     msg = data["choices"][0].get("message") or {}
     _judge_answer(ctx, msg.get("content") or "", len(msg.get("tool_calls") or []), "non-streamed")
-    resp = await ctx.chat(_body(ctx, messages, stream=True))
-    ctx.ok(resp, "streamed")
-    s = summarize_stream(resp.events())
-    _judge_answer(ctx, s.content, len(s.tool_calls), "streamed")
+    await _judge_streamed_answer(ctx, messages, "streamed")
 
 
 @impl("multiturn.tool-result-roundtrip", "sdk")
@@ -203,10 +208,7 @@ async def agent_loop(ctx: Ctx) -> None:
             "content": '{"city": "Paris", "temperature_c": 21, "sky": "sunny"}',
         },
     ]
-    resp = await ctx.chat(_body(ctx, history, stream=True))
-    ctx.ok(resp, "turn 2")
-    s = summarize_stream(resp.events())
-    _judge_answer(ctx, s.content, len(s.tool_calls), "turn 2")
+    await _judge_streamed_answer(ctx, history, "turn 2")
 
 
 @impl("multiturn.agent-loop", "sdk")
