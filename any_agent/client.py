@@ -25,7 +25,7 @@ from .errors import (
     ToolResultError,
 )
 from .options import AgentOptions, check_unicode
-from .tools import result_to_text
+from .tools import cancel_requests, result_to_text
 from .types import (
     AssistantMessage,
     ContentBlock,
@@ -284,9 +284,7 @@ class Client:
         try:
             return await task
         except asyncio.CancelledError:
-            current = asyncio.current_task()
-            cancelling = getattr(current, "cancelling", None)  # Python 3.11+
-            if self._interrupted and task.cancelled() and (cancelling is None or not cancelling()):
+            if self._interrupted and task.cancelled() and not cancel_requests():
                 return None
             raise
         finally:

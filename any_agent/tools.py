@@ -87,10 +87,11 @@ def describe_exception(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
-def _being_cancelled() -> bool:
-    task = asyncio.current_task()
-    cancelling = getattr(task, "cancelling", None)  # Python 3.11+
-    return cancelling is None or cancelling() > 0
+def cancel_requests() -> int | None:
+    """How many cancellations of the current task are pending; None where asyncio cannot
+    tell (Python 3.10)."""
+    cancelling = getattr(asyncio.current_task(), "cancelling", None)  # Python 3.11+
+    return None if cancelling is None else int(cancelling())
 
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
@@ -685,7 +686,7 @@ class Tool(Generic[P, R]):
         except Exception as exc:
             return ToolOutput(describe_exception(exc), is_error=True)
         except asyncio.CancelledError as exc:
-            if _being_cancelled():
+            if cancel_requests() != 0:  # this task is cancelled (or we cannot tell)
                 raise
             # the tool's own await was cancelled (not this task): a failure like any other
             return ToolOutput(describe_exception(exc), is_error=True)
