@@ -20,6 +20,7 @@ from ._wire.transport import Transport, Watchdog
 from .errors import (
     ConfigurationError,
     InvalidRequestError,
+    LimitExceededError,
     StreamError,
     StreamTruncatedError,
     ToolResultError,
@@ -326,6 +327,8 @@ class Client:
             reserved_ids=frozenset(
                 str(c.get("id")) for m in self._history for c in m.get("tool_calls") or ()
             ),
+            max_event_bytes=options.max_event_bytes,
+            max_tool_argument_bytes=options.max_tool_argument_bytes,
         )
         watchdog = Watchdog(options.first_token_timeout, options.idle_timeout, options.timeout)
         self._watchdog = watchdog
@@ -404,6 +407,10 @@ class Client:
                 yield StreamEvent("tool_use_stop", index=event[1], id=block.id, name=block.name)
         result = decoder.result()
         failure = result.failure
+        if failure is not None and failure.kind == "limit":
+            assert failure.option is not None
+            assert failure.limit is not None
+            raise LimitExceededError(failure.option, failure.limit, failure.subject or "")
         if failure is not None:
             cls = StreamTruncatedError if failure.kind == "truncated" else StreamError
             message = transport.redact(failure.message)

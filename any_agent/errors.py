@@ -22,6 +22,7 @@ __all__ = [
     "HTTPStatusError",
     "IdleTimeoutError",
     "InvalidRequestError",
+    "LimitExceededError",
     "ModelNotFoundError",
     "OverallTimeoutError",
     "RateLimitError",
@@ -36,6 +37,18 @@ __all__ = [
 
 class AnyAgentError(Exception):
     """Base class of every error raised by any_agent."""
+
+
+#: the longest server-supplied text an exception message carries
+MAX_MESSAGE_CHARS = 1000
+
+
+def clip(text: str, limit: int = MAX_MESSAGE_CHARS) -> str:
+    """``text`` cut to ``limit`` characters, saying how much was left off: a server's
+    words may be megabytes long and an exception message must stay readable."""
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}… ({len(text) - limit} more characters)"
 
 
 class ConfigurationError(AnyAgentError, ValueError):
@@ -102,6 +115,7 @@ class HTTPStatusError(AnyAgentError):
         error_type: str | None = None,
         code: str | None = None,
     ) -> None:
+        message = clip(message)
         super().__init__(f"HTTP {status}: {message}")
         self.status = status
         self.message = message
@@ -166,10 +180,25 @@ class StreamError(AnyAgentError):
     def __init__(
         self, message: str, *, error_type: str | None = None, code: str | int | None = None
     ) -> None:
-        super().__init__(message)
+        super().__init__(clip(message))
         self.error_type = error_type
         self.code = code
 
 
 class StreamTruncatedError(StreamError):
     """The stream ended before the model finished (no ``finish_reason``): a partial answer."""
+
+
+class LimitExceededError(StreamError):
+    """The response broke a size bound: ``option`` names the :class:`AgentOptions` field and
+    ``limit`` its value. Nothing of the turn is kept and no tool of it runs."""
+
+    def __init__(self, option: str, limit: int, what: str = "the response") -> None:
+        super().__init__(
+            f"{what} exceeded {option}={limit}; raise AgentOptions.{option} if the server "
+            "is trusted",
+            error_type="limit_exceeded",
+        )
+        self.option = option
+        self.limit = limit
+        self.what = what

@@ -112,6 +112,9 @@ class AgentOptions:
     auto_execute_tools: bool = True
     hooks: Mapping[str, Sequence[Any]] = field(default_factory=dict)
     can_use_tool: Any = None
+    max_response_bytes: int = 256 * 1024 * 1024
+    max_event_bytes: int = 32 * 1024 * 1024
+    max_tool_argument_bytes: int = 16 * 1024 * 1024
 
     def __post_init__(self) -> None:
         if not isinstance(self.model, str) or not self.model.strip():
@@ -202,6 +205,12 @@ class AgentOptions:
                     f"two tools are named {name!r}; tool names must be unique"
                 )
             seen.add(name)
+        for name in ("max_response_bytes", "max_event_bytes", "max_tool_argument_bytes"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ConfigurationError(
+                    f"{name} must be a positive int (a number of bytes), got {value!r}"
+                )
         if self.provider is not None and not isinstance(self.provider, str):
             raise ConfigurationError(
                 f"provider must be a profile name (str) or None, got {self.provider!r}"

@@ -24,13 +24,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
 
+from ..errors import LimitExceededError
 from ..types import ContentBlock, TextBlock, ThinkingBlock, ToolUseBlock, ToolUseError, Usage
+from . import jsontext
 from .shortcut import ARGUMENTS, CONTENT, Template, between, slot_of, template_for
 from .sse import SSEDecoder
 from .textscan import THINK_CLOSE, THINK_OPEN, TextScanner
@@ -64,9 +65,12 @@ class StreamFailure:
     """Why a stream did not complete: an error event, a malformed event, or truncation."""
 
     message: str
-    kind: str  # "error_event" | "malformed" | "truncated"
+    kind: str  # "error_event" | "malformed" | "truncated" | "limit"
     error_type: str | None = None
     code: str | int | None = None
+    option: str | None = None  # kind "limit": the AgentOptions field, its value, and what
+    limit: int | None = None  # broke it
+    subject: str | None = None
 
 
 @dataclass(slots=True)
@@ -81,7 +85,7 @@ class TurnResult:
 
 
 class _Call:
-    __slots__ = ("id", "name", "nchars", "obj", "parts", "position", "started")
+    __slots__ = ("id", "name", "nchars", "obj", "over", "parts", "position", "started")
 
     def __init__(self, position: int) -> None:
         self.position = position
@@ -91,29 +95,32 @@ class _Call:
         self.nchars = 0  # total length of parts
         self.obj: Any = None
         self.started = False
+        self.over = False  # its arguments broke max_tool_argument_bytes (and were dropped)
 
 
-def error_message(err: Any) -> tuple[str, str | None, Any]:
+def error_message(err: Any, _depth: int = 0) -> tuple[str, str | None, Any]:
     """(message, type, code) from any error object shape: dict, string, nested, stringified."""
     if isinstance(err, dict):
         inner = err.get("error")
         if "message" not in err:
-            if isinstance(inner, dict):
-                return error_message(inner)
+            if isinstance(inner, dict) and _depth < 8:
+                return error_message(inner, _depth + 1)
             if isinstance(inner, str):  # TGI {"error": "...", "error_type": "..."}
                 etype = err.get("error_type") or err.get("type")
                 return inner, etype if isinstance(etype, str) else None, err.get("code")
         msg = err.get("message") or err.get("detail") or err.get("msg") or ""
         if not isinstance(msg, str):
-            msg = orjson.dumps(msg).decode()
+            msg = _shown(msg, 1000)
         etype = err.get("type") or err.get("error_type")
         code = err.get("code")
         if code is None:
             code = err.get("http_status_code")  # TGI stream errors
-        return msg or orjson.dumps(err).decode(), etype if isinstance(etype, str) else None, code
+        if not isinstance(code, (str, int)) or isinstance(code, bool):
+            code = None
+        return msg or _shown(err, 1000), etype if isinstance(etype, str) else None, code
     if isinstance(err, str):
         return err, None, None
-    return repr(err), None, None
+    return _shown(err, 1000), None, None
 
 
 def _usage(raw: Any) -> Usage | None:
@@ -141,6 +148,10 @@ class StreamDecoder:
     ``think_open`` is for templates that open ``<think>`` themselves; ``id_seed`` makes
     generated tool-call ids stable for the same stream (so recordings replay exactly);
     ``reserved_ids`` are ids already used in the conversation, which a call may not reuse.
+    ``max_event_bytes`` bounds one SSE line or event and ``max_tool_argument_bytes`` one
+    call's arguments (in characters, which are never more than the bytes that carried them);
+    past either the stream fails with kind ``"limit"`` and nothing more is buffered.
+    Everything after ``[DONE]`` is ignored, whichever read it arrives in.
     """
 
     def __init__(
@@ -150,8 +161,11 @@ class StreamDecoder:
         think_open: bool = False,
         id_seed: str = "",
         reserved_ids: frozenset[str] = frozenset(),
+        max_event_bytes: int = 32 * 1024 * 1024,
+        max_tool_argument_bytes: int = 16 * 1024 * 1024,
     ) -> None:
-        self._sse = SSEDecoder()
+        self._sse = SSEDecoder(max_event_bytes)
+        self._max_args = max_tool_argument_bytes
         self._scanner = TextScanner(tool_names, think_open=think_open)
         self._think_open = think_open
         self._id_seed = id_seed
@@ -180,17 +194,30 @@ class StreamDecoder:
     # -- feeding ----------------------------------------------------------------------------
     def feed(self, data: bytes) -> list[Event]:
         out: list[Event] = []
+        if self.done_seen or self._limited:
+            return out  # after [DONE] nothing counts, however the bytes were split
         template = self._template
-        if template is not None and self._sse.idle:
-            value = between(data, template.head, template.tail)
-            if value is not None:
-                self.shortcut_events += 1
-                self.events_seen += 1
-                self._apply(template.slot, value, out)
-                return out
-        for kind, payload in self._sse.feed(data):
-            self._dispatch(kind, payload, out)
+        try:
+            if template is not None and self._sse.idle:
+                value = between(data, template.head, template.tail)
+                if value is not None:
+                    self.shortcut_events += 1
+                    self.events_seen += 1
+                    self._apply(template.slot, value, out)
+                    return out
+            for kind, payload in self._sse.feed(data):
+                self._dispatch(kind, payload, out)
+        except LimitExceededError as exc:
+            self._over_limit(exc)
         return out
+
+    def _over_limit(self, exc: LimitExceededError) -> None:
+        """A bound was broken: this failure wins over any other, and nothing is kept."""
+        self.failure = StreamFailure(
+            str(exc), "limit", exc.error_type, None, exc.option, exc.limit, exc.what
+        )
+        self._sse = SSEDecoder(1)  # drop whatever was buffered
+        self._template = None
 
     def close(self) -> list[Event]:
         """End of the byte stream: flush, finalise tool calls, judge completeness."""
@@ -199,9 +226,16 @@ class StreamDecoder:
             return out
         self._closed = True
         self._at_eof = True
-        for kind, payload in self._sse.close():
-            self._dispatch(kind, payload, out)
-        self._pieces(self._scanner.close(), out)
+        if not self.done_seen and not self._limited:
+            try:
+                for kind, payload in self._sse.close():
+                    self._dispatch(kind, payload, out)
+            except LimitExceededError as exc:
+                self._over_limit(exc)
+        try:
+            self._pieces(self._scanner.close(), out)
+        except LimitExceededError as exc:
+            self._over_limit(exc)
         self._finalise_calls(out)
         if self.failure is None and self.finish_reason is None:
             why = "[DONE] arrived" if self.done_seen else "the connection closed"
@@ -211,6 +245,10 @@ class StreamDecoder:
                 "truncated",
             )
         return out
+
+    @property
+    def _limited(self) -> bool:
+        return self.failure is not None and self.failure.kind == "limit"
 
     def result(self) -> TurnResult:
         blocks: list[ContentBlock] = []
@@ -239,6 +277,8 @@ class StreamDecoder:
 
     # -- one SSE event ----------------------------------------------------------------------
     def _dispatch(self, kind: str, payload: bytes, out: list[Event]) -> None:
+        if self.done_seen:
+            return  # the rest of a read that held [DONE]
         template = self._template
         if template is not None:
             value = between(payload, template.prefix, template.suffix) if kind == "data" else None
@@ -264,6 +304,9 @@ class StreamDecoder:
             obj = self._salvage(payload, out)
             if obj is None:
                 return
+        else:
+            if jsontext.has_long_integer(payload):
+                obj = self._exact(payload, obj)
         if not isinstance(obj, dict):
             if self.failure is None:
                 self.failure = StreamFailure(f"unexpected stream event: {obj!r:.200}", "malformed")
@@ -296,11 +339,21 @@ class StreamDecoder:
             if len(value) < call.nchars or not _repeats(call, value):  # (the cheap test first)
                 call.parts.append(value)
                 call.nchars += len(value)
+                if call.nchars > self._max_args:
+                    raise self._args_too_large(call)
                 out.append(("tool_args", call.position, value))
         elif slot == CONTENT:
             self._pieces(self._scanner.feed(value), out)
         else:
             self._add("thinking", value, out)
+
+    @staticmethod
+    def _exact(payload: bytes, obj: Any) -> Any:
+        """The event parsed again keeping >64-bit integers exact (orjson made them floats)."""
+        try:
+            return json.loads(payload)
+        except (ValueError, RecursionError):
+            return obj
 
     def _salvage(self, payload: bytes, out: list[Event]) -> Any:
         """The rare events orjson refuses: ``[DONE]`` with spaces, invalid UTF-8 inside a
@@ -362,16 +415,26 @@ class StreamDecoder:
         choices = obj.get("choices")
         if not choices:
             return
+        if not isinstance(choices, list):
+            self._malformed(f"choices must be a list, got {_shown(choices)}")
+            return
         for choice in choices:
             if not isinstance(choice, dict) or choice.get("index", 0) not in (0, None):
                 continue  # n > 1: the SDK follows the first choice
             delta = choice.get("delta") or choice.get("message")
             if delta:
+                if not isinstance(delta, dict):
+                    self._malformed(f"a choice's delta must be an object, got {_shown(delta)}")
+                    return
                 self._delta(delta, out)
             reason = choice.get("finish_reason")
             if reason:
                 self.finish_reason = _FINISH.get(str(reason).lower(), "stop")
             break
+
+    def _malformed(self, why: str) -> None:
+        if self.failure is None:
+            self.failure = StreamFailure(f"malformed stream event: {why}", "malformed")
 
     def _delta(self, delta: dict[str, Any], out: list[Event]) -> None:
         reasoning = delta.get("reasoning_content") or delta.get("reasoning")
@@ -380,7 +443,11 @@ class StreamDecoder:
         content = delta.get("content")
         if content:
             if isinstance(content, list):  # content parts
-                content = "".join(p.get("text") or "" for p in content if isinstance(p, dict))
+                content = "".join(
+                    text
+                    for p in content
+                    if isinstance(p, dict) and isinstance(text := p.get("text"), str)
+                )
             if isinstance(content, str) and content:
                 self._pieces(self._scanner.feed(content), out)
         calls = delta.get("tool_calls")
@@ -412,6 +479,8 @@ class StreamDecoder:
                 if isinstance(args, str):
                     call.parts.append(args)
                     call.nchars = len(args)
+                    if call.nchars > self._max_args:
+                        raise self._args_too_large(call)
                 else:
                     call.obj = args
                 call.started = True
@@ -439,6 +508,15 @@ class StreamDecoder:
                 fn = {}
             name = fn.get("name") or ""
             args = fn.get("arguments")
+            if not isinstance(index, (int, str, type(None))) or isinstance(index, bool):
+                self._malformed(f"a tool call's index must be a number, got {_shown(index)}")
+                return
+            if not isinstance(fid, (str, int)) or not isinstance(name, str):
+                self._malformed(
+                    f"a tool call's id and name must be strings, got {_shown(fid)} and "
+                    f"{_shown(name)}"
+                )
+                return
             if index is not None:
                 key: Any = ("i", index)
             elif fid:
@@ -467,9 +545,19 @@ class StreamDecoder:
                 if args and not _repeats(call, args):
                     call.parts.append(args)
                     call.nchars += len(args)
+                    if call.nchars > self._max_args:
+                        raise self._args_too_large(call)
                     out.append(("tool_args", call.position, args))
             else:
                 call.obj = args
+
+    def _args_too_large(self, call: _Call) -> LimitExceededError:
+        call.parts, call.nchars, call.over = [], 0, True
+        return LimitExceededError(
+            "max_tool_argument_bytes",
+            self._max_args,
+            f"the arguments of tool call {call.name or call.position!r}",
+        )
 
     def _finalise_calls(self, out: list[Event]) -> None:
         used: set[str] = set(self._reserved_ids)
@@ -489,12 +577,28 @@ class StreamDecoder:
             ).hexdigest()
             cid = "call_" + digest[:24]
         used.add(cid)
+        if call.over:
+            return ToolUseError(
+                cid,
+                call.name,
+                "",
+                f"the arguments exceeded max_tool_argument_bytes={self._max_args}",
+            )
         if not call.name:
             return ToolUseError(cid, "", raw, "the tool call has no function name")
         if error is not None:
             return ToolUseError(cid, call.name, raw, error)
         assert parsed is not None
         return ToolUseBlock(cid, call.name, parsed)
+
+
+def _shown(value: Any, limit: int = 80) -> str:
+    """A short, safe description of an unexpected JSON value for an error message."""
+    try:
+        text = jsontext.dumps(value)
+    except ValueError:  # nested too deeply to write
+        text = type(value).__name__
+    return text if len(text) <= limit else f"{text[:limit]}… ({type(value).__name__})"
 
 
 def _unopened_think(block: TextBlock) -> list[ContentBlock]:
@@ -535,13 +639,13 @@ def _repeats(call: _Call, args: str) -> bool:
 def _arguments(call: _Call) -> tuple[str, dict[str, Any] | None, str | None]:
     """(raw text, parsed object or None, error or None) for one call's arguments."""
     if call.obj is not None and not call.parts:
+        try:
+            text = jsontext.dumps(call.obj)
+        except ValueError as exc:
+            return "", None, f"arguments cannot be used: {exc}"
         if isinstance(call.obj, dict):
-            return orjson.dumps(call.obj).decode(), call.obj, None
-        return (
-            repr(call.obj),
-            None,
-            f"arguments must be a JSON object, got {type(call.obj).__name__}",
-        )
+            return text, call.obj, None
+        return text, None, f"arguments must be a JSON object, got {type(call.obj).__name__}"
     raw = "".join(call.parts)
     call.parts = [raw]  # drop the fragments now: peak memory stays near twice the size
     text = raw.strip()
@@ -560,23 +664,12 @@ def _arguments(call: _Call) -> tuple[str, dict[str, Any] | None, str | None]:
     return raw, None, err
 
 
-_BIG_JSON = 1 << 16
-
 # a stream whose events never repeat (a per-event timer or counter in them), or whose strings
 # cannot be found in its bytes, stops paying for learning templates after this many failures
 _MAX_WASTED_TEMPLATES = 4
 
 
-_LONG_DIGITS = re.compile(r"\d{19}")
-
-
-def _loads(text: str) -> Any:
-    # orjson reserves ~13x a large input's size up front (the stdlib parser does not, and is
-    # as fast on a few long strings such as whole files), and turns integers beyond 64 bits
-    # into floats; the stdlib keeps them exact
-    if len(text) > _BIG_JSON or _LONG_DIGITS.search(text):
-        return json.loads(text)
-    return orjson.loads(text)
+_loads = jsontext.loads
 
 
 def _loads_object(text: str) -> tuple[dict[str, Any] | None, str | None]:
@@ -591,4 +684,8 @@ def _loads_object(text: str) -> tuple[dict[str, Any] | None, str | None]:
             return None, "arguments are a JSON string, not an object"
     if not isinstance(value, dict):
         return None, f"arguments must be a JSON object, got {type(value).__name__}"
+    try:
+        jsontext.dumps(value)  # what history will hold must be writable, exactly
+    except ValueError as exc:
+        return None, f"arguments cannot be used: {exc}"
     return value, None

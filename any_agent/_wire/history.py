@@ -15,6 +15,7 @@ from typing import Any
 import orjson
 
 from ..types import ToolUseBlock, ToolUseError
+from . import jsontext
 from .profiles import Profile
 
 __all__ = ["assistant_entry", "to_request_messages"]
@@ -32,7 +33,8 @@ def assistant_entry(text: str, calls: Sequence[ToolUseBlock | ToolUseError]) -> 
                 "type": "function",
                 "function": {
                     "name": c.name,
-                    "arguments": orjson.dumps(c.input).decode()
+                    # exact: a 20-digit order id must replay as the model wrote it
+                    "arguments": jsontext.dumps(c.input)
                     if isinstance(c, ToolUseBlock)
                     else c.raw_arguments,
                 },
@@ -49,7 +51,10 @@ def _alnum9(value: str) -> str:
 
 def _valid_arguments(raw: Any) -> str:
     if isinstance(raw, dict):
-        return orjson.dumps(raw).decode()
+        try:
+            return jsontext.dumps(raw)
+        except ValueError:
+            return "{}"
     if isinstance(raw, str):
         try:
             if isinstance(orjson.loads(raw), dict):

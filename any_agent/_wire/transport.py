@@ -31,6 +31,7 @@ from ..errors import (
     HTTPStatusError,
     IdleTimeoutError,
     InvalidRequestError,
+    LimitExceededError,
     ModelNotFoundError,
     OverallTimeoutError,
     RateLimitError,
@@ -53,6 +54,9 @@ _CONTEXT = re.compile(
     re.IGNORECASE,
 )
 _DRAIN_SECONDS = 0.25
+#: how much of an error (or HTML) body is read: enough for any server's message, and a
+#: compressed 512 MiB error page is never inflated past it
+ERROR_BODY_BYTES = 8 * 1024
 
 
 class Watchdog:
@@ -208,6 +212,7 @@ class Transport:
             limits=httpx2.Limits(max_connections=None, max_keepalive_connections=512),
             timeout=httpx2.Timeout(None, connect=min(30.0, options.timeout or 30.0)),
             follow_redirects=False,
+            event_hooks={"response": [_cap_error_body]},
         )
         self._client = openai.AsyncOpenAI(
             base_url=options.base_url,
@@ -240,11 +245,18 @@ class Transport:
             async with self._client.chat.completions.with_streaming_response.create(
                 model=body["model"], messages=(), stream=True, extra_body=extra
             ) as response:
+                # decoded incrementally (at most 1 MiB per piece, however well it compresses),
+                # and counted after decoding: a 1 MB gzip bomb stops at the bound
                 chunks = response.http_response.aiter_bytes().__aiter__()
                 media = response.http_response.headers.get("content-type", "").lower()
                 whole: list[bytes] | None = None  # a body that is not an event stream
-                if media.startswith(("application/json", "text/html")):
+                html = media.startswith("text/html")
+                if html or media.startswith("application/json"):
                     whole = []
+                received = 0
+                max_total = self.options.max_response_bytes
+                # a body that is not a stream is one event; an HTML page is only quoted
+                max_whole = ERROR_BODY_BYTES if html else self.options.max_event_bytes
                 while True:
                     try:
                         chunk = await chunks.__anext__()
@@ -256,10 +268,19 @@ class Transport:
                         self.cut_reason = _cause(exc)
                         break
                     watchdog.disarm()
+                    received += len(chunk)
+                    if received > max_total:
+                        raise LimitExceededError("max_response_bytes", max_total)
                     if whole is None:
                         yield chunk
                     else:
                         whole.append(chunk)
+                        if received > max_whole:
+                            if html:
+                                break
+                            raise LimitExceededError(
+                                "max_event_bytes", max_whole, "the (non-streamed) response body"
+                            )
                     watchdog.arm()
                 watchdog.disarm()
                 if whole is not None:
@@ -379,6 +400,25 @@ class Transport:
                 message, status=status, body=snippet, error_type=etype, code=code_s
             )
         return HTTPStatusError(message, status=status, body=snippet, error_type=etype, code=code_s)
+
+
+async def _cap_error_body(response: httpx2.Response) -> None:
+    """Read at most :data:`ERROR_BODY_BYTES` of an error or redirect body (decompressed)
+    before the openai client reads it all: its words fit, a hostile body does not."""
+    if response.status_code < 300:
+        return
+    kept = bytearray()
+    try:
+        async with contextlib.aclosing(response.aiter_bytes()) as pieces:
+            async for piece in pieces:
+                kept += piece[: ERROR_BODY_BYTES - len(kept)]
+                if len(kept) >= ERROR_BODY_BYTES:
+                    break
+    except httpx2.HTTPError:
+        pass  # a cut or undecodable error body: what arrived is the message
+    finally:
+        await response.aclose()
+    response._content = bytes(kept)  # what .read()/.text now return
 
 
 def _cause(exc: BaseException) -> str:

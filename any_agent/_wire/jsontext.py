@@ -1,0 +1,80 @@
+"""JSON in and out without losing what a server sent: integers beyond 64 bits stay exact,
+and nesting is bounded so nothing downstream meets a ``RecursionError``.
+
+orjson turns a >64-bit integer into a float when parsing and refuses it when writing, and
+writes at most 255 levels; the stdlib keeps such integers exact. These helpers use orjson
+where it is exact and the stdlib where it is not.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+import orjson
+
+__all__ = ["MAX_DEPTH", "depth_of", "dumps", "has_long_integer", "loads"]
+
+#: the deepest JSON value accepted in tool arguments (orjson's own limit for writing)
+MAX_DEPTH = 255
+
+_LONG_DIGITS = re.compile(r"\d{19}")
+_LONG_DIGITS_B = re.compile(rb"\d{19}")
+
+# orjson reserves ~13x a large input's size up front (the stdlib parser does not, and is
+# as fast on a few long strings such as whole files)
+_BIG_JSON = 1 << 16
+
+
+def has_long_integer(data: str | bytes) -> bool:
+    """Whether ``data`` may hold an integer orjson would read as a float (19+ digits)."""
+    if isinstance(data, bytes):
+        return _LONG_DIGITS_B.search(data) is not None
+    return _LONG_DIGITS.search(data) is not None
+
+
+def loads(text: str | bytes) -> Any:
+    """Parse ``text`` keeping big integers exact; ValueError for invalid JSON or nesting
+    deeper than the parsers allow (never RecursionError)."""
+    if len(text) > _BIG_JSON or has_long_integer(text):
+        try:
+            return json.loads(text)
+        except RecursionError:
+            raise ValueError(f"JSON nested deeper than {MAX_DEPTH} levels") from None
+    return orjson.loads(text)
+
+
+def depth_of(value: Any, limit: int = MAX_DEPTH) -> int:
+    """The nesting depth of ``value``, counted without recursion; stops past ``limit``."""
+    deepest = 0
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, level = stack.pop()
+        if isinstance(item, dict):
+            items: Any = item.values()
+        elif isinstance(item, list):
+            items = item
+        else:
+            continue
+        if level > deepest:
+            deepest = level
+            if deepest > limit:
+                return deepest
+        stack.extend((child, level + 1) for child in items)
+    return deepest
+
+
+def dumps(value: Any) -> str:
+    """Compact JSON text of ``value``; big integers written exactly. ValueError when it is
+    nested deeper than :data:`MAX_DEPTH` (or is not JSON data)."""
+    try:
+        return orjson.dumps(value).decode()
+    except TypeError:
+        pass
+    if depth_of(value) > MAX_DEPTH:
+        raise ValueError(f"JSON nested deeper than {MAX_DEPTH} levels")
+    try:
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    except (TypeError, ValueError, RecursionError) as exc:
+        raise ValueError(f"not JSON data: {exc}") from None
