@@ -349,7 +349,7 @@ class Transport:
         try:
             parsed: Any = orjson.loads(text) if text else exc.body
         except orjson.JSONDecodeError:
-            parsed = text
+            parsed = _cut_message(text)
         if isinstance(parsed, dict) and "detail" in parsed and not parsed.keys() & _ERROR_KEYS:
             parsed = {"message": _fastapi_detail(parsed["detail"])}
         message, etype, code = error_message(parsed if parsed is not None else text)
@@ -419,6 +419,26 @@ async def _cap_error_body(response: httpx2.Response) -> None:
     finally:
         await response.aclose()
     response._content = bytes(kept)  # what .read()/.text now return
+
+
+_MESSAGE_START = re.compile(r'"(?:message|detail|error)"\s*:\s*"((?:[^"\\]|\\.)*)')
+
+
+def _cut_message(text: str) -> str:
+    """The message of a JSON error body cut at :data:`ERROR_BODY_BYTES` (so no longer valid
+    JSON): the start of its ``message`` string, else the text as it is."""
+    if not text.lstrip().startswith("{"):
+        return text
+    m = _MESSAGE_START.search(text)
+    if m is None:
+        return text
+    inner = m.group(1)
+    for end in range(len(inner), max(-1, len(inner) - 6), -1):  # a cut \u escape
+        try:
+            return str(orjson.loads(f'"{inner[:end]}"'))
+        except orjson.JSONDecodeError:
+            continue
+    return text
 
 
 def _cause(exc: BaseException) -> str:
