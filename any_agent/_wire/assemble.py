@@ -443,11 +443,11 @@ class StreamDecoder:
         content = delta.get("content")
         if content:
             if isinstance(content, list):  # content parts
-                content = "".join(
-                    text
-                    for p in content
-                    if isinstance(p, dict) and isinstance(text := p.get("text"), str)
-                )
+                texts = [p.get("text") for p in content if isinstance(p, dict)]
+                if not all(t is None or isinstance(t, str) for t in texts):
+                    self._malformed("a content part's text must be a string")
+                    return
+                content = "".join(t for t in texts if t)
             if isinstance(content, str) and content:
                 self._pieces(self._scanner.feed(content), out)
         calls = delta.get("tool_calls")
