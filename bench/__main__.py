@@ -3,8 +3,8 @@
 
 Full mode takes about 6-8 minutes on 2 cores; ``--quick`` is a smoke run of well under a
 minute with small sizes. ``--only`` runs some sections (single, aggregation, concurrency,
-requests, replay). ``--render JSON`` measures nothing and writes the report again from the raw
-results of an earlier run (after editing ``bench/history.md`` or the report's layout).
+requests, replay, memory). ``--render JSON`` measures nothing and writes the report again from
+the raw results of an earlier run (after editing ``bench/history.md`` or the report's layout).
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from typing import Any
 
 from .aggregate import run_aggregation
 from .concurrency import run_concurrency
+from .memory import run_memory
 from .replay import run_replay
 from .report import evaluate_goals, write_chart, write_markdown
 from .requests import run_connections, run_imports, run_ttfc
@@ -34,7 +35,7 @@ from .single import run_single, server_speed
 from .streams import StreamSpec
 
 ROOT = Path(__file__).resolve().parent.parent
-SECTIONS = ("single", "aggregation", "concurrency", "requests", "replay")
+SECTIONS = ("single", "aggregation", "concurrency", "requests", "replay", "memory")
 
 
 @dataclass
@@ -61,6 +62,7 @@ class Config:
     ttfc_requests: int = 100
     connection_requests: int = 50
     import_reps: int = 5
+    memory_limit: int = 64 * 1024 * 1024  # bytes; payloads are 4× (plain) and 16× (gzip) it
 
     @classmethod
     def full(cls) -> Config:
@@ -80,6 +82,7 @@ class Config:
             ttfc_requests=10,
             connection_requests=10,
             import_reps=1,
+            memory_limit=8 * 1024 * 1024,
         )
 
 
@@ -186,6 +189,9 @@ def main(argv: list[str] | None = None) -> int:
     if "requests" in sections:
         _log("imports")
         res["imports"] = run_imports(cfg.import_reps)
+    if "memory" in sections:
+        _log(f"memory vs hostile payloads (limit {cfg.memory_limit // 2**20} MiB)")
+        res["memory"] = run_memory(cfg.memory_limit)
     if "replay" in sections:
         _log("conformance replay")
         res["replay"] = run_replay(ROOT, run=not cfg.quick)

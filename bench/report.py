@@ -164,6 +164,23 @@ def evaluate_goals(res: dict[str, Any]) -> list[Row]:
                 c.get("after_first") == 0 if "after_first" in c else False,
             )
         )
+    mem: list[Row] = res.get("memory", [])
+    if mem:
+        ratios = [
+            (r["growth"] / r["limit"], f"{r['case']}/{r['variant']}") for r in mem if "growth" in r
+        ]
+        typed = all(r.get("error") == r.get("expected") for r in mem)
+        worst = max(ratios) if ratios else (float("nan"), "none")
+        goals.append(
+            _goal(
+                f"peak RSS growth vs hostile payloads, plain and gzip ({len(mem)} cases, "
+                f"limit {mem[0]['limit'] // 2**20} MiB)",
+                f"worst {worst[0]:.2f}× ({worst[1]}); "
+                + ("every case raised its typed error" if typed else "an expected error missing"),
+                "≤ 3× the limit",
+                bool(ratios) and len(ratios) == len(mem) and worst[0] <= 3 and typed,
+            )
+        )
     rp = res.get("replay", {})
     if "wall_s" in rp:
         goals.append(
@@ -472,6 +489,51 @@ def _requests_section(res: dict[str, Any]) -> list[str]:
     return out
 
 
+def _memory_section(res: dict[str, Any]) -> list[str]:
+    rows: list[Row] = res.get("memory", [])
+    if not rows:
+        return []
+    mib = 2**20
+    table = []
+    for r in rows:
+        if "growth" not in r:
+            table.append([r["case"], r["variant"], "", "", "", "", r.get("error", "?")])
+            continue
+        table.append(
+            [
+                r["case"],
+                r["variant"],
+                f"{(r.get('wire') or 0) / mib:,.2f} MiB",
+                f"{r['payload'] / mib:,.0f} MiB",
+                f"{r['growth'] / mib:,.1f} MiB",
+                f"{r['growth'] / r['limit']:.2f}×",
+                f"`{r['error']}`" + ("" if r["error"] == r["expected"] else " (unexpected)"),
+            ]
+        )
+    return [
+        "## Memory vs hostile payloads",
+        "",
+        f"Each case in a fresh client interpreter, with the option that bounds it at "
+        f"{rows[0]['limit'] // mib} MiB (`bench/memory.py`); growth is the rise of the RSS "
+        "high-water mark over a warm client's.",
+        "",
+        _table(
+            [
+                "payload",
+                "encoding",
+                "on the wire",
+                "inflated",
+                "peak RSS growth",
+                "× limit",
+                "error",
+            ],
+            table,
+            "llrrrrl",
+        ),
+        "",
+    ]
+
+
 def _replay_section(res: dict[str, Any]) -> list[str]:
     rp = res.get("replay")
     if not rp:
@@ -568,6 +630,7 @@ def write_markdown(res: dict[str, Any], path: Path) -> None:
     out += _aggregation_section(res)
     out += _concurrency_section(res)
     out += _requests_section(res)
+    out += _memory_section(res)
     out += _replay_section(res)
     out += ["", _HISTORY.read_text().strip()]
     path.write_text("\n".join(out).rstrip() + "\n")
