@@ -6,9 +6,9 @@ a long text stream, one non-streamed JSON body, one line that never ends, one to
 arguments, and an error (HTTP 500) body. Each case runs in a fresh client interpreter with
 the option that bounds it (``max_response_bytes``, ``max_event_bytes`` or
 ``max_tool_argument_bytes``) set to the limit and the others at their defaults; after a
-warm-up request the high-water mark of its RSS is read, the hostile request
-runs, and the growth of the high-water mark is the figure (so import and warm-up memory
-do not count). The goal is growth ≤ 3× the limit, with the expected error raised.
+warm-up request the RSS high-water mark is reset to the current RSS (``/proc/self/clear_refs``),
+the hostile request runs, and the rise of the high-water mark (``VmHWM``) is the figure, so
+import and warm-up memory do not count. The goal is growth ≤ 3× the limit, with the expected error raised.
 
     python -m bench.memory --serve --port-file PATH
     python -m bench.memory --case stream --variant gzip --limit 8388608 --url URL
@@ -155,8 +155,30 @@ async def _serve(port_file: Path) -> None:
 
 
 # -- one client, in its own interpreter -----------------------------------------------------
+def _status_kib(field: str) -> int | None:
+    with contextlib.suppress(OSError, ValueError):
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    return None
+
+
+def _reset_peak() -> int:
+    """Start the RSS high-water mark afresh at the current RSS; return that RSS in bytes.
+
+    ``ru_maxrss`` cannot be used: Linux keeps it across ``exec``, so a child started by a
+    larger parent reports the parent's size. ``VmHWM`` is the process's own, and writing 5 to
+    ``clear_refs`` resets it."""
+    with contextlib.suppress(OSError):
+        Path("/proc/self/clear_refs").write_text("5")
+    return 1024 * (_status_kib("VmRSS") or 0)
+
+
 def _rss_peak() -> int:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # KiB on Linux
+    kib = _status_kib("VmHWM")
+    if kib is None:
+        kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
+    return kib * 1024
 
 
 async def _child(case: str, variant: str, limit: int, url: str) -> dict[str, Any]:
@@ -175,7 +197,7 @@ async def _child(case: str, variant: str, limit: int, url: str) -> dict[str, Any
         await warm.query("hi")
         async for _ in warm.receive_response():
             pass
-    before = _rss_peak()
+    before = max(_reset_peak(), 0)
     started = time.perf_counter()
     error = "none"
     async with Client(AgentOptions(model=f"{case}:{variant}:{size}", **base)) as client:

@@ -71,6 +71,7 @@ HOSTILE: dict[str, dict[str, Any]] = {
     "content-part-dict-text": choice(
         index=0, delta={"content": [{"type": "text", "text": {"a": 1}}]}
     ),
+    "tool-calls-number": choice(index=0, delta={"tool_calls": 1}),
     "tool-index-list": choice(
         index=0, delta={"tool_calls": [{"index": [0], "id": "c", "function": {"name": "f"}}]}
     ),
@@ -313,7 +314,7 @@ def hostile_stream(position: int, value: Any) -> bytes:
     return b"".join(raw(i) for i in items) + b"data: [DONE]\n\n"
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=1500, deadline=None)
 @given(st.integers(0, len(POSITIONS) - 1), json_values, st.integers(1, 64))
 def test_arbitrary_json_anywhere_in_a_chunk_only_yields_typed_results(
     position: int, value: Any, split: int

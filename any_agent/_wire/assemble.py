@@ -85,7 +85,18 @@ class TurnResult:
 
 
 class _Call:
-    __slots__ = ("id", "name", "nchars", "obj", "over", "parts", "position", "started")
+    __slots__ = (
+        "id",
+        "loose",
+        "name",
+        "nchars",
+        "nparts",
+        "obj",
+        "over",
+        "parts",
+        "position",
+        "started",
+    )
 
     def __init__(self, position: int) -> None:
         self.position = position
@@ -93,6 +104,8 @@ class _Call:
         self.name = ""
         self.parts: list[str] = []  # argument fragments, joined once at the end
         self.nchars = 0  # total length of parts
+        self.nparts = 0  # fragments received
+        self.loose = 0  # fragments at the end of parts not yet joined into one string
         self.obj: Any = None
         self.started = False
         self.over = False  # its arguments broke max_tool_argument_bytes (and were dropped)
@@ -339,6 +352,10 @@ class StreamDecoder:
             if len(value) < call.nchars or not _repeats(call, value):  # (the cheap test first)
                 call.parts.append(value)
                 call.nchars += len(value)
+                call.nparts += 1
+                call.loose += 1
+                if call.loose >= _JOIN_EVERY:
+                    _compact(call)
                 if call.nchars > self._max_args:
                     raise self._args_too_large(call)
                 out.append(("tool_args", call.position, value))
@@ -479,6 +496,7 @@ class StreamDecoder:
                 if isinstance(args, str):
                     call.parts.append(args)
                     call.nchars = len(args)
+                    call.nparts = 1
                     if call.nchars > self._max_args:
                         raise self._args_too_large(call)
                 else:
@@ -498,6 +516,9 @@ class StreamDecoder:
     def _tool_fragments(self, fragments: Any, out: list[Event]) -> None:
         if isinstance(fragments, dict):
             fragments = [fragments]
+        if not isinstance(fragments, list):
+            self._malformed(f"tool_calls must be a list, got {_shown(fragments)}")
+            return
         for frag in fragments:
             if not isinstance(frag, dict):
                 continue
@@ -545,6 +566,10 @@ class StreamDecoder:
                 if args and not _repeats(call, args):
                     call.parts.append(args)
                     call.nchars += len(args)
+                    call.nparts += 1
+                    call.loose += 1
+                    if call.loose >= _JOIN_EVERY:
+                        _compact(call)
                     if call.nchars > self._max_args:
                         raise self._args_too_large(call)
                     out.append(("tool_args", call.position, args))
@@ -620,11 +645,24 @@ def _unopened_think(block: TextBlock) -> list[ContentBlock]:
     return out
 
 
+# argument fragments are joined in runs of this many: thousands of 100-character strings
+# cost 1.6x their text in object headers, one string of them barely more than the text
+_JOIN_EVERY = 256
+
+
+def _compact(call: _Call) -> None:
+    parts = call.parts
+    run = "".join(parts[-call.loose :])
+    del parts[-call.loose :]
+    parts.append(run)
+    call.loose = 0
+
+
 def _repeats(call: _Call, args: str) -> bool:
     """Whether a fragment resends the whole accumulated arguments (LiteLLM's summary chunk),
     verbatim or JSON-encoded once more. Length checks first: no join on the hot path."""
     n = call.nchars
-    if len(call.parts) < 2 or len(args) < n:
+    if call.nparts < 2 or len(args) < n:
         return False
     if len(args) == n:
         return args == "".join(call.parts)
