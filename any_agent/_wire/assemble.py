@@ -722,8 +722,13 @@ def _loads_object(text: str) -> tuple[dict[str, Any] | None, str | None]:
             return None, "arguments are a JSON string, not an object"
     if not isinstance(value, dict):
         return None, f"arguments must be a JSON object, got {type(value).__name__}"
-    try:
-        jsontext.dumps(value)  # what history will hold must be writable, exactly
-    except ValueError as exc:
-        return None, f"arguments cannot be used: {exc}"
+    # what history holds must be writable again (and nothing downstream may recurse past
+    # the limit); counting brackets is enough for nearly every call, and is cheap
+    if (text.count("[") + text.count("{") > jsontext.MAX_DEPTH) and jsontext.depth_of(
+        value
+    ) > jsontext.MAX_DEPTH:
+        return (
+            None,
+            f"arguments cannot be used: JSON nested deeper than {jsontext.MAX_DEPTH} levels",
+        )
     return value, None

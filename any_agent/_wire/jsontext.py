@@ -61,7 +61,7 @@ def depth_of(value: Any, limit: int = MAX_DEPTH) -> int:
             deepest = level
             if deepest > limit:
                 return deepest
-        stack.extend((child, level + 1) for child in items)
+        stack.extend((child, level + 1) for child in items if isinstance(child, (dict, list)))
     return deepest
 
 
