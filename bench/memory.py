@@ -6,9 +6,10 @@ a long text stream, one non-streamed JSON body, one line that never ends, one to
 arguments, and an error (HTTP 500) body. Each case runs in a fresh client interpreter with
 the option that bounds it (``max_response_bytes``, ``max_event_bytes`` or
 ``max_tool_argument_bytes``) set to the limit and the others at their defaults; after a
-warm-up request the RSS high-water mark is reset to the current RSS (``/proc/self/clear_refs``),
-the hostile request runs, and the rise of the high-water mark (``VmHWM``) is the figure, so
-import and warm-up memory do not count. The goal is growth ≤ 3× the limit, with the expected error raised.
+warm-up request the RSS high-water mark is reset to the current RSS
+(``/proc/self/clear_refs``), the hostile request runs, and the rise of the high-water mark
+(``VmHWM``) is the figure, so import and warm-up memory do not count. The goal is growth
+≤ 3× the limit, with the expected error raised.
 
     python -m bench.memory --serve --port-file PATH
     python -m bench.memory --case stream --variant gzip --limit 8388608 --url URL
