@@ -15,12 +15,22 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from sse_server import SSEServer, chunk, completion, events, sse, text_stream, tool_call
+from sse_server import (
+    Reply,
+    SSEServer,
+    chunk,
+    completion,
+    events,
+    sse,
+    text_stream,
+    tool_call,
+)
 
 from any_agent import (
     AgentOptions,
     AnyAgentError,
     Client,
+    HTTPStatusError,
     Message,
     ResultMessage,
     StreamError,
@@ -348,3 +358,52 @@ async def test_arbitrary_json_anywhere_through_a_real_client(position: int, valu
             assert client.history[0] == {"role": "user", "content": "go"}
     finally:
         server.stop()
+
+
+def deep_stream(position: int) -> bytes:
+    """The realistic stream with a list nested as deep as orjson reads (1,024 levels, the
+    event's own included) at one position: deep enough that ``str()`` or ``repr()`` of it is a
+    RecursionError."""
+    n, path = POSITIONS[position]
+    depth = 1024 - len(path) - 2
+    deep = b"[" * depth + b"]" * depth
+    items = [replaced(e, path, "@DEEP@") if i == n else e for i, e in enumerate(REALISTIC)]
+    data = b"".join(raw(i) for i in items) + b"data: [DONE]\n\n"
+    return data.replace(b'"@DEEP@"', deep)
+
+
+@pytest.mark.parametrize("position", range(len(POSITIONS)))
+def test_a_value_nested_1000_deep_anywhere_in_a_chunk_is_typed(position: int) -> None:
+    decoder = StreamDecoder(frozenset({"f"}))
+    decoder.feed(deep_stream(position))
+    decoder.close()
+    result = decoder.result()
+    if result.failure is not None:
+        assert len(result.failure.message) < 2000
+    for block in result.blocks:
+        if isinstance(block, ToolUseBlock):
+            assistant_entry("", [block])
+
+
+DEEP = "[" * 1020 + "]" * 1020
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        '{"detail": ' + "[" * 300 + "]" * 300 + "}",
+        '{"detail": ' + DEEP + "}",
+        '{"detail": [{"msg": "bad", "loc": 5}]}',
+        '{"detail": [{"msg": "bad", "loc": [' + DEEP + ', "a"]}]}',
+        '{"detail": [{"msg": "bad", "loc": {"a": 1}}]}',
+    ],
+    ids=["deep-300", "deep-1020", "loc-number", "loc-deep", "loc-object"],
+)
+async def test_hostile_fastapi_detail_is_a_typed_error(sse_server: SSEServer, body: str) -> None:
+    # FastAPI's {"detail": ...} 422 shape, with what a hostile server puts in it
+    sse_server.script.add(Reply(422, {"Content-Type": "application/json"}, body))
+    async with Client(opts(sse_server)) as client:
+        with pytest.raises(HTTPStatusError) as info:
+            await ask(client, "hi")
+        assert len(str(info.value)) < 2000
+        assert client.history == [{"role": "user", "content": "hi"}]

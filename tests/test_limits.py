@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 from sse_server import (
+    MODELS,
     Reply,
     SSEServer,
     chunk,
@@ -35,10 +36,12 @@ from any_agent import (
     HTTPStatusError,
     LimitExceededError,
     Message,
+    ModelNotFoundError,
     ResultMessage,
     ServerError,
     StreamError,
 )
+from any_agent._wire.transport import MODELS_BODY_BYTES
 from any_agent.errors import MAX_MESSAGE_CHARS
 from any_agent.tools import tool
 
@@ -318,3 +321,35 @@ def test_limit_exceeded_is_an_any_agent_error() -> None:
         "the response exceeded max_event_bytes=10; raise AgentOptions.max_event_bytes if the "
         "server is trusted"
     )
+
+
+async def test_a_gzip_bomb_from_get_models_on_the_404_path_is_not_read(
+    sse_server: SSEServer,
+) -> None:
+    # a 404 for the model makes the SDK ask GET /models which models exist; that answer is
+    # best effort and read only up to MODELS_BODY_BYTES, however well it compresses (a page
+    # inflating to 600 MiB used to be read whole: ~1.2 GB of RSS while reporting the 404)
+    page = b'{"data": [{"id": "evil"}]' + b" " * (MODELS_BODY_BYTES + 1) + b"}"
+    sse_server.script.add(Reply(404, {}, error_body("no such model", type="not_found")))
+    sse_server.script.add(
+        Reply(200, {"Content-Encoding": "gzip"}, gzipped(page)), path=MODELS, method="GET"
+    )
+    async with Client(opts(sse_server)) as client:
+        with pytest.raises(ModelNotFoundError) as info:
+            await ask(client, "talk")
+        assert info.value.available == []
+        await still_works(client, sse_server, "talk")
+
+
+async def test_a_models_page_within_the_cap_still_names_the_models(
+    sse_server: SSEServer,
+) -> None:
+    page = b'{"data": [{"id": "good"}]' + b" " * (MODELS_BODY_BYTES // 2) + b"}"
+    sse_server.script.add(Reply(404, {}, error_body("no such model", type="not_found")))
+    sse_server.script.add(
+        Reply(200, {"Content-Encoding": "gzip"}, gzipped(page)), path=MODELS, method="GET"
+    )
+    async with Client(opts(sse_server)) as client:
+        with pytest.raises(ModelNotFoundError) as info:
+            await ask(client, "talk")
+    assert info.value.available == ["good"]

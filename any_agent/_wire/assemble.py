@@ -36,7 +36,7 @@ from .shortcut import ARGUMENTS, CONTENT, Template, between, slot_of, template_f
 from .sse import SSEDecoder
 from .textscan import THINK_CLOSE, THINK_OPEN, TextScanner
 
-__all__ = ["Event", "StreamDecoder", "StreamFailure", "TurnResult"]
+__all__ = ["Event", "StreamDecoder", "StreamFailure", "TurnResult", "shown"]
 
 # ("text", str) | ("thinking", str) | ("tool_start", index, id, name)
 # | ("tool_args", index, fragment) | ("tool_done", index, block)
@@ -123,17 +123,17 @@ def error_message(err: Any, _depth: int = 0) -> tuple[str, str | None, Any]:
                 return inner, etype if isinstance(etype, str) else None, err.get("code")
         msg = err.get("message") or err.get("detail") or err.get("msg") or ""
         if not isinstance(msg, str):
-            msg = _shown(msg, 1000)
+            msg = shown(msg, 1000)
         etype = err.get("type") or err.get("error_type")
         code = err.get("code")
         if code is None:
             code = err.get("http_status_code")  # TGI stream errors
         if not isinstance(code, (str, int)) or isinstance(code, bool):
             code = None
-        return msg or _shown(err, 1000), etype if isinstance(etype, str) else None, code
+        return msg or shown(err, 1000), etype if isinstance(etype, str) else None, code
     if isinstance(err, str):
         return err, None, None
-    return _shown(err, 1000), None, None
+    return shown(err, 1000), None, None
 
 
 def _usage(raw: Any) -> Usage | None:
@@ -322,7 +322,9 @@ class StreamDecoder:
                 obj = self._exact(payload, obj)
         if not isinstance(obj, dict):
             if self.failure is None:
-                self.failure = StreamFailure(f"unexpected stream event: {obj!r:.200}", "malformed")
+                self.failure = StreamFailure(
+                    f"unexpected stream event: {shown(obj, 200)}", "malformed"
+                )
             return
         self.events_seen += 1
         self._chunk(obj, out)
@@ -433,7 +435,7 @@ class StreamDecoder:
         if not choices:
             return
         if not isinstance(choices, list):
-            self._malformed(f"choices must be a list, got {_shown(choices)}")
+            self._malformed(f"choices must be a list, got {shown(choices)}")
             return
         for choice in choices:
             if not isinstance(choice, dict) or choice.get("index", 0) not in (0, None):
@@ -441,12 +443,14 @@ class StreamDecoder:
             delta = choice.get("delta") or choice.get("message")
             if delta:
                 if not isinstance(delta, dict):
-                    self._malformed(f"a choice's delta must be an object, got {_shown(delta)}")
+                    self._malformed(f"a choice's delta must be an object, got {shown(delta)}")
                     return
                 self._delta(delta, out)
             reason = choice.get("finish_reason")
             if reason:
-                self.finish_reason = _FINISH.get(str(reason).lower(), "stop")
+                # not str(reason): a value nested 1,000 deep is a RecursionError to print
+                key = reason.lower() if isinstance(reason, str) else ""
+                self.finish_reason = _FINISH.get(key, "stop")
             break
 
     def _malformed(self, why: str) -> None:
@@ -517,7 +521,7 @@ class StreamDecoder:
         if isinstance(fragments, dict):
             fragments = [fragments]
         if not isinstance(fragments, list):
-            self._malformed(f"tool_calls must be a list, got {_shown(fragments)}")
+            self._malformed(f"tool_calls must be a list, got {shown(fragments)}")
             return
         for frag in fragments:
             if not isinstance(frag, dict):
@@ -530,12 +534,11 @@ class StreamDecoder:
             name = fn.get("name") or ""
             args = fn.get("arguments")
             if not isinstance(index, (int, str, type(None))) or isinstance(index, bool):
-                self._malformed(f"a tool call's index must be a number, got {_shown(index)}")
+                self._malformed(f"a tool call's index must be a number, got {shown(index)}")
                 return
             if not isinstance(fid, (str, int)) or not isinstance(name, str):
                 self._malformed(
-                    f"a tool call's id and name must be strings, got {_shown(fid)} and "
-                    f"{_shown(name)}"
+                    f"a tool call's id and name must be strings, got {shown(fid)} and {shown(name)}"
                 )
                 return
             if index is not None:
@@ -617,7 +620,7 @@ class StreamDecoder:
         return ToolUseBlock(cid, call.name, parsed)
 
 
-def _shown(value: Any, limit: int = 80) -> str:
+def shown(value: Any, limit: int = 80) -> str:
     """A short, safe description of an unexpected JSON value for an error message."""
     try:
         text = jsontext.dumps(value)

@@ -39,7 +39,7 @@ from ..errors import (
     StreamError,
 )
 from ..options import AgentOptions
-from .assemble import error_message
+from .assemble import error_message, shown
 
 __all__ = ["Transport", "Watchdog"]
 
@@ -57,6 +57,9 @@ _DRAIN_SECONDS = 0.25
 #: how much of an error (or HTML) body is read: enough for any server's message, and a
 #: compressed 512 MiB error page is never inflated past it
 ERROR_BODY_BYTES = 8 * 1024
+#: how much of a ``GET /models`` answer is read (it only names the models on offer when the
+#: requested one is missing; the largest public catalogues are well under this)
+MODELS_BODY_BYTES = 4 * 1024 * 1024
 
 
 class Watchdog:
@@ -323,16 +326,28 @@ class Transport:
 
     async def list_models(self, limit: float = 5.0) -> list[str]:
         """Model ids from ``GET /models``; empty when the server does not answer in ``limit``
-        seconds."""
+        seconds or its answer is larger than :data:`MODELS_BODY_BYTES`."""
+
+        async def fetch() -> bytes | None:
+            async with self._http.stream(
+                "GET",
+                f"{self.base_url}/models",
+                headers={"Authorization": f"Bearer {self.options.api_key}"},
+            ) as response:
+                kept = bytearray()
+                # read as it inflates and stop at the cap: a compressed page of model ids
+                # must not become gigabytes while an error is being reported
+                async for piece in response.aiter_bytes():
+                    kept += piece
+                    if len(kept) > MODELS_BODY_BYTES:
+                        return None
+                return bytes(kept)
+
         try:
-            response = await asyncio.wait_for(
-                self._http.get(
-                    f"{self.base_url}/models",
-                    headers={"Authorization": f"Bearer {self.options.api_key}"},
-                ),
-                limit,
-            )
-            data = orjson.loads(response.content).get("data") or []
+            content = await asyncio.wait_for(fetch(), limit)
+            if content is None:
+                return []
+            data = orjson.loads(content).get("data") or []
             return sorted(str(m.get("id")) for m in data if isinstance(m, dict) and m.get("id"))
         except Exception:  # best effort: the error being reported matters more
             return []
@@ -495,9 +510,11 @@ def _fastapi_detail(detail: Any) -> str:
     problems = []
     for item in detail if isinstance(detail, list) else [detail]:
         if isinstance(item, dict) and isinstance(item.get("msg"), str):
-            loc = ".".join(str(part) for part in item.get("loc") or ())
+            where = item.get("loc")
+            parts = where if isinstance(where, list) else [] if where is None else [where]
+            loc = ".".join(p if isinstance(p, str) else shown(p, 40) for p in parts)
             problems.append(f"{loc}: {item['msg']}" if loc else item["msg"])
-    return "; ".join(problems) or orjson.dumps(detail).decode()
+    return "; ".join(problems) or shown(detail, 1000)
 
 
 def _unwrap_litellm(message: str) -> str:
