@@ -161,6 +161,11 @@ class Client:
             raise ToolResultError(
                 f"no open tool call with id {tool_use_id!r} (open calls: {known})"
             )
+        if tool_use_id in self._tools.refused:
+            raise ToolResultError(
+                f"tool call {tool_use_id!r} was beyond max_tool_calls="
+                f"{self.options.max_tool_calls} and already has an error result; it is not run"
+            )
         self._results[tool_use_id] = (result_to_text(result), bool(is_error))
 
     async def interrupt(self) -> None:

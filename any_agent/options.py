@@ -92,6 +92,10 @@ class AgentOptions:
     The first seven fields keep the seed's order so positional construction keeps working.
     ``timeout`` bounds the whole request, ``first_token_timeout`` the wait for the first
     event (a cold model load), and ``idle_timeout`` the longest silence between events.
+    ``max_tool_calls`` bounds the calls run from one response (the rest get an error
+    result), ``max_concurrent_tools`` how many of them run at once. ``proxy_loopback``
+    lets ``HTTP(S)_PROXY``/``ALL_PROXY`` apply to a loopback ``base_url`` (off: a local
+    server is always reached directly).
     """
 
     system_prompt: str | None = None
@@ -112,6 +116,9 @@ class AgentOptions:
     auto_execute_tools: bool = True
     hooks: Mapping[str, Sequence[Any]] = field(default_factory=dict)
     can_use_tool: Any = None
+    max_tool_calls: int = 64
+    max_concurrent_tools: int = 8
+    proxy_loopback: bool = False
 
     def __post_init__(self) -> None:
         if not isinstance(self.model, str) or not self.model.strip():
@@ -175,7 +182,11 @@ class AgentOptions:
                 "api_key must be printable ASCII with no line breaks, control characters or "
                 "surrounding whitespace (it is sent as an HTTP header); check how it was read"
             )
-        for name in ("include_partial_messages", "auto_execute_tools"):
+        for name in ("max_tool_calls", "max_concurrent_tools"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ConfigurationError(f"{name} must be an int >= 1, got {value!r}")
+        for name in ("include_partial_messages", "auto_execute_tools", "proxy_loopback"):
             if not isinstance(getattr(self, name), bool):
                 raise ConfigurationError(
                     f"{name} must be True or False, got {getattr(self, name)!r}"
