@@ -39,6 +39,14 @@ from ..errors import (
 )
 from ..options import AgentOptions
 from .assemble import error_message
+from .credentials import (
+    is_loopback,
+    redact_url,
+    register_log_secrets,
+    scrub,
+    split_query,
+    url_secrets,
+)
 
 __all__ = ["Transport", "Watchdog"]
 
@@ -201,16 +209,29 @@ class Transport:
 
     def __init__(self, options: AgentOptions) -> None:
         self.options = options
-        self.base_url = options.base_url
+        #: the base URL as shown in messages and ``ConnectionFailedError.url``: without
+        #: the credentials a query may carry (``?key=``)
+        self.base_url = redact_url(options.base_url)
+        key = options.api_key
+        self.secrets: tuple[str, ...] = url_secrets(options.base_url) + (
+            (key,) if len(key) >= 8 and key != "not-needed" else ()
+        )
+        register_log_secrets(self.secrets)  # httpx2 logs every URL, httpcore2 every header
         self.cut_reason: str | None = None  # why the last body ended early, if it did
+        root, query = split_query(options.base_url)
+        self._models_url = f"{root}/models"
         self._http = httpx2.AsyncClient(
             verify=_ssl_context(),
             limits=httpx2.Limits(max_connections=None, max_keepalive_connections=512),
             timeout=httpx2.Timeout(None, connect=min(30.0, options.timeout or 30.0)),
             follow_redirects=False,
+            # a local server is reached directly: HTTP(S)_PROXY / ALL_PROXY would send the
+            # prompt and the key through another host (and most proxies cannot reach it)
+            trust_env=options.proxy_loopback or not is_loopback(options.base_url),
+            params=query,  # the base URL's own query (``?key=``), on every request
         )
         self._client = openai.AsyncOpenAI(
-            base_url=options.base_url,
+            base_url=root,
             api_key=options.api_key or "not-needed",
             max_retries=options.max_retries,
             http_client=self._http,
@@ -221,11 +242,9 @@ class Transport:
         await self._client.close()
 
     def redact(self, text: str) -> str:
-        """``text`` with the API key replaced: nothing the SDK raises may carry it."""
-        key = self.options.api_key
-        if key and len(key) >= 8 and key != "not-needed":
-            return text.replace(key, "***")
-        return text
+        """``text`` without the API key or the base URL's credentials, in any encoding a
+        server may echo them in: nothing the SDK raises may carry them."""
+        return scrub(text, self.secrets)
 
     async def stream(self, body: dict[str, Any], watchdog: Watchdog) -> AsyncGenerator[bytes, None]:
         """POST /chat/completions and yield raw body bytes; errors come out typed."""
@@ -306,7 +325,7 @@ class Transport:
         try:
             response = await asyncio.wait_for(
                 self._http.get(
-                    f"{self.base_url}/models",
+                    self._models_url,
                     headers={"Authorization": f"Bearer {self.options.api_key}"},
                 ),
                 limit,

@@ -1,0 +1,215 @@
+"""Secrets: credentials in a base URL, every encoded form of a secret, and their scrubbing.
+
+One place derives what a secret can look like once a server echoes it back (JSON-escaped,
+URL-encoded, base64 at any alignment, HTML-escaped) and removes all of it; the SDK's errors
+and DEBUG logs and the conformance suite's cassettes and reports all scrub through
+:func:`scrub`.
+"""
+
+from __future__ import annotations
+
+import base64
+import functools
+import html
+import ipaddress
+import json
+import logging
+import re
+import threading
+from collections.abc import Iterable
+from urllib.parse import parse_qsl, quote, quote_plus, unquote, urlsplit, urlunsplit
+
+__all__ = [
+    "is_loopback",
+    "normalize_url",
+    "redact_url",
+    "register_log_secrets",
+    "scrub",
+    "secret_forms",
+    "split_query",
+    "url_secrets",
+]
+
+#: Query parameter names (or parts of them, split at ``_ - .``) whose value is a credential:
+#: ``key``, ``api_key``, ``x-api-key``, ``access_token``, ``apiKey``, ``sig``...
+_SECRET_WORDS = frozenset(
+    {"key", "apikey", "token", "secret", "password", "passwd", "pwd", "auth", "sig"}
+    | {"signature", "credential", "credentials", "session", "code"}
+)
+_SECRET_SUFFIXES = ("key", "token", "secret", "password")
+#: Raw secrets shorter than this are not scrubbed (they would match ordinary text);
+#: encoded forms are derived only from secrets at least ``_MIN_ENCODED`` long.
+_MIN_RAW = 4
+_MIN_ENCODED = 8
+
+
+def normalize_url(url: str) -> str:
+    """``url`` with its scheme and host in lower case (``HTTP://Host`` → ``http://host``), so
+    that every later comparison of the scheme sees one spelling."""
+    parts = urlsplit(url.strip())
+    netloc = parts.netloc
+    userinfo, at, hostport = netloc.rpartition("@")
+    netloc = f"{userinfo}{at}{hostport.lower()}"
+    return urlunsplit((parts.scheme.lower(), netloc, parts.path, parts.query, parts.fragment))
+
+
+def is_loopback(url: str) -> bool:
+    """Whether ``url``'s host is this machine (``localhost``, ``127.0.0.0/8``, ``::1``)."""
+    host = (urlsplit(url).hostname or "").strip("[]").lower()
+    if host in ("localhost", "localhost.localdomain") or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _is_secret_param(name: str) -> bool:
+    lowered = name.lower()
+    words = re.split(r"[_\-.]", lowered)
+    return lowered.endswith(_SECRET_SUFFIXES) or any(w in _SECRET_WORDS for w in words)
+
+
+def url_secrets(url: str) -> tuple[str, ...]:
+    """The credentials written into ``url``: user name and password, secret query values."""
+    parts = urlsplit(url)
+    found = [parts.password or "", parts.username or ""]
+    found += [unquote(s) for s in found]
+    for name, value in parse_qsl(parts.query, keep_blank_values=True):
+        if _is_secret_param(name):
+            found.append(value)
+    for piece in parts.query.split("&"):  # the value as written, before percent-decoding
+        name, _, value = piece.partition("=")
+        if _is_secret_param(name):
+            found.append(value)
+    return tuple(dict.fromkeys(s for s in found if len(s) >= _MIN_RAW))
+
+
+def redact_url(url: str, mask: str = "***") -> str:
+    """``url`` with its user name, password and secret query values replaced by ``mask``
+    (what ``repr``, errors and ``.url`` show)."""
+    parts = urlsplit(url)
+    netloc = parts.netloc
+    if "@" in netloc:
+        netloc = f"{mask}@{netloc.rpartition('@')[2]}"
+    query = "&".join(
+        f"{name}={mask}" if eq and _is_secret_param(name) else f"{name}{eq}{value}"
+        for name, eq, value in (p.partition("=") for p in parts.query.split("&") if p)
+    )
+    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+
+
+def split_query(url: str) -> tuple[str, dict[str, str]]:
+    """``url`` without its query, and the query as parameters (the openai client appends
+    paths to the base URL, which would land after a query written into it)."""
+    parts = urlsplit(url)
+    base = urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))
+    return base, dict(parse_qsl(parts.query, keep_blank_values=True))
+
+
+def _base64_cores(raw: bytes) -> set[str]:
+    """The characters of base64 text that encode only ``raw``, for each of the three byte
+    alignments it can have inside a longer encoded value (``user:key`` in Basic auth)."""
+    cores: set[str] = set()
+    n = len(raw)
+    for offset in range(3):
+        encoded = base64.b64encode(b"\0" * offset + raw).decode("ascii")
+        start = -(-offset * 8 // 6)  # the first character with no bits of the padding
+        end = (offset + n) * 8 // 6  # past the last character made only of ``raw``'s bits
+        core = encoded[start:end]
+        cores.add(core)
+        cores.add(core.translate(str.maketrans("+/", "-_")))  # the URL-safe alphabet
+        if offset == 0:
+            cores.add(encoded)
+            cores.add(base64.urlsafe_b64encode(raw).decode("ascii"))
+    return cores
+
+
+@functools.lru_cache(maxsize=256)
+def secret_forms(secret: str) -> frozenset[str]:
+    """Every spelling of ``secret`` a server might echo back: as is, JSON-escaped (with and
+    without ``\\uXXXX`` for non-ASCII, with ``\\/``), URL-encoded (``%XX`` in either case,
+    ``+`` for spaces), JSON-escaped URL-encoded, HTML-escaped, and base64 (standard and
+    URL-safe alphabet, at every alignment). Empty for a secret too short to scrub."""
+    if len(secret) < _MIN_RAW:
+        return frozenset()
+    forms = {secret}
+    if len(secret) >= _MIN_ENCODED:
+        encoded = {quote(secret, safe=""), quote(secret, safe="/"), quote_plus(secret)}
+        encoded |= {re.sub(r"%[0-9A-F]{2}", lambda m: m.group(0).lower(), e) for e in encoded}
+        forms |= encoded
+        for text in (secret, *encoded):
+            for ascii_only in (True, False):
+                escaped = json.dumps(text, ensure_ascii=ascii_only)[1:-1]
+                forms |= {escaped, escaped.replace("/", "\\/")}
+        forms.add(html.escape(secret))
+        forms |= _base64_cores(secret.encode("utf-8"))
+    return frozenset(f for f in forms if len(f) >= _MIN_RAW)
+
+
+@functools.lru_cache(maxsize=64)
+def _pattern(secrets: tuple[str, ...]) -> re.Pattern[str] | None:
+    forms = set().union(*(secret_forms(s) for s in secrets)) if secrets else set()
+    if not forms:
+        return None
+    # longest first: a form that contains another is removed whole
+    return re.compile("|".join(re.escape(f) for f in sorted(forms, key=len, reverse=True)))
+
+
+def scrub(text: str, secrets: Iterable[str], mask: str = "***") -> str:
+    """``text`` with every encoded form of every secret replaced by ``mask``."""
+    pattern = _pattern(tuple(sorted({s for s in secrets if s})))
+    return text if pattern is None else pattern.sub(mask, text)
+
+
+# ---- logs ------------------------------------------------------------------------------------
+
+#: Loggers that can carry a request URL, headers or body (``httpx2`` logs every URL at INFO,
+#: ``httpcore2`` response headers at DEBUG, ``openai`` request options at DEBUG).
+_LOGGERS = (
+    "any_agent",
+    "any_agent.hooks",
+    "httpx2",
+    "httpcore2.connection",
+    "httpcore2.http11",
+    "httpcore2.http2",
+    "httpcore2.proxy",
+    "openai",
+    "openai._base_client",
+    "openai._response",
+)
+
+
+class _ScrubFilter(logging.Filter):
+    """Rewrites a record whose rendered message holds a registered secret."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.secrets: set[str] = set()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if self.secrets:
+            try:
+                message = record.getMessage()
+            except Exception:  # a broken record is the logging module's to report
+                return True
+            clean = scrub(message, tuple(self.secrets))
+            if clean != message:
+                record.msg, record.args = clean, None
+        return True
+
+
+_FILTER = _ScrubFilter()
+_FILTER_LOCK = threading.Lock()
+
+
+def register_log_secrets(secrets: Iterable[str]) -> None:
+    """Scrub ``secrets`` (in every encoded form) from the HTTP and SDK loggers' records."""
+    new = {s for s in secrets if len(s) >= _MIN_RAW}
+    if not new:
+        return
+    with _FILTER_LOCK:
+        if not _FILTER.secrets:
+            for name in _LOGGERS:
+                logging.getLogger(name).addFilter(_FILTER)
+        _FILTER.secrets |= new
