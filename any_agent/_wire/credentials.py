@@ -128,15 +128,16 @@ def _base64_cores(raw: bytes) -> set[str]:
 @functools.lru_cache(maxsize=256)
 def secret_forms(secret: str) -> frozenset[str]:
     """Every spelling of ``secret`` a server might echo back: as is, JSON-escaped (with and
-    without ``\\uXXXX`` for non-ASCII, with ``\\/``), URL-encoded (``%XX`` in either case,
-    ``+`` for spaces), JSON-escaped URL-encoded, HTML-escaped, and base64 (standard and
-    URL-safe alphabet, at every alignment). Empty for a secret too short to scrub."""
+    without ``\\uXXXX`` for non-ASCII, with ``\\/``), URL-encoded (``+`` for spaces; the
+    scrubber matches ``%XX`` in either case), JSON-escaped URL-encoded, HTML-escaped, and
+    base64 (standard and URL-safe alphabet, at every alignment). Empty for a secret too
+    short to scrub."""
     if len(secret) < _MIN_RAW:
         return frozenset()
     forms = {secret}
     if len(secret) >= _MIN_ENCODED:
+        # (the hex digits of a %XX escape match in either case: see _pattern)
         encoded = {quote(secret, safe=""), quote(secret, safe="/"), quote_plus(secret)}
-        encoded |= {re.sub(r"%[0-9A-F]{2}", lambda m: m.group(0).lower(), e) for e in encoded}
         forms |= encoded
         for text in (secret, *encoded):
             for ascii_only in (True, False):
@@ -153,7 +154,18 @@ def _pattern(secrets: tuple[str, ...]) -> re.Pattern[str] | None:
     if not forms:
         return None
     # longest first: a form that contains another is removed whole
-    return re.compile("|".join(re.escape(f) for f in sorted(forms, key=len, reverse=True)))
+    return re.compile("|".join(_literal(f) for f in sorted(forms, key=len, reverse=True)))
+
+
+def _literal(form: str) -> str:
+    """A pattern for ``form`` in which each ``%XX`` escape matches in either case."""
+    pieces = re.split(r"(%[0-9A-Fa-f]{2})", form)
+    return "".join(
+        "%" + "".join(f"[{c.upper()}{c.lower()}]" if c.isalpha() else c for c in p[1:])
+        if i % 2
+        else re.escape(p)
+        for i, p in enumerate(pieces)
+    )
 
 
 def scrub(text: str, secrets: Iterable[str], mask: str = "***") -> str:
