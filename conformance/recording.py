@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from any_agent._wire.credentials import redact_url, scrub, secret_forms
+from any_agent._wire.credentials import redact_url, scrub
 
 from . import SUITE_VERSION
 from .results import model_slug
@@ -83,7 +83,7 @@ def scan_for_secrets(text: str, secrets: Iterable[str] = ()) -> list[str]:
     """Problems found in ``text``: key-like strings, secret header names with a value."""
     found: list[str] = []
     for secret in secrets:
-        if any(form in text for form in secret_forms(secret)):
+        if scrub(text, (secret,), REDACTED) != text:
             found.append("the API key itself (or an encoding of it)")
     for rx in KEY_PATTERNS:
         for m in rx.finditer(text):
