@@ -71,6 +71,12 @@ class ToolLoop:
     async def stop(self, reason: StopReason) -> None:
         await self._hooks.stop(reason)
 
+    def mark_over_limit(self, calls: Sequence[ToolUseBlock | ToolUseError]) -> None:
+        """Record the calls of a response beyond ``max_tool_calls`` as refused, as soon as the
+        caller can see them: ``Client.add_tool_result`` must not answer one before
+        :meth:`execute` gives it its error result."""
+        self.refused.update(c.id for c in calls[self._max_calls :])
+
     async def execute(
         self, calls: Sequence[ToolUseBlock | ToolUseError], executed: set[str]
     ) -> list[ToolOutcome]:

@@ -426,6 +426,7 @@ class Client:
         text = "".join(b.text for b in result.blocks if isinstance(b, TextBlock))
         calls = [b for b in result.blocks if isinstance(b, (ToolUseBlock, ToolUseError))]
         self._history.append(assistant_entry(text, calls))
+        self._tools.mark_over_limit(calls)  # before the caller sees them: not answerable
         for call in calls:
             self._open_calls[call.id] = call  # answerable as soon as the caller sees it
         reason = _stop_reason(result.finish_reason)

@@ -12,6 +12,7 @@ from sse_server import SSEServer, chunk, sse, text_stream, tool_call
 
 from any_agent import (
     AgentOptions,
+    AssistantMessage,
     Client,
     ConfigurationError,
     HookMatcher,
@@ -19,6 +20,7 @@ from any_agent import (
     ResultMessage,
     ToolResultBlock,
     ToolResultError,
+    ToolUseBlock,
     UserMessage,
     query,
     tool,
@@ -139,6 +141,35 @@ async def test_manual_mode_surfaces_and_answers_the_excess_calls(sse_server: SSE
     tool_msgs = [m for m in sse_server.requests[1].json["messages"] if m["role"] == "tool"]
     assert [m["tool_call_id"] for m in tool_msgs] == [f"call_{i}" for i in range(5)]
     assert [m["content"] for m in tool_msgs[:2]] == ["zero", "one"]
+    assert all("not run" in m["content"] for m in tool_msgs[2:])
+
+
+async def test_an_excess_call_cannot_be_answered_while_the_message_is_being_read(
+    sse_server: SSEServer,
+) -> None:
+    """Answering each call as its AssistantMessage arrives (before the loop has given the
+    excess ones their error) must not slip a result past max_tool_calls."""
+    definition = {
+        "type": "function",
+        "function": {"name": "probe", "parameters": {"type": "object", "properties": {}}},
+    }
+    sse_server.script.stream(calls_turn(4, "probe"))
+    sse_server.script.stream(text_stream("done"))
+    refused: list[str] = []
+    async with Client(opts(sse_server, tools=[definition], max_tool_calls=2)) as client:
+        await client.query("go")
+        async for message in client.receive_response():
+            if isinstance(message, AssistantMessage):
+                for block in message.content:
+                    if isinstance(block, ToolUseBlock):
+                        try:
+                            client.add_tool_result(block.id, f"ran {block.id}")
+                        except ToolResultError:
+                            refused.append(block.id)
+        assert refused == ["call_2", "call_3"]
+    # every call had a result, so the loop went on to the next request by itself
+    tool_msgs = [m for m in sse_server.requests[1].json["messages"] if m["role"] == "tool"]
+    assert [m["content"] for m in tool_msgs[:2]] == ["ran call_0", "ran call_1"]
     assert all("not run" in m["content"] for m in tool_msgs[2:])
 
 
