@@ -414,7 +414,13 @@ class Client:
             message = transport.redact(failure.message)
             if transport.cut_reason:
                 message = f"{message} ({transport.cut_reason})"
-            raise cls(message, error_type=failure.error_type, code=failure.code)
+            # every field is the server's: each may echo the key (decoded from \u escapes)
+            etype, code = failure.error_type, failure.code
+            raise cls(
+                message,
+                error_type=None if etype is None else transport.redact(etype),
+                code=transport.redact(code) if isinstance(code, str) else code,
+            )
         ended = time.monotonic()
         if stats.first_token_ms is None and first_at is not None:
             stats.first_token_ms = int((first_at - started) * 1000)

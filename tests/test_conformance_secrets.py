@@ -65,3 +65,20 @@ def test_a_recording_holds_no_encoding_of_the_key(tmp_path: Path, sse_server: SS
         again = client.post(url, json=request)
     assert again.status_code == 200
     assert KEY not in again.text
+
+
+def test_a_key_split_across_stream_events_is_not_recorded(
+    tmp_path: Path, sse_server: SSEServer
+) -> None:
+    # a server that streams the key back a piece at a time: no event holds it whole
+    pieces = [KEY[:14], KEY[14:]]
+    body = sse(*({"choices": [{"delta": {"content": p}}]} for p in pieces))
+    sse_server.script.add(Reply(200, {"content-type": "text/event-stream"}, body))
+    vcr = make_vcr(tmp_path, record=True, secrets=(KEY,))
+    with vcr.use_cassette("split.yaml"), httpx2.Client(trust_env=False) as client:
+        live = client.post(f"{sse_server.url}/chat/completions", json={"model": "m"})
+    assert all(p in live.text for p in pieces)
+    text = (tmp_path / "split.yaml").read_text()
+    for piece in pieces:
+        assert json.dumps(piece)[1:-1].replace("/", "\\/") not in text
+        assert piece not in text

@@ -146,6 +146,93 @@ async def test_a_key_echoed_in_any_encoding_is_in_no_error_and_no_debug_log(
     assert "***" in said
 
 
+def chain_said(error: BaseException) -> str:
+    """What the error and every exception chained to it would show (``__cause__`` and
+    ``__context__``, suppressed or not: a crash reporter may walk them all)."""
+    parts: list[str] = []
+    seen: BaseException | None = error
+    while seen is not None:
+        parts.append(everything_said_about(seen))
+        for attr in ("body", "request", "response"):
+            value = getattr(seen, attr, None)
+            parts.append(str(value))
+            parts.append(str(getattr(value, "headers", "")))
+        seen = seen.__cause__ or seen.__context__
+    return "\n".join(parts)
+
+
+def fragments(secret: str, size: int = 12) -> list[str]:
+    return [secret[i : i + size] for i in range(len(secret) - size + 1)]
+
+
+def u_escaped(text: str) -> str:
+    """``text`` as a JSON string body with every character ``\\uXXXX``-escaped."""
+    return "".join(f"\\u{ord(c):04x}" for c in text)
+
+
+@pytest.mark.parametrize("status", [400, 401, 403, 404, 422, 429, 500, 503, 302])
+async def test_a_key_hidden_by_json_escapes_is_in_no_field_of_the_error(
+    sse_server: SSEServer, status: int
+) -> None:
+    # every field of the error body is the server's; with \u escapes the raw text does not
+    # contain the key, the decoded message, type and code do
+    esc = u_escaped(KEY)
+    raw = f'{{"error":{{"message":"bad {esc}","type":"{esc}","code":"{esc}"}}}}'
+    headers = {"content-type": "application/json", "location": "http://127.0.0.1:9/"}
+    sse_server.script.add(Reply(status, headers, raw.encode()))
+    # a 404 lists the served models in the message: one is named by the key
+    sse_server.script.add(
+        Reply(200, {}, {"object": "list", "data": [{"id": KEY}]}), path="/v1/models", method="GET"
+    )
+    with pytest.raises(AnyAgentError) as info:
+        await ask(opts(sse_server.url))
+    said = chain_said(info.value)
+    assert [f for f in fragments(KEY) if f in said] == []
+    assert esc[:60] not in said
+    assert info.value.__context__ is None  # the openai error holds the Authorization header
+
+
+async def test_a_key_in_an_in_stream_error_event_is_in_no_field(sse_server: SSEServer) -> None:
+    esc = u_escaped(KEY)
+    event = f'data: {{"error":{{"message":"bad {esc}","type":"{esc}","code":"{esc}"}}}}\n\n'
+    sse_server.script.add(Reply(200, {"content-type": "text/event-stream"}, event.encode()))
+    with pytest.raises(AnyAgentError) as info:
+        await ask(opts(sse_server.url))
+    said = chain_said(info.value)
+    assert [f for f in fragments(KEY) if f in said] == []
+
+
+@pytest.mark.parametrize("offset", [280, 290, 295])
+async def test_a_key_cut_by_a_snippet_leaves_no_part_of_it(
+    sse_server: SSEServer, offset: int
+) -> None:
+    # an HTML page shown in the error cut to 300 characters: a key across the cut was
+    # scrubbed only after the cut, so its first characters stayed
+    page = ("<html>" + "x" * (offset - 6) + KEY + "</html>").encode()
+    sse_server.script.add(Reply(200, {"content-type": "text/html"}, page))
+    with pytest.raises(AnyAgentError) as info:
+        await ask(opts(sse_server.url))
+    said = chain_said(info.value)
+    assert "HTML page" in said
+    assert [f for f in fragments(KEY) if f in said] == []
+    assert KEY[:5] not in said  # not even the first characters
+
+
+def test_a_fragment_of_a_key_is_scrubbed() -> None:
+    from any_agent._wire.credentials import scrub
+
+    key = "sk-live-Abcdefghij0123456789KLMNOP"
+    cases = {
+        f"cut: {key[:20]}'": "cut: ***'",
+        f"from the middle: {key[9:]} ok": "from the middle: *** ok",
+        f"split: {key[:15]}|{key[15:]}.": "split: ***|***.",
+        f"short {key[:11]}": f"short {key[:11]}",  # under 12 characters: not recognisable
+        "an ordinary line": "an ordinary line",
+    }
+    for text, clean in cases.items():
+        assert scrub(text, [key]) == clean
+
+
 # -- loopback requests and environment proxies -----------------------------------------------
 
 

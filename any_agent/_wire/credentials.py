@@ -168,10 +168,62 @@ def _literal(form: str) -> str:
     )
 
 
+#: A run of at least this many characters of a secret is a fragment of it and is masked too
+#: (a message cut to a length, or a value split across two stream events, shows part of
+#: a key: what stays visible is shorter than this); applies to secrets at least
+#: ``_MIN_FRAGMENTED`` long, raw or JSON-escaped.
+_FRAGMENT = 12
+_MIN_FRAGMENTED = 16
+
+
+@functools.lru_cache(maxsize=64)
+def _fragments(
+    secrets: tuple[str, ...],
+) -> tuple[re.Pattern[str], dict[str, list[tuple[str, int]]]] | None:
+    """A pattern for every ``_FRAGMENT``-character window of each secret (raw and
+    JSON-escaped), and where each window sits in which spelling (to extend a match)."""
+    where: dict[str, list[tuple[str, int]]] = {}
+    for secret in secrets:
+        if len(secret) < _MIN_FRAGMENTED:
+            continue
+        escaped = json.dumps(secret)[1:-1]
+        for form in {secret, escaped, escaped.replace("/", "\\/")}:
+            for i in range(len(form) - _FRAGMENT + 1):
+                where.setdefault(form[i : i + _FRAGMENT], []).append((form, i))
+    if not where:
+        return None
+    return re.compile("|".join(re.escape(w) for w in where)), where
+
+
+def _mask_fragments(text: str, secrets: tuple[str, ...], mask: str) -> str:
+    found = _fragments(secrets)
+    if found is None:
+        return text
+    pattern, where = found
+    out: list[str] = []
+    pos = 0
+    while (m := pattern.search(text, pos)) is not None:
+        end = m.end()
+        for form, i in where[m.group(0)]:  # the longest run of that spelling from here
+            k = 0
+            rest = form[i + _FRAGMENT :]
+            while k < len(rest) and m.end() + k < len(text) and text[m.end() + k] == rest[k]:
+                k += 1
+            end = max(end, m.end() + k)
+        out += (text[pos : m.start()], mask)
+        pos = end
+    out.append(text[pos:])
+    return "".join(out)
+
+
 def scrub(text: str, secrets: Iterable[str], mask: str = "***") -> str:
-    """``text`` with every encoded form of every secret replaced by ``mask``."""
-    pattern = _pattern(tuple(sorted({s for s in secrets if s})))
-    return text if pattern is None else pattern.sub(mask, text)
+    """``text`` with every encoded form of every secret replaced by ``mask``, and every run
+    of ``_FRAGMENT`` or more of a secret's characters (a key cut short or split in two)."""
+    key = tuple(sorted({s for s in secrets if s}))
+    pattern = _pattern(key)
+    if pattern is not None:
+        text = pattern.sub(mask, text)
+    return _mask_fragments(text, key, mask)
 
 
 # ---- logs ------------------------------------------------------------------------------------

@@ -272,7 +272,7 @@ class Transport:
                     except httpx2.HTTPError as exc:
                         # the body was cut: end here and let the decoder judge whether the
                         # answer was complete (a cut before the finish is a truncation)
-                        self.cut_reason = _cause(exc)
+                        self.cut_reason = _cause(exc, self.redact)
                         break
                     watchdog.disarm()
                     if whole is None:
@@ -283,6 +283,7 @@ class Transport:
                 watchdog.disarm()
                 if whole is not None:
                     yield _as_one_event(media, b"".join(whole), self.base_url, self.redact)
+            return
         except asyncio.CancelledError:
             watchdog.disarm()
             if watchdog.fired == "finished":
@@ -294,19 +295,23 @@ class Transport:
             raise
         except openai.APIStatusError as exc:
             watchdog.disarm()
-            raise await self._status_error(exc, body, watchdog.remaining()) from None
+            failed: AnyAgentError = await self._status_error(exc, body, watchdog.remaining())
         except openai.APIConnectionError as exc:
             watchdog.disarm()
-            raise ConnectionFailedError(
-                f"could not reach the server at {self.base_url}: {self.redact(_cause(exc))}",
+            failed = ConnectionFailedError(
+                f"could not reach the server at {self.base_url}: {_cause(exc, self.redact)}",
                 url=self.base_url,
-            ) from None
+            )
         except httpx2.HTTPError as exc:
             watchdog.disarm()
-            raise ConnectionFailedError(
-                f"the connection to {self.base_url} failed mid-stream: {self.redact(_cause(exc))}",
+            failed = ConnectionFailedError(
+                f"the connection to {self.base_url} failed mid-stream: {_cause(exc, self.redact)}",
                 url=self.base_url,
-            ) from None
+            )
+        # raised here, outside the except clauses: ``raise ... from None`` would still keep
+        # the openai exception as ``__context__``, and it holds the request's Authorization
+        # header and the unscrubbed body
+        raise failed
 
     async def drain(self, chunks: AsyncIterator[bytes], watchdog: Watchdog) -> None:
         """Read to EOF after ``[DONE]`` (bounded) so the connection goes back to the pool."""
@@ -331,7 +336,8 @@ class Transport:
                 limit,
             )
             data = orjson.loads(response.content).get("data") or []
-            return sorted(str(m.get("id")) for m in data if isinstance(m, dict) and m.get("id"))
+            ids = (str(m.get("id")) for m in data if isinstance(m, dict) and m.get("id"))
+            return sorted(self.redact(i) for i in ids)  # they go into the error message
         except Exception:  # best effort: the error being reported matters more
             return []
 
@@ -343,7 +349,8 @@ class Transport:
             text = exc.response.text
         except Exception:
             text = ""
-        text = self.redact(text)  # some servers echo the key they refused
+        # parsed before it is scrubbed: a key written with \u escapes is only recognisable
+        # decoded, so every field is scrubbed after decoding (some servers echo the key)
         try:
             parsed: Any = orjson.loads(text) if text else exc.body
         except orjson.JSONDecodeError:
@@ -352,6 +359,13 @@ class Transport:
             parsed = {"message": _fastapi_detail(parsed["detail"])}
         message, etype, code = error_message(parsed if parsed is not None else text)
         message = self.redact(_unwrap_litellm(message))
+        etype = None if etype is None else self.redact(etype)
+        clean = self.redact(text)
+        if parsed is not None and not isinstance(parsed, str):
+            decoded = orjson.dumps(parsed).decode()
+            if self.redact(decoded) != decoded:  # a secret hidden by escapes in the raw text
+                clean = self.redact(decoded)
+        text = clean
         if not message and 300 <= status < 400:
             where = exc.response.headers.get("location")
             message = (
@@ -361,7 +375,7 @@ class Transport:
         message = message or "the server sent no error message"
         if etype in ("None", "null", ""):  # LiteLLM stringifies a missing type
             etype = None
-        code_s = None if code is None else str(code)
+        code_s = None if code is None else self.redact(str(code))
         snippet = text[:2000]
         if status == 429:
             return RateLimitError(
@@ -400,10 +414,10 @@ class Transport:
         return HTTPStatusError(message, status=status, body=snippet, error_type=etype, code=code_s)
 
 
-def _cause(exc: BaseException) -> str:
+def _cause(exc: BaseException, redact: Callable[[str], str]) -> str:
     inner = exc.__cause__ or exc.__context__
     text = str(inner or exc) or type(inner or exc).__name__
-    return text.splitlines()[0][:300]
+    return redact(text.splitlines()[0])[:300]  # scrubbed before it is cut: no half key
 
 
 def _as_one_event(media: str, body: bytes, base_url: str, redact: Callable[[str], str]) -> bytes:
@@ -411,7 +425,7 @@ def _as_one_event(media: str, body: bytes, base_url: str, redact: Callable[[str]
     ``stream: true``) becomes one event, so it decodes like a stream; an HTML page (a proxy's
     login or error page) is an error that says so."""
     if media.startswith("text/html"):
-        snippet = redact(body[:300].decode("utf-8", "replace"))
+        snippet = redact(body.decode("utf-8", "replace"))[:300]  # scrubbed, then cut
         raise StreamError(
             f"{base_url} answered 200 with an HTML page, not an event stream "
             f"(a proxy or the wrong base_url?): {snippet!r}"
