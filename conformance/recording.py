@@ -17,7 +17,6 @@ recording, so timing is measured in live passes and kept in ``manifest.json``.
 from __future__ import annotations
 
 import contextlib
-import ipaddress
 import json
 import platform
 import re
@@ -28,7 +27,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from any_agent._wire.credentials import redact_url, scrub
+from any_agent._wire.credentials import is_loopback, redact_url, scrub
 
 from . import SUITE_VERSION
 from .results import model_slug
@@ -93,16 +92,6 @@ def scan_for_secrets(text: str, secrets: Iterable[str] = ()) -> list[str]:
         if rx.search(text):
             found.append(f"a {name!r} header")
     return found
-
-
-def is_loopback(url: str) -> bool:
-    host = (urlsplit(url).hostname or "").strip("[]").lower()
-    if host in ("localhost", "localhost.localdomain") or host.endswith(".localhost"):
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def public_url(url: str) -> str:

@@ -94,6 +94,14 @@ async def test_a_key_in_the_query_is_sent_but_never_shown(
     assert URL_SECRET not in caplog.text
 
 
+@pytest.mark.parametrize("name", ["%6Bey", "api%5Fkey", "KEY", "x-api-key"])
+def test_a_query_key_with_an_encoded_name_is_masked_in_repr(name: str) -> None:
+    # the server decodes ``%6Bey`` to ``key``; repr must mask it like ``key``
+    options = opts(f"http://127.0.0.1:9/v1?{name}={URL_SECRET}&x=1")
+    assert URL_SECRET not in repr(options)
+    assert "x=1" in repr(options)
+
+
 async def test_a_query_key_is_in_no_error_and_no_url_attribute() -> None:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

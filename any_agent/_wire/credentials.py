@@ -17,7 +17,7 @@ import logging
 import re
 import threading
 from collections.abc import Iterable
-from urllib.parse import parse_qsl, quote, quote_plus, unquote, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, quote, quote_plus, unquote, unquote_plus, urlsplit, urlunsplit
 
 __all__ = [
     "is_loopback",
@@ -54,14 +54,23 @@ def normalize_url(url: str) -> str:
 
 
 def is_loopback(url: str) -> bool:
-    """Whether ``url``'s host is this machine (``localhost``, ``127.0.0.0/8``, ``::1``)."""
+    """Whether ``url``'s host is this machine without asking DNS: ``localhost`` (which
+    ``/etc/hosts`` names), an address in ``127.0.0.0/8``, ``::1`` or ``::ffff:127.x.y.z``.
+
+    Names that only a resolver maps to loopback — ``foo.localhost``, ``localhost.``,
+    ``localhost.localdomain`` — are not: a stock glibc resolver (``hosts: files dns``) asks the
+    DNS server for them, which may answer with any address. Short IPv4 forms (``127.1``) are
+    not either (a conservative answer: the plain-http key guard refuses them)."""
     host = (urlsplit(url).hostname or "").strip("[]").lower()
-    if host in ("localhost", "localhost.localdomain") or host.endswith(".localhost"):
+    if host == "localhost":
         return True
     try:
-        return ipaddress.ip_address(host).is_loopback
+        address = ipaddress.ip_address(host)
     except ValueError:
         return False
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return address.ipv4_mapped.is_loopback  # (Python < 3.13 says False)
+    return address.is_loopback
 
 
 def _is_secret_param(name: str) -> bool:
@@ -80,7 +89,7 @@ def url_secrets(url: str) -> tuple[str, ...]:
             found.append(value)
     for piece in parts.query.split("&"):  # the value as written, before percent-decoding
         name, _, value = piece.partition("=")
-        if _is_secret_param(name):
+        if _is_secret_param(unquote_plus(name)):  # ``%6Bey`` is ``key`` to the server
             found.append(value)
     return tuple(dict.fromkeys(s for s in found if len(s) >= _MIN_RAW))
 
@@ -93,7 +102,7 @@ def redact_url(url: str, mask: str = "***") -> str:
     if "@" in netloc:
         netloc = f"{mask}@{netloc.rpartition('@')[2]}"
     query = "&".join(
-        f"{name}={mask}" if eq and _is_secret_param(name) else f"{name}{eq}{value}"
+        f"{name}={mask}" if eq and _is_secret_param(unquote_plus(name)) else f"{name}{eq}{value}"
         for name, eq, value in (p.partition("=") for p in parts.query.split("&") if p)
     )
     return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
