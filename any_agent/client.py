@@ -162,6 +162,11 @@ class Client:
             raise ToolResultError(
                 f"no open tool call with id {tool_use_id!r} (open calls: {known})"
             )
+        if tool_use_id in self._tools.refused:
+            raise ToolResultError(
+                f"tool call {tool_use_id!r} was beyond max_tool_calls="
+                f"{self.options.max_tool_calls} and already has an error result; it is not run"
+            )
         self._results[tool_use_id] = (result_to_text(result), bool(is_error))
 
     async def interrupt(self) -> None:
@@ -416,7 +421,13 @@ class Client:
             message = transport.redact(failure.message)
             if transport.cut_reason:
                 message = f"{message} ({transport.cut_reason})"
-            raise cls(message, error_type=failure.error_type, code=failure.code)
+            # every field is the server's: each may echo the key (decoded from \u escapes)
+            etype, code = failure.error_type, failure.code
+            raise cls(
+                message,
+                error_type=None if etype is None else transport.redact(etype),
+                code=transport.redact(code) if isinstance(code, str) else code,
+            )
         ended = time.monotonic()
         if stats.first_token_ms is None and first_at is not None:
             stats.first_token_ms = int((first_at - started) * 1000)
@@ -428,6 +439,7 @@ class Client:
         text = "".join(b.text for b in result.blocks if isinstance(b, TextBlock))
         calls = [b for b in result.blocks if isinstance(b, (ToolUseBlock, ToolUseError))]
         self._history.append(assistant_entry(text, calls))
+        self._tools.mark_over_limit(calls)  # before the caller sees them: not answerable
         for call in calls:
             self._open_calls[call.id] = call  # answerable as soon as the caller sees it
         reason = _stop_reason(result.finish_reason)

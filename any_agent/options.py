@@ -9,6 +9,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any, Protocol, runtime_checkable
 from urllib.parse import urlsplit
 
+from ._wire.credentials import normalize_url, redact_url
 from .errors import ConfigurationError, ToolDefinitionError
 
 __all__ = ["AgentOptions", "ToolLike"]
@@ -92,6 +93,10 @@ class AgentOptions:
     The first seven fields keep the seed's order so positional construction keeps working.
     ``timeout`` bounds the whole request, ``first_token_timeout`` the wait for the first
     event (a cold model load), and ``idle_timeout`` the longest silence between events.
+    ``max_tool_calls`` bounds the calls run from one response (the rest get an error
+    result), ``max_concurrent_tools`` how many of them run at once. ``proxy_loopback``
+    lets ``HTTP(S)_PROXY``/``ALL_PROXY`` apply to a loopback ``base_url`` (off: a local
+    server is always reached directly).
     """
 
     system_prompt: str | None = None
@@ -115,6 +120,9 @@ class AgentOptions:
     max_response_bytes: int = 256 * 1024 * 1024
     max_event_bytes: int = 32 * 1024 * 1024
     max_tool_argument_bytes: int = 16 * 1024 * 1024
+    max_tool_calls: int = 64
+    max_concurrent_tools: int = 8
+    proxy_loopback: bool = False
 
     def __post_init__(self) -> None:
         if not isinstance(self.model, str) or not self.model.strip():
@@ -125,16 +133,22 @@ class AgentOptions:
             raise ConfigurationError(
                 "base_url is required: pass base_url='http://host:port/v1' or get_base_url()"
             )
-        parts = urlsplit(self.base_url.strip())
+        # one spelling from here on: every scheme check downstream sees lower case
+        self.base_url = normalize_url(self.base_url).rstrip("/")
+        shown = redact_url(self.base_url)
+        parts = urlsplit(self.base_url)
         if parts.scheme not in ("http", "https") or not parts.netloc:
-            raise ConfigurationError(
-                f"base_url must be an http:// or https:// URL, got {self.base_url!r}"
-            )
+            raise ConfigurationError(f"base_url must be an http:// or https:// URL, got {shown!r}")
         try:
             parts.port  # noqa: B018 - parses the port
         except ValueError:
-            raise ConfigurationError(f"base_url has an invalid port: {self.base_url!r}") from None
-        self.base_url = self.base_url.strip().rstrip("/")
+            raise ConfigurationError(f"base_url has an invalid port: {shown!r}") from None
+        if "@" in parts.netloc:
+            # httpx would send them as Basic auth, replacing the Bearer api_key
+            raise ConfigurationError(
+                f"base_url carries a user name or password ({shown}); credentials in a URL "
+                "end up in logs and would replace the Bearer key: pass the key as api_key="
+            )
         if self.system_prompt is not None and not isinstance(self.system_prompt, str):
             raise ConfigurationError(
                 f"system_prompt must be a string, got {type(self.system_prompt).__name__}"
@@ -178,7 +192,11 @@ class AgentOptions:
                 "api_key must be printable ASCII with no line breaks, control characters or "
                 "surrounding whitespace (it is sent as an HTTP header); check how it was read"
             )
-        for name in ("include_partial_messages", "auto_execute_tools"):
+        for name in ("max_tool_calls", "max_concurrent_tools"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ConfigurationError(f"{name} must be an int >= 1, got {value!r}")
+        for name in ("include_partial_messages", "auto_execute_tools", "proxy_loopback"):
             if not isinstance(getattr(self, name), bool):
                 raise ConfigurationError(
                     f"{name} must be True or False, got {getattr(self, name)!r}"
@@ -221,11 +239,14 @@ class AgentOptions:
             profile_for(self.provider)  # raises ConfigurationError for an unknown name
 
     def __repr__(self) -> str:
-        shown = ", ".join(
-            f"{f.name}={repr('***') if f.name == 'api_key' else repr(getattr(self, f.name))}"
-            for f in fields(self)
-        )
-        return f"AgentOptions({shown})"
+        def value(name: str) -> str:
+            if name == "api_key":
+                return repr("***")
+            if name == "base_url":
+                return repr(redact_url(self.base_url))
+            return repr(getattr(self, name))
+
+        return f"AgentOptions({', '.join(f'{f.name}={value(f.name)}' for f in fields(self))})"
 
     def tool_definitions(self) -> list[dict[str, Any]]:
         """The OpenAI ``tools`` array sent to the server."""

@@ -22,6 +22,8 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from any_agent._wire.credentials import normalize_url
+
 from . import SUITE_VERSION
 from .context import Target
 from .profiles import PROFILES, ProviderProfile, get_profile
@@ -174,6 +176,7 @@ class Settings:
         if mode in ("live", "record") and not (provider or base_url):
             raise UsageProblem(f"{mode} mode needs --provider NAME or --base-url URL")
         if base_url is not None:
+            base_url = normalize_url(base_url)  # one spelling: HTTP:// is http://
             parts = urlsplit(base_url)
             if parts.scheme not in ("http", "https") or not parts.hostname:
                 raise UsageProblem(
@@ -204,7 +207,8 @@ class Settings:
         allow_insecure = bool(opt("allow_insecure"))
         if mode != "replay" and api_key:
             url = base_url or get_profile(provider or "generic").base_url
-            if url.startswith("http://") and not is_loopback(url) and not allow_insecure:
+            plain = urlsplit(normalize_url(url)).scheme == "http"
+            if plain and not is_loopback(url) and not allow_insecure:
                 raise UsageProblem(
                     f"refusing to send the API key over plain http to {public_url(url)}; use "
                     "https, a loopback address, or --allow-insecure"

@@ -17,7 +17,6 @@ recording, so timing is measured in live passes and kept in ``manifest.json``.
 from __future__ import annotations
 
 import contextlib
-import ipaddress
 import json
 import platform
 import re
@@ -27,6 +26,8 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
+
+from any_agent._wire.credentials import is_loopback, redact_url, scrub
 
 from . import SUITE_VERSION
 from .results import model_slug
@@ -69,10 +70,9 @@ SECRET_HEADERS = ("authorization", "api-key", "x-api-key", "proxy-authorization"
 
 
 def redact(text: str, secrets: Iterable[str] = ()) -> str:
-    """Replace the given secrets and anything key-like with ``<redacted>``."""
-    for secret in secrets:
-        if secret and len(secret) >= 4:
-            text = text.replace(secret, REDACTED)
+    """Replace the given secrets (in every encoding a server may echo them in: JSON-escaped,
+    URL-encoded, base64...) and anything key-like with ``<redacted>``."""
+    text = scrub(text, secrets, REDACTED)
     for rx in KEY_PATTERNS:
         text = rx.sub(REDACTED, text)
     return text
@@ -82,8 +82,8 @@ def scan_for_secrets(text: str, secrets: Iterable[str] = ()) -> list[str]:
     """Problems found in ``text``: key-like strings, secret header names with a value."""
     found: list[str] = []
     for secret in secrets:
-        if secret and len(secret) >= 4 and secret in text:
-            found.append("the API key itself")
+        if scrub(text, (secret,), REDACTED) != text:
+            found.append("the API key itself (or an encoding of it)")
     for rx in KEY_PATTERNS:
         for m in rx.finditer(text):
             found.append(f"key-like string {m.group(0)[:12]}…")
@@ -92,16 +92,6 @@ def scan_for_secrets(text: str, secrets: Iterable[str] = ()) -> list[str]:
         if rx.search(text):
             found.append(f"a {name!r} header")
     return found
-
-
-def is_loopback(url: str) -> bool:
-    host = (urlsplit(url).hostname or "").strip("[]").lower()
-    if host in ("localhost", "localhost.localdomain") or host.endswith(".localhost"):
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def public_url(url: str) -> str:
@@ -136,30 +126,43 @@ def library_versions() -> dict[str, str | None]:
 # ---- vcrpy -----------------------------------------------------------------------------------
 
 
-def _canonical_request(request: Any) -> Any:
-    parts = urlsplit(request.uri)
-    request.uri = urlunsplit(("http", "conformance.invalid", parts.path, parts.query, ""))
-    for name in list(request.headers):
-        if name.lower() != "content-type":
-            del request.headers[name]
-    return request
+def _redact_body(raw: Any, secrets: tuple[str, ...]) -> Any:
+    if isinstance(raw, bytes):
+        text = raw.decode("utf-8", errors="surrogateescape")
+        clean = redact(text, secrets)
+        return raw if clean == text else clean.encode("utf-8", errors="surrogateescape")
+    return redact(raw, secrets) if isinstance(raw, str) else raw
+
+
+def _request_scrubber(secrets: tuple[str, ...]) -> Any:
+    def canonical_request(request: Any) -> Any:
+        # the query may carry the key (``?key=``); matching ignores it, so it is masked
+        parts = urlsplit(request.uri)
+        query = urlsplit(redact_url(request.uri, REDACTED)).query
+        request.uri = urlunsplit(("http", "conformance.invalid", parts.path, query, ""))
+        for name in list(request.headers):
+            if name.lower() != "content-type":
+                del request.headers[name]
+        # a key a server echoed into an answer comes back in the next request's history
+        request.body = _redact_body(request.body, secrets)
+        return request
+
+    return canonical_request
 
 
 def _scrubber(secrets: tuple[str, ...]) -> Any:
     def scrub_response(response: dict[str, Any]) -> dict[str, Any]:
         headers = response.get("headers") or {}
         response["headers"] = {
-            k: v for k, v in headers.items() if k.lower() in KEEP_RESPONSE_HEADERS
+            k: [_redact_body(x, secrets) for x in v]
+            if isinstance(v, list)
+            else _redact_body(v, secrets)
+            for k, v in headers.items()
+            if k.lower() in KEEP_RESPONSE_HEADERS
         }
         body = response.get("body") or {}
-        raw = body.get("string")
-        if isinstance(raw, bytes):
-            text = raw.decode("utf-8", errors="surrogateescape")
-            clean = redact(text, secrets)
-            if clean != text:
-                body["string"] = clean.encode("utf-8", errors="surrogateescape")
-        elif isinstance(raw, str):
-            body["string"] = redact(raw, secrets)
+        if "string" in body:
+            body["string"] = _redact_body(body["string"], secrets)
         return response
 
     return scrub_response
@@ -210,7 +213,7 @@ def make_vcr(cassette_dir: str | Path, *, record: bool, secrets: tuple[str, ...]
         cassette_library_dir=str(cassette_dir),
         record_mode="all" if record else "none",
         match_on=["method", "path", "body"],
-        before_record_request=_canonical_request,
+        before_record_request=_request_scrubber(secrets),
         before_record_response=_scrubber(secrets),
         decode_compressed_response=True,
         record_on_exception=True,

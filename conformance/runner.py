@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from any_agent._wire.credentials import url_secrets
+
 from . import checks as _checks  # noqa: F401 - registers the implementations
 from .context import IMPLEMENTATIONS, Ctx, Stop, Target, cassette_error_in
 from .recording import Manifest, cassette_path, column_dir, make_vcr, redact
@@ -50,7 +52,8 @@ class Column:
 
     @property
     def secrets(self) -> tuple[str, ...]:
-        return (self.target.api_key,) if self.target.api_key else ()
+        key = (self.target.api_key,) if self.target.api_key else ()
+        return key + url_secrets(self.target.base_url)
 
 
 def _relative(path: Path) -> str:

@@ -306,6 +306,16 @@ def test_redact_and_scan() -> None:
         ("http://[::1]:8000/v1", True),
         ("http://10.0.0.5:8000/v1", False),
         ("https://api.example.com/v1", False),
+        ("http://LOCALHOST:1/v1", True),
+        ("http://[::ffff:127.0.0.1]:1/v1", True),  # the same on every Python version
+        ("http://[::1%25lo]:1/v1", True),
+        # a resolver, not /etc/hosts, answers for these (glibc asks DNS): any address may come
+        ("http://foo.localhost:1/v1", False),
+        ("http://localhost.localdomain:1/v1", False),
+        ("http://localhost.:1/v1", False),
+        ("http://localhost.evil.example:1/v1", False),
+        ("http://127.1:1/v1", False),  # conservative: the key guard refuses it
+        ("http://0.0.0.0:1/v1", False),
     ],
 )
 def test_is_loopback(url: str, loop: bool) -> None:

@@ -40,6 +40,14 @@ from ..errors import (
 )
 from ..options import AgentOptions
 from .assemble import error_message, shown
+from .credentials import (
+    is_loopback,
+    redact_url,
+    register_log_secrets,
+    scrub,
+    split_query,
+    url_secrets,
+)
 
 __all__ = ["Transport", "Watchdog"]
 
@@ -208,17 +216,30 @@ class Transport:
 
     def __init__(self, options: AgentOptions) -> None:
         self.options = options
-        self.base_url = options.base_url
+        #: the base URL as shown in messages and ``ConnectionFailedError.url``: without
+        #: the credentials a query may carry (``?key=``)
+        self.base_url = redact_url(options.base_url)
+        key = options.api_key
+        self.secrets: tuple[str, ...] = url_secrets(options.base_url) + (
+            (key,) if len(key) >= 8 and key != "not-needed" else ()
+        )
+        register_log_secrets(self.secrets)  # httpx2 logs every URL, httpcore2 every header
         self.cut_reason: str | None = None  # why the last body ended early, if it did
+        root, query = split_query(options.base_url)
+        self._models_url = f"{root}/models"
         self._http = httpx2.AsyncClient(
             verify=_ssl_context(),
             limits=httpx2.Limits(max_connections=None, max_keepalive_connections=512),
             timeout=httpx2.Timeout(None, connect=min(30.0, options.timeout or 30.0)),
             follow_redirects=False,
             event_hooks={"response": [_cap_error_body]},
+            # a local server is reached directly: HTTP(S)_PROXY / ALL_PROXY would send the
+            # prompt and the key through another host (and most proxies cannot reach it)
+            trust_env=options.proxy_loopback or not is_loopback(options.base_url),
+            params=query,  # the base URL's own query (``?key=``), on every request
         )
         self._client = openai.AsyncOpenAI(
-            base_url=options.base_url,
+            base_url=root,
             api_key=options.api_key or "not-needed",
             max_retries=options.max_retries,
             http_client=self._http,
@@ -229,11 +250,9 @@ class Transport:
         await self._client.close()
 
     def redact(self, text: str) -> str:
-        """``text`` with the API key replaced: nothing the SDK raises may carry it."""
-        key = self.options.api_key
-        if key and len(key) >= 8 and key != "not-needed":
-            return text.replace(key, "***")
-        return text
+        """``text`` without the API key or the base URL's credentials, in any encoding a
+        server may echo them in: nothing the SDK raises may carry them."""
+        return scrub(text, self.secrets)
 
     async def stream(self, body: dict[str, Any], watchdog: Watchdog) -> AsyncGenerator[bytes, None]:
         """POST /chat/completions and yield raw body bytes; errors come out typed."""
@@ -268,7 +287,7 @@ class Transport:
                     except httpx2.HTTPError as exc:
                         # the body was cut: end here and let the decoder judge whether the
                         # answer was complete (a cut before the finish is a truncation)
-                        self.cut_reason = _cause(exc)
+                        self.cut_reason = _cause(exc, self.redact)
                         break
                     watchdog.disarm()
                     received += len(chunk)
@@ -288,6 +307,7 @@ class Transport:
                 watchdog.disarm()
                 if whole is not None:
                     yield _as_one_event(media, b"".join(whole), self.base_url, self.redact)
+            return
         except asyncio.CancelledError:
             watchdog.disarm()
             if watchdog.fired == "finished":
@@ -299,19 +319,23 @@ class Transport:
             raise
         except openai.APIStatusError as exc:
             watchdog.disarm()
-            raise await self._status_error(exc, body, watchdog.remaining()) from None
+            failed: AnyAgentError = await self._status_error(exc, body, watchdog.remaining())
         except openai.APIConnectionError as exc:
             watchdog.disarm()
-            raise ConnectionFailedError(
-                f"could not reach the server at {self.base_url}: {self.redact(_cause(exc))}",
+            failed = ConnectionFailedError(
+                f"could not reach the server at {self.base_url}: {_cause(exc, self.redact)}",
                 url=self.base_url,
-            ) from None
+            )
         except httpx2.HTTPError as exc:
             watchdog.disarm()
-            raise ConnectionFailedError(
-                f"the connection to {self.base_url} failed mid-stream: {self.redact(_cause(exc))}",
+            failed = ConnectionFailedError(
+                f"the connection to {self.base_url} failed mid-stream: {_cause(exc, self.redact)}",
                 url=self.base_url,
-            ) from None
+            )
+        # raised here, outside the except clauses: ``raise ... from None`` would still keep
+        # the openai exception as ``__context__``, and it holds the request's Authorization
+        # header and the unscrubbed body
+        raise failed
 
     async def drain(self, chunks: AsyncIterator[bytes], watchdog: Watchdog) -> None:
         """Read to EOF after ``[DONE]`` (bounded) so the connection goes back to the pool."""
@@ -331,7 +355,7 @@ class Transport:
         async def fetch() -> bytes | None:
             async with self._http.stream(
                 "GET",
-                f"{self.base_url}/models",
+                self._models_url,
                 headers={"Authorization": f"Bearer {self.options.api_key}"},
             ) as response:
                 kept = bytearray()
@@ -348,7 +372,8 @@ class Transport:
             if content is None:
                 return []
             data = orjson.loads(content).get("data") or []
-            return sorted(str(m.get("id")) for m in data if isinstance(m, dict) and m.get("id"))
+            ids = (str(m.get("id")) for m in data if isinstance(m, dict) and m.get("id"))
+            return sorted(self.redact(i) for i in ids)  # they go into the error message
         except Exception:  # best effort: the error being reported matters more
             return []
 
@@ -360,7 +385,8 @@ class Transport:
             text = exc.response.text
         except Exception:
             text = ""
-        text = self.redact(text)  # some servers echo the key they refused
+        # parsed before it is scrubbed: a key written with \u escapes is only recognisable
+        # decoded, so every field is scrubbed after decoding (some servers echo the key)
         try:
             parsed: Any = orjson.loads(text) if text else exc.body
         except orjson.JSONDecodeError:
@@ -369,6 +395,13 @@ class Transport:
             parsed = {"message": _fastapi_detail(parsed["detail"])}
         message, etype, code = error_message(parsed if parsed is not None else text)
         message = self.redact(_unwrap_litellm(message))
+        etype = None if etype is None else self.redact(etype)
+        clean = self.redact(text)
+        if parsed is not None and not isinstance(parsed, str):
+            decoded = orjson.dumps(parsed).decode()
+            if self.redact(decoded) != decoded:  # a secret hidden by escapes in the raw text
+                clean = self.redact(decoded)
+        text = clean
         if not message and 300 <= status < 400:
             where = exc.response.headers.get("location")
             message = (
@@ -378,7 +411,7 @@ class Transport:
         message = message or "the server sent no error message"
         if etype in ("None", "null", ""):  # LiteLLM stringifies a missing type
             etype = None
-        code_s = None if code is None else str(code)
+        code_s = None if code is None else self.redact(str(code))
         snippet = text[:2000]
         if status == 429:
             return RateLimitError(
@@ -456,10 +489,10 @@ def _cut_message(text: str) -> str:
     return text
 
 
-def _cause(exc: BaseException) -> str:
+def _cause(exc: BaseException, redact: Callable[[str], str]) -> str:
     inner = exc.__cause__ or exc.__context__
     text = str(inner or exc) or type(inner or exc).__name__
-    return text.splitlines()[0][:300]
+    return redact(text.splitlines()[0])[:300]  # scrubbed before it is cut: no half key
 
 
 def _as_one_event(media: str, body: bytes, base_url: str, redact: Callable[[str], str]) -> bytes:
@@ -467,7 +500,7 @@ def _as_one_event(media: str, body: bytes, base_url: str, redact: Callable[[str]
     ``stream: true``) becomes one event, so it decodes like a stream; an HTML page (a proxy's
     login or error page) is an error that says so."""
     if media.startswith("text/html"):
-        snippet = redact(body[:300].decode("utf-8", "replace"))
+        snippet = redact(body.decode("utf-8", "replace"))[:300]  # scrubbed, then cut
         raise StreamError(
             f"{base_url} answered 200 with an HTML page, not an event stream "
             f"(a proxy or the wrong base_url?): {snippet!r}"
