@@ -73,6 +73,7 @@ bench-typecheck: $(BENCH_STAMP) ## mypy --strict over bench/
 # make certify PROVIDER=llamacpp [BASE_URL=...] [MODEL=...] [API_KEY_ENV=VAR]   certify a live server
 # make certify BASE_URL=http://host:port/v1 MODEL=id                            any server (generic profile)
 # make record PROVIDER=llamacpp-tools MODEL=qwen2.5-coder-1.5b [BASE_URL=...]    (re-)record cassettes/
+#   [ACCEPT_BASELINE=1]  accept outcomes that differ from the committed manifest (shown as a diff)
 #   (record runs the live-only timing checks in the same session and keeps them in manifest.json)
 CONFORMANCE_ARGS = $(if $(PROVIDER),--provider $(PROVIDER)) $(if $(BASE_URL),--base-url $(BASE_URL)) \
   $(if $(MODEL),--model $(MODEL)) $(if $(API_KEY_ENV),--api-key-env $(API_KEY_ENV)) \
@@ -90,7 +91,8 @@ certify: $(STAMP) ## certify: replay all recordings + matrix; or PROVIDER=x / BA
 
 record: $(STAMP) ## record cassettes: PROVIDER=x MODEL=id [BASE_URL=...] (prints progress and ETA)
 	@test -n "$(PROVIDER)" || { echo "record: set PROVIDER=... (and MODEL=...)"; exit 2; }
-	$(PY) -m pytest -p no:cacheprovider -q -rN --conformance-mode record $(CONFORMANCE_ARGS)
+	$(PY) -m pytest -p no:cacheprovider -q -rN --conformance-mode record $(CONFORMANCE_ARGS) \
+	  $(if $(ACCEPT_BASELINE),--accept-baseline)
 
 conformance-docs: $(STAMP) ## regenerate the check table in docs/conformance.md
 	$(PY) -m conformance.docs
