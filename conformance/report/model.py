@@ -206,12 +206,15 @@ def load_results(paths: Iterable[Path]) -> list[RunFile]:
     """Read every ``*.json`` under the given directories (and any files given directly)."""
     runs: list[RunFile] = []
     for path, source in _expand(paths):
-        try:  # bounded bytes and depth, then the schema, before any field is read
+        try:  # bounded bytes and depth before the parser recurses
             data = read_json(path, max_bytes=MAX_RESULTS_BYTES, what="results file")
+        except ColumnError as exc:
+            raise ResultFileError(str(exc)) from None
+        run_file = parse_run_file(data, source)  # its messages name the common mistakes
+        try:  # then the full schema (types and sizes) before the writer's reader runs
             validate_results(data, source)
         except ColumnError as exc:
             raise ResultFileError(str(exc)) from None
-        run_file = parse_run_file(data, source)
         try:  # the writer's own reader must accept it too
             _results.ResultsFile.from_dict(data)
         except (KeyError, TypeError, ValueError) as exc:
