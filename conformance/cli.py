@@ -6,6 +6,10 @@ Subcommands:
     Render ``compatibility.{md,html,json}`` from result files (``reports/results/*.json``).
 ``list``
     Print the check registry.
+``certify``
+    Replay every committed recording; exit 0 only when the certification completed (the
+    recorded servers' own MUST failures are findings, not errors), non-zero when the harness
+    erred: a bad manifest, a missing, unreadable or unused cassette.
 """
 
 from __future__ import annotations
@@ -43,6 +47,48 @@ def _cmd_matrix(args: argparse.Namespace) -> int:
     if args.check and stale:
         print("run `any-agent-conformance matrix` (or `make matrix`) to update", file=sys.stderr)
         return 1
+    return 0
+
+
+def _cmd_certify(args: argparse.Namespace) -> int:
+    import pytest
+
+    class Collector:
+        def __init__(self) -> None:
+            self.columns: list[Any] = []
+
+        def pytest_sessionfinish(self, session: pytest.Session) -> None:
+            plugin = session.config.pluginmanager.get_plugin("conformance-session")
+            self.columns = list(getattr(plugin, "columns", []))
+
+    collector = Collector()
+    argv = ["-p", "no:cacheprovider", "-q", "--conformance-mode", "replay"]
+    argv += ["--cassette-dir", args.cassette_dir, "--report-dir", args.report_dir]
+    for pattern in args.checks or []:
+        argv += ["--checks", pattern]
+    rc = int(pytest.main(argv, plugins=[collector]))
+    if rc not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
+        print(f"certify: the replay did not run (pytest exit {rc}); see above", file=sys.stderr)
+        return rc
+    errors = [
+        f"{column.target.column} {r.key}: {r.message[:200]}"
+        for column in collector.columns
+        for r in column.results
+        if r.outcome == "error"
+    ]
+    if errors:
+        print(f"certify: {len(errors)} harness error(s), not a certification:", file=sys.stderr)
+        for line in errors[:20]:
+            print(f"  {line}", file=sys.stderr)
+        return 1
+    if not any(column.results for column in collector.columns):
+        print("certify: nothing was replayed", file=sys.stderr)
+        return 1
+    if rc == pytest.ExitCode.TESTS_FAILED:
+        print(
+            "certify: the MUST failures above are the recorded servers' own findings (see "
+            "reports/compatibility.md); a replay that differs from its recording fails make test"
+        )
     return 0
 
 
@@ -140,6 +186,18 @@ def _parser() -> argparse.ArgumentParser:
     )
     matrix.add_argument("-q", "--quiet", action="store_true", help="print nothing on success")
     matrix.set_defaults(func=_cmd_matrix)
+
+    certify = sub.add_parser(
+        "certify",
+        help="replay every recording; non-zero when the harness errs",
+        description="Replay the recordings under --cassette-dir (results to --report-dir). "
+        "Exit 0 for a completed certification, 1 for harness errors (missing, unreadable or "
+        "unused cassettes), 2 for a refused column (bad manifest) or a usage error.",
+    )
+    certify.add_argument("--cassette-dir", default="cassettes", metavar="DIR")
+    certify.add_argument("--report-dir", default="reports", metavar="DIR")
+    certify.add_argument("--checks", action="append", metavar="GLOB", help="check ids (glob)")
+    certify.set_defaults(func=_cmd_certify)
 
     lister = sub.add_parser("list", help="list the checks in the registry")
     lister.add_argument(

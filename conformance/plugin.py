@@ -10,9 +10,12 @@ Exit status: 0 when every MUST check holds (SHOULD/MAY failures are reported, no
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import platform
+import shutil
+import tempfile
 import time
 from collections.abc import Generator
 from dataclasses import dataclass, field
@@ -31,6 +34,7 @@ from .recording import Manifest, find_recordings, is_loopback, library_versions,
 from .registry import Check, select, text_table
 from .results import CheckResult, Layer, Mode, ResultsFile, RunInfo, ServerInfo, write_results
 from .runner import Column, now_iso, run_item
+from .trust import ColumnError, check_column
 
 __all__ = ["ConformanceItem"]
 
@@ -103,6 +107,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "stored in the manifest when recording",
     )
     g.addoption(
+        "--accept-baseline",
+        action="store_true",
+        default=False,
+        help="record: accept a changed regression baseline (shown as a diff); without it a "
+        "re-recording whose outcomes differ from the committed manifest is refused",
+    )
+    g.addoption(
         "--conformance-list",
         action="store_true",
         default=False,
@@ -161,6 +172,7 @@ class Settings:
     idle_timeout: float
     allow_insecure: bool
     server_facts: dict[str, Any] | None = None
+    accept_baseline: bool = False
 
     @classmethod
     def from_config(cls, config: pytest.Config) -> Settings:
@@ -231,6 +243,7 @@ class Settings:
             idle_timeout=opt("idle_timeout") or 30.0,
             allow_insecure=allow_insecure,
             server_facts=_server_facts(opt("server_facts")),
+            accept_baseline=bool(opt("accept_baseline")),
         )
 
 
@@ -300,6 +313,8 @@ class ConformanceSession:
         self.total = 0
         self.done = 0
         self.written: list[Path] = []
+        #: Lines for the terminal summary (refused or incomplete recordings, write errors).
+        self.problems: list[str] = []
 
     # -- header and setup ---------------------------------------------------------------------
     def pytest_report_header(self, config: pytest.Config) -> list[str]:
@@ -332,9 +347,10 @@ class ConformanceSession:
         for d in dirs:
             path = d / "manifest.json"
             try:
+                check_column(d, s.cassette_dir)
                 manifest = Manifest.load(path)
-            except (OSError, ValueError, KeyError, TypeError) as exc:
-                raise UsageProblem(f"cannot read {path}: {exc}") from None
+            except ColumnError as exc:
+                raise UsageProblem(str(exc)) from None
             if _minor(manifest.suite_version) != _minor(SUITE_VERSION):
                 raise UsageProblem(
                     f"{path} was recorded with suite {manifest.suite_version}; this is suite "
@@ -388,10 +404,16 @@ class ConformanceSession:
             target = self._target(profile, provider, base_url, model)
             target.model_meta = facts.meta_for(model)
             manifest = Manifest(provider=provider, model=model, base_url=public_url(base_url))
+            baseline: dict[str, str] = {}
             if s.mode == "record":
                 existing = find_recordings(s.cassette_dir, provider, [model])
                 if existing:
-                    manifest = Manifest.load(existing[0] / "manifest.json")
+                    try:
+                        check_column(existing[0], s.cassette_dir)
+                        manifest = Manifest.load(existing[0] / "manifest.json")
+                    except ColumnError as exc:
+                        raise UsageProblem(str(exc)) from None
+                    baseline = dict(manifest.expected)
                 manifest.base_url = public_url(base_url)
                 manifest.model = model
                 manifest.configuration = profile.configuration
@@ -399,15 +421,22 @@ class ConformanceSession:
                 manifest.model_meta = dict(target.model_meta)
                 if s.server_facts is not None:
                     manifest.deployment = s.server_facts
-            columns.append(
-                Column(
-                    target=target,
-                    cassette_dir=s.cassette_dir,
-                    manifest=manifest,
-                    server_name=facts.server_name,
-                    server_version=facts.server_version,
-                )
+            column = Column(
+                target=target,
+                cassette_dir=s.cassette_dir,
+                manifest=manifest,
+                server_name=facts.server_name,
+                server_version=facts.server_version,
+                baseline=baseline,
             )
+            if s.mode == "record":
+                try:
+                    column.staging = stage_column(column.final_directory)
+                except OSError as exc:
+                    raise UsageProblem(
+                        f"cannot stage a recording next to {column.final_directory}: {exc}"
+                    ) from None
+            columns.append(column)
         return columns
 
     # -- collection ---------------------------------------------------------------------------
@@ -433,6 +462,7 @@ class ConformanceSession:
                     if recorded_only and f"{check.id}[{layer}]" not in expected:
                         continue  # replay what was recorded unless --checks says more
                     name = f"{column.target.column}::{check.id}[{layer}]"
+                    column.planned += 1
                     items.append(
                         ConformanceItem.from_parent(
                             session, name=name, check=check, layer=layer, column=column
@@ -484,12 +514,69 @@ class ConformanceSession:
 
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
         s = self.settings
+        failed = False
         for column in self.columns:
+            if s.mode == "record":
+                failed |= not self._finish_recording(column, exitstatus)
+                continue
             if not column.results:
                 continue
-            self.written.append(write_results(s.report_dir, self._results_file(column)))
-            if s.mode == "record":
-                self._save_manifest(column)
+            try:
+                self.written.append(write_results(s.report_dir, self._results_file(column)))
+            except OSError as exc:
+                self.problems.append(f"cannot write results under {s.report_dir}: {exc}")
+                failed = True
+        if failed and session.exitstatus == 0:
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+    def _finish_recording(self, column: Column, exitstatus: int) -> bool:
+        """Replace the column with the staged recording only when the run completed and its
+        baseline is unchanged (or accepted); otherwise discard it. True when all went well."""
+        staging, final = column.staging, column.final_directory
+        if staging is None:
+            return True
+        where = _shown(final)
+        try:
+            if exitstatus == pytest.ExitCode.INTERRUPTED or len(column.results) < column.planned:
+                done = f"{len(column.results)}/{column.planned}"
+                self.problems.append(
+                    f"{column.target.column}: the record run did not complete ({done} checks); "
+                    f"{where} is left as it was"
+                )
+                return False
+            diff = baseline_diff(column.baseline, column.results)
+            if diff and not self.settings.accept_baseline:
+                self.problems.append(
+                    f"{column.target.column}: the regression baseline in {where}/manifest.json "
+                    "would change:\n"
+                    + "\n".join(diff)
+                    + f"\nrefused: {where} is left as it was; re-record with --accept-baseline "
+                    "(make record ... ACCEPT_BASELINE=1) to accept these outcomes"
+                )
+                return False
+            if not column.results:
+                return True
+            self._save_manifest(column)
+            try:
+                written = write_results(self.settings.report_dir, self._results_file(column))
+            except OSError as exc:
+                self.problems.append(
+                    f"{column.target.column}: cannot write results under "
+                    f"{self.settings.report_dir} ({exc}); {where} is left as it was"
+                )
+                return False
+            replace_column(staging, final)
+            column.staging = None
+            self.written.append(written)
+            if diff:
+                self.problems.append(
+                    f"{column.target.column}: baseline changed (accepted):\n" + "\n".join(diff)
+                )
+            return True
+        finally:
+            if column.staging is not None:
+                discard_staging(column.staging, final)
+                column.staging = None
 
     def _results_file(self, column: Column) -> ResultsFile:
         import any_agent
@@ -544,3 +631,58 @@ class ConformanceSession:
             terminalreporter.write_line(f"conformance {column.target.column}: {text} — {verdict}")
         for path in self.written:
             terminalreporter.write_line(f"conformance results: {path}")
+        for problem in self.problems:
+            terminalreporter.write_line(f"conformance: {problem}")
+
+
+def _shown(path: Path) -> str:
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
+def baseline_diff(baseline: dict[str, str], results: list[CheckResult]) -> list[str]:
+    """``-``/``+`` lines for every recorded outcome that differs from the baseline."""
+    lines: list[str] = []
+    for r in sorted(results, key=lambda r: r.key):
+        was = baseline.get(r.key)
+        if was is not None and was != r.outcome:
+            lines += [f"  - {r.key}: {was}", f"  + {r.key}: {r.outcome}"]
+    return lines
+
+
+def stage_column(final: Path) -> Path:
+    """A sibling of ``final`` (same filesystem, so a rename replaces it) holding a copy of the
+    committed column; the record run writes there."""
+    final.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{final.name}.record-", dir=final.parent))
+    if final.is_dir():
+        for entry in final.iterdir():  # check_column has refused anything but regular files
+            shutil.copy2(entry, staging / entry.name, follow_symlinks=False)
+    return staging
+
+
+def replace_column(staging: Path, final: Path) -> None:
+    """Swap the staged recording in by rename; the old column is removed only afterwards."""
+    old: Path | None = None
+    if final.exists():
+        old = Path(tempfile.mkdtemp(prefix=f".{final.name}.old-", dir=final.parent))
+        old.rmdir()
+        final.rename(old)
+    try:
+        staging.rename(final)
+    except OSError:
+        if old is not None:
+            old.rename(final)
+        raise
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def discard_staging(staging: Path, final: Path) -> None:
+    shutil.rmtree(staging, ignore_errors=True)
+    parent = final.parent
+    with contextlib.suppress(OSError):  # a provider directory this run created, left empty
+        if not any(parent.iterdir()):
+            parent.rmdir()

@@ -285,13 +285,21 @@ class Manifest:
 
     @classmethod
     def load(cls, path: str | Path) -> Manifest:
-        return cls.from_dict(json.loads(Path(path).read_text(encoding="utf-8")))
+        """Read a manifest through the bounded reader and the schema (``ColumnError``)."""
+        from .trust import MAX_MANIFEST_BYTES, read_json, validate_manifest
+
+        path = Path(path)
+        data = read_json(path, max_bytes=MAX_MANIFEST_BYTES, what="manifest")
+        validate_manifest(data, str(path))
+        return cls.from_dict(data)
 
     def save(self, directory: str | Path, secrets: tuple[str, ...] = ()) -> Path:
         path = Path(directory) / MANIFEST
         path.parent.mkdir(parents=True, exist_ok=True)
         text = json.dumps(self.to_dict(), indent=2, ensure_ascii=False)
-        path.write_text(redact(text, secrets) + "\n", encoding="utf-8")
+        tmp = path.with_name(f".{MANIFEST}.tmp")
+        tmp.write_text(redact(text, secrets) + "\n", encoding="utf-8")
+        tmp.replace(path)
         return path
 
 
@@ -302,7 +310,8 @@ def find_recordings(
     root = Path(cassette_dir)
     pattern = f"{provider}/*/{MANIFEST}" if provider else f"*/*/{MANIFEST}"
     slugs = {model_slug(m) for m in models}
-    out = [p.parent for p in sorted(root.glob(pattern))]
+    # A dot directory is a record run's staging copy, never a column.
+    out = [p.parent for p in sorted(root.glob(pattern)) if not p.parent.name.startswith(".")]
     if slugs:
         out = [p for p in out if p.name in slugs]
     return out

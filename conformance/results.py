@@ -208,12 +208,15 @@ def model_slug(model: str) -> str:
     text = model.strip().rstrip("/")
     if text.startswith(("/", "~", ".")) or re.match(r"^[A-Za-z]:[\\/]", text):
         text = re.split(r"[\\/]", text)[-1]
-    slug = _SLUG_BAD.sub("-", text.lower()).strip("-.")
+    slug = re.sub(r"\.{2,}", ".", _SLUG_BAD.sub("-", text.lower())).strip("-.")
     return slug[:80] or "model"
 
 
 def results_filename(provider: str, model: str) -> str:
-    return f"{provider}__{model_slug(model)}.json"
+    """``<provider>__<model-slug>.json``, both parts slugged (no separator, no ``..``)."""
+    from .trust import safe_slug
+
+    return f"{safe_slug(provider)}__{model_slug(model)}.json"
 
 
 def write_results(report_dir: str | Path, results: ResultsFile) -> Path:
@@ -221,6 +224,8 @@ def write_results(report_dir: str | Path, results: ResultsFile) -> Path:
     out_dir = Path(report_dir) / "results"
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / results_filename(results.run.provider, results.run.model)
+    if path.parent != out_dir or path.is_symlink():  # pragma: no cover - slugs prevent it
+        raise ValueError(f"refusing to write {path}: not a plain file in {out_dir}")
     text = json.dumps(results.to_dict(), indent=2, ensure_ascii=False, sort_keys=False)
     tmp = path.with_suffix(".json.tmp")
     tmp.write_text(text + "\n", encoding="utf-8")
@@ -229,8 +234,13 @@ def write_results(report_dir: str | Path, results: ResultsFile) -> Path:
 
 
 def load_results(path: str | Path) -> ResultsFile:
-    """Read one results file (raises ``ValueError`` on an unknown ``schema_version``)."""
-    data = json.loads(Path(path).read_text(encoding="utf-8"))
+    """Read one results file, bounded and schema-checked first (``ColumnError``, a
+    ``ValueError``, also on an unknown ``schema_version``)."""
+    from .trust import MAX_RESULTS_BYTES, read_json, validate_results
+
+    path = Path(path)
+    data = read_json(path, max_bytes=MAX_RESULTS_BYTES, what="results file")
+    validate_results(data, str(path))
     return ResultsFile.from_dict(data)
 
 

@@ -45,10 +45,23 @@ class Column:
     facts: dict[str, dict[str, Any]] = field(default_factory=dict)
     #: Results recorded but not replayable (a request timed out): kept in the manifest.
     unreplayable: set[str] = field(default_factory=set)
+    #: Record mode: the sibling directory the run writes into; it replaces the column only
+    #: when the run completed (so a failed run leaves the committed evidence untouched).
+    staging: Path | None = None
+    #: Record mode: the committed manifest's ``expected`` outcomes (the regression baseline).
+    baseline: dict[str, str] = field(default_factory=dict)
+    #: Items collected for this column (a run that did not reach them all is incomplete).
+    planned: int = 0
+
+    @property
+    def final_directory(self) -> Path:
+        """Where the column lives (and what results and evidence name)."""
+        return column_dir(self.cassette_dir, self.target.provider, self.target.model)
 
     @property
     def directory(self) -> Path:
-        return column_dir(self.cassette_dir, self.target.provider, self.target.model)
+        """Where this session reads and writes cassettes (the staging copy when recording)."""
+        return self.staging or self.final_directory
 
     @property
     def secrets(self) -> tuple[str, ...]:
@@ -128,12 +141,14 @@ def _run(check: Check, layer: Layer, column: Column, result: CheckResult) -> Non
         return
 
     use_cassette = check.replayable and target.mode in ("record", "replay")
-    path = cassette_path(column.cassette_dir, target.provider, target.model, check.id, layer)
+    shown = cassette_path(column.cassette_dir, target.provider, target.model, check.id, layer)
+    path = column.directory / shown.name
     if use_cassette:
-        result.evidence.cassette = _relative(path)
-        if target.mode == "replay" and not path.is_file():
+        result.evidence.cassette = _relative(shown)
+        if target.mode == "replay" and (path.is_symlink() or not path.is_file()):
+            what = "a symlinked" if path.is_symlink() else "missing"
             result.outcome = "error"
-            result.message = f"missing cassette {_relative(path)} (re-record this column)"
+            result.message = f"{what} cassette {_relative(shown)} (re-record this column)"
             return
         if target.mode == "record":
             path.parent.mkdir(parents=True, exist_ok=True)

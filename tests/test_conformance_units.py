@@ -201,7 +201,8 @@ def test_cassette_layout(tmp_path: Path) -> None:
 
 def test_manifest_round_trip_redacts(tmp_path: Path) -> None:
     m = Manifest(provider="generic", model="m", base_url="http://127.0.0.1:1/v1")
-    m.live["x[wire]"] = {"message": "key sk-abcdefghijklmnopqrstuvwx leaked"}
+    m.live["x[wire]"] = {"check": "x", "layer": "wire", "outcome": "pass", "level": "MUST"}
+    m.live["x[wire]"]["message"] = "key sk-abcdefghijklmnopqrstuvwx leaked"
     path = m.save(tmp_path)
     assert "sk-abcdefghijklmnop" not in path.read_text()
     assert Manifest.load(path).provider == "generic"

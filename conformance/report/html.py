@@ -12,34 +12,18 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-from html import escape
 from typing import Any
 
+from .escape import css_token, html_inline, html_text, safe_link
 from .matrix import LEGEND, NOTE_OUTCOMES, Column, Matrix, Row, outcome_info
 from .model import LAYERS, LEVELS, OUTCOMES, Result
 
 __all__ = ["render_html"]
 
 
-def _e(text: object) -> str:
-    return escape(str(text), quote=True)
-
-
-def _inline(text: str) -> str:
-    """Escaped text in which `backtick spans` become <code> (titles and messages use them)."""
-    parts = text.split("`")
-    if len(parts) < 3 or len(parts) % 2 == 0:
-        return _e(text)
-    return "".join(
-        f"<code>{_e(part)}</code>" if i % 2 and part.strip() else _e(part)
-        for i, part in enumerate(parts)
-    )
-
-
-def _safe_link(url: str | None) -> str | None:
-    if url and url.startswith(("https://", "http://")):
-        return url
-    return None
+_e = html_text
+_inline = html_inline
+_safe_link = safe_link
 
 
 def _css_outcome(outcome: str | None) -> str:
@@ -135,7 +119,7 @@ def _column_head(index: int, column: Column) -> str:
         parts.append(f'<div class="ch-ver">@{_e(run.server_version or "?")}</div>')
         if column.configuration:
             parts.append(f'<div class="ch-conf">{_e(column.configuration)}</div>')
-        parts.append(f'<div class="ch-prov mode-{_e(run.mode or "unknown")}">')
+        parts.append(f'<div class="ch-prov mode-{css_token(run.mode)}">')
         parts.append(f"{_e(column.provenance)}</div>")
         parts.append('<div class="ch-layers"><span>wire</span><span>SDK</span></div>')
     else:
@@ -177,7 +161,7 @@ def _table(matrix: Matrix, cells: dict[str, Any]) -> str:
                 f'data-search="{_e((row.check + " " + row.title).lower())}">'
                 f'<th class="check" scope="row"><code>{_e(row.check)}</code>'
                 + (f'<div class="title">{_inline(row.title)}</div>' if row.title else "")
-                + f'</th><td class="lvl"><span class="lvl-{_e(row.level)}">{_e(row.level)}'
+                + f'</th><td class="lvl"><span class="lvl-{css_token(row.level)}">{_e(row.level)}'
                 "</span></td>"
             )
             for index, column in enumerate(matrix.columns):
@@ -241,7 +225,7 @@ def _cards(matrix: Matrix) -> str:
         out.append(f'<article class="card" data-col="{index}" tabindex="0">')
         out.append(
             f'<div class="card-h"><span class="card-name">{_e(column.provider_name)}</span>'
-            f'<span class="badge mode-{_e(run.mode or "unknown")}">{_e(column.provenance)}'
+            f'<span class="badge mode-{css_token(run.mode)}">{_e(column.provenance)}'
             "</span></div>"
         )
         out.append(f'<div class="card-model">{_e(run.column)}</div>')
@@ -312,7 +296,7 @@ def _controls(matrix: Matrix) -> str:
     for level in (*LEVELS, *extra):
         out.append(
             f'<label class="toggle"><input type="checkbox" name="level" value="{_e(level)}" '
-            f'checked> <span class="lvl-{_e(level)}">{_e(level)}</span></label>'
+            f'checked> <span class="lvl-{css_token(level)}">{_e(level)}</span></label>'
         )
     out.append(
         '</div><div class="group">'

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import re
-
 from tabulate import tabulate
 
+from .escape import md_code, md_inline, md_text, safe_link
 from .matrix import LEGEND, Column, Matrix, Note, Row, outcome_info
 from .model import LAYERS
 
@@ -14,42 +13,9 @@ __all__ = ["md_escape", "md_inline", "render_markdown"]
 _SUPERSCRIPT = str.maketrans("0123456789", "⁰¹²³⁴⁵⁶⁷⁸⁹")
 
 
-def md_escape(text: str) -> str:
-    """Make arbitrary text safe inside a GitHub table cell: shown literally, one line."""
-    return _escape(text).strip()
-
-
-def _escape(text: str) -> str:
-    text = re.sub(r"\s+", " ", text)
-    for char, entity in (("&", "&amp;"), ("<", "&lt;"), (">", "&gt;")):
-        text = text.replace(char, entity)
-    for char in "\\`*_[]|":
-        text = text.replace(char, "\\" + char)
-    return text
-
-
-def md_inline(text: str) -> str:
-    """Like :func:`md_escape`, but `backtick spans` stay code spans (titles use them)."""
-    parts = text.split("`")
-    if len(parts) < 3 or len(parts) % 2 == 0:
-        return md_escape(text)
-    return "".join(
-        _code(part) if i % 2 and part.strip() else _escape(part) for i, part in enumerate(parts)
-    ).strip()
-
-
-def _code(text: str) -> str:
-    """Inline code that survives any content (and a table: pipes are escaped even in code)."""
-    text = " ".join(text.split()).replace("|", "\\|")
-    ticks = "``" if "`" in text else "`"
-    pad = " " if text.startswith("`") or text.endswith("`") else ""
-    return f"{ticks}{pad}{text}{pad}{ticks}"
-
-
-def _safe_link(url: str | None) -> str | None:
-    if url and url.startswith(("https://", "http://")) and not any(c in url for c in " <>()\n"):
-        return url
-    return None
+md_escape = md_text
+_code = md_code
+_safe_link = safe_link
 
 
 def _table(rows: list[list[str]], headers: list[str]) -> str:
@@ -243,7 +209,7 @@ def render_markdown(matrix: Matrix) -> str:
         out += ["## Not recorded yet", ""]
         for column in missing:
             out.append(
-                f"- **{md_escape(column.provider_name)}** (`{column.provider}`): "
+                f"- **{md_escape(column.provider_name)}** ({_code(column.provider)}): "
                 f"{_code(column.record_command)} — or {_code(column.make_command)}"
             )
         out.append("")

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from conformance import results as _results
+from conformance.trust import MAX_RESULTS_BYTES, ColumnError, read_json, validate_results
 
 __all__ = [
     "LAYERS",
@@ -205,11 +206,15 @@ def load_results(paths: Iterable[Path]) -> list[RunFile]:
     """Read every ``*.json`` under the given directories (and any files given directly)."""
     runs: list[RunFile] = []
     for path, source in _expand(paths):
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise ResultFileError(f"{source}: cannot read: {exc}") from None
-        run_file = parse_run_file(data, source)
+        try:  # bounded bytes and depth before the parser recurses
+            data = read_json(path, max_bytes=MAX_RESULTS_BYTES, what="results file")
+        except ColumnError as exc:
+            raise ResultFileError(str(exc)) from None
+        run_file = parse_run_file(data, source)  # its messages name the common mistakes
+        try:  # then the full schema (types and sizes) before the writer's reader runs
+            validate_results(data, source)
+        except ColumnError as exc:
+            raise ResultFileError(str(exc)) from None
         try:  # the writer's own reader must accept it too
             _results.ResultsFile.from_dict(data)
         except (KeyError, TypeError, ValueError) as exc:

@@ -66,13 +66,27 @@ def _needs_base_url(provider: str) -> bool:
     return seed.needs_base_url if seed is not None else False
 
 
+def _known(provider: str) -> str | None:
+    """``provider`` when it names a profile the suite ships (result files are contributed
+    input: their provider string never becomes part of a command verbatim)."""
+    from conformance.profiles import PROFILES
+
+    return provider if provider in PROFILES or provider in _BY_ID else None
+
+
 def record_command(provider: str) -> str:
-    """The pytest command a user runs to record ``provider``."""
-    base = " --base-url <base-url>" if _needs_base_url(provider) else ""
-    return f"pytest --provider={provider}{base} --model <model> --conformance-mode record"
+    """The pytest command a user runs to record ``provider`` (composed from known parts)."""
+    known = _known(provider)
+    if known is None:
+        return "pytest --base-url <base-url> --model <model> --conformance-mode record"
+    base = " --base-url <base-url>" if _needs_base_url(known) else ""
+    return f"pytest --provider={known}{base} --model <model> --conformance-mode record"
 
 
 def make_command(provider: str) -> str:
     """The same through the Makefile."""
-    base = " BASE_URL=<base-url>" if _needs_base_url(provider) else ""
-    return f"make record PROVIDER={provider}{base} MODEL=<model>"
+    known = _known(provider)
+    if known is None:
+        return "make record PROVIDER=generic BASE_URL=<base-url> MODEL=<model>"
+    base = " BASE_URL=<base-url>" if _needs_base_url(known) else ""
+    return f"make record PROVIDER={known}{base} MODEL=<model>"

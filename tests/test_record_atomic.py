@@ -1,0 +1,162 @@
+"""Recording never destroys evidence (issue 11, item 9).
+
+A column is recorded against the reference server (``conformance.fakeserver``) into
+tmp_path; then a second record run fails in each way a real one does (the server stops
+answering, it answers garbage, the run is interrupted, the report directory is unwritable)
+and the column must be byte-identical afterwards. A baseline that would flip is shown as a
+diff and refused unless ``--accept-baseline`` is given.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from conformance.fakeserver import FakeServer
+
+CHECKS = "models.list,stream.done-sentinel,tools.parallel"
+COLUMN = Path("cassettes/generic/ref-model")
+
+
+def _record(cwd: Path, base_url: str, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "--base-url", base_url,
+         "--conformance-mode", "record", "--checks", CHECKS, *args],
+        cwd=cwd, env=env, capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+
+
+def _snapshot(root: Path) -> dict[str, bytes | None]:
+    """Every path under cassettes/ (a leftover staging directory counts too) and its bytes."""
+    return {
+        str(p.relative_to(root)): (p.read_bytes() if p.is_file() else None)
+        for p in sorted((root / "cassettes").rglob("*"))
+    }
+
+
+@pytest.fixture
+def recorded(tmp_path: Path) -> Path:
+    with FakeServer() as srv:
+        proc = _record(tmp_path, srv.base_url)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
+    manifest = json.loads((tmp_path / COLUMN / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["expected"]["stream.done-sentinel[wire]"] == "pass"
+    return tmp_path
+
+
+class _Handler(BaseHTTPRequestHandler):
+    """A server that lists the model and then fails every request (``garbage`` or not)."""
+
+    garbage = False
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+    def do_GET(self) -> None:
+        if self.path.rstrip("/") != "/v1/models":
+            self.send_error(404)
+            return
+        body = json.dumps({"object": "list", "data": [{"id": "ref-model", "object": "model"}]})
+        self._send(body.encode())
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("content-length") or 0))
+        if self.garbage:
+            self._send(b"\x00\xffnot json {{{ <html>")
+        else:
+            self.close_connection = True  # the server went away: no response at all
+
+    def _send(self, body: bytes) -> None:
+        self.send_response(200)
+        self.send_header("content-type", "application/json")
+        self.send_header("content-length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+
+@pytest.fixture(params=["down", "garbage"])
+def broken_server(request: pytest.FixtureRequest) -> Iterator[str]:
+    handler = type("H", (_Handler,), {"garbage": request.param == "garbage"})
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_address[1]}/v1"
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+
+
+def test_a_failing_server_leaves_the_column_as_it_was(recorded: Path, broken_server: str) -> None:
+    before = _snapshot(recorded)
+    proc = _record(recorded, broken_server)
+    assert _snapshot(recorded) == before  # the evidence first
+    assert proc.returncode != 0, proc.stdout[-3000:]
+    assert "refused" in proc.stdout, proc.stdout[-3000:]
+
+
+def test_an_interrupted_record_leaves_the_column_as_it_was(recorded: Path) -> None:
+    (recorded / "interrupt_second.py").write_text(
+        "seen = []\n\n\ndef pytest_runtest_teardown(item):\n    seen.append(item)\n"
+        "    if len(seen) == 2:\n        raise KeyboardInterrupt\n",
+        encoding="utf-8",
+    )
+    before = _snapshot(recorded)
+    with FakeServer(["no-done", "role-every-chunk"]) as srv:  # would record other bytes
+        proc = _record(recorded, srv.base_url, "--accept-baseline", "-p", "interrupt_second")
+    assert _snapshot(recorded) == before  # the evidence first
+    assert proc.returncode == 2, proc.stdout[-3000:] + proc.stderr[-2000:]
+    assert "did not complete" in proc.stdout, proc.stdout[-3000:]
+
+
+def test_an_unwritable_report_dir_leaves_the_column_as_it_was(recorded: Path) -> None:
+    (recorded / "not-a-dir").write_text("a file where the report directory should be")
+    before = _snapshot(recorded)
+    with FakeServer(["no-done"]) as srv:
+        proc = _record(recorded, srv.base_url, "--accept-baseline", "--report-dir", "not-a-dir")
+    assert _snapshot(recorded) == before  # the evidence first
+    assert proc.returncode != 0, proc.stdout[-3000:]
+    assert "Traceback" not in proc.stdout + proc.stderr
+    assert "cannot write results" in proc.stdout, proc.stdout[-3000:]
+
+
+def test_a_baseline_flip_is_refused_with_a_diff(recorded: Path) -> None:
+    before = _snapshot(recorded)
+    with FakeServer(["no-done"]) as srv:
+        proc = _record(recorded, srv.base_url)
+    assert _snapshot(recorded) == before  # the evidence first
+    assert proc.returncode != 0
+    assert "  - stream.done-sentinel[wire]: pass" in proc.stdout, proc.stdout[-3000:]
+    assert "  + stream.done-sentinel[wire]: fail" in proc.stdout
+    assert "--accept-baseline" in proc.stdout
+
+
+def test_an_accepted_baseline_flip_replaces_the_column(recorded: Path) -> None:
+    with FakeServer(["no-done"]) as srv:
+        proc = _record(recorded, srv.base_url, "--accept-baseline")
+    assert proc.returncode == 1, proc.stdout[-3000:]  # the MUST failure itself
+    assert "baseline changed (accepted)" in proc.stdout
+    manifest = json.loads((recorded / COLUMN / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["expected"]["stream.done-sentinel[wire]"] == "fail"
+    assert "[DONE]" not in (recorded / COLUMN / "stream.done-sentinel.yaml").read_text()
+    assert sorted(p.name for p in (recorded / COLUMN).parent.iterdir()) == ["ref-model"]
+
+
+def test_an_unchanged_re_recording_replaces_the_column(recorded: Path) -> None:
+    stamp = json.loads((recorded / COLUMN / "manifest.json").read_text())["recorded_at"]
+    (recorded / COLUMN / "tools.parallel.yaml").unlink()  # re-recording restores it
+    with FakeServer() as srv:
+        proc = _record(recorded, srv.base_url)
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    assert (recorded / COLUMN / "tools.parallel.yaml").is_file()
+    assert json.loads((recorded / COLUMN / "manifest.json").read_text())["recorded_at"] >= stamp
+    assert sorted(p.name for p in (recorded / COLUMN).parent.iterdir()) == ["ref-model"]
