@@ -14,7 +14,15 @@ from typing import Any
 
 import orjson
 
-__all__ = ["MAX_DEPTH", "depth_of", "dumps", "has_long_integer", "loads"]
+__all__ = [
+    "MAX_DEPTH",
+    "depth_of",
+    "dumps",
+    "has_long_integer",
+    "item_budget",
+    "loads",
+    "too_many_items",
+]
 
 #: the deepest JSON value accepted in tool arguments (orjson's own limit for writing)
 MAX_DEPTH = 255
@@ -25,6 +33,34 @@ _LONG_DIGITS_B = re.compile(rb"\d{19}")
 # orjson reserves ~13x a large input's size up front (the stdlib parser does not, and is
 # as fast on a few long strings such as whole files)
 _BIG_JSON = 1 << 16
+
+
+# a JSON string literal (possessive: no backtracking)
+_STRING = re.compile(rb'"(?:[^"\\]++|\\.)*+"')
+
+
+def item_budget(max_event_bytes: int) -> int:
+    """How many JSON items (values and keys) one event of at most ``max_event_bytes`` may
+    hold: one per 16 bytes, never under 4,096. A parsed item costs 24-64 bytes of memory and
+    ~0.25 µs to build, so ``[{},{},…]`` (3 bytes an item) would inflate a 32 MiB event to
+    ~1.1 GB over ~2.5 s of CPU on the event loop; real chunks hold a few dozen items, and a
+    non-streamed completion with logprobs about one per 8-60 bytes."""
+    return max(4096, max_event_bytes // 16)
+
+
+def too_many_items(data: bytes, budget: int) -> bool:
+    """Whether ``data`` holds more than ``budget`` JSON items, decided before parsing it and
+    in C-speed passes: commas and opening brackets bound the items from above (an item is
+    first in its container or follows a comma); only when those, counted inside strings too,
+    pass the budget are the strings cut out and the structure counted exactly."""
+    if len(data) <= budget:
+        return False
+    if data.count(b",") + data.count(b"{") + data.count(b"[") <= budget:
+        return False
+    if (data.count(b'"') - data.count(b'\\"')) // 2 > budget:
+        return True  # more strings than the budget (each is an item)
+    bare = _STRING.sub(b"", data)
+    return bare.count(b",") + bare.count(b"{") + bare.count(b"[") > budget
 
 
 def has_long_integer(data: str | bytes) -> bool:
