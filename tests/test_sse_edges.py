@@ -233,3 +233,19 @@ def test_max_event_bytes_bounds_the_joined_data_of_an_event() -> None:
     assert SSEDecoder(64).feed(data) == [("data", b"a" * 31 + b"\n" + b"b" * 32)]
     with pytest.raises(LimitExceededError):
         SSEDecoder(63).feed(data)
+
+
+def test_the_repeated_event_shortcut_keeps_max_event_bytes() -> None:
+    # the shortcut decodes a read matching the learned template without the SSE framer; one
+    # such read larger than the bound must fail as it does when it arrives in pieces
+    small = [sse(chunk("ab"), done=False) for _ in range(6)]
+    big = sse(chunk("x" * 400), done=False)
+    for pieces in ([*small, big], [*small, big[:50], big[50:]]):
+        decoder = StreamDecoder(frozenset(), max_event_bytes=400)
+        for piece in pieces:
+            decoder.feed(piece)
+        decoder.close()
+        assert decoder.shortcut_events > 0
+        failure = decoder.result().failure
+        assert failure is not None
+        assert failure.option == "max_event_bytes", failure

@@ -213,7 +213,7 @@ class StreamDecoder:
             return out  # after [DONE] nothing counts, however the bytes were split
         template = self._template
         try:
-            if template is not None and self._sse.idle:
+            if template is not None and self._sse.idle and len(data) - 2 <= self._max_event:
                 value = between(data, template.head, template.tail)
                 if value is not None:
                     self.shortcut_events += 1
