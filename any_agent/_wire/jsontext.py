@@ -9,6 +9,7 @@ where it is exact and the stdlib where it is not.
 from __future__ import annotations
 
 import json
+import math
 import re
 from typing import Any
 
@@ -70,14 +71,57 @@ def has_long_integer(data: str | bytes) -> bool:
     return _LONG_DIGITS.search(data) is not None
 
 
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _finite(literal: str) -> float:
+    value = float(literal)
+    if not math.isfinite(value):
+        raise ValueError(f"number out of range: {literal[:40]}")
+    return value
+
+
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+_SURROGATE_ESCAPE_B = re.compile(rb"\\u[dD][89a-fA-F]")
+
+
+def _lone_surrogate(value: Any) -> bool:
+    """Whether any string (or key) in ``value`` holds a lone UTF-16 surrogate."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if not item.isascii():
+                try:
+                    item.encode()
+                except UnicodeEncodeError:
+                    return True
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return False
+
+
 def loads(text: str | bytes) -> Any:
     """Parse ``text`` keeping big integers exact; ValueError for invalid JSON or nesting
-    deeper than the parsers allow (never RecursionError)."""
+    deeper than the parsers allow (never RecursionError).
+
+    Both parsers accept the same documents: the stdlib's extensions that orjson refuses
+    (``NaN``/``Infinity`` literals, numbers that overflow to infinity such as ``1e999``, lone
+    ``\\ud800`` surrogates) are refused here too, so whether a tool call runs never depends
+    on its size or on a 20-digit number elsewhere in it."""
     if len(text) > _BIG_JSON or has_long_integer(text):
         try:
-            return json.loads(text)
+            value = json.loads(text, parse_constant=_no_constant, parse_float=_finite)
         except RecursionError:
             raise ValueError(f"JSON nested deeper than {MAX_DEPTH} levels") from None
+        escape = _SURROGATE_ESCAPE_B if isinstance(text, bytes) else _SURROGATE_ESCAPE
+        if escape.search(text) is not None and _lone_surrogate(value):  # type: ignore[arg-type]
+            raise ValueError("a string holds a lone UTF-16 surrogate")
+        return value
     return orjson.loads(text)
 
 
