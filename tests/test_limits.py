@@ -406,3 +406,16 @@ async def test_commas_and_brackets_inside_strings_are_not_items(sse_server: SSES
         messages = await ask(client, "save it")
     assert isinstance(messages[-1], ResultMessage)
     assert ran == [text]
+
+
+@pytest.mark.parametrize("strings", [3, 5000, 20_000])
+def test_items_are_counted_outside_strings_on_every_path(strings: int) -> None:
+    # few strings (counted in place), many (cut out), more than the budget (refused at once)
+    from any_agent._wire.jsontext import too_many_items
+
+    budget = 10_000
+    words = [f'"w{i},[{{"' for i in range(strings)]  # each string holds a comma and brackets
+    data = ("[" + ",".join(words) + "]").encode()
+    assert too_many_items(data, budget) == (strings > budget)
+    dense = ("[" + ",".join(words) + "," + "{}," * budget + "0]").encode()
+    assert too_many_items(dense, budget)

@@ -58,10 +58,19 @@ def too_many_items(data: bytes, budget: int) -> bool:
         return False
     if data.count(b",") + data.count(b"{") + data.count(b"[") <= budget:
         return False
-    if (data.count(b'"') - data.count(b'\\"')) // 2 > budget:
+    strings = (data.count(b'"') - data.count(b'\\"')) // 2
+    if strings > budget:
         return True  # more strings than the budget (each is an item)
-    bare = _STRING.sub(b"", data)
-    return bare.count(b",") + bare.count(b"{") + bare.count(b"[") > budget
+    if strings > 4096:
+        bare = _STRING.sub(b"", data)
+        return bare.count(b",") + bare.count(b"{") + bare.count(b"[") > budget
+    # few strings: count what is inside them in place (no copy of a structure-dense event)
+    total = data.count(b",") + data.count(b"{") + data.count(b"[")
+    for m in _STRING.finditer(data):
+        a, b = m.span()
+        if b - a > 2:
+            total -= data.count(b",", a, b) + data.count(b"{", a, b) + data.count(b"[", a, b)
+    return total > budget
 
 
 def has_long_integer(data: str | bytes) -> bool:

@@ -103,6 +103,7 @@ class SSEDecoder:
             self._partial = []
             self._partial_size = 0
         lines = chunk.split(b"\n")
+        chunk = b""  # a multi-megabyte line is held once (in lines), not twice
         tail = lines.pop()
         if tail:
             if len(tail) > self._max:
@@ -120,9 +121,7 @@ class SSEDecoder:
                     self._data_size = 0
                 continue
             if line.startswith(_DATA):
-                value = line[5:]
-                if value[:1] == b" ":
-                    value = value[1:]
+                value = line[6:] if line[5:6] == b" " else line[5:]  # one copy, not two
                 data.append(value)
                 self._data_size += len(value) + 1  # the newline joining it to the next
                 if self._data_size - 1 > self._max:
