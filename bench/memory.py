@@ -3,9 +3,11 @@
 A server process answers with payloads several times the configured limit, plain and
 gzip-compressed (a gzip bomb: a few hundred KiB on the wire that inflate to 16× the limit):
 a long text stream, one non-streamed JSON body, one line that never ends, one tool call's
-arguments, and an error (HTTP 500) body. Each case runs in a fresh client interpreter with
-the option that bounds it (``max_response_bytes``, ``max_event_bytes`` or
-``max_tool_argument_bytes``) set to the limit and the others at their defaults; after a
+arguments, an error (HTTP 500) body, and one event just under the limit made of ``{},``
+(3 bytes a JSON item, ~20× its size once parsed: only the item budget stops it). Each case
+runs in a fresh client interpreter with the option that bounds it (``max_response_bytes``,
+``max_event_bytes`` or ``max_tool_argument_bytes``; the error body has none: it is read to a
+fixed 8 KiB) set to the limit and the others at their defaults; after a
 warm-up request the RSS high-water mark is reset to the current RSS
 (``/proc/self/clear_refs``), the hostile request runs, and the rise of the high-water mark
 (``VmHWM``) is the figure, so import and warm-up memory do not count. The goal is growth
@@ -42,6 +44,8 @@ CASES: dict[str, tuple[str, str]] = {
     "line": ("one line that never ends", "LimitExceededError:max_event_bytes"),
     "tool-args": ("one tool call's arguments", "LimitExceededError:max_tool_argument_bytes"),
     "error": ("an HTTP 500 error body", "ServerError"),
+    # just under the limit in bytes, but 3 bytes a JSON item: ~20x its size once parsed
+    "dense": ("one event dense with JSON items", "LimitExceededError:max_event_bytes"),
 }
 VARIANTS = ("plain", "gzip")
 _SLICE = 256 * 1024
@@ -56,14 +60,17 @@ def _event(delta: dict[str, Any]) -> bytes:
     return b"data: " + json.dumps(body, separators=(",", ":")).encode() + b"\n\n"
 
 
-def _repeat(head: bytes, unit: bytes, size: int) -> Iterator[bytes]:
-    """``head`` then ``unit`` repeated, ``size`` bytes in all, in slices of about 256 KiB."""
+def _repeat(head: bytes, unit: bytes, size: int, tail: bytes = b"") -> Iterator[bytes]:
+    """``head`` then ``unit`` repeated, then ``tail``: about ``size`` bytes in all (never
+    more), in slices of about 256 KiB."""
     yield head
     block = unit * max(1, _SLICE // len(unit))
-    sent = len(head)
-    while sent < size:
+    sent = len(head) + len(tail)
+    while sent + len(block) <= size:
         yield block
         sent += len(block)
+    yield unit * ((size - sent) // len(unit))
+    yield tail
 
 
 def _payload(case: str, size: int) -> tuple[int, str, Iterator[bytes]]:
@@ -81,6 +88,9 @@ def _payload(case: str, size: int) -> tuple[int, str, Iterator[bytes]]:
         first["function"] = {"name": "save", "arguments": '{"text": "'}
         unit = _event({"tool_calls": [{"index": 0, "function": {"arguments": "x" * 100}}]})
         return 200, "text/event-stream", _repeat(_event({"tool_calls": [first]}), unit, size)
+    if case == "dense":
+        head = b'data: {"choices":[{"index":0,"delta":{"content":"x"}}],"junk":['
+        return 200, "text/event-stream", _repeat(head, b"{},", size, b"{}]}\n\n")
     head = b'{"error":{"type":"server_error","message":"'
     return 500, "application/json", _repeat(head, b"boom " * 200, size)
 
@@ -191,6 +201,8 @@ async def _child(case: str, variant: str, limit: int, url: str) -> dict[str, Any
         return "saved"
 
     size = limit * (_GZIP_FACTOR if variant == "gzip" else _PLAIN_FACTOR)
+    if case == "dense":
+        size = limit - 1024  # within max_event_bytes: only the item budget stops it
     base: dict[str, Any] = {"base_url": url, "max_retries": 0, "timeout": 600, "tools": [save]}
     option = CASES[case][1].partition(":")[2] or "max_event_bytes"
     base[option] = limit  # the bound under test; the others keep their defaults
@@ -226,7 +238,7 @@ async def _child(case: str, variant: str, limit: int, url: str) -> dict[str, Any
 
 
 def run_memory(limit: int) -> list[dict[str, Any]]:
-    """Every case × variant with all three limits at ``limit``; one row each."""
+    """Every case × variant with the option that bounds it at ``limit``; one row each."""
     root = str(Path(__file__).resolve().parent.parent)
     env = {**os.environ, "PYTHONPATH": root + os.pathsep + os.environ.get("PYTHONPATH", "")}
     rows: list[dict[str, Any]] = []

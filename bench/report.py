@@ -515,7 +515,8 @@ def _memory_section(res: dict[str, Any]) -> list[str]:
         "",
         f"Each case in a fresh client interpreter, with the option that bounds it at "
         f"{rows[0]['limit'] // mib} MiB (`bench/memory.py`); growth is the rise of the RSS "
-        "high-water mark over a warm client's.",
+        "high-water mark over a warm client's. The error body has no option: it is read to a "
+        "fixed 8 KiB whatever the limit, so its row shows that cap holding.",
         "",
         _table(
             [

@@ -407,3 +407,49 @@ async def test_hostile_fastapi_detail_is_a_typed_error(sse_server: SSEServer, bo
             await ask(client, "hi")
         assert len(str(info.value)) < 2000
         assert client.history == [{"role": "user", "content": "hi"}]
+
+
+# -- the exact (stdlib) parser accepts what orjson accepts, no more ----------------------------
+
+BIG = "p" * (70 * 1024)  # past the size where arguments are parsed by the stdlib
+
+
+@pytest.mark.parametrize(
+    "value", ["NaN", "Infinity", "-Infinity", "1e999", '"\\ud800"', '"\\udfff"', '["\\udc00"]']
+)
+@pytest.mark.parametrize("via", ["small", "big-integer", "large"])
+def test_what_orjson_refuses_is_refused_whatever_the_arguments_size(value: str, via: str) -> None:
+    # NaN, infinities and lone surrogates were refused in a small call and accepted (the tool
+    # ran with nan / an unencodable string) when a 20-digit number or 64 KiB of text sent the
+    # call to the stdlib parser
+    extra = {"small": "", "big-integer": f', "n": {ORDER_ID}', "large": f', "s": "{BIG}"'}[via]
+    arguments = '{"a": ' + value + extra + "}"
+    frag = {"index": 0, "id": "c", "function": {"name": "f", "arguments": arguments}}
+    result = decode(choice(index=0, delta={"tool_calls": [frag]}, finish_reason="tool_calls"))
+    (block,) = result.blocks
+    assert isinstance(block, ToolUseError), block
+
+
+@pytest.mark.parametrize("via", ["big-integer", "large"])
+def test_surrogate_pairs_and_finite_numbers_still_parse_exactly(via: str) -> None:
+    extra = {"big-integer": f', "n": {ORDER_ID}', "large": f', "s": "{BIG}"'}[via]
+    arguments = '{"a": ["\\ud83d\\ude00", 1e308, -0.5]' + extra + "}"
+    frag = {"index": 0, "id": "c", "function": {"name": "f", "arguments": arguments}}
+    result = decode(choice(index=0, delta={"tool_calls": [frag]}, finish_reason="tool_calls"))
+    (block,) = result.blocks
+    assert isinstance(block, ToolUseBlock), block
+    assert block.input["a"] == ["\U0001f600", 1e308, -0.5]
+
+
+def test_a_1000_digit_integer_replays_as_written() -> None:
+    # valid JSON the SDK parsed exactly; the wire copy used to replace it with {}
+    arguments = '{"n": ' + "9" * 1000 + "}"
+    entry = {
+        "role": "assistant",
+        "content": None,
+        "tool_calls": [
+            {"id": "c1", "type": "function", "function": {"name": "f", "arguments": arguments}}
+        ],
+    }
+    wire = to_request_messages([entry], None, profile_for(None))
+    assert wire[0]["tool_calls"][0]["function"]["arguments"] == arguments

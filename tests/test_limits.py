@@ -353,3 +353,69 @@ async def test_a_models_page_within_the_cap_still_names_the_models(
         with pytest.raises(ModelNotFoundError) as info:
             await ask(client, "talk")
     assert info.value.available == ["good"]
+
+
+# -- one event's JSON structure ---------------------------------------------------------------
+
+DENSE = b'{"choices": [{"delta": {"content": "hi"}, "finish_reason": "stop"}], "junk": ['
+
+
+@pytest.mark.parametrize(
+    "unit", [b"{},", b"[],", b'"ab",', b"1.5,"], ids=["objects", "lists", "strings", "floats"]
+)
+async def test_an_event_dense_with_json_items_stops_at_the_item_budget(
+    sse_server: SSEServer, unit: bytes
+) -> None:
+    # 3-5 bytes an item, well under max_event_bytes: parsed, it would be ~20x its size in
+    # objects and seconds of CPU on the event loop at 32 MiB (~1.1 GB, ~2.5 s)
+    event = b"data: " + DENSE + unit * 8000 + b"0]}\n\n"
+    assert len(event) < LIMIT
+    sse_server.script.stream(event, b"data: [DONE]\n\n")
+    async with Client(opts(sse_server, max_event_bytes=LIMIT)) as client:
+        err = await over_limit(client, "talk", "max_event_bytes", LIMIT)
+        assert "JSON structure" in str(err)
+        await still_works(client, sse_server, "talk")
+
+
+async def test_a_non_streamed_body_dense_with_json_items_stops_at_the_item_budget(
+    sse_server: SSEServer,
+) -> None:
+    body = DENSE.replace(b'"delta"', b'"message"') + b"[]," * 8000 + b"0]}"
+    sse_server.script.json(gzipped(body), headers={"Content-Encoding": "gzip"})
+    async with Client(opts(sse_server, max_event_bytes=LIMIT)) as client:
+        err = await over_limit(client, "talk", "max_event_bytes", LIMIT)
+        assert "JSON structure" in str(err)
+        await still_works(client, sse_server, "talk")
+
+
+async def test_commas_and_brackets_inside_strings_are_not_items(sse_server: SSEServer) -> None:
+    # CSV / code / JSON text written as one argument fragment: thousands of commas and
+    # brackets, all inside one string, which is one item
+    save, ran = counted_tool()
+    text = 'a,b,[c],{d},"e"\n' * 2000
+    frag = tool_call(0, id="c1", type="function", name="save", arguments=json.dumps({"text": text}))
+    sse_server.script.stream(
+        *events(
+            chunk(role="assistant", content=None),
+            chunk(tool_calls=[frag]),
+            chunk(finish="tool_calls"),
+        )
+    )
+    sse_server.script.stream(text_stream("done"))
+    async with Client(opts(sse_server, tools=[save], max_event_bytes=LIMIT)) as client:
+        messages = await ask(client, "save it")
+    assert isinstance(messages[-1], ResultMessage)
+    assert ran == [text]
+
+
+@pytest.mark.parametrize("strings", [3, 5000, 20_000])
+def test_items_are_counted_outside_strings_on_every_path(strings: int) -> None:
+    # few strings (counted in place), many (cut out), more than the budget (refused at once)
+    from any_agent._wire.jsontext import too_many_items
+
+    budget = 10_000
+    words = [f'"w{i},[{{"' for i in range(strings)]  # each string holds a comma and brackets
+    data = ("[" + ",".join(words) + "]").encode()
+    assert too_many_items(data, budget) == (strings > budget)
+    dense = ("[" + ",".join(words) + "," + "{}," * budget + "0]").encode()
+    assert too_many_items(dense, budget)

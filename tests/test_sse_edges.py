@@ -17,7 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sse_server import SSEServer, chunk, sse, text_stream, tool_call
 
-from any_agent import AgentOptions, Client, ResultMessage, ToolUseBlock
+from any_agent import AgentOptions, Client, LimitExceededError, ResultMessage, ToolUseBlock
 from any_agent._wire.assemble import StreamDecoder, TurnResult
 from any_agent._wire.sse import SSEDecoder
 
@@ -184,3 +184,68 @@ def test_tool_call_survives_cr_line_ends() -> None:
     result = run([with_line_ends(ANSWER, b"\r")])
     calls = [b for b in result.blocks if isinstance(b, ToolUseBlock)]
     assert [(c.name, c.input) for c in calls] == [("f", {"a": 1})]
+
+
+# -- a leading BOM, and max_event_bytes at its boundary ---------------------------------------
+
+BOM = b"\xef\xbb\xbf"
+
+
+def test_a_leading_bom_is_ignored_at_every_split_point() -> None:
+    # WHATWG: one leading U+FEFF is ignored; it used to hide the first event's `data:` field,
+    # and the answer silently lost its first words
+    answer = sse(chunk("Hel", role="assistant"), chunk("lo", finish="stop"))
+    expected = summary(run([answer]))
+    assert run([answer]).blocks[0].text == "Hello"  # type: ignore[union-attr]
+    data = BOM + answer
+    for cut in range(1, 12):
+        for second in range(cut + 1, 14):
+            assert summary(run(splits(data, [cut, second]))) == expected, (cut, second)
+
+
+def test_a_bom_not_at_the_start_is_data() -> None:
+    data = sse(chunk(role="assistant", content=""), chunk("\ufeffHi", finish="stop"))
+    (block,) = run([data]).blocks
+    assert block.text == "\ufeffHi"  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("size", [63, 64, 65])
+def test_max_event_bytes_is_decided_alike_at_every_split_point(size: int) -> None:
+    # one line of `size` bytes with a bound of 64: accepted up to 64 however it is cut (a
+    # whole event in one read used to pass at any size, and a cut one fail 6 bytes early)
+    line = b"data: " + b"x" * (size - 6)
+    data = line + b"\n\n"
+    verdicts = set()
+    for cut in range(len(data) + 1):
+        decoder = SSEDecoder(64)
+        try:
+            events = decoder.feed(data[:cut]) + decoder.feed(data[cut:])
+        except LimitExceededError:
+            verdicts.add("limit")
+        else:
+            verdicts.add(repr(events))
+    assert verdicts == ({"limit"} if size > 64 else {repr([("data", line[6:])])})
+
+
+def test_max_event_bytes_bounds_the_joined_data_of_an_event() -> None:
+    # two data lines join with one newline: 31 + 1 + 32 bytes is exactly 64
+    data = b"data: " + b"a" * 31 + b"\ndata: " + b"b" * 32 + b"\n\n"
+    assert SSEDecoder(64).feed(data) == [("data", b"a" * 31 + b"\n" + b"b" * 32)]
+    with pytest.raises(LimitExceededError):
+        SSEDecoder(63).feed(data)
+
+
+def test_the_repeated_event_shortcut_keeps_max_event_bytes() -> None:
+    # the shortcut decodes a read matching the learned template without the SSE framer; one
+    # such read larger than the bound must fail as it does when it arrives in pieces
+    small = [sse(chunk("ab"), done=False) for _ in range(6)]
+    big = sse(chunk("x" * 400), done=False)
+    for pieces in ([*small, big], [*small, big[:50], big[50:]]):
+        decoder = StreamDecoder(frozenset(), max_event_bytes=400)
+        for piece in pieces:
+            decoder.feed(piece)
+        decoder.close()
+        assert decoder.shortcut_events > 0
+        failure = decoder.result().failure
+        assert failure is not None
+        assert failure.option == "max_event_bytes", failure

@@ -178,6 +178,8 @@ class StreamDecoder:
         max_tool_argument_bytes: int = 16 * 1024 * 1024,
     ) -> None:
         self._sse = SSEDecoder(max_event_bytes)
+        self._max_event = max_event_bytes
+        self._max_items = jsontext.item_budget(max_event_bytes)
         self._max_args = max_tool_argument_bytes
         self._scanner = TextScanner(tool_names, think_open=think_open)
         self._think_open = think_open
@@ -211,7 +213,7 @@ class StreamDecoder:
             return out  # after [DONE] nothing counts, however the bytes were split
         template = self._template
         try:
-            if template is not None and self._sse.idle:
+            if template is not None and self._sse.idle and len(data) - 2 <= self._max_event:
                 value = between(data, template.head, template.tail)
                 if value is not None:
                     self.shortcut_events += 1
@@ -311,6 +313,13 @@ class StreamDecoder:
             return
         if not payload or payload.isspace():
             return
+        if jsontext.too_many_items(payload, self._max_items):
+            raise LimitExceededError(
+                "max_event_bytes",
+                self._max_event,
+                f"one event's JSON structure (more than {self._max_items} items, one per 16 "
+                "bytes of max_event_bytes)",
+            )
         try:
             obj = orjson.loads(payload)
         except orjson.JSONDecodeError:

@@ -56,10 +56,10 @@ def _valid_arguments(raw: Any) -> str:
         except ValueError:
             return "{}"
     if isinstance(raw, str):
-        try:
-            if isinstance(orjson.loads(raw), dict):
+        try:  # exact, as the call was parsed: a 1,000-digit integer is valid JSON
+            if isinstance(jsontext.loads(raw), dict):
                 return raw
-        except orjson.JSONDecodeError:
+        except ValueError:
             pass
     return "{}"
 

@@ -18,6 +18,7 @@ from ..errors import LimitExceededError
 __all__ = ["SSEDecoder"]
 
 _DATA = b"data:"
+_BOM = b"\xef\xbb\xbf"  # one leading U+FEFF is ignored (WHATWG), however the bytes are split
 _ERROR = b"error:"
 
 
@@ -28,7 +29,15 @@ class SSEDecoder:
     ``"error"`` (a legacy ``error:`` line). Comments and other fields are dropped.
     """
 
-    __slots__ = ("_after_cr", "_data", "_data_size", "_max", "_partial", "_partial_size")
+    __slots__ = (
+        "_after_cr",
+        "_data",
+        "_data_size",
+        "_max",
+        "_partial",
+        "_partial_size",
+        "_start",
+    )
 
     def __init__(self, max_event_bytes: int = 32 * 1024 * 1024) -> None:
         self._max = max_event_bytes
@@ -37,11 +46,12 @@ class SSEDecoder:
         self._data: list[bytes] = []  # data lines of the event being built
         self._data_size = 0
         self._after_cr = False  # the last read ended with CR: a LF opening the next ends it
+        self._start: bytes | None = b""  # the stream's first bytes while they may be a BOM
 
     @property
     def idle(self) -> bool:
         """Whether no line or event is half-read (the next read starts afresh)."""
-        return not (self._partial or self._data or self._after_cr)
+        return not (self._partial or self._data or self._after_cr or self._start)
 
     def _too_large(self) -> LimitExceededError:
         self._partial, self._data = [], []
@@ -49,6 +59,14 @@ class SSEDecoder:
         return LimitExceededError("max_event_bytes", self._max, "one event (or line)")
 
     def feed(self, chunk: bytes) -> list[tuple[str, bytes]]:
+        if self._start is not None:
+            chunk = self._start + chunk
+            if len(chunk) < 3 and _BOM.startswith(chunk):
+                self._start = chunk
+                return []
+            self._start = None
+            if chunk.startswith(_BOM):
+                chunk = chunk[3:]
         if (
             chunk[-2:] == b"\n\n"
             and chunk[:6] == b"data: "
@@ -56,6 +74,7 @@ class SSEDecoder:
             and not self._data
             and chunk.count(b"\n") == 2
             and b"\r" not in chunk
+            and len(chunk) - 2 <= self._max
         ):
             self._after_cr = False
             return [("data", chunk[6:-2])]  # the common case: one whole event per read
@@ -84,6 +103,7 @@ class SSEDecoder:
             self._partial = []
             self._partial_size = 0
         lines = chunk.split(b"\n")
+        chunk = b""  # a multi-megabyte line is held once (in lines), not twice
         tail = lines.pop()
         if tail:
             if len(tail) > self._max:
@@ -92,6 +112,8 @@ class SSEDecoder:
             self._partial_size = len(tail)
         data = self._data
         for line in lines:
+            if len(line) > self._max:  # as when the line arrives in pieces
+                raise self._too_large()
             if not line:
                 if data:
                     out.append(("data", data[0] if len(data) == 1 else b"\n".join(data)))
@@ -99,12 +121,10 @@ class SSEDecoder:
                     self._data_size = 0
                 continue
             if line.startswith(_DATA):
-                value = line[5:]
-                if value[:1] == b" ":
-                    value = value[1:]
+                value = line[6:] if line[5:6] == b" " else line[5:]  # one copy, not two
                 data.append(value)
-                self._data_size += len(value) + 1
-                if self._data_size > self._max:
+                self._data_size += len(value) + 1  # the newline joining it to the next
+                if self._data_size - 1 > self._max:
                     raise self._too_large()
             elif line[:1] == b":":
                 continue
@@ -114,7 +134,7 @@ class SSEDecoder:
                 # a raw JSON line with no field name: a proxy forwarding a backend body
                 data.append(line)
                 self._data_size += len(line) + 1
-                if self._data_size > self._max:
+                if self._data_size - 1 > self._max:
                     raise self._too_large()
             # other fields (event:, id:, retry:) carry nothing we use
         return out

@@ -39,6 +39,7 @@ from ..errors import (
     StreamError,
 )
 from ..options import AgentOptions
+from . import jsontext
 from .assemble import error_message, shown
 from .credentials import (
     is_loopback,
@@ -306,7 +307,18 @@ class Transport:
                     watchdog.arm()
                 watchdog.disarm()
                 if whole is not None:
-                    yield _as_one_event(media, b"".join(whole), self.base_url, self.redact)
+                    body_bytes = b"".join(whole)
+                    whole = None
+                    limit = self.options.max_event_bytes
+                    if jsontext.too_many_items(body_bytes, jsontext.item_budget(limit)):
+                        raise LimitExceededError(
+                            "max_event_bytes",
+                            limit,
+                            "the (non-streamed) response body's JSON structure (more than "
+                            f"{jsontext.item_budget(limit)} items, one per 16 bytes of "
+                            "max_event_bytes)",
+                        )
+                    yield _as_one_event(media, body_bytes, self.base_url, self.redact)
             return
         except asyncio.CancelledError:
             watchdog.disarm()
