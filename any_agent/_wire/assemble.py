@@ -33,7 +33,7 @@ import orjson
 from ..types import ContentBlock, TextBlock, ThinkingBlock, ToolUseBlock, ToolUseError, Usage
 from .shortcut import ARGUMENTS, CONTENT, Template, between, slot_of, template_for
 from .sse import SSEDecoder
-from .textscan import THINK_CLOSE, THINK_OPEN, TextScanner
+from .textscan import DEFAULT_MAX_HELD, THINK_CLOSE, THINK_OPEN, TextScanner
 
 __all__ = ["Event", "StreamDecoder", "StreamFailure", "TurnResult"]
 
@@ -81,7 +81,7 @@ class TurnResult:
 
 
 class _Call:
-    __slots__ = ("id", "name", "nchars", "obj", "parts", "position", "started")
+    __slots__ = ("id", "name", "nchars", "obj", "parts", "position", "recovered", "started")
 
     def __init__(self, position: int) -> None:
         self.position = position
@@ -91,6 +91,7 @@ class _Call:
         self.nchars = 0  # total length of parts
         self.obj: Any = None
         self.started = False
+        self.recovered = False  # read from the model's text, not a structured call
 
 
 def error_message(err: Any) -> tuple[str, str | None, Any]:
@@ -140,7 +141,9 @@ class StreamDecoder:
     ``tool_names`` are the tools offered in the request (enables leaked-call recovery);
     ``think_open`` is for templates that open ``<think>`` themselves; ``id_seed`` makes
     generated tool-call ids stable for the same stream (so recordings replay exactly);
-    ``reserved_ids`` are ids already used in the conversation, which a call may not reuse.
+    ``reserved_ids`` are ids already used in the conversation, which a call may not reuse;
+    ``max_held_text`` bounds the text the scanner may hold back (pass no ``tool_names`` to
+    never recover calls from text).
     """
 
     def __init__(
@@ -150,9 +153,10 @@ class StreamDecoder:
         think_open: bool = False,
         id_seed: str = "",
         reserved_ids: frozenset[str] = frozenset(),
+        max_held_text: int = DEFAULT_MAX_HELD,
     ) -> None:
         self._sse = SSEDecoder()
-        self._scanner = TextScanner(tool_names, think_open=think_open)
+        self._scanner = TextScanner(tool_names, think_open=think_open, max_held=max_held_text)
         self._think_open = think_open
         self._id_seed = id_seed
         self._reserved_ids = reserved_ids
@@ -409,6 +413,7 @@ class StreamDecoder:
                 name, args = value
                 call = self._new_call()
                 call.name = name
+                call.recovered = True
                 if isinstance(args, str):
                     call.parts.append(args)
                     call.nchars = len(args)
@@ -494,7 +499,7 @@ class StreamDecoder:
         if error is not None:
             return ToolUseError(cid, call.name, raw, error)
         assert parsed is not None
-        return ToolUseBlock(cid, call.name, parsed)
+        return ToolUseBlock(cid, call.name, parsed, recovered=call.recovered)
 
 
 def _unopened_think(block: TextBlock) -> list[ContentBlock]:

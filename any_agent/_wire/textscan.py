@@ -517,9 +517,7 @@ class TextScanner:
         keep their order (held calls count: the text ends here). Whitespace held before them
         is dropped; reasoning stays open."""
         self._clear_lead()
-        if self._mode == _THINK or (
-            self._mode == _TEXT and not self._carry and not self._pending
-        ):
+        if self._mode == _THINK or (self._mode == _TEXT and not self._carry and not self._pending):
             return []
         return self.close()
 
