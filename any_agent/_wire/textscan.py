@@ -443,9 +443,10 @@ class TextScanner:
         self._escape = False
         self._tag = ""  # a fence's language tag so far, and whether blanks ended it
         self._tag_done = False
-        # finished calls waiting for the end of the message, and their text (with the
-        # whitespace around them), given back as text if prose follows
-        self._pending: list[LeakedCall] = []
+        # finished calls waiting for the end of the message (and JSON values written
+        # between them, e.g. a result the model imagined), and their text with the
+        # whitespace around them, given back as text if prose follows
+        self._pending: list[Piece] = []
         self._pending_raw: list[str] = []
         self._pending_len = 0
 
@@ -497,7 +498,13 @@ class TextScanner:
                 calls = parse_json_calls(body, self._names)
             self._calls_or_text(calls, body, out)
         if self._pending:
-            out.extend(("call", c) for c in self._pending)
+            for kind, value in self._pending:
+                if kind == "call":
+                    out.append((kind, value))
+                    self._after_call = True
+                else:
+                    self._ctx = _advance(self._ctx, value)
+                    out.append((kind, value))
             self._clear_pending()
             self._after_call = True
             self._clear_lead()  # whitespace after the last call is not an answer
@@ -580,16 +587,30 @@ class TextScanner:
             raw = self._markup.opener + raw
         self._calls_or_text(None, raw, out)
 
-    def _calls_or_text(self, calls: list[LeakedCall] | None, raw: str, out: list[Piece]) -> None:
+    def _calls_or_text(
+        self,
+        calls: list[LeakedCall] | None,
+        raw: str,
+        out: list[Piece],
+        *,
+        inert: bool = False,
+    ) -> None:
+        """A held body is finished: calls are held on (see :class:`TextScanner`), anything
+        else is text. ``inert``: a JSON value, not a call, that may sit between held calls
+        (where it stays text) without making them prose."""
         self._mode = _TEXT
         self._held = []
         self._held_len = 0
         self._tail = ""
-        if calls and len(raw) <= self._max_held:
+        inert = inert and any(kind == "call" for kind, _ in self._pending)
+        if (calls or inert) and len(raw) <= self._max_held:
             # held until the message ends: a call followed by prose is only quoted
             lead = "".join(self._lead_ws)
             self._clear_lead()
-            self._pending.extend(calls)
+            if calls:
+                self._pending.extend(("call", c) for c in calls)
+            else:
+                self._pending.append(("text", lead + raw))
             self._pending_raw.append(lead + raw)
             self._pending_len += len(lead) + len(raw)
             self._at_start = True
@@ -861,5 +882,7 @@ class TextScanner:
             self._take(s[pos:])
             return len(s)
         raw = "".join(self._held) + s[pos:end]
-        self._calls_or_text(parse_json_calls(raw, self._names), raw, out)
+        calls = parse_json_calls(raw, self._names)
+        inert = calls is None and bool(self._pending) and _json_load(raw) is not None
+        self._calls_or_text(calls, raw, out, inert=inert)
         return end
