@@ -3,8 +3,8 @@
 
 Full mode takes about 6-8 minutes on 2 cores; ``--quick`` is a smoke run of well under a
 minute with small sizes. ``--only`` runs some sections (single, aggregation, concurrency,
-requests, replay). ``--render JSON`` measures nothing and writes the report again from the raw
-results of an earlier run (after editing ``bench/history.md`` or the report's layout).
+requests, replay, scanning). ``--render JSON`` measures nothing and writes the report again
+from the raw results of an earlier run (after editing ``bench/history.md`` or the report's layout).
 """
 
 from __future__ import annotations
@@ -29,12 +29,13 @@ from .concurrency import run_concurrency
 from .replay import run_replay
 from .report import evaluate_goals, write_chart, write_markdown
 from .requests import run_connections, run_imports, run_ttfc
+from .scanning import run_scanning
 from .server import ServerProcess
 from .single import run_single, server_speed
 from .streams import StreamSpec
 
 ROOT = Path(__file__).resolve().parent.parent
-SECTIONS = ("single", "aggregation", "concurrency", "requests", "replay")
+SECTIONS = ("single", "aggregation", "concurrency", "requests", "replay", "scanning")
 
 
 @dataclass
@@ -61,6 +62,8 @@ class Config:
     ttfc_requests: int = 100
     connection_requests: int = 50
     import_reps: int = 5
+    scan_kb: list[int] = field(default_factory=lambda: [256, 512, 1024, 2048])
+    scan_reps: int = 3
 
     @classmethod
     def full(cls) -> Config:
@@ -80,6 +83,8 @@ class Config:
             ttfc_requests=10,
             connection_requests=10,
             import_reps=1,
+            scan_kb=[32, 64, 128],
+            scan_reps=1,
         )
 
 
@@ -186,6 +191,9 @@ def main(argv: list[str] | None = None) -> int:
     if "requests" in sections:
         _log("imports")
         res["imports"] = run_imports(cfg.import_reps)
+    if "scanning" in sections:
+        _log("worst-case text scanning")
+        res["scanning"] = run_scanning(cfg.scan_kb, cfg.scan_reps)
     if "replay" in sections:
         _log("conformance replay")
         res["replay"] = run_replay(ROOT, run=not cfg.quick)
