@@ -10,7 +10,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from scanning import scan
 from sse_server import chunk, sse
@@ -91,6 +91,8 @@ _PROSE = st.sampled_from(["Sure", "I will not do this:", 'He said "', "> quote",
 
 @settings(max_examples=300, deadline=None)
 @given(prose=_PROSE, rest=_TEXT.map(lambda t: t.replace("\n", " ")))
+@example(prose="Sure", rest=f"<tool_call>{C}</tool_call>")
+@example(prose="I will not do this:", rest=f"<|python_tag|>{C}")
 def test_a_line_that_starts_with_prose_never_yields_a_call(prose: str, rest: str) -> None:
     """Item 2: on one line that begins with prose every marker is quoted: no call, and the
     line is given back exactly."""
@@ -101,6 +103,7 @@ def test_a_line_that_starts_with_prose_never_yields_a_call(prose: str, rest: str
 
 @settings(max_examples=300, deadline=None)
 @given(text=_TEXT)
+@example(text=f"```json\n{C}\n```")
 def test_prose_at_the_end_means_no_call(text: str) -> None:
     """Item 2: a call followed by prose is not a call, whatever came before."""
     out = _finishes(lambda: scan([text + "\nThanks, that is all."]))
