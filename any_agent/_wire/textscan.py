@@ -423,6 +423,7 @@ class TextScanner:
         self._markup_of = {m.opener: m for m in self._markups}
         self._openers = [THINK_OPEN, *(m.opener for m in self._markups)]
         self._first_chars = "".join(sorted({o[0] for o in self._openers}))
+        self._may_open = re.compile(f"[{re.escape(self._first_chars)}]").search
         self._finds: list[int] = []  # next index of each opener in the string being fed
         self._max_held = max_held
         self._mode = _THINK if think_open else _TEXT
@@ -452,7 +453,16 @@ class TextScanner:
 
     # -- public -----------------------------------------------------------------------------
     def feed(self, s: str) -> list[Piece]:
-        out: list[Piece] = []
+        if (
+            self._mode == _TEXT
+            and not (self._carry or self._at_start or self._after_think)
+            and self._may_open(s) is None
+        ):
+            # the common case: mid-answer, nothing held, no marker can start in this piece
+            out: list[Piece] = []
+            self._emit_text(s, out)
+            return out
+        out = []
         if self._carry:
             s = self._carry + s
             self._carry = ""
@@ -676,8 +686,8 @@ class TextScanner:
                     self._carry = s[i:]  # "`" or "``": maybe the start of a fence
                     return n
             self._at_start = False
-        if pos == 0 and not any(c in s for c in self._first_chars):
-            self._emit_text(s, out)  # the common case: no tag can start in this piece
+        if pos == 0 and self._may_open(s) is None:
+            self._emit_text(s, out)  # no tag can start in this piece
             return n
         best, opener = self._next_opener(s, pos)
         if best == -1:
@@ -779,7 +789,7 @@ class TextScanner:
                 self._give_back(out)
                 return blank
         if markup.closer is None:
-            room = self._room()
+            room = max(self._room(), 0)
             if n - pos > room:
                 self._take(s[pos : pos + room])
                 self._give_back(out)
