@@ -33,10 +33,11 @@ def _repeat(unit: str, prefix: str = "") -> Callable[[int], str]:
 #: families were quadratic in one large piece (D9).
 FAMILIES: dict[str, Callable[[int], str]] = {
     "blanks in an unclosed json fence": _repeat(" ", "```json\n{"),
-    "blanks after an opening fence": _repeat(" ", "```"),
+    "blanks after an opening fence": _repeat(" ", "``` "),
     "blanks in a parameter body": _repeat(" ", "<function=get_weather><parameter=city>"),
     "openers, back to back": _repeat("<tool_call>"),
     "openers mid-line": _repeat("x <tool_call> <function=f> [TOOL_CALLS] <|python_tag|> "),
+    "openers in code spans": _repeat("`<tool_call>` x "),
     "openers at line starts": _repeat("\n<tool_call>x"),
     "unclosed think tag": _repeat("<", "<think>"),
     "braces": _repeat("{"),

@@ -299,6 +299,7 @@ ADVERSARIAL = {
     "spaces in a function body": "<function=get_weather><parameter=city>" + " " * 200_000,
     "openers": "<tool_call>" * 20_000,
     "openers mid-line": "x <tool_call> <function=get_weather> [TOOL_CALLS] " * 4_000,
+    "openers in code spans (D9)": "`<tool_call>` x " * 100_000,  # quadratic: minutes before
     "openers at line starts": "\n<tool_call>x" * 20_000,
     "unclosed think": "<think>" + "<" * 200_000,
     "backticks": "`" * 200_000,
@@ -312,10 +313,24 @@ def test_adversarial_text_finishes(text: str) -> None:
     """Item 1 / D9: whitespace runs, thousands of openers, unclosed markers, whole or in
     small pieces. (The cubic patterns took ~17 s for 2,500 spaces; times are in make bench.)"""
 
+    def collect(parts: list[str]) -> list[tuple[str, Any]]:
+        scanner = TextScanner(WEATHER)
+        out: list[tuple[str, Any]] = []
+        for part in parts:
+            out += scanner.feed(part)
+        out += scanner.close()
+        merged: list[tuple[str, Any]] = []  # (joined once: the shared helper concatenates)
+        for kind, group in itertools.groupby(out, key=lambda p: p[0]):
+            values = [v for _, v in group]
+            if kind == "call":
+                merged += [(kind, v) for v in values]
+            else:
+                merged.append((kind, "".join(values)))
+        return merged
+
     def run() -> list[tuple[str, Any]]:
-        whole = scan([text])
-        pieces = [text[i : i + 7] for i in range(0, len(text), 7)]
-        assert scan(pieces) == whole
+        whole = collect([text])
+        assert collect([text[i : i + 7] for i in range(0, len(text), 7)]) == whole
         return whole
 
     out = _finishes(run)
@@ -327,6 +342,8 @@ def test_parsers_do_not_backtrack_on_whitespace() -> None:
     """Item 1: the fence and ``<parameter=…>`` patterns were cubic in blank runs."""
     blanks = " " * 20_000
     assert _finishes(lambda: parse_json_calls("```json\n{" + blanks, WEATHER)) is None
+    assert _finishes(lambda: parse_json_calls("```json\n" + blanks, WEATHER)) is None
+    assert _finishes(lambda: parse_json_calls("``` " + blanks, WEATHER)) is None
     assert _finishes(lambda: parse_json_calls(f"```json{blanks}\n{C}{blanks}```", WEATHER)) == [
         PARIS
     ]
