@@ -72,6 +72,33 @@ def test_a_quoted_call_stays_visible_text(text: str) -> None:
     assert scan_every_way(text) == [("text", text)]
 
 
+# Markdown fences as CommonMark reads them (tildes, a longer fence holding ``` lines, a fence
+# opened at a line start after a mid-line ``` run, inside a list item), left open at the end
+# of the message: everything after the opening line is code, so a call there is quoted.
+UNCLOSED_FENCES = {
+    "tildes": "Example:\n~~~\n",
+    "tildes with a tag": "Example:\n~~~~ json\n",
+    "four backticks holding three": "Example:\n````\n```\n",
+    "after a mid-line run": "Use a ``` fence:\n```\n",
+    "in a list item": "Steps:\n- ~~~\n  ",
+    "closed by a shorter run": "~~~~\n~~~\n",
+}
+
+
+@pytest.mark.parametrize("fence", UNCLOSED_FENCES.values(), ids=UNCLOSED_FENCES.keys())
+@pytest.mark.parametrize("call", [f"<tool_call>{C}</tool_call>", XML, f"[TOOL_CALLS][{C}]"])
+def test_a_call_inside_an_open_markdown_fence_is_quoted(fence: str, call: str) -> None:
+    text = fence + call + "\n"
+    assert scan_every_way(text) == [("text", text)]
+
+
+def test_a_call_after_a_closed_markdown_fence_is_recovered() -> None:
+    """Closed by the same character, at least as long: the call after it is outside."""
+    for fence in ("~~~\nx\n~~~\n", "```\nx\n````\n", "~~~~\n~~~\n~~~~~\n"):
+        text = fence + f"<tool_call>{C}</tool_call>"
+        assert scan_every_way(text) == [("text", fence), ("call", PARIS)], fence
+
+
 TRAILING = {
     "whole message": (f"<tool_call>{C}</tool_call>", ""),
     "whole message, blanks around": (f"\n  <tool_call>{C}</tool_call>\n\n", ""),

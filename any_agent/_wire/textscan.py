@@ -347,13 +347,91 @@ class _Context(NamedTuple):
     ticks: int = 0  # backticks at the very end
     fenced: bool = False  # inside a fence of 3+ backticks
     indent: int = 0  # width of the blanks since the last newline (a tab counts 4)
+    # A Markdown fence as CommonMark reads it, line by line: ``~~~`` fences, a ```` ```` ````
+    # fence holding ```` ``` ```` lines, one closed by a longer run. Its character and
+    # length while open, and how far the current line has been read as a fence line.
+    fence_char: str = ""
+    fence_len: int = 0
+    line: tuple[int, str, int, bool, bool] = (0, "", 0, False, True)
+
+
+# The current line, as a possible fence line: (phase, run character, run length, backtick
+# after the run, only blanks after the run). Phases: container prefix (blanks, ``>``, list
+# markers), the run of ``` ` ``` or ``~``, after the run, not a fence line.
+_PREFIX, _RUN, _AFTER, _DEAD = 0, 1, 2, 3
+_LINE_START = (_PREFIX, "", 0, False, True)
+_LINE_DEAD = (_DEAD, "", 0, False, True)
+_PREFIX_CHARS = " \t>-*+0123456789.)"
+
+
+def _line_feed(
+    state: tuple[int, str, int, bool, bool], seg: str
+) -> tuple[int, str, int, bool, bool]:
+    """``state`` after ``seg`` (no newline) of the current line; by string methods, linear."""
+    phase, ch, run, tick, blank = state
+    while seg and phase != _DEAD:
+        if phase == _PREFIX:
+            rest = seg.lstrip(_PREFIX_CHARS)
+            if not rest:
+                break
+            if rest[0] not in "`~":
+                return _LINE_DEAD
+            phase, ch, seg = _RUN, rest[0], rest
+        elif phase == _RUN:
+            rest = seg.lstrip(ch)
+            run += len(seg) - len(rest)
+            if not rest:
+                break
+            if run < 3:
+                return _LINE_DEAD
+            phase, seg = _AFTER, rest
+        else:
+            tick = tick or "`" in seg
+            blank = blank and not seg.strip()
+            break
+    return (phase, ch, run, tick, blank)
+
+
+def _line_end(char: str, length: int, state: tuple[int, str, int, bool, bool]) -> tuple[str, int]:
+    """The open fence after a line read as ``state`` ends."""
+    phase, ch, run, tick, blank = state
+    if phase not in (_RUN, _AFTER) or run < 3:
+        return char, length
+    if char:
+        if ch == char and run >= length and blank:
+            return "", 0  # a closing fence: the same character, at least as long, alone
+        return char, length
+    if ch == "~" or not tick:
+        return ch, run
+    return char, length
+
+
+def _fences(ctx: _Context, text: str) -> tuple[str, int, tuple[int, str, int, bool, bool]]:
+    """The fence state of ``ctx`` after ``text``."""
+    char, length, line = ctx.fence_char, ctx.fence_len, ctx.line
+    nl = text.find("\n")
+    if nl == -1:
+        return char, length, _line_feed(line, text)
+    char, length = _line_end(char, length, _line_feed(line, text[:nl]))
+    last = text.rfind("\n")
+    if "`" in text or "~" in text:
+        for seg in text[nl + 1 : last].split("\n") if last > nl else ():
+            if "`" in seg or "~" in seg:
+                char, length = _line_end(char, length, _line_feed(_LINE_START, seg))
+    return char, length, _line_feed(_LINE_START, text[last + 1 :])
 
 
 def _advance(ctx: _Context, text: str) -> _Context:
     """``ctx`` after ``text`` is given out; the same for any cutting of the text."""
     if not text:
         return ctx
-    if ctx.visible and not (ctx.line_blank or ctx.ticks) and "\n" not in text and "`" not in text:
+    if (
+        ctx.visible
+        and not (ctx.line_blank or ctx.ticks)
+        and ctx.line[0] == _DEAD
+        and "\n" not in text
+        and "`" not in text
+    ):
         return ctx  # mid-line in the answer (the common case): nothing changes
     nl = text.rfind("\n")
     last = text[nl + 1 :]
@@ -369,7 +447,10 @@ def _advance(ctx: _Context, text: str) -> _Context:
             if before < 3 <= after:
                 fenced = not fenced
             ticks = after if m.end() == len(text) else 0
-    return _Context(ctx.visible or not text.isspace(), line_blank, ticks, fenced, indent)
+    char, length, line = _fences(ctx, text)
+    return _Context(
+        ctx.visible or not text.isspace(), line_blank, ticks, fenced, indent, char, length, line
+    )
 
 
 def _merged(out: list[Piece]) -> list[Piece]:
@@ -733,7 +814,7 @@ class TextScanner:
         ctx = self._ctx
         if self._lead_ws:
             ctx = _advance(ctx, "".join(self._lead_ws))  # (held whitespace precedes it)
-        if ctx.ticks or ctx.fenced:
+        if ctx.ticks or ctx.fenced or ctx.fence_char:
             return True
         if opener == THINK_OPEN:
             return ctx.visible and not ctx.line_blank
