@@ -115,7 +115,9 @@ class ToolLoop:
     async def _one(self, call: ToolUseBlock | ToolUseError) -> ToolOutcome:
         if isinstance(call, ToolUseError):
             return call.id, malformed_call_result(call), True
-        decision = await self._hooks.pre_tool_use(call.name, call.input, call.id)
+        decision = await self._hooks.pre_tool_use(
+            call.name, call.input, call.id, recovered=call.recovered
+        )
         if not decision.allowed:
             if decision.interrupt:
                 self.interrupt_requested = True

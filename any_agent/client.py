@@ -324,9 +324,13 @@ class Client:
             self._transport_loop = loop
         transport = self._transport
         body = self._request_body()
+        recover = options.text_tool_calls == "always" or (
+            options.text_tool_calls == "auto" and self._profile.text_tool_calls
+        )
         decoder = StreamDecoder(
-            options.tool_names(),
+            options.tool_names() if recover else frozenset(),
             think_open=self._profile.think_open,
+            max_held_text=options.max_held_text,
             id_seed=f"{len(self._history)}",
             # ids must be unique across the conversation (TGI sends "0" every turn)
             reserved_ids=frozenset(

@@ -58,11 +58,15 @@ _TOOL_EVENTS = ("PreToolUse", "PostToolUse")
 
 @dataclass(frozen=True, slots=True)
 class PreToolUseInput:
-    """A tool call about to run. ``tool_input`` is a copy: rewrite it via ``updated_input``."""
+    """A tool call about to run. ``tool_input`` is a copy: rewrite it via ``updated_input``.
+
+    ``recovered`` is True when the call was read from the model's text, not sent as a
+    structured call (``ToolUseBlock.recovered``): a hook may refuse those."""
 
     tool_name: str
     tool_input: dict[str, Any]
     tool_use_id: str
+    recovered: bool = False
     hook_event_name: ClassVar[HookEvent] = "PreToolUse"
 
 
@@ -179,9 +183,11 @@ class HookMatcher:
 
 @dataclass(frozen=True, slots=True)
 class ToolPermissionContext:
-    """Extra facts passed to a three-argument ``can_use_tool``."""
+    """Extra facts passed to a three-argument ``can_use_tool``; ``recovered`` as in
+    :class:`PreToolUseInput`."""
 
     tool_use_id: str
+    recovered: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -353,7 +359,12 @@ class HookRunner:
         ]
 
     async def pre_tool_use(
-        self, tool_name: str, tool_input: Mapping[str, Any], tool_use_id: str
+        self,
+        tool_name: str,
+        tool_input: Mapping[str, Any],
+        tool_use_id: str,
+        *,
+        recovered: bool = False,
     ) -> PreToolDecision:
         """Run PreToolUse hooks, then ``can_use_tool``; decide whether the call runs.
 
@@ -364,7 +375,7 @@ class HookRunner:
         approved = False
         for hook, timeout in self._selected("PreToolUse", tool_name):
             try:
-                event = PreToolUseInput(tool_name, copy.deepcopy(current), tool_use_id)
+                event = PreToolUseInput(tool_name, copy.deepcopy(current), tool_use_id, recovered)
                 result = _as_result(hook, await _call(hook, (event,), timeout))
                 if result is None:
                     continue
@@ -382,7 +393,7 @@ class HookRunner:
         fn = self._can_use_tool
         args: tuple[Any, ...] = (tool_name, copy.deepcopy(current))
         if self._context:
-            args = (*args, ToolPermissionContext(tool_use_id))
+            args = (*args, ToolPermissionContext(tool_use_id, recovered))
         try:
             verdict = await _call(fn, args, None)
             if isinstance(verdict, PermissionResultDeny):

@@ -6,7 +6,7 @@ import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Literal, Protocol, runtime_checkable
 from urllib.parse import urlsplit
 
 from ._wire.credentials import normalize_url, redact_url
@@ -123,6 +123,14 @@ class AgentOptions:
     max_tool_calls: int = 64
     max_concurrent_tools: int = 8
     proxy_loopback: bool = False
+    #: Recover tool calls the model wrote as text (``<tool_call>``, fenced JSON, ...):
+    #: ``"auto"`` where the provider profile's servers are known to leak them, ``"off"``
+    #: never (all text stays visible), ``"always"`` on every server. Recovered calls are
+    #: ``ToolUseBlock(recovered=True)``; see SECURITY.md.
+    text_tool_calls: Literal["auto", "off", "always"] = "auto"
+    #: Characters of one message the text scanner may hold back while a call may be
+    #: forming; past it the held text is given out as visible text (no error).
+    max_held_text: int = 65_536
 
     def __post_init__(self) -> None:
         if not isinstance(self.model, str) or not self.model.strip():
@@ -229,6 +237,18 @@ class AgentOptions:
                 raise ConfigurationError(
                     f"{name} must be a positive int (a number of bytes), got {value!r}"
                 )
+        if self.text_tool_calls not in ("auto", "off", "always"):
+            raise ConfigurationError(
+                f"text_tool_calls must be 'auto', 'off' or 'always', got {self.text_tool_calls!r}"
+            )
+        if (
+            isinstance(self.max_held_text, bool)
+            or not isinstance(self.max_held_text, int)
+            or self.max_held_text < 1
+        ):
+            raise ConfigurationError(
+                f"max_held_text must be a positive int (characters), got {self.max_held_text!r}"
+            )
         if self.provider is not None and not isinstance(self.provider, str):
             raise ConfigurationError(
                 f"provider must be a profile name (str) or None, got {self.provider!r}"

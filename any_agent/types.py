@@ -54,12 +54,17 @@ class ThinkingBlock:
 
 @dataclass(slots=True)
 class ToolUseBlock:
-    """A well-formed tool call: ``input`` is the parsed arguments object."""
+    """A well-formed tool call: ``input`` is the parsed arguments object.
+
+    ``recovered`` is True when the call was read from the model's text (a template that
+    writes calls as markup or JSON) rather than sent by the server as a structured tool
+    call; hooks and ``can_use_tool`` see it and may refuse such calls (SECURITY.md)."""
 
     id: str
     name: str
     input: dict[str, Any]
     type: Literal["tool_use"] = field(default="tool_use", repr=False)
+    recovered: bool = False
 
 
 @dataclass(slots=True)

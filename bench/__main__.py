@@ -3,8 +3,9 @@
 
 Full mode takes about 6-8 minutes on 2 cores; ``--quick`` is a smoke run of well under a
 minute with small sizes. ``--only`` runs some sections (single, aggregation, concurrency,
-requests, replay, memory). ``--render JSON`` measures nothing and writes the report again from
-the raw results of an earlier run (after editing ``bench/history.md`` or the report's layout).
+requests, replay, memory, scanning). ``--render JSON`` measures nothing and writes the report
+again from the raw results of an earlier run (after editing ``bench/history.md`` or the report's
+layout).
 """
 
 from __future__ import annotations
@@ -30,12 +31,21 @@ from .memory import run_memory
 from .replay import run_replay
 from .report import evaluate_goals, write_chart, write_markdown
 from .requests import run_connections, run_imports, run_ttfc
+from .scanning import run_scanning
 from .server import ServerProcess
 from .single import run_single, server_speed
 from .streams import StreamSpec
 
 ROOT = Path(__file__).resolve().parent.parent
-SECTIONS = ("single", "aggregation", "concurrency", "requests", "replay", "memory")
+SECTIONS = (
+    "single",
+    "aggregation",
+    "concurrency",
+    "requests",
+    "replay",
+    "memory",
+    "scanning",
+)
 
 
 @dataclass
@@ -63,6 +73,8 @@ class Config:
     connection_requests: int = 50
     import_reps: int = 5
     memory_limit: int = 64 * 1024 * 1024  # bytes; payloads are 4× (plain) and 16× (gzip) it
+    scan_kb: list[int] = field(default_factory=lambda: [256, 512, 1024, 2048])
+    scan_reps: int = 3
 
     @classmethod
     def full(cls) -> Config:
@@ -83,6 +95,8 @@ class Config:
             connection_requests=10,
             import_reps=1,
             memory_limit=8 * 1024 * 1024,
+            scan_kb=[32, 64, 128],
+            scan_reps=1,
         )
 
 
@@ -192,6 +206,9 @@ def main(argv: list[str] | None = None) -> int:
     if "memory" in sections:
         _log(f"memory vs hostile payloads (limit {cfg.memory_limit // 2**20} MiB)")
         res["memory"] = run_memory(cfg.memory_limit)
+    if "scanning" in sections:
+        _log("worst-case text scanning")
+        res["scanning"] = run_scanning(cfg.scan_kb, cfg.scan_reps)
     if "replay" in sections:
         _log("conformance replay")
         res["replay"] = run_replay(ROOT, run=not cfg.quick)

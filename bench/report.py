@@ -201,7 +201,79 @@ def evaluate_goals(res: dict[str, Any]) -> list[Row]:
                 None,
             )
         )
+    goals += _scanning_goals(res)
     return goals
+
+
+def _scanning_goals(res: dict[str, Any]) -> list[Row]:
+    rows = [r for r in res.get("scanning", []) if "worst_whole_s" in r]
+    by_n = {r["chars"]: r for r in rows}
+    ratios = [
+        (
+            max(
+                by_n[2 * n][k] / max(by_n[n][k], 1e-9) for k in ("worst_whole_s", "worst_pieces_s")
+            ),
+            n,
+        )
+        for n in sorted(by_n)
+        if 2 * n in by_n
+    ]
+    goals = [
+        _goal(
+            "text scanning is linear: worst-case time(2N) ÷ time(N)",
+            ", ".join(f"{r:.2f} ({n // 1024}→{2 * n // 1024} KiB)" for r, n in ratios)
+            or "not measured",
+            "≤ 2.5",
+            all(r <= 2.5 for r, _ in ratios) if ratios else None,
+        )
+    ]
+    mib = by_n.get(1 << 20)
+    if mib is not None:
+        worst = max(mib["worst_whole_s"], mib["worst_pieces_s"])
+        goals.append(
+            _goal(
+                "worst-case scanning of 1 MiB of adversarial text (CPU)",
+                f"{worst:.3f} s",
+                "< 1 s",
+                worst < 1.0,
+            )
+        )
+    return goals
+
+
+def _scanning_section(res: dict[str, Any]) -> list[str]:
+    rows: list[Row] = res.get("scanning", [])
+    if not rows:
+        return []
+    names = [name for r in rows if "families" in r for name in r["families"]]
+    names = list(dict.fromkeys(names))
+    table = []
+    for name in names:
+        cells = [name]
+        for r in rows:
+            t = r.get("families", {}).get(name)
+            cells.append(f"{t['whole'] * 1e3:.0f} / {t['pieces'] * 1e3:.0f}" if t else "error")
+        table.append(cells)
+    table.append(
+        ["**worst**"]
+        + [
+            f"**{r['worst_whole_s'] * 1e3:.0f} / {r['worst_pieces_s'] * 1e3:.0f}**"
+            if "worst_whole_s" in r
+            else r.get("error", "")
+            for r in rows
+        ]
+    )
+    return [
+        "## Worst-case text scanning",
+        "",
+        "Adversarial `content` through `TextScanner` (the recoverer of tool calls written as "
+        "text): CPU milliseconds to scan it fed whole / in 16-character pieces, median of the "
+        "runs. The families are the inputs that were cubic (blank runs in unclosed fences and "
+        "`<parameter=…>` bodies) or quadratic (many openers in one piece) in earlier versions.",
+        "",
+        _table(["family", *(f"{r['chars'] // 1024} KiB" for r in rows)], table),
+        "",
+    ]
 
 
 def _table(header: list[str], rows: list[list[str]], align: str = "") -> str:
@@ -629,6 +701,7 @@ def write_markdown(res: dict[str, Any], path: Path) -> None:
     out += _single_section(res)
     out += _server_section(res)
     out += _aggregation_section(res)
+    out += _scanning_section(res)
     out += _concurrency_section(res)
     out += _requests_section(res)
     out += _memory_section(res)

@@ -882,9 +882,10 @@ def test_leaked_bare_json_without_tools_stays_text() -> None:
 
 
 LEAKED = {
+    # a call after prose counts only from a line start (issue 11: mid-line it is quoted)
     "hermes": (
-        'Sure.<tool_call>\n{"name": "get_weather", "arguments": {"city": "Paris"}}\n</tool_call>',
-        "Sure.",
+        'Sure.\n<tool_call>\n{"name": "get_weather", "arguments": {"city": "Paris"}}\n</tool_call>',
+        "Sure.\n",
     ),
     "lmstudio": (
         '[TOOL_REQUEST]{"name": "get_weather", "arguments": {"city": "Paris"}}[END_TOOL_REQUEST]',

@@ -34,7 +34,7 @@ from ..types import ContentBlock, TextBlock, ThinkingBlock, ToolUseBlock, ToolUs
 from . import jsontext
 from .shortcut import ARGUMENTS, CONTENT, Template, between, slot_of, template_for
 from .sse import SSEDecoder
-from .textscan import THINK_CLOSE, THINK_OPEN, TextScanner
+from .textscan import DEFAULT_MAX_HELD, THINK_CLOSE, THINK_OPEN, TextScanner
 
 __all__ = ["Event", "StreamDecoder", "StreamFailure", "TurnResult", "shown"]
 
@@ -95,6 +95,7 @@ class _Call:
         "over",
         "parts",
         "position",
+        "recovered",
         "started",
     )
 
@@ -109,6 +110,7 @@ class _Call:
         self.obj: Any = None
         self.started = False
         self.over = False  # its arguments broke max_tool_argument_bytes (and were dropped)
+        self.recovered = False  # read from the model's text, not a structured call
 
 
 def error_message(err: Any, _depth: int = 0) -> tuple[str, str | None, Any]:
@@ -160,7 +162,9 @@ class StreamDecoder:
     ``tool_names`` are the tools offered in the request (enables leaked-call recovery);
     ``think_open`` is for templates that open ``<think>`` themselves; ``id_seed`` makes
     generated tool-call ids stable for the same stream (so recordings replay exactly);
-    ``reserved_ids`` are ids already used in the conversation, which a call may not reuse.
+    ``reserved_ids`` are ids already used in the conversation, which a call may not reuse;
+    ``max_held_text`` bounds the text the scanner may hold back (pass no ``tool_names`` to
+    never recover calls from text).
     ``max_event_bytes`` bounds one SSE line or event and ``max_tool_argument_bytes`` one
     call's arguments (in characters, which are never more than the bytes that carried them);
     past either the stream fails with kind ``"limit"`` and nothing more is buffered.
@@ -176,12 +180,13 @@ class StreamDecoder:
         reserved_ids: frozenset[str] = frozenset(),
         max_event_bytes: int = 32 * 1024 * 1024,
         max_tool_argument_bytes: int = 16 * 1024 * 1024,
+        max_held_text: int = DEFAULT_MAX_HELD,
     ) -> None:
         self._sse = SSEDecoder(max_event_bytes)
         self._max_event = max_event_bytes
         self._max_items = jsontext.item_budget(max_event_bytes)
         self._max_args = max_tool_argument_bytes
-        self._scanner = TextScanner(tool_names, think_open=think_open)
+        self._scanner = TextScanner(tool_names, think_open=think_open, max_held=max_held_text)
         self._think_open = think_open
         self._id_seed = id_seed
         self._reserved_ids = reserved_ids
@@ -506,6 +511,7 @@ class StreamDecoder:
                 name, args = value
                 call = self._new_call()
                 call.name = name
+                call.recovered = True
                 if isinstance(args, str):
                     call.parts.append(args)
                     call.nchars = len(args)
@@ -626,7 +632,7 @@ class StreamDecoder:
         if error is not None:
             return ToolUseError(cid, call.name, raw, error)
         assert parsed is not None
-        return ToolUseBlock(cid, call.name, parsed)
+        return ToolUseBlock(cid, call.name, parsed, recovered=call.recovered)
 
 
 def shown(value: Any, limit: int = 80) -> str:

@@ -33,6 +33,11 @@ class Profile:
     parallel_tool_calls: bool | None = None
     #: The chat template opens ``<think>`` itself, so the stream starts inside reasoning.
     think_open: bool = False
+    #: ``text_tool_calls="auto"`` recovers tool calls the model wrote as text. True where the
+    #: server is known to leave such calls in ``content`` (its parser did not match the
+    #: model's format, or it has none); False where it returns structured calls, so text
+    #: that looks like a call is only text. See the evidence per profile below.
+    text_tool_calls: bool = False
     notes: tuple[str, ...] = field(default=())
 
 
@@ -40,19 +45,35 @@ PROFILES = MappingProxyType(
     {
         p.name: p
         for p in (
-            Profile("generic"),
-            Profile("openai"),
+            # unknown server: transformers serve (recorded) answers calls only as JSON text
+            Profile("generic", text_tool_calls=True),
+            Profile("openai"),  # structured calls only
             Profile(
                 "llamacpp",
                 parallel_tool_calls=True,
+                # the stock template leaves fenced/bare JSON calls in content (cassettes,
+                # tests/data/servers/llamaserver-*-stocktemplate-*)
+                text_tool_calls=True,
                 notes=(
                     "named tool_choice is served as auto",
                     "parallel_tool_calls defaults to false",
                 ),
             ),
-            Profile("lmstudio", notes=("rejects empty tool-call ids (made unique by the SDK)",)),
+            # [TOOL_REQUEST]…[END_TOOL_REQUEST] in content (docs/provider-compatibility.md)
+            Profile(
+                "lmstudio",
+                text_tool_calls=True,
+                notes=("rejects empty tool-call ids (made unique by the SDK)",),
+            ),
+            # parses calls itself and sends whole structured calls per chunk
             Profile("ollama", notes=("swallows mid-stream errors: reported as truncation",)),
-            Profile("vllm", notes=("auto tool choice needs --enable-auto-tool-choice",)),
+            # hermes parser misses calls written without <tool_call> (tests/data/servers/vllm-*)
+            Profile(
+                "vllm",
+                text_tool_calls=True,
+                notes=("auto tool choice needs --enable-auto-tool-choice",),
+            ),
+            # chatml-function-calling returns structured calls (recorded)
             Profile(
                 "llamacpp-python",
                 notes=(
@@ -60,12 +81,19 @@ PROFILES = MappingProxyType(
                     "cuts a running stream when a second request arrives",
                 ),
             ),
+            # structured calls inside the finish chunk
             Profile("tgwui", notes=("whole tool calls arrive inside the finish chunk",)),
-            Profile("litellm", notes=("repeats type on every tool-call fragment",)),
+            # passes its backend's content through (recorded in front of llama-server)
+            Profile(
+                "litellm", text_tool_calls=True, notes=("repeats type on every tool-call fragment",)
+            ),
+            # calls come from a grammar, always structured
             Profile("tgi", notes=("never reports finish_reason tool_calls",)),
-            Profile("localai"),
-            Profile("sglang"),
-            Profile("mistral", tool_call_ids="alnum9"),
+            # llama.cpp-based backends and vLLM-style parsers: unparsed calls stay in content
+            Profile("localai", text_tool_calls=True),
+            Profile("sglang", text_tool_calls=True),
+            # Mistral templates' [TOOL_CALLS] reaches content when no parser takes it
+            Profile("mistral", tool_call_ids="alnum9", text_tool_calls=True),
         )
     }
 )

@@ -36,6 +36,12 @@ Piece = tuple[str, Any]  # ("text" | "thinking", str) or ("call", LeakedCall)
 
 THINK_OPEN = "<think>"
 THINK_CLOSE = "</think>"
+_FENCE_MARK = "```"
+#: Characters of a message the scanner may hold back by default (AgentOptions.max_held_text).
+DEFAULT_MAX_HELD = 65_536
+# Every pattern in this module matches one character, or is anchored and bounded: none can
+# backtrack over a run of the (untrusted) text. Bodies are scanned by hand.
+_NONSPACE = re.compile(r"\S")
 
 
 def _json_load(text: str) -> Any:
@@ -67,15 +73,26 @@ def _calls_from_json(value: Any, names: frozenset[str]) -> list[LeakedCall] | No
     return calls or None
 
 
-# the tag as TextScanner reads it: "" or "json" in any case, spaces around it on its line
-_FENCE_RE = re.compile(r"^\s*```[^\S\n]*(?i:json)?\s*(.*?)\s*```\s*$", re.DOTALL)
+def _unfence(body: str) -> str | None:
+    """The inside of ```` ```json … ``` ```` (tag "" or "json" in any case, blanks around it
+    on its line), or None when ``body`` is not one fence. Explicit scanning, no regex: a
+    pattern with blank runs on both sides of a lazy body backtracks cubically on whitespace."""
+    text = body.strip()
+    if len(text) < 6 or not text.startswith(_FENCE_MARK) or not text.endswith(_FENCE_MARK):
+        return None
+    inner, i = text[3:-3], 0
+    while i < len(inner) and inner[i] != "\n" and inner[i].isspace():
+        i += 1
+    if inner[i : i + 4].lower() == "json":
+        i += 4
+    return inner[i:].strip()
 
 
 def parse_json_calls(body: str, names: frozenset[str]) -> list[LeakedCall] | None:
     """``{"name":..,"arguments":{..}}``, a list of those, or either inside a code fence."""
-    fenced = _FENCE_RE.match(body)
-    if fenced:
-        body = fenced.group(1)
+    fenced = _unfence(body)
+    if fenced is not None:
+        body = fenced
     value = _json_load(body.strip())
     if value is None:
         # several objects one after another (one per line)
@@ -87,27 +104,37 @@ def parse_json_calls(body: str, names: frozenset[str]) -> list[LeakedCall] | Non
     return _calls_from_json(value, names)
 
 
-_PARAM = re.compile(r"\s*<parameter=([^>\s]+)>\s*(.*?)\s*</parameter>", re.DOTALL)
+_PARAM_OPEN = "<parameter="
+_PARAM_CLOSE = "</parameter>"
 
 
 def parse_xml_function(body: str, names: frozenset[str]) -> list[LeakedCall] | None:
     """Qwen3-Coder style: ``<function=name><parameter=x>value</parameter></function>``.
 
     After ``name>`` only whitespace and ``<parameter=..>`` elements may follow: prose that
-    merely mentions ``<function=name>`` is not a call."""
+    merely mentions ``<function=name>`` is not a call. Scanned by hand in one pass."""
     name, sep, rest = body.partition(">")
     name = name.strip()
     if not sep or name not in names:
         return None
     args: dict[str, Any] = {}
     pos = 0
-    while m := _PARAM.match(rest, pos):
-        key, raw = m.groups()
+    while (m := _NONSPACE.search(rest, pos)) is not None:
+        i = m.start()
+        if not rest.startswith(_PARAM_OPEN, i):
+            return None
+        k = i + len(_PARAM_OPEN)
+        j = rest.find(">", k)
+        key = rest[k:j] if j != -1 else ""
+        if not key or any(c.isspace() for c in key):
+            return None
+        e = rest.find(_PARAM_CLOSE, j + 1)
+        if e == -1:
+            return None
+        raw = rest[j + 1 : e].strip()
         parsed = _json_load(raw)
         args[key] = raw if parsed is None else parsed
-        pos = m.end()
-    if rest[pos:].strip():
-        return None
+        pos = e + len(_PARAM_CLOSE)
     return [(name, args)]
 
 
@@ -122,7 +149,31 @@ def parse_tool_call_body(body: str, names: frozenset[str]) -> list[LeakedCall] |
     return parse_json_calls(body, names)
 
 
-_MISTRAL_ARGS = re.compile(r"\s*([A-Za-z_][\w.-]*)(?:\[CALL_ID\][A-Za-z0-9]+)?\[ARGS\]")
+_NAME_FIRST = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz_")
+
+
+def _mistral_head(part: str) -> tuple[str, int] | None:
+    """``name[ARGS]`` or ``name[CALL_ID]abc123[ARGS]`` after optional blanks: (name, index
+    after ``[ARGS]``). By hand, one pass."""
+    n, i = len(part), 0
+    while i < n and part[i].isspace():
+        i += 1
+    if i >= n or part[i] not in _NAME_FIRST:
+        return None
+    j = i + 1
+    while j < n and (part[j].isalnum() or part[j] in "_.-"):
+        j += 1
+    k = j
+    if part.startswith("[CALL_ID]", k):
+        q = k = k + len("[CALL_ID]")
+        while q < n and part[q].isascii() and part[q].isalnum():
+            q += 1
+        if q == k:
+            return None
+        k = q
+    if not part.startswith("[ARGS]", k):
+        return None
+    return part[i:j], k + len("[ARGS]")
 
 
 def parse_mistral(body: str, names: frozenset[str]) -> list[LeakedCall] | None:
@@ -132,13 +183,13 @@ def parse_mistral(body: str, names: frozenset[str]) -> list[LeakedCall] | None:
         return parse_json_calls(body, names)
     calls: list[LeakedCall] = []
     for part in body.split("[TOOL_CALLS]"):
-        m = _MISTRAL_ARGS.match(part)
-        if m is None or m.group(1) not in names:
+        head = _mistral_head(part)
+        if head is None or head[0] not in names:
             return None
-        args = _json_load(part[m.end() :].strip())
+        args = _json_load(part[head[1] :].strip())
         if not isinstance(args, dict):
             return None
-        calls.append((m.group(1), args))
+        calls.append((head[0], args))
     return calls or None
 
 
@@ -281,10 +332,11 @@ MARKUPS: tuple[Markup, ...] = (
     ),
 )
 
-_TEXT, _THINK, _MARKUP, _JSON, _FENCED = 0, 1, 2, 3, 4
+
+_TEXT, _THINK, _MARKUP, _JSON, _FENCED, _FENCE_TAG = 0, 1, 2, 3, 4, 5
 _JSON_SCAN = re.compile(r'["{}\\]')
-_FENCE_MARK = "```"
 _TICKS = re.compile(r"`+")
+_NOT_NEWLINE = re.compile(r"[^\r\n]")
 
 
 class _Context(NamedTuple):
@@ -294,16 +346,99 @@ class _Context(NamedTuple):
     line_blank: bool = True  # only spaces and tabs since the last newline
     ticks: int = 0  # backticks at the very end
     fenced: bool = False  # inside a fence of 3+ backticks
+    indent: int = 0  # width of the blanks since the last newline (a tab counts 4)
+    # A Markdown fence as CommonMark reads it, line by line: ``~~~`` fences, a ```` ```` ````
+    # fence holding ```` ``` ```` lines, one closed by a longer run. Its character and
+    # length while open, and how far the current line has been read as a fence line.
+    fence_char: str = ""
+    fence_len: int = 0
+    line: tuple[int, str, int, bool, bool] = (0, "", 0, False, True)
+
+
+# The current line, as a possible fence line: (phase, run character, run length, backtick
+# after the run, only blanks after the run). Phases: container prefix (blanks, ``>``, list
+# markers), the run of ``` ` ``` or ``~``, after the run, not a fence line.
+_PREFIX, _RUN, _AFTER, _DEAD = 0, 1, 2, 3
+_LINE_START = (_PREFIX, "", 0, False, True)
+_LINE_DEAD = (_DEAD, "", 0, False, True)
+_PREFIX_CHARS = " \t>-*+0123456789.)"
+
+
+def _line_feed(
+    state: tuple[int, str, int, bool, bool], seg: str
+) -> tuple[int, str, int, bool, bool]:
+    """``state`` after ``seg`` (no newline) of the current line; by string methods, linear."""
+    phase, ch, run, tick, blank = state
+    while seg and phase != _DEAD:
+        if phase == _PREFIX:
+            rest = seg.lstrip(_PREFIX_CHARS)
+            if not rest:
+                break
+            if rest[0] not in "`~":
+                return _LINE_DEAD
+            phase, ch, seg = _RUN, rest[0], rest
+        elif phase == _RUN:
+            rest = seg.lstrip(ch)
+            run += len(seg) - len(rest)
+            if not rest:
+                break
+            if run < 3:
+                return _LINE_DEAD
+            phase, seg = _AFTER, rest
+        else:
+            tick = tick or "`" in seg
+            blank = blank and not seg.strip()
+            break
+    return (phase, ch, run, tick, blank)
+
+
+def _line_end(char: str, length: int, state: tuple[int, str, int, bool, bool]) -> tuple[str, int]:
+    """The open fence after a line read as ``state`` ends."""
+    phase, ch, run, tick, blank = state
+    if phase not in (_RUN, _AFTER) or run < 3:
+        return char, length
+    if char:
+        if ch == char and run >= length and blank:
+            return "", 0  # a closing fence: the same character, at least as long, alone
+        return char, length
+    if ch == "~" or not tick:
+        return ch, run
+    return char, length
+
+
+def _fences(ctx: _Context, text: str) -> tuple[str, int, tuple[int, str, int, bool, bool]]:
+    """The fence state of ``ctx`` after ``text``."""
+    char, length, line = ctx.fence_char, ctx.fence_len, ctx.line
+    nl = text.find("\n")
+    if nl == -1:
+        return char, length, _line_feed(line, text)
+    char, length = _line_end(char, length, _line_feed(line, text[:nl]))
+    last = text.rfind("\n")
+    if "`" in text or "~" in text:
+        for seg in text[nl + 1 : last].split("\n") if last > nl else ():
+            if "`" in seg or "~" in seg:
+                char, length = _line_end(char, length, _line_feed(_LINE_START, seg))
+    return char, length, _line_feed(_LINE_START, text[last + 1 :])
 
 
 def _advance(ctx: _Context, text: str) -> _Context:
     """``ctx`` after ``text`` is given out; the same for any cutting of the text."""
     if not text:
         return ctx
-    if ctx.visible and not (ctx.line_blank or ctx.ticks) and "\n" not in text and "`" not in text:
+    if (
+        ctx.visible
+        and not (ctx.line_blank or ctx.ticks)
+        and ctx.line[0] == _DEAD
+        and "\n" not in text
+        and "`" not in text
+    ):
         return ctx  # mid-line in the answer (the common case): nothing changes
     nl = text.rfind("\n")
-    line_blank = (nl != -1 or ctx.line_blank) and not text[nl + 1 :].strip(" \t")
+    last = text[nl + 1 :]
+    line_blank = (nl != -1 or ctx.line_blank) and not last.strip(" \t")
+    indent = 0
+    if line_blank:
+        indent = len(last) + 3 * last.count("\t") + (0 if nl != -1 else ctx.indent)
     ticks, fenced = 0, ctx.fenced
     if "`" in text:
         for m in _TICKS.finditer(text):
@@ -312,25 +447,70 @@ def _advance(ctx: _Context, text: str) -> _Context:
             if before < 3 <= after:
                 fenced = not fenced
             ticks = after if m.end() == len(text) else 0
-    return _Context(ctx.visible or not text.isspace(), line_blank, ticks, fenced)
+    char, length, line = _fences(ctx, text)
+    return _Context(
+        ctx.visible or not text.isspace(), line_blank, ticks, fenced, indent, char, length, line
+    )
+
+
+def _merged(out: list[Piece]) -> list[Piece]:
+    """Adjacent text (or reasoning) pieces joined once, not concatenated one by one."""
+    if len(out) < 2:
+        return out
+    merged: list[Piece] = []
+    run: list[str] = []
+    kind = ""
+    for k, v in out:
+        if k == kind and k != "call":
+            run.append(v)
+            continue
+        if run:
+            merged.append((kind, "".join(run)))
+            run = []
+        kind = k
+        if k == "call":
+            merged.append((k, v))
+        else:
+            run.append(v)
+    if run:
+        merged.append((kind, "".join(run)))
+    return merged
 
 
 class TextScanner:
     """Incremental splitter of one message's ``content``.
 
     ``tool_names`` enables the leaked-call recognisers (only names that were offered are
-    accepted). ``think_open`` starts inside reasoning, for chat templates that open the
-    ``<think>`` tag themselves so only ``</think>`` reaches the stream.
+    accepted; empty = no recovery). ``think_open`` starts inside reasoning, for chat templates
+    that open the ``<think>`` tag themselves so only ``</think>`` reaches the stream.
+
+    A call is taken only where chat templates put one: the whole message, or its trailing
+    part from a line start after any prose. So a finished call is *held* until the message
+    ends (or the server's own tool calls begin): text after it other than whitespace or
+    another call makes it text again. A marker mid-line (after a quote, ``>``, a word), after
+    a backtick, inside a code fence or indented four columns is quoted, and stays text.
+    At most ``max_held`` characters are ever held back; past that they are given out as text.
     """
 
-    def __init__(self, tool_names: frozenset[str] = frozenset(), *, think_open: bool = False):
+    def __init__(
+        self,
+        tool_names: frozenset[str] = frozenset(),
+        *,
+        think_open: bool = False,
+        max_held: int = DEFAULT_MAX_HELD,
+    ):
         self._names = tool_names
         self._markups = MARKUPS if tool_names else ()
+        self._markup_of = {m.opener: m for m in self._markups}
         self._openers = [THINK_OPEN, *(m.opener for m in self._markups)]
         self._first_chars = "".join(sorted({o[0] for o in self._openers}))
+        self._may_open = re.compile(f"[{re.escape(self._first_chars)}]").search
+        self._finds: list[int] = []  # next index of each opener in the string being fed
+        self._max_held = max_held
         self._mode = _THINK if think_open else _TEXT
-        self._carry = ""  # a possible partial marker held from the previous chunk
-        self._lead_ws = ""  # whitespace held while a bare-JSON call could still begin
+        self._carry = ""  # a possible partial marker held from the previous chunk (short)
+        self._lead_ws: list[str] = []  # whitespace held while a call could still begin
+        self._lead_len = 0
         self._at_start = bool(tool_names)  # no visible text yet in this run of text
         self._after_think = False  # drop the newlines that follow </think>
         self._after_call = False  # the last piece given out was a call
@@ -338,30 +518,52 @@ class TextScanner:
         self._markup: Markup | None = None
         self._body_started = False
         self._held: list[str] = []  # a markup / JSON / fenced call being held back
+        self._held_len = 0
         self._tail = ""  # last few held chars, to find a closer split across chunks
         self._depth = 0
         self._in_str = False
         self._escape = False
+        self._tag = ""  # a fence's language tag so far, and whether blanks ended it
+        self._tag_done = False
+        # finished calls waiting for the end of the message (and JSON values written
+        # between them, e.g. a result the model imagined), and their text with the
+        # whitespace around them, given back as text if prose follows
+        self._pending: list[Piece] = []
+        self._pending_raw: list[str] = []
+        self._pending_len = 0
 
     # -- public -----------------------------------------------------------------------------
     def feed(self, s: str) -> list[Piece]:
-        out: list[Piece] = []
+        if (
+            self._mode == _TEXT
+            and not (self._carry or self._at_start or self._after_think)
+            and self._may_open(s) is None
+        ):
+            # the common case: mid-answer, nothing held, no marker can start in this piece
+            out: list[Piece] = []
+            self._emit_text(s, out)
+            return out
+        out = []
         if self._carry:
             s = self._carry + s
             self._carry = ""
-        while s:
+        self._finds = [-2] * len(self._openers)
+        pos, n = 0, len(s)
+        while pos < n:
             mode = self._mode
             if mode == _TEXT:
-                s = self._text(s, out)
+                pos = self._text(s, pos, out)
             elif mode == _THINK:
-                s = self._think(s, out)
+                pos = self._think(s, pos, out)
             elif mode == _MARKUP:
-                s = self._markup_body(s, out)
+                pos = self._markup_body(s, pos, out)
             elif mode == _JSON:
-                s = self._json_body(s, out)
+                pos = self._json_body(s, pos, out)
+            elif mode == _FENCED:
+                pos = self._fence_body(s, pos, out)
             else:
-                s = self._fence_body(s, out)
-        return out
+                pos = self._fence_tag(s, pos, out)
+        return _merged(out)
 
     def close(self) -> list[Piece]:
         """End of the message: flush whatever is held, resolving open calls or giving text."""
@@ -372,225 +574,378 @@ class TextScanner:
             if carry:
                 out.append(("thinking", carry))
         elif mode == _TEXT:
-            if self._after_call and not (self._lead_ws + carry).strip():
-                self._lead_ws = ""  # whitespace after the last call is not an answer
-            else:
-                self._emit_text(carry, out, flush_ws=True)
+            if carry:
+                self._emit_text(carry, out)
         else:
             body = "".join(self._held) + carry
             self._held = []
+            self._held_len = 0
+            calls: list[LeakedCall] | None = None
             if mode == _MARKUP:
                 assert self._markup is not None
                 calls = self._markup.parse(body, self._names)
-                raw = self._markup.opener + body
-            else:
+                body = self._markup.opener + body
+            elif mode != _FENCE_TAG:
                 calls = parse_json_calls(body, self._names)
-                raw = body
-            if calls:
-                out.extend(("call", c) for c in calls)
-                self._after_call = True
-            else:
-                self._emit_text(raw, out)
-        return out
+            self._calls_or_text(calls, body, out)
+        if self._pending:
+            for kind, value in self._pending:
+                if kind == "call":
+                    out.append((kind, value))
+                    self._after_call = True
+                else:
+                    self._ctx = _advance(self._ctx, value)
+                    out.append((kind, value))
+            self._clear_pending()
+            self._after_call = True
+            self._clear_lead()  # whitespace after the last call is not an answer
+        elif self._after_call:
+            self._clear_lead()  # (only whitespace is ever held there)
+        else:
+            self._emit_text("", out, flush_ws=True)
+        return _merged(out)
 
     @property
     def holding(self) -> bool:
         """Whether text is held back that :meth:`flush` would give out or drop."""
-        return bool(self._carry or self._lead_ws) or self._mode > _THINK
+        return bool(self._carry or self._lead_ws or self._pending) or self._mode > _THINK
 
     def flush(self) -> list[Piece]:
         """The server's own tool calls are starting: give back what is held now, so blocks
-        keep their order. Whitespace held before them is dropped; reasoning stays open."""
-        self._lead_ws = ""
-        if self._mode == _THINK or (self._mode == _TEXT and not self._carry):
+        keep their order (held calls count: the text ends here). Whitespace held before them
+        is dropped; reasoning stays open."""
+        self._clear_lead()
+        if self._mode == _THINK or (self._mode == _TEXT and not self._carry and not self._pending):
             return []
         return self.close()
 
     # -- helpers ----------------------------------------------------------------------------
+    def _clear_lead(self) -> None:
+        self._lead_ws = []
+        self._lead_len = 0
+
+    def _clear_pending(self) -> None:
+        self._pending = []
+        self._pending_raw = []
+        self._pending_len = 0
+
+    def _room(self) -> int:
+        """How many more characters may be held back."""
+        return self._max_held - self._held_len - self._lead_len - self._pending_len
+
     def _emit_text(self, text: str, out: list[Piece], *, flush_ws: bool = False) -> None:
+        """Give out ``text``; held calls and whitespace before it go out first, as text."""
         if self._lead_ws and (text or flush_ws):
-            text = self._lead_ws + text
-            self._lead_ws = ""
+            text = "".join(self._lead_ws) + text
+            self._clear_lead()
+        if self._pending and (text or flush_ws):
+            text = "".join(self._pending_raw) + text
+            self._clear_pending()
         if not text:
             return
         self._after_call = False
         self._ctx = _advance(self._ctx, text)
-        if out and out[-1][0] == "text":
-            out[-1] = ("text", out[-1][1] + text)
-        else:
-            out.append(("text", text))
+        out.append(("text", text))
+
+    def _hold_ws(self, ws: str, out: list[Piece]) -> None:
+        """Whitespace where a call could still begin: held, unless that exceeds the bound."""
+        if len(ws) > self._room():
+            self._emit_text(ws, out)  # (everything held goes out with it, in order)
+            return
+        self._lead_ws.append(ws)
+        self._lead_len += len(ws)
+
+    def _take(self, piece: str) -> None:
+        self._held.append(piece)
+        self._held_len += len(piece)
 
     def _hold(self, mode: int, first: str) -> None:
         self._mode = mode
         self._body_started = False  # (markup mode) a non-blank character has arrived
         self._held = [first] if first else []
+        self._held_len = len(first)
         self._tail = ""
         self._depth = 0
         self._in_str = self._escape = False
+        self._tag = ""
+        self._tag_done = False
 
-    def _calls_or_text(self, calls: list[LeakedCall] | None, raw: str, out: list[Piece]) -> None:
+    def _give_back(self, out: list[Piece]) -> None:
+        """Give the call being held back as text (it could not be one, or grew too long)."""
+        raw = "".join(self._held)
+        if self._mode == _MARKUP:
+            assert self._markup is not None
+            raw = self._markup.opener + raw
+        self._calls_or_text(None, raw, out)
+
+    def _calls_or_text(
+        self,
+        calls: list[LeakedCall] | None,
+        raw: str,
+        out: list[Piece],
+        *,
+        inert: bool = False,
+    ) -> None:
+        """A held body is finished: calls are held on (see :class:`TextScanner`), anything
+        else is text. ``inert``: a JSON value, not a call, that may sit between held calls
+        (where it stays text) without making them prose."""
         self._mode = _TEXT
         self._held = []
+        self._held_len = 0
         self._tail = ""
-        if calls:
-            out.extend(("call", c) for c in calls)
+        inert = inert and any(kind == "call" for kind, _ in self._pending)
+        if (calls or inert) and len(raw) <= self._max_held:
+            # held until the message ends: a call followed by prose is only quoted
+            lead = "".join(self._lead_ws)
+            self._clear_lead()
+            if calls:
+                self._pending.extend(("call", c) for c in calls)
+            else:
+                self._pending.append(("text", lead + raw))
+            self._pending_raw.append(lead + raw)
+            self._pending_len += len(lead) + len(raw)
             self._at_start = True
-            self._after_call = True
-            self._lead_ws = ""
+            if self._pending_len > self._max_held:
+                self._emit_text("", out, flush_ws=True)
+                self._at_start = False
         else:
             self._at_start = False
             self._emit_text(raw, out)
 
-    def _find_closer(self, s: str, closer: str) -> int:
-        """Index in ``s`` just past ``closer`` (which may start in the held tail), or -1."""
-        window = self._tail + s
-        i = window.find(closer)
-        if i == -1:
-            self._held.append(s)
-            keep = len(closer) - 1
-            self._tail = window[-keep:] if keep else ""
-            return -1
-        return i - len(self._tail) + len(closer)
+    def _find_closer(self, s: str, pos: int, closer: str) -> int:
+        """Index in ``s`` just past ``closer`` (which may start in the held tail) within the
+        room left to hold, or -1 with ``s[pos:]`` held (or -2 when that exceeds the bound,
+        nothing held)."""
+        room = self._room()
+        k = len(closer) - 1
+        if self._tail:
+            window = self._tail + s[pos : pos + min(k, room)]
+            i = window.find(closer)
+            if i != -1:
+                return pos + i + len(closer) - len(self._tail)
+        limit = pos + room
+        i = s.find(closer, pos, limit)
+        if i != -1:
+            return i + len(closer)
+        if len(s) > limit:
+            return -2
+        self._take(s[pos:])
+        window = self._tail + s[pos:]
+        self._tail = window[-k:] if k else ""
+        return -1
 
     # -- modes ------------------------------------------------------------------------------
-    def _text(self, s: str, out: list[Piece]) -> str:
+    def _text(self, s: str, pos: int, out: list[Piece]) -> int:
+        n = len(s)
         if self._after_think:
-            s = s.lstrip("\r\n")
-            if not s:
-                return ""
+            m = _NOT_NEWLINE.search(s, pos)
+            if m is None:
+                return n
+            pos = m.start()
             self._after_think = False
         if self._at_start:
-            stripped = s.lstrip()
-            if not stripped:
-                self._lead_ws += s
-                return ""
-            lead = s[: len(s) - len(stripped)]
-            if stripped[0] == "{":
-                self._hold(_JSON, self._lead_ws + lead)
-                self._lead_ws = ""
-                return stripped
-            if stripped.startswith(_FENCE_MARK):
-                nl = stripped.find("\n")
-                tag = stripped[3 : nl if nl != -1 else len(stripped)].strip().lower()
-                if nl == -1 and "json".startswith(tag):
-                    self._carry = s  # the language tag may still turn out "" or "json"
-                    return ""
-                if tag in ("", "json"):
-                    self._hold(_FENCED, self._lead_ws + lead + stripped[:3])
-                    self._lead_ws = ""
-                    return stripped[3:]
-            elif _FENCE_MARK.startswith(stripped):
-                self._carry = s  # "`" or "``": maybe the start of a fence
-                return ""
-            # keep leading whitespace aside: it is dropped if a call follows, however split
-            self._lead_ws += lead
-            s = stripped
+            m = _NONSPACE.search(s, pos)
+            if m is None:
+                self._hold_ws(s[pos:], out)
+                return n
+            i = m.start()
+            if i > pos:
+                self._hold_ws(s[pos:i], out)
+            pos = i
+            c = s[i]
+            if c == "{":
+                self._hold(_JSON, "")
+                return pos
+            if c == "`":
+                ticks = 1
+                while ticks < 3 and i + ticks < n and s[i + ticks] == "`":
+                    ticks += 1
+                if ticks == 3:
+                    self._hold(_FENCE_TAG, _FENCE_MARK)
+                    return i + 3
+                if i + ticks == n:
+                    self._carry = s[i:]  # "`" or "``": maybe the start of a fence
+                    return n
             self._at_start = False
-        if not any(c in s for c in self._first_chars):
-            self._emit_text(s, out)  # the common case: no tag can start in this piece
-            return ""
-        best = -1
-        best_opener = ""
-        for opener in self._openers:
-            i = s.find(opener)
-            if i != -1 and (best == -1 or i < best):
-                best, best_opener = i, opener
+        if pos == 0 and self._may_open(s) is None:
+            self._emit_text(s, out)  # no tag can start in this piece
+            return n
+        best, opener = self._next_opener(s, pos)
         if best == -1:
-            cut = self._partial_tail(s)
-            self._emit_text(s[:cut], out)
+            cut = self._partial_tail(s, pos)
+            if cut > pos:
+                self._emit_text(s[pos:cut], out)
             self._carry = s[cut:]
-            return ""
-        self._emit_text(s[:best], out)
-        rest = s[best + len(best_opener) :]
-        if self._quoted(best_opener):
-            self._emit_text(best_opener, out)
-            return rest
-        if best_opener == THINK_OPEN:
-            self._lead_ws = ""
+            return n
+        if best > pos:
+            self._emit_text(s[pos:best], out)
+        end = best + len(opener)
+        if self._quoted(opener):
+            self._emit_text(opener, out)
+            return end
+        if opener == THINK_OPEN:
+            if self._pending:
+                self._emit_text("", out, flush_ws=True)  # reasoning after a call: prose
+            self._clear_lead()
             self._mode = _THINK
-            return rest
-        self._markup = next(m for m in self._markups if m.opener == best_opener)
+            return end
+        self._markup = self._markup_of[opener]
         self._hold(_MARKUP, "")
-        return rest
+        return end
+
+    def _next_opener(self, s: str, pos: int) -> tuple[int, str]:
+        """The first opener at or after ``pos``. Each opener's last position is kept, so a
+        piece with thousands of markers is searched once per opener, not once per marker."""
+        finds = self._finds
+        best, found = -1, ""
+        for k, opener in enumerate(self._openers):
+            i = finds[k]
+            if i == -2 or (i != -1 and i < pos):
+                i = finds[k] = s.find(opener, pos)
+            if i != -1 and (best == -1 or i < best):
+                best, found = i, opener
+        return best, found
 
     def _quoted(self, opener: str) -> bool:
         """Whether ``opener``, following the text given out, is only mentioned: right after a
-        backtick, inside a code fence, or ``<think>`` in the middle of a line of the answer."""
-        ctx = _advance(self._ctx, self._lead_ws)  # (held whitespace precedes the marker)
-        if ctx.ticks or ctx.fenced:
+        backtick, inside a code fence, ``<think>`` in the middle of a line of the answer, or
+        a call marker anywhere but a line start (blanks of at most three columns before it:
+        four make a Markdown code block)."""
+        ctx = self._ctx
+        if self._lead_ws:
+            ctx = _advance(ctx, "".join(self._lead_ws))  # (held whitespace precedes it)
+        if ctx.ticks or ctx.fenced or ctx.fence_char:
             return True
-        return opener == THINK_OPEN and ctx.visible and not ctx.line_blank
+        if opener == THINK_OPEN:
+            return ctx.visible and not ctx.line_blank
+        return not ctx.line_blank or ctx.indent > 3
 
-    def _partial_tail(self, s: str) -> int:
+    def _partial_tail(self, s: str, pos: int) -> int:
         """Index from which ``s`` ends with a proper prefix of some opener (else len(s))."""
         n = len(s)
-        for i in range(max(0, n - 20), n):
+        for i in range(max(pos, n - 20), n):
             if s[i] in self._first_chars:
                 frag = s[i:]
                 if any(o.startswith(frag) and o != frag for o in self._openers):
                     return i
         return n
 
-    def _think(self, s: str, out: list[Piece]) -> str:
-        i = s.find(THINK_CLOSE)
+    def _think(self, s: str, pos: int, out: list[Piece]) -> int:
+        i = s.find(THINK_CLOSE, pos)
+        n = len(s)
         if i == -1:
-            n = len(s)
             cut = n
-            for j in range(max(0, n - len(THINK_CLOSE) + 1), n):
+            for j in range(max(pos, n - len(THINK_CLOSE) + 1), n):
                 if THINK_CLOSE.startswith(s[j:]):
                     cut = j
                     break
-            if cut:
-                out.append(("thinking", s[:cut]))
+            if cut > pos:
+                out.append(("thinking", s[pos:cut]))
             self._carry = s[cut:]
-            return ""
-        if i:
-            out.append(("thinking", s[:i]))
+            return n
+        if i > pos:
+            out.append(("thinking", s[pos:i]))
         self._mode = _TEXT
         self._at_start = bool(self._names)
         self._after_think = True
-        return s[i + len(THINK_CLOSE) :]
+        return i + len(THINK_CLOSE)
 
-    def _markup_body(self, s: str, out: list[Piece]) -> str:
+    def _markup_body(self, s: str, pos: int, out: list[Piece]) -> int:
         markup = self._markup
         assert markup is not None
+        n = len(s)
         if not self._body_started:
-            blank = len(s) - len(s.lstrip())
-            if blank == len(s):
-                self._held.append(s)  # nothing but whitespace yet: no closer can be in it
-                return ""
+            m = _NONSPACE.search(s, pos)
+            if m is None:
+                if n - pos > self._room():
+                    self._give_back(out)
+                    return pos
+                self._take(s[pos:])  # nothing but whitespace yet: no closer can be in it
+                return n
+            blank = m.start()
             self._body_started = True
             if not markup.starts.match(s, blank):
                 # the marker was only mentioned: give it back now, not at the end
-                lead = "".join(self._held) + s[:blank]
-                self._calls_or_text(None, markup.opener + lead, out)
-                return s[blank:]
+                self._take(s[pos:blank])
+                self._give_back(out)
+                return blank
         if markup.closer is None:
-            self._held.append(s)
-            return ""
-        end = self._find_closer(s, markup.closer)
+            room = max(self._room(), 0)
+            if n - pos > room:
+                self._take(s[pos : pos + room])
+                self._give_back(out)
+                return pos + room
+            self._take(s[pos:])
+            return n
+        end = self._find_closer(s, pos, markup.closer)
         if end == -1:
-            return ""
-        body = ("".join(self._held) + s[:end])[: -len(markup.closer)]
+            return n
+        if end == -2:
+            return self._overflow(s, pos, out)
+        body = ("".join(self._held) + s[pos:end])[: -len(markup.closer)]
         self._calls_or_text(
             markup.parse(body, self._names), markup.opener + body + markup.closer, out
         )
-        return s[end:]
+        return end
 
-    def _fence_body(self, s: str, out: list[Piece]) -> str:
-        end = self._find_closer(s, _FENCE_MARK)
+    def _overflow(self, s: str, pos: int, out: list[Piece]) -> int:
+        """The held call would exceed ``max_held``: what fits is given back as text, and the
+        rest of ``s`` is read as text from there."""
+        room = max(self._room(), 0)
+        self._take(s[pos : pos + room])
+        self._give_back(out)
+        return pos + room
+
+    def _fence_tag(self, s: str, pos: int, out: list[Piece]) -> int:
+        """After an opening ```` ``` ````: the language tag must be "" or "json" (any case,
+        blanks around it) for the fence to hold a call; decided the same however split."""
+        nl = s.find("\n", pos)
+        seg = s[pos : nl if nl != -1 else len(s)]
+        if len(seg) > self._room() or not self._tag_ok(seg):
+            self._give_back(out)  # a fence of something else (or far too long): text
+            return pos
+        self._take(seg)
+        if nl == -1:
+            return len(s)
+        if self._tag.lower() not in ("", "json"):
+            self._give_back(out)
+            return nl
+        self._mode = _FENCED
+        return nl
+
+    def _tag_ok(self, seg: str) -> bool:
+        text = seg.strip()
+        if not text:
+            if self._tag:
+                self._tag_done = True
+            return True
+        if self._tag_done or (self._tag and seg[0].isspace()):
+            return False
+        tag = self._tag + text
+        if len(tag) > 4 or not "json".startswith(tag.lower()):
+            return False
+        self._tag = tag
+        self._tag_done = seg[-1].isspace()
+        return True
+
+    def _fence_body(self, s: str, pos: int, out: list[Piece]) -> int:
+        end = self._find_closer(s, pos, _FENCE_MARK)
         if end == -1:
-            return ""
-        raw = "".join(self._held) + s[:end]
+            return len(s)
+        if end == -2:
+            return self._overflow(s, pos, out)
+        raw = "".join(self._held) + s[pos:end]
         self._calls_or_text(parse_json_calls(raw, self._names), raw, out)
-        return s[end:]
+        return end
 
-    def _json_body(self, s: str, out: list[Piece]) -> str:
+    def _json_body(self, s: str, pos: int, out: list[Piece]) -> int:
         depth, in_str = self._depth, self._in_str
-        skip = 1 if self._escape else 0
+        skip = pos + 1 if self._escape else pos
         self._escape = False
+        room = self._room()
+        limit = min(len(s), pos + max(room, 0))
         end = -1
-        for m in _JSON_SCAN.finditer(s, skip):
+        for m in _JSON_SCAN.finditer(s, skip, limit):
             i = m.start()
             if i < skip:
                 continue
@@ -598,7 +953,7 @@ class TextScanner:
             if in_str:
                 if c == "\\":
                     skip = i + 2
-                    if skip > len(s):
+                    if skip > limit:
                         self._escape = True
                 elif c == '"':
                     in_str = False
@@ -613,8 +968,12 @@ class TextScanner:
                     break
         self._depth, self._in_str = depth, in_str
         if end == -1:
-            self._held.append(s)
-            return ""
-        raw = "".join(self._held) + s[:end]
-        self._calls_or_text(parse_json_calls(raw, self._names), raw, out)
-        return s[end:]
+            if limit < len(s):
+                return self._overflow(s, pos, out)
+            self._take(s[pos:])
+            return len(s)
+        raw = "".join(self._held) + s[pos:end]
+        calls = parse_json_calls(raw, self._names)
+        inert = calls is None and bool(self._pending) and _json_load(raw) is not None
+        self._calls_or_text(calls, raw, out, inert=inert)
+        return end
