@@ -60,6 +60,14 @@ CHECK_KEY = re.compile(r"^[a-z0-9][a-z0-9._-]{0,150}\[(wire|sdk)\]$")
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9._-]{0,79}$")
 
 
+#: Next to a column ``<slug>``, a record run keeps ``.<slug>.lock`` (its lock),
+#: ``.<slug>.record-*`` (the staging copy) and, for the instant of the swap, ``.<slug>.old-*``.
+LOCK_SUFFIX = ".lock"
+STAGING_MARK = ".record-"
+OLD_MARK = ".old-"
+_LEFTOVER = re.compile(r"^\.([a-z0-9][a-z0-9._-]{0,79}?)(\.record-|\.old-)[A-Za-z0-9_]+$")
+
+
 class ColumnError(ValueError):
     """A contributed file that is refused; the message is one line naming the file."""
 
@@ -362,6 +370,15 @@ def validate_tree(root: Path) -> list[str]:
             problems.append(f"{provider}: {provider.name!r} is not a known profile")
             continue
         for column in sorted(provider.iterdir()):
+            if _is_lock(column):
+                continue  # a record run's (empty) lock file
+            leftover = _LEFTOVER.match(column.name)
+            if leftover and column.is_dir() and not column.is_symlink():
+                problems.append(
+                    f"{column}: left by an interrupted record run (the next record of "
+                    f"{provider.name}/{leftover.group(1)} cleans it up, or delete it)"
+                )
+                continue
             if column.is_symlink() or not column.is_dir() or not _SLUG.match(column.name):
                 problems.append(f"{column}: not a column directory (<provider>/<model-slug>/)")
                 continue
@@ -370,3 +387,13 @@ def validate_tree(root: Path) -> list[str]:
             except ColumnError as exc:
                 problems.append(str(exc))
     return problems
+
+
+def _is_lock(path: Path) -> bool:
+    if not (path.name.startswith(".") and path.name.endswith(LOCK_SUFFIX)):
+        return False
+    try:
+        info = path.lstat()
+    except OSError:
+        return False
+    return stat.S_ISREG(info.st_mode) and info.st_size == 0
