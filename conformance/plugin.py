@@ -589,13 +589,13 @@ class ConformanceSession:
                 return False
             if not column.results:
                 return True
-            self._save_manifest(column)
             try:
+                self._save_manifest(column)
                 written = write_results(self.settings.report_dir, self._results_file(column))
             except OSError as exc:
                 self.problems.append(
-                    f"{column.target.column}: cannot write results under "
-                    f"{self.settings.report_dir} ({exc}); {where} is left as it was"
+                    f"{column.target.column}: cannot write results or the staged manifest "
+                    f"({exc}); {where} is left as it was"
                 )
                 return False
             try:
@@ -773,9 +773,13 @@ def stage_column(final: Path) -> Path:
     committed column; the record run writes there."""
     final.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{final.name}{STAGING_MARK}", dir=final.parent))
-    if final.is_dir():
-        for entry in final.iterdir():  # check_column has refused anything but regular files
-            shutil.copy2(entry, staging / entry.name, follow_symlinks=False)
+    try:
+        if final.is_dir():
+            for entry in final.iterdir():  # check_column has refused anything but regular files
+                shutil.copy2(entry, staging / entry.name, follow_symlinks=False)
+    except BaseException:  # a full disk: no half-copied staging directory is left behind
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
     return staging
 
 

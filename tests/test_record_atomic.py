@@ -232,3 +232,41 @@ def test_a_second_record_run_for_the_same_column_is_refused(recorded: Path) -> N
     assert "another record run is recording" in proc.stdout + proc.stderr
     lock.unlink()
     assert _snapshot(recorded) == before
+
+
+def test_a_full_disk_while_saving_the_manifest_leaves_the_column_as_it_was(
+    recorded: Path,
+) -> None:
+    """ENOSPC writing the staged manifest was a traceback out of pytest_sessionfinish (found
+    on a 400 KB tmpfs); the disk is simulated full at that one write."""
+    (recorded / "disk_full.py").write_text(
+        "import errno\nimport conformance.recording as R\n\n\n"
+        "def save(self, directory, secrets=()):\n"
+        "    raise OSError(errno.ENOSPC, 'No space left on device')\n\n\n"
+        "R.Manifest.save = save\n",
+        encoding="utf-8",
+    )
+    before = _snapshot(recorded)
+    with FakeServer() as srv:
+        proc = _record(recorded, srv.base_url, "-p", "disk_full")
+    assert _snapshot(recorded) == before  # the evidence first
+    assert proc.returncode == 1, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert "Traceback" not in proc.stdout + proc.stderr, proc.stdout[-3000:]
+    assert "No space left on device" in proc.stdout, proc.stdout[-3000:]
+
+
+def test_a_full_disk_while_staging_leaves_no_staging_directory(recorded: Path) -> None:
+    (recorded / "disk_full.py").write_text(
+        "import errno, shutil\n\n\n"
+        "def copy2(src, dst, **kw):\n"
+        "    open(dst, 'wb').close()\n"
+        "    raise OSError(errno.ENOSPC, 'No space left on device')\n\n\n"
+        "shutil.copy2 = copy2\n",
+        encoding="utf-8",
+    )
+    before = _snapshot(recorded)
+    with FakeServer() as srv:
+        proc = _record(recorded, srv.base_url, "-p", "disk_full")
+    assert _snapshot(recorded) == before  # no half-copied .ref-model.record-* either
+    assert proc.returncode == 2, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert "cannot stage a recording" in proc.stdout + proc.stderr
