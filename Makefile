@@ -90,7 +90,7 @@ certify: $(STAMP) ## certify: replay all recordings + matrix; or PROVIDER=x / BA
 	elif ls $(CASSETTE_DIR)/*/*/manifest.json >/dev/null 2>&1; then \
 	  $(VENV)/bin/any-agent-conformance certify --cassette-dir $(CASSETTE_DIR) \
 	    --report-dir $(REPORT_DIR) $(if $(CHECKS),--checks '$(CHECKS)') || rc=$$?; \
-	else echo "certify: no recordings under $(CASSETTE_DIR)/ (make record PROVIDER=... MODEL=...)"; fi; \
+	else echo "certify: no recordings under $(CASSETTE_DIR)/ (make record PROVIDER=... MODEL=...)"; rc=1; fi; \
 	$(MAKE) --no-print-directory matrix || rc=$$?; exit $$rc
 
 record: $(STAMP) ## record cassettes: PROVIDER=x MODEL=id [BASE_URL=...] (prints progress and ETA)

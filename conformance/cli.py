@@ -53,13 +53,26 @@ def _cmd_matrix(args: argparse.Namespace) -> int:
 def _cmd_certify(args: argparse.Namespace) -> int:
     import pytest
 
+    from .trust import validate_tree
+
+    # Every column the replay would skip silently (no manifest, a leftover of an interrupted
+    # record run, a stray directory) is a harness error too, not an absent column.
+    problems = validate_tree(Path(args.cassette_dir))
+    if problems:
+        print(f"certify: {len(problems)} column problem(s), not a certification:", file=sys.stderr)
+        for line in problems[:20]:
+            print(f"  {line}", file=sys.stderr)
+        return 2
+
     class Collector:
         def __init__(self) -> None:
             self.columns: list[Any] = []
+            self.problems: list[str] = []
 
         def pytest_sessionfinish(self, session: pytest.Session) -> None:
             plugin = session.config.pluginmanager.get_plugin("conformance-session")
             self.columns = list(getattr(plugin, "columns", []))
+            self.problems = list(getattr(plugin, "problems", []))
 
     collector = Collector()
     argv = ["-p", "no:cacheprovider", "-q", "--conformance-mode", "replay"]
@@ -76,6 +89,7 @@ def _cmd_certify(args: argparse.Namespace) -> int:
         for r in column.results
         if r.outcome == "error"
     ]
+    errors += [line.splitlines()[0] for line in collector.problems]  # e.g. results unwritable
     if errors:
         print(f"certify: {len(errors)} harness error(s), not a certification:", file=sys.stderr)
         for line in errors[:20]:
@@ -192,7 +206,8 @@ def _parser() -> argparse.ArgumentParser:
         help="replay every recording; non-zero when the harness errs",
         description="Replay the recordings under --cassette-dir (results to --report-dir). "
         "Exit 0 for a completed certification, 1 for harness errors (missing, unreadable or "
-        "unused cassettes), 2 for a refused column (bad manifest) or a usage error.",
+        "unused cassettes, results that could not be written), 2 for a refused column (a bad or "
+        "missing manifest, a stray file or directory) or a usage error.",
     )
     certify.add_argument("--cassette-dir", default="cassettes", metavar="DIR")
     certify.add_argument("--report-dir", default="reports", metavar="DIR")

@@ -30,11 +30,18 @@ from any_agent._wire.credentials import normalize_url
 from . import SUITE_VERSION
 from .context import Target
 from .profiles import PROFILES, ProviderProfile, get_profile
-from .recording import Manifest, find_recordings, is_loopback, library_versions, public_url
+from .recording import (
+    Manifest,
+    column_dir,
+    find_recordings,
+    is_loopback,
+    library_versions,
+    public_url,
+)
 from .registry import Check, select, text_table
 from .results import CheckResult, Layer, Mode, ResultsFile, RunInfo, ServerInfo, write_results
 from .runner import Column, now_iso, run_item
-from .trust import ColumnError, check_column
+from .trust import LOCK_SUFFIX, OLD_MARK, STAGING_MARK, ColumnError, check_column
 
 __all__ = ["ConformanceItem"]
 
@@ -315,6 +322,8 @@ class ConformanceSession:
         self.written: list[Path] = []
         #: Lines for the terminal summary (refused or incomplete recordings, write errors).
         self.problems: list[str] = []
+        #: Record mode: the column locks held for the whole session.
+        self.locks: list[ColumnLock] = []
 
     # -- header and setup ---------------------------------------------------------------------
     def pytest_report_header(self, config: pytest.Config) -> list[str]:
@@ -406,6 +415,11 @@ class ConformanceSession:
             manifest = Manifest(provider=provider, model=model, base_url=public_url(base_url))
             baseline: dict[str, str] = {}
             if s.mode == "record":
+                # One record run per column at a time (taken before the baseline is read),
+                # and what an interrupted run left next to the column is cleaned up first.
+                final = column_dir(s.cassette_dir, provider, model)
+                self.locks.append(lock_column(final))
+                self.problems += recover_column(final)
                 existing = find_recordings(s.cassette_dir, provider, [model])
                 if existing:
                     try:
@@ -512,6 +526,11 @@ class ConformanceSession:
                 f"ETA {eta:.0f}s"
             )
 
+    def pytest_unconfigure(self, config: pytest.Config) -> None:
+        for lock in self.locks:  # a session that stopped before sessionfinish
+            lock.release()
+        self.locks.clear()
+
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
         s = self.settings
         failed = False
@@ -526,6 +545,9 @@ class ConformanceSession:
             except OSError as exc:
                 self.problems.append(f"cannot write results under {s.report_dir}: {exc}")
                 failed = True
+        for lock in self.locks:
+            lock.release()
+        self.locks.clear()
         if failed and session.exitstatus == 0:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
@@ -544,6 +566,21 @@ class ConformanceSession:
                     f"{where} is left as it was"
                 )
                 return False
+            errors = [
+                r.key
+                for r in column.results
+                if r.outcome == "error" and column.baseline.get(r.key) != "error"
+            ]
+            if errors and final.exists():
+                shown = ", ".join(errors[:5]) + (
+                    f" and {len(errors) - 5} more" if errors[5:] else ""
+                )
+                self.problems.append(
+                    f"{column.target.column}: {len(errors)} check(s) ended in a harness error "
+                    f"({shown}); a run that could not judge a check never replaces recorded "
+                    f"evidence, even with --accept-baseline; refused: {where} is left as it was"
+                )
+                return False
             diff = baseline_diff(column.baseline, column.results)
             if diff and not self.settings.accept_baseline:
                 self.problems.append(
@@ -556,16 +593,23 @@ class ConformanceSession:
                 return False
             if not column.results:
                 return True
-            self._save_manifest(column)
             try:
+                self._save_manifest(column)
                 written = write_results(self.settings.report_dir, self._results_file(column))
             except OSError as exc:
                 self.problems.append(
-                    f"{column.target.column}: cannot write results under "
-                    f"{self.settings.report_dir} ({exc}); {where} is left as it was"
+                    f"{column.target.column}: cannot write results or the staged manifest "
+                    f"({exc}); {where} is left as it was"
                 )
                 return False
-            replace_column(staging, final)
+            try:
+                replace_column(staging, final)
+            except OSError as exc:
+                self.problems.append(
+                    f"{column.target.column}: cannot replace {where} with the recording ({exc}); "
+                    f"{where} is left as it was"
+                )
+                return False
             column.staging = None
             self.written.append(written)
             if diff:
@@ -652,14 +696,94 @@ def baseline_diff(baseline: dict[str, str], results: list[CheckResult]) -> list[
     return lines
 
 
+class ColumnLock:
+    """An exclusive, non-blocking lock on ``.<slug>.lock`` next to a column: a second record
+    run for the same column is refused instead of racing the first one's swap."""
+
+    def __init__(self, path: Path, fd: int) -> None:
+        self.path, self.fd = path, fd
+
+    def release(self) -> None:
+        if self.fd < 0:
+            return
+        with contextlib.suppress(OSError):  # unlinked while held: a waiter re-checks the inode
+            self.path.unlink()
+        os.close(self.fd)
+        self.fd = -1
+        with contextlib.suppress(OSError):  # a provider directory this run created, left empty
+            if not any(self.path.parent.iterdir()):
+                self.path.parent.rmdir()
+
+
+def lock_column(final: Path) -> ColumnLock:
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - not POSIX: no lock (one run at a time by hand)
+        return ColumnLock(final.parent / LOCK_SUFFIX, -1)
+    path = final.parent / f".{final.name}{LOCK_SUFFIX}"
+    try:
+        final.parent.mkdir(parents=True, exist_ok=True)
+        for _ in range(100):
+            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                os.close(fd)
+                raise UsageProblem(
+                    f"another record run is recording {_shown(final)} (it holds {_shown(path)}); "
+                    "wait for it to finish"
+                ) from None
+            with contextlib.suppress(FileNotFoundError):
+                if os.stat(path).st_ino == os.fstat(fd).st_ino:
+                    return ColumnLock(path, fd)
+            os.close(fd)  # the holder unlinked it as we opened it: take the new one
+    except OSError as exc:
+        raise UsageProblem(f"cannot lock {_shown(path)} for recording: {exc}") from None
+    raise UsageProblem(f"cannot lock {_shown(path)} for recording")  # pragma: no cover
+
+
+def recover_column(final: Path) -> list[str]:
+    """Under the column's lock: put back a column a run killed mid-swap had moved aside, and
+    remove staging copies that interrupted runs left behind. Lines for the summary."""
+    notes: list[str] = []
+    old = sorted(_leftovers(final, OLD_MARK), key=lambda p: p.stat().st_mtime)
+    if old and not final.exists():
+        old.pop().rename(final)
+        notes.append(f"restored {_shown(final)}, which an interrupted record run had moved aside")
+    stale = old + _leftovers(final, STAGING_MARK)
+    for path in stale:
+        shutil.rmtree(path, ignore_errors=True)
+    if stale:
+        notes.append(
+            f"removed {len(stale)} staging director{'ies' if len(stale) > 1 else 'y'} an "
+            f"interrupted record run left next to {_shown(final)}"
+        )
+    return notes
+
+
+def _leftovers(final: Path, mark: str) -> list[Path]:
+    prefix = f".{final.name}{mark}"
+    if not final.parent.is_dir():
+        return []
+    return [
+        p
+        for p in final.parent.iterdir()
+        if p.name.startswith(prefix) and p.is_dir() and not p.is_symlink()
+    ]
+
+
 def stage_column(final: Path) -> Path:
     """A sibling of ``final`` (same filesystem, so a rename replaces it) holding a copy of the
     committed column; the record run writes there."""
     final.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{final.name}.record-", dir=final.parent))
-    if final.is_dir():
-        for entry in final.iterdir():  # check_column has refused anything but regular files
-            shutil.copy2(entry, staging / entry.name, follow_symlinks=False)
+    staging = Path(tempfile.mkdtemp(prefix=f".{final.name}{STAGING_MARK}", dir=final.parent))
+    try:
+        if final.is_dir():
+            for entry in final.iterdir():  # check_column has refused anything but regular files
+                shutil.copy2(entry, staging / entry.name, follow_symlinks=False)
+    except BaseException:  # a full disk: no half-copied staging directory is left behind
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
     return staging
 
 
@@ -667,7 +791,7 @@ def replace_column(staging: Path, final: Path) -> None:
     """Swap the staged recording in by rename; the old column is removed only afterwards."""
     old: Path | None = None
     if final.exists():
-        old = Path(tempfile.mkdtemp(prefix=f".{final.name}.old-", dir=final.parent))
+        old = Path(tempfile.mkdtemp(prefix=f".{final.name}{OLD_MARK}", dir=final.parent))
         old.rmdir()
         final.rename(old)
     try:

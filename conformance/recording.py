@@ -178,7 +178,8 @@ class ReadableYAML:
         import yaml
 
         class Dumper(yaml.SafeDumper):
-            pass
+            def ignore_aliases(self, data: Any) -> bool:
+                return True  # the reader refuses aliases (a billion-laughs cassette)
 
         def represent_str(dumper: yaml.SafeDumper, data: str) -> yaml.Node:
             style = "|" if "\n" in data else None
@@ -197,8 +198,80 @@ class ReadableYAML:
     def deserialize(cassette_string: str) -> dict[str, Any]:
         import yaml
 
-        data = yaml.safe_load(cassette_string)
-        return data if isinstance(data, dict) else {}
+        from .trust import MAX_CASSETTE_BYTES
+
+        if len(cassette_string) > MAX_CASSETTE_BYTES:
+            raise ValueError(f"the cassette is larger than {MAX_CASSETTE_BYTES} bytes")
+        data = yaml.load(cassette_string, Loader=_cassette_loader())
+        if data is None:
+            return {}
+        _check_cassette(data)
+        return data  # type: ignore[no-any-return]
+
+
+def _cassette_loader() -> Any:
+    import yaml
+
+    class CassetteLoader(yaml.SafeLoader):
+        """``safe_load`` (no Python tags) that also refuses anchors and aliases: a cassette
+        is a recording, never a graph, and aliases are how a small file expands to billions of
+        nodes once something walks it."""
+
+        def compose_node(self, parent: Any, index: Any) -> Any:
+            event = self.peek_event()  # type: ignore[no-untyped-call]
+            if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
+                mark = event.start_mark
+                raise ValueError(
+                    f"YAML anchors and aliases are refused in a cassette (line {mark.line + 1}, "
+                    f"column {mark.column + 1})"
+                )
+            return super().compose_node(parent, index)
+
+    return CassetteLoader
+
+
+def _check_cassette(data: Any) -> None:
+    """The shape vcrpy reads, checked before it does (a wrong type is one line, not an
+    ``AttributeError`` deep inside vcrpy)."""
+
+    def fail(where: str, what: str) -> None:
+        raise ValueError(f"not a cassette: {where} is not {what}")
+
+    if not isinstance(data, dict):
+        fail("the document", "a mapping")
+    if not isinstance(data.get("interactions", []), list):
+        fail("interactions", "a list")
+    for i, item in enumerate(data.get("interactions", [])):
+        at = f"interactions[{i}]"
+        if not isinstance(item, dict):
+            fail(at, "a mapping")
+        request, response = item.get("request"), item.get("response")
+        if not isinstance(request, dict) or not isinstance(response, dict):
+            fail(at, "a request and a response")
+        for key in ("method", "uri"):
+            if not isinstance(request.get(key), str):
+                fail(f"{at}.request.{key}", "a string")
+        if not isinstance(request.get("body"), str | bytes | None):
+            fail(f"{at}.request.body", "a string")
+        status = response.get("status")
+        if not isinstance(status, dict) or type(status.get("code")) is not int:
+            fail(f"{at}.response.status.code", "an integer")
+        if not isinstance(status.get("message", ""), str):
+            fail(f"{at}.response.status.message", "a string")
+        body = response.get("body")
+        if not isinstance(body, dict) or not isinstance(body.get("string"), str | bytes):
+            fail(f"{at}.response.body.string", "a string")
+        for side, part in (("request", request), ("response", response)):
+            headers = part.get("headers") or {}
+            if not isinstance(headers, dict) or not all(
+                isinstance(k, str)
+                and (
+                    isinstance(v, str)
+                    or (isinstance(v, list) and all(isinstance(x, str) for x in v))
+                )
+                for k, v in headers.items()
+            ):
+                fail(f"{at}.{side}.headers", "a mapping of strings")
 
 
 def make_vcr(cassette_dir: str | Path, *, record: bool, secrets: tuple[str, ...] = ()) -> Any:

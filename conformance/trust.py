@@ -13,13 +13,22 @@ from __future__ import annotations
 import json
 import re
 import stat
+import unicodedata
 from itertools import accumulate
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+)
 
 __all__ = [
+    "MAX_CASSETTE_BYTES",
     "MAX_DEPTH",
     "MAX_MANIFEST_BYTES",
     "MAX_RESULTS_BYTES",
@@ -40,12 +49,23 @@ MAX_RESULTS_BYTES = 16 * 1024 * 1024
 #: The deepest committed document (a tool schema inside a recorded request) nests ~12 deep.
 MAX_DEPTH = 64
 MAX_RESULTS = 10_000
+#: The largest committed cassette is ~56 KB; the YAML reader is slow (~1.5 MB/s), so a
+#: cassette is refused beyond this size before it is parsed.
+MAX_CASSETTE_BYTES = 16 * 1024 * 1024
 
 MANIFEST = "manifest.json"
 #: ``<check-id>.yaml`` (wire) or ``<check-id>.sdk.yaml``; check ids are dotted slugs.
 CASSETTE_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,150}\.yaml$")
 CHECK_KEY = re.compile(r"^[a-z0-9][a-z0-9._-]{0,150}\[(wire|sdk)\]$")
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9._-]{0,79}$")
+
+
+#: Next to a column ``<slug>``, a record run keeps ``.<slug>.lock`` (its lock),
+#: ``.<slug>.record-*`` (the staging copy) and, for the instant of the swap, ``.<slug>.old-*``.
+LOCK_SUFFIX = ".lock"
+STAGING_MARK = ".record-"
+OLD_MARK = ".old-"
+_LEFTOVER = re.compile(r"^\.([a-z0-9][a-z0-9._-]{0,79}?)(\.record-|\.old-)[A-Za-z0-9_]+$")
 
 
 class ColumnError(ValueError):
@@ -61,7 +81,10 @@ def safe_slug(text: str) -> str:
 
 # ---- bounded JSON ----------------------------------------------------------------------------
 
-_STRING = re.compile(r'"(?:[^"\\]|\\.)*"', re.DOTALL)
+#: A string literal, or an unterminated one running to the end: the match can never fail
+#: after its opening quote, so no later quote is retried (a failing pattern here made
+#: ``"\"\"\"…`` quadratic: 32 KB took 4 s, a 4 MB manifest would have taken hours).
+_STRING = re.compile(r'"(?:[^"\\]|\\.)*(?:"|\\?\Z)', re.DOTALL)
 _DEPTH_STEP = {"[": 1, "{": 1, "]": -1, "}": -1}
 
 
@@ -73,6 +96,17 @@ def _depth(text: str) -> int:
 
 def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """An object whose keys are unique: with a duplicate, what a reviewer reads (often the
+    first) and what the reader uses (the last) differ, so the file is refused."""
+    out = dict(pairs)
+    if len(out) != len(pairs):
+        seen: set[str] = set()
+        key = next(k for k, _ in pairs if k in seen or seen.add(k))  # type: ignore[func-returns-value]
+        raise ValueError(f"duplicate key {key[:60]!r}")
+    return out
 
 
 def read_json(path: Path, *, max_bytes: int, what: str) -> Any:
@@ -102,7 +136,7 @@ def read_json(path: Path, *, max_bytes: int, what: str) -> Any:
     if depth > MAX_DEPTH:
         raise ColumnError(f"{path}: the {what} nests {depth} deep (limit {MAX_DEPTH})")
     try:
-        return json.loads(text, parse_constant=_reject_constant)
+        return json.loads(text, parse_constant=_reject_constant, object_pairs_hook=_unique_keys)
     except ValueError as exc:  # JSONDecodeError, NaN/Infinity, integers over the digit limit
         msg = str(exc).splitlines()[0][:200]
         raise ColumnError(f"{path}: cannot read the {what}: not valid JSON ({msg})") from None
@@ -124,6 +158,15 @@ Excerpt = Annotated[str, StringConstraints(max_length=1024 * 1024)]
 #: Results readers stringify scalars (``_opt_str``); accept the same, bounded.
 ShortLike = Short | int | float | bool | None
 TextLike = Text | int | float | bool | None
+
+
+def _printable(text: str) -> str:
+    """A name shown in reports: no control, format (bidi overrides, zero-width), separator or
+    private-use characters, which would make it display as another name."""
+    bad = next((c for c in text if unicodedata.category(c)[0] in "CZ" and c != " "), None)
+    if bad is not None:
+        raise ValueError(f"contains U+{ord(bad):04X} (a name is printable text)")
+    return text
 
 
 class _Strict(BaseModel):
@@ -191,7 +234,9 @@ class ManifestSchema(_Strict):
     format_version: int
     suite_version: Annotated[str, StringConstraints(pattern=r"^[0-9][0-9A-Za-z.+-]{0,31}$")]
     provider: Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{0,39}$")]
-    model: Annotated[str, StringConstraints(min_length=1, max_length=256)]
+    model: Annotated[
+        str, StringConstraints(min_length=1, max_length=256), AfterValidator(_printable)
+    ]
     model_slug: Short | None = None
     configuration: Text | None = None
     server: Annotated[dict[Short, Short | None], Field(max_length=16)] = {}
@@ -295,6 +340,15 @@ def _check_file(entry: Path, base: Path) -> None:
         raise ColumnError(f"{entry}: a symlink in a column (refused: cassettes are files)")
     if not stat.S_ISREG(info.st_mode):
         raise ColumnError(f"{entry}: not a regular file (a column holds cassettes only)")
+    if info.st_nlink > 1:
+        raise ColumnError(
+            f"{entry}: a hard link ({info.st_nlink} names; refused: its content lives outside "
+            "the column too)"
+        )
+    if entry.name != MANIFEST and info.st_size > MAX_CASSETTE_BYTES:
+        raise ColumnError(
+            f"{entry}: the cassette has {info.st_size} bytes (limit {MAX_CASSETTE_BYTES})"
+        )
     if entry.name != MANIFEST and not CASSETTE_NAME.match(entry.name):
         raise ColumnError(f"{entry}: not a cassette name (<check-id>[.sdk].yaml)")
     if entry.resolve().parent != base:
@@ -316,6 +370,15 @@ def validate_tree(root: Path) -> list[str]:
             problems.append(f"{provider}: {provider.name!r} is not a known profile")
             continue
         for column in sorted(provider.iterdir()):
+            if _is_lock(column):
+                continue  # a record run's (empty) lock file
+            leftover = _LEFTOVER.match(column.name)
+            if leftover and column.is_dir() and not column.is_symlink():
+                problems.append(
+                    f"{column}: left by an interrupted record run (the next record of "
+                    f"{provider.name}/{leftover.group(1)} cleans it up, or delete it)"
+                )
+                continue
             if column.is_symlink() or not column.is_dir() or not _SLUG.match(column.name):
                 problems.append(f"{column}: not a column directory (<provider>/<model-slug>/)")
                 continue
@@ -324,3 +387,13 @@ def validate_tree(root: Path) -> list[str]:
             except ColumnError as exc:
                 problems.append(str(exc))
     return problems
+
+
+def _is_lock(path: Path) -> bool:
+    if not (path.name.startswith(".") and path.name.endswith(LOCK_SUFFIX)):
+        return False
+    try:
+        info = path.lstat()
+    except OSError:
+        return False
+    return stat.S_ISREG(info.st_mode) and info.st_size == 0

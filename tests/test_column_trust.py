@@ -19,7 +19,13 @@ import pytest
 
 from conformance.recording import Manifest
 from conformance.results import results_filename
-from conformance.trust import MAX_MANIFEST_BYTES, ColumnError, check_column, validate_tree
+from conformance.trust import (
+    MAX_CASSETTE_BYTES,
+    MAX_MANIFEST_BYTES,
+    ColumnError,
+    check_column,
+    validate_tree,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -270,3 +276,89 @@ def test_a_good_results_file_renders(tmp_path: Path) -> None:
     (tmp_path / "r" / "generic__m.json").write_text(json.dumps(_good_results()), encoding="utf-8")
     proc = _matrix(tmp_path)
     assert proc.returncode == 0, proc.stderr
+
+
+# ---- found by attacking the validator (issue 11, item 8) -------------------------------------
+
+
+def test_the_depth_check_is_linear_on_escaped_quotes(tmp_path: Path) -> None:
+    """``"\\"\\"\\"…`` (a string that never closes) made the string-skipping regex retry at
+    every quote: 64 K of them took about a minute, a 4 MB manifest hours."""
+    column = _column(tmp_path)
+    (column / "manifest.json").write_text('{"x": "' + '\\"' * 65_536, encoding="utf-8")
+    code = (
+        "import sys; from pathlib import Path; from conformance.trust import read_json, "
+        "ColumnError\ntry:\n    read_json(Path(sys.argv[1]), max_bytes=1 << 22, what='manifest')\n"
+        "except ColumnError as exc:\n    print(exc)\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code, str(column / "manifest.json")],
+        cwd=REPO, capture_output=True, text=True, timeout=30, check=False,
+    )  # fmt: skip
+    assert "not valid JSON" in proc.stdout, proc.stdout + proc.stderr
+
+
+@pytest.mark.parametrize("first", [True, False], ids=["first", "last"])
+def test_a_duplicate_key_is_refused(tmp_path: Path, first: bool) -> None:
+    """A reviewer reads one ``provider`` and the reader uses the other: refuse either order."""
+    column = _column(tmp_path)
+    text = (column / "manifest.json").read_text(encoding="utf-8")
+    text = '{"provider": "vllm", ' + text[1:] if first else text[:-1] + ', "provider": "vllm"}'
+    (column / "manifest.json").write_text(text, encoding="utf-8")
+    _refused(_replay(tmp_path), "manifest.json", "duplicate key 'provider'")
+
+
+@pytest.mark.parametrize("char", ["\u202e", "\u200b", "\x00", "\n", "\u2028"])
+def test_a_model_name_that_displays_as_another_is_refused(tmp_path: Path, char: str) -> None:
+    column = _column(tmp_path, model=f"ref{char}-model")
+    with pytest.raises(ColumnError, match=rf"model: .*U\+{ord(char):04X}"):
+        check_column(column, tmp_path / "cassettes")
+
+
+def test_a_hard_linked_cassette_is_refused(tmp_path: Path) -> None:
+    column = _column(tmp_path)
+    outside = tmp_path / "outside.yaml"
+    outside.write_text("interactions: []\nversion: 1\n", encoding="utf-8")
+    (column / "models.list.yaml").unlink()
+    os.link(outside, column / "models.list.yaml")
+    _refused(_replay(tmp_path), "models.list.yaml", "hard link")
+
+
+def test_a_huge_cassette_is_refused_before_it_is_parsed(tmp_path: Path) -> None:
+    column = _column(tmp_path)
+    with (column / "models.list.yaml").open("ab") as fh:
+        fh.truncate(MAX_CASSETTE_BYTES + 1)  # sparse: no disk, no time
+    _refused(_replay(tmp_path), "models.list.yaml", f"limit {MAX_CASSETTE_BYTES}")
+
+
+_INTERACTION = (
+    "- request: {method: GET, uri: 'http://conformance.invalid/v1/models', body: '', "
+    "headers: {}}\n  response: {status: {code: %s, message: OK}, headers: {}, body: {string: %s}}\n"
+)
+_BOMB = 'a0: &a0 ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]\n' + "".join(
+    f"a{i}: &a{i} [{','.join([f'*a{i - 1}'] * 9)}]\n" for i in range(1, 10)
+)
+
+
+@pytest.mark.parametrize(
+    ("text", "needle"),
+    [
+        (_BOMB + "interactions:\n" + _INTERACTION % ("200", "*a9"), "anchors and aliases"),
+        ("interactions: !!python/object/apply:os.system ['true']\n", "could not determine"),
+        ("interactions:\n" + _INTERACTION % ("[200]", "'{}'"), "status.code is not an integer"),
+        ("interactions:\n" + _INTERACTION % ("200", "[1]"), "body.string is not a string"),
+        ("interactions: {a: 1}\n", "interactions is not a list"),
+    ],
+    ids=["billion-laughs", "python-tag", "status", "body", "interactions"],
+)
+def test_a_hostile_cassette_is_a_one_line_harness_error(
+    tmp_path: Path, text: str, needle: str
+) -> None:
+    column = _column(tmp_path)
+    (column / "models.list.yaml").write_text("version: 1\n" + text, encoding="utf-8")
+    proc = _replay(tmp_path)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 1, out[-3000:]
+    for word in ("Traceback", "INTERNALERROR", "AttributeError", "TypeError"):
+        assert word not in out, out[-3000:]
+    assert needle in out, out[-3000:]

@@ -160,3 +160,113 @@ def test_an_unchanged_re_recording_replaces_the_column(recorded: Path) -> None:
     assert (recorded / COLUMN / "tools.parallel.yaml").is_file()
     assert json.loads((recorded / COLUMN / "manifest.json").read_text())["recorded_at"] >= stamp
     assert sorted(p.name for p in (recorded / COLUMN).parent.iterdir()) == ["ref-model"]
+
+
+# ---- found by attacking the swap (issue 11, item 9) ------------------------------------------
+
+
+@pytest.mark.parametrize("broken_server", ["down"], indirect=True)
+def test_harness_errors_never_replace_a_column_even_when_accepted(
+    recorded: Path, broken_server: str
+) -> None:
+    """``--accept-baseline`` accepts what the server did, not what the harness could not
+    judge: a server that went down mid-run must not turn recorded passes into errors. (A
+    server answering garbage is judged: its ``fail`` outcomes are a baseline the user may
+    accept.)"""
+    before = _snapshot(recorded)
+    proc = _record(recorded, broken_server, "--accept-baseline")
+    assert _snapshot(recorded) == before  # the evidence first
+    assert proc.returncode != 0, proc.stdout[-3000:]
+    assert "ended in a harness error" in proc.stdout, proc.stdout[-3000:]
+
+
+def _kill_mid_swap_plugin(cwd: Path) -> None:
+    (cwd / "kill_mid_swap.py").write_text(
+        "import os, signal, tempfile\nfrom pathlib import Path\n"
+        "import conformance.plugin as P\n\n\n"
+        "def replace_column(staging, final):\n"
+        "    old = Path(tempfile.mkdtemp(prefix=f'.{final.name}.old-', dir=final.parent))\n"
+        "    old.rmdir()\n    final.rename(old)\n    os.kill(os.getpid(), signal.SIGKILL)\n\n\n"
+        "P.replace_column = replace_column\n",
+        encoding="utf-8",
+    )
+
+
+def test_a_run_killed_mid_swap_is_repaired_by_the_next_record(recorded: Path) -> None:
+    """SIGKILL between moving the column aside and renaming the staging copy in: the next
+    record run puts the committed column back and removes the leftovers first."""
+    from conformance.trust import validate_tree
+
+    before = _snapshot(recorded)
+    _kill_mid_swap_plugin(recorded)
+    with FakeServer() as srv:
+        proc = _record(recorded, srv.base_url, "-p", "kill_mid_swap")
+        assert proc.returncode == -9, proc.stdout[-3000:]
+        assert not (recorded / COLUMN).exists()
+        problems = validate_tree(recorded / "cassettes")  # make test names the leftovers
+        assert problems, problems
+        assert all("interrupted record run" in p for p in problems), problems
+        proc = _record(recorded, srv.base_url, "--checks", "models.list", "--accept-baseline")
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    assert "restored cassettes/generic/ref-model" in proc.stdout, proc.stdout[-3000:]
+    assert "removed 1 staging directory" in proc.stdout, proc.stdout[-3000:]
+    assert sorted(p.name for p in (recorded / COLUMN).parent.iterdir()) == ["ref-model"]
+    after = _snapshot(recorded)
+    assert set(after) == set(before)
+    assert (
+        after["cassettes/generic/ref-model/tools.parallel.yaml"]
+        == before["cassettes/generic/ref-model/tools.parallel.yaml"]
+    )
+
+
+def test_a_second_record_run_for_the_same_column_is_refused(recorded: Path) -> None:
+    import fcntl
+
+    before = _snapshot(recorded)
+    lock = recorded / COLUMN.parent / ".ref-model.lock"
+    with lock.open("w") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)  # as a first record run holds it
+        with FakeServer(["no-done"]) as srv:
+            proc = _record(recorded, srv.base_url, "--accept-baseline")
+    assert proc.returncode == 2, proc.stdout[-3000:] + proc.stderr[-2000:]
+    assert "another record run is recording" in proc.stdout + proc.stderr
+    lock.unlink()
+    assert _snapshot(recorded) == before
+
+
+def test_a_full_disk_while_saving_the_manifest_leaves_the_column_as_it_was(
+    recorded: Path,
+) -> None:
+    """ENOSPC writing the staged manifest was a traceback out of pytest_sessionfinish (found
+    on a 400 KB tmpfs); the disk is simulated full at that one write."""
+    (recorded / "disk_full.py").write_text(
+        "import errno\nimport conformance.recording as R\n\n\n"
+        "def save(self, directory, secrets=()):\n"
+        "    raise OSError(errno.ENOSPC, 'No space left on device')\n\n\n"
+        "R.Manifest.save = save\n",
+        encoding="utf-8",
+    )
+    before = _snapshot(recorded)
+    with FakeServer() as srv:
+        proc = _record(recorded, srv.base_url, "-p", "disk_full")
+    assert _snapshot(recorded) == before  # the evidence first
+    assert proc.returncode == 1, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert "Traceback" not in proc.stdout + proc.stderr, proc.stdout[-3000:]
+    assert "No space left on device" in proc.stdout, proc.stdout[-3000:]
+
+
+def test_a_full_disk_while_staging_leaves_no_staging_directory(recorded: Path) -> None:
+    (recorded / "disk_full.py").write_text(
+        "import errno, shutil\n\n\n"
+        "def copy2(src, dst, **kw):\n"
+        "    open(dst, 'wb').close()\n"
+        "    raise OSError(errno.ENOSPC, 'No space left on device')\n\n\n"
+        "shutil.copy2 = copy2\n",
+        encoding="utf-8",
+    )
+    before = _snapshot(recorded)
+    with FakeServer() as srv:
+        proc = _record(recorded, srv.base_url, "-p", "disk_full")
+    assert _snapshot(recorded) == before  # no half-copied .ref-model.record-* either
+    assert proc.returncode == 2, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert "cannot stage a recording" in proc.stdout + proc.stderr

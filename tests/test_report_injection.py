@@ -20,13 +20,12 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import markdown_it
 import pytest
 
 from conformance.fakeserver import FakeServer
 from conformance.report import build_matrix, load_results, render_all
 from conformance.report.escape import md_code, md_inline, md_text, safe_link
-
-markdown_it = pytest.importorskip("markdown_it")
 
 REPO = Path(__file__).resolve().parents[1]
 EVIL = "https://evil.example/x"
@@ -168,14 +167,12 @@ def recorded_column(tmp_path: Path) -> Path:
     return tmp_path
 
 
-@pytest.mark.skipif(shutil.which("make") is None, reason="needs make")
 def test_make_certify_exits_zero_for_a_completed_certification(recorded_column: Path) -> None:
     proc = _certify(recorded_column)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert (recorded_column / "reports" / "compatibility.md").is_file()
 
 
-@pytest.mark.skipif(shutil.which("make") is None, reason="needs make")
 def test_make_certify_fails_on_a_bad_manifest(recorded_column: Path) -> None:
     manifest = recorded_column / "cassettes/generic/ref-model/manifest.json"
     data = json.loads(manifest.read_text(encoding="utf-8"))
@@ -186,7 +183,6 @@ def test_make_certify_fails_on_a_bad_manifest(recorded_column: Path) -> None:
     assert "can only describe itself" in proc.stdout + proc.stderr
 
 
-@pytest.mark.skipif(shutil.which("make") is None, reason="needs make")
 def test_make_certify_fails_on_a_missing_cassette(recorded_column: Path) -> None:
     (recorded_column / "cassettes/generic/ref-model/stream.done-sentinel.yaml").unlink()
     proc = _certify(recorded_column)
@@ -194,9 +190,63 @@ def test_make_certify_fails_on_a_missing_cassette(recorded_column: Path) -> None
     assert "harness error" in proc.stderr, proc.stderr[-3000:]
 
 
-@pytest.mark.skipif(shutil.which("make") is None, reason="needs make")
 def test_make_certify_fails_on_an_unreadable_cassette(recorded_column: Path) -> None:
     path = recorded_column / "cassettes/generic/ref-model/stream.done-sentinel.yaml"
     path.write_bytes(b"\xff\xfe: [unclosed\n\t- {")
     proc = _certify(recorded_column)
     assert proc.returncode != 0, proc.stdout[-3000:]
+
+
+@pytest.mark.parametrize(
+    "stray",
+    ["other-model", ".ref-model.record-abc123", ".ref-model.old-abc123"],
+    ids=["no-manifest", "staging-leftover", "swap-leftover"],
+)
+def test_make_certify_fails_on_a_column_it_would_skip(recorded_column: Path, stray: str) -> None:
+    """A directory the replay does not pick up as a column (no manifest, what an interrupted
+    record run left) was skipped and certify exited 0 (found by attacking item 10)."""
+    (recorded_column / "cassettes/generic" / stray).mkdir()
+    proc = _certify(recorded_column)
+    assert proc.returncode != 0, proc.stdout[-3000:]
+    assert "column problem" in proc.stderr, proc.stderr[-3000:]
+    assert stray in proc.stderr, proc.stderr[-3000:]
+
+
+def test_make_certify_fails_without_recordings(tmp_path: Path) -> None:
+    (tmp_path / "cassettes").mkdir()
+    proc = _certify(tmp_path)
+    assert proc.returncode != 0, proc.stdout[-3000:]
+    assert "no recordings" in proc.stdout, proc.stdout[-3000:]
+
+
+def test_certify_fails_when_the_results_cannot_be_written(recorded_column: Path) -> None:
+    """The results file is the certification: a report directory that cannot hold it was
+    reported and then certify exited 0 (found by attacking item 10)."""
+    (recorded_column / "not-a-dir").write_text("a file where the report directory should be")
+    proc = subprocess.run(
+        [sys.executable, "-m", "conformance.cli", "certify", "--cassette-dir", "cassettes",
+         "--report-dir", "not-a-dir"],
+        cwd=recorded_column, capture_output=True, text=True, timeout=300, check=False,
+        env={k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")},
+    )  # fmt: skip
+    assert proc.returncode == 1, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert "cannot write results" in proc.stderr, proc.stderr[-3000:]
+
+
+def test_invisible_formatting_characters_are_shown(tmp_path: Path) -> None:
+    """A right-to-left override or a zero-width space in a contributed name makes it display
+    as another name; every renderer shows them as ``<U+XXXX>`` (found by attacking item 10)."""
+    data = _hostile_results()
+    sneaky = "safe\u202etxt.exe\u200b\u2066x\u2069\ufeff"
+    data["run"]["model"] = data["run"]["column"] = sneaky
+    data["results"][0]["title"] = data["results"][0]["message"] = sneaky
+    (tmp_path / "r").mkdir()
+    (tmp_path / "r" / "evil.json").write_text(json.dumps(data), encoding="utf-8")
+    out = render_all(build_matrix(load_results([tmp_path / "r"])))
+    for name, text in out.items():
+        for char in "\u202e\u200b\u2066\u2069\ufeff":
+            assert char not in text, (name, hex(ord(char)))
+    assert "U+202E" in out["compatibility.md"]
+    assert "U+202E" in out["compatibility.html"]
+    document = json.loads(out["compatibility.json"])  # the data itself is unchanged
+    assert sneaky in json.dumps(document, ensure_ascii=False)

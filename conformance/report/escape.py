@@ -16,10 +16,12 @@ __all__ = [
     "css_token",
     "html_inline",
     "html_text",
+    "json_visible",
     "md_code",
     "md_inline",
     "md_text",
     "safe_link",
+    "visible",
 ]
 
 #: Characters that open Markdown inline markup mid-line (emphasis, code, links and images,
@@ -32,9 +34,26 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _LINK = re.compile(r"^https?://[A-Za-z0-9\-._~:/?#\[\]@!$&*+,;=%]{1,2000}$")
 
 
+#: Bidirectional overrides and isolates, zero-width characters and the BOM: invisible, they
+#: make a name display as another (``evil\u202egpj.exe``) or two names look alike.
+_INVISIBLE = re.compile("[\u061c\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]")
+
+
+def visible(text: str) -> str:
+    """``text`` with every invisible formatting character shown as ``<U+XXXX>``."""
+    return _INVISIBLE.sub(lambda m: f"<U+{ord(m.group()):04X}>", text)
+
+
+def json_visible(text: str) -> str:
+    """JSON ``text`` with invisible formatting characters written as ``\\uXXXX`` escapes: the
+    same data once parsed, and a viewer shows them (they occur only inside strings)."""
+    return _INVISIBLE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+
+
 def _one_line(text: str) -> str:
-    """Control characters and every run of whitespace (newlines included) become one space."""
-    return re.sub(r"\s+", " ", _CONTROL.sub(" ", str(text)))
+    """Control characters and every run of whitespace (newlines included) become one space;
+    invisible formatting characters become visible."""
+    return re.sub(r"\s+", " ", _CONTROL.sub(" ", visible(str(text))))
 
 
 def _md_plain(text: str) -> str:
@@ -78,7 +97,7 @@ def safe_link(url: str | None) -> str | None:
 
 def html_text(text: object) -> str:
     """Text for HTML content or a quoted attribute value."""
-    return escape(str(text), quote=True)
+    return escape(visible(str(text)), quote=True)
 
 
 def html_inline(text: str) -> str:

@@ -14,7 +14,7 @@ import hashlib
 import json
 from typing import Any
 
-from .escape import css_token, html_inline, html_text, safe_link
+from .escape import css_token, html_inline, html_text, safe_link, visible
 from .matrix import LEGEND, NOTE_OUTCOMES, Column, Matrix, Row, outcome_info
 from .model import LAYERS, LEVELS, OUTCOMES, Result
 
@@ -32,7 +32,7 @@ def _css_outcome(outcome: str | None) -> str:
 
 
 def _json_for_script(data: Any) -> str:
-    text = json.dumps(data, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    text = visible(json.dumps(data, ensure_ascii=False, sort_keys=True, separators=(",", ":")))
     for char, repl in (
         ("&", "\\u0026"),
         ("<", "\\u003c"),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from .escape import json_visible
 from .matrix import LEGEND, Column, Matrix
 from .model import LAYERS
 
@@ -96,4 +97,5 @@ def matrix_document(matrix: Matrix) -> dict[str, Any]:
 
 
 def render_json(matrix: Matrix) -> str:
-    return json.dumps(matrix_document(matrix), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+    text = json.dumps(matrix_document(matrix), indent=2, sort_keys=True, ensure_ascii=False)
+    return json_visible(text) + "\n"
