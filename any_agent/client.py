@@ -327,6 +327,8 @@ class Client:
         recover = options.text_tool_calls == "always" or (
             options.text_tool_calls == "auto" and self._profile.text_tool_calls
         )
+        watchdog = Watchdog(options.first_token_timeout, options.idle_timeout, options.timeout)
+        self._watchdog = watchdog
         decoder = StreamDecoder(
             options.tool_names() if recover else frozenset(),
             think_open=self._profile.think_open,
@@ -338,9 +340,8 @@ class Client:
             ),
             max_event_bytes=options.max_event_bytes,
             max_tool_argument_bytes=options.max_tool_argument_bytes,
+            deadline_check=watchdog.check_overall,
         )
-        watchdog = Watchdog(options.first_token_timeout, options.idle_timeout, options.timeout)
-        self._watchdog = watchdog
         started = time.monotonic()
         first_at: float | None = None
         partial_text: list[str] = []

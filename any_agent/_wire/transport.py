@@ -152,6 +152,13 @@ class Watchdog:
             return None
         return max(0.0, self._start + self._overall - self._loop.time())
 
+    def check_overall(self) -> None:
+        """Raise the overall timeout if it has passed (between slices of long work on the
+        event loop, where the timer cannot run)."""
+        if self._overall is not None and self._loop.time() >= self._start + self._overall:
+            self.fired = "overall"
+            raise self.error()
+
     def arm(self) -> None:
         """The reader starts waiting on the network (one float compare on the hot path)."""
         if self.fired == "overall":
