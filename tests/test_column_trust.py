@@ -362,3 +362,29 @@ def test_a_hostile_cassette_is_a_one_line_harness_error(
     for word in ("Traceback", "INTERNALERROR", "AttributeError", "TypeError"):
         assert word not in out, out[-3000:]
     assert needle in out, out[-3000:]
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["zz.json", "generic__m2.json", "generic__mx.json", "llamacpp__m.json", "generic__m..json"],
+)
+def test_a_results_file_named_for_another_column_is_refused(tmp_path: Path, name: str) -> None:
+    """A contributed ``zz.json`` claiming a committed column used to replace its outcomes in
+    the matrix (found by attacking item 8): the name must be the column's own."""
+    (tmp_path / "r").mkdir()
+    (tmp_path / "r" / name).write_text(json.dumps(_good_results()), encoding="utf-8")
+    proc = _matrix(tmp_path)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1, proc.stderr
+    assert name in lines[0] and "does not match the column it claims" in lines[0]
+
+
+@pytest.mark.parametrize(
+    "name", ["generic__m.json", "generic__m.live.json", "generic__m.2026-12-01.json"]
+)
+def test_a_results_file_named_for_its_column_renders(tmp_path: Path, name: str) -> None:
+    (tmp_path / "r").mkdir()
+    (tmp_path / "r" / name).write_text(json.dumps(_good_results()), encoding="utf-8")
+    proc = _matrix(tmp_path)
+    assert proc.returncode == 0, proc.stderr

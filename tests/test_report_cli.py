@@ -47,11 +47,11 @@ def test_matrix_check_mode(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
 def test_matrix_accepts_files_and_several_paths(tmp_path: Path) -> None:
     out = tmp_path / "reports"
     args = ["matrix", "-q", "--out", str(out)]
-    args += ["--results", str(RESULTS / "vllm-live.json")]
-    args += ["--results", str(RESULTS / "llamacpp-stock.json")]
+    args += ["--results", str(RESULTS / "vllm__qwen2.5-0.5b.live.json")]
+    args += ["--results", str(RESULTS / "llamacpp__qwen2.5-coder-1.5b.json")]
     assert main(args) == 0
     doc = json.loads((out / "compatibility.json").read_text(encoding="utf-8"))
-    assert doc["sources"] == ["llamacpp-stock.json", "vllm-live.json"]
+    assert doc["sources"] == ["llamacpp__qwen2.5-coder-1.5b.json", "vllm__qwen2.5-0.5b.live.json"]
 
 
 def test_matrix_without_results_still_lists_every_system(

@@ -96,8 +96,8 @@ def test_self_contained(html: str) -> None:
 
 
 def test_self_contained_without_links_has_no_http_href_at_all(tmp_path: Path) -> None:
-    doc = json.loads((RESULTS / "vllm-live.json").read_text(encoding="utf-8"))
-    (tmp_path / "vllm.json").write_text(json.dumps(doc), encoding="utf-8")
+    doc = json.loads((RESULTS / "vllm__qwen2.5-0.5b.live.json").read_text(encoding="utf-8"))
+    (tmp_path / "vllm__qwen2.5-0.5b.json").write_text(json.dumps(doc), encoding="utf-8")
     text = render_html(build_matrix(load_results([tmp_path])))
     assert not re.search(r"(?i)(src|href)\s*=\s*[\"']?https?:", text)
 

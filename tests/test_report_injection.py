@@ -26,6 +26,7 @@ import pytest
 from conformance.fakeserver import FakeServer
 from conformance.report import build_matrix, load_results, render_all
 from conformance.report.escape import md_code, md_inline, md_text, safe_link
+from conformance.results import results_filename
 
 REPO = Path(__file__).resolve().parents[1]
 EVIL = "https://evil.example/x"
@@ -57,8 +58,9 @@ def _hostile_results() -> dict[str, Any]:
 @pytest.fixture
 def rendered(tmp_path: Path) -> dict[str, str]:
     (tmp_path / "r").mkdir()
-    text = json.dumps(_hostile_results())
-    (tmp_path / "r" / "evil.json").write_text(text, encoding="utf-8")
+    data = _hostile_results()
+    name = results_filename(data["run"]["provider"], data["run"]["model"])
+    (tmp_path / "r" / name).write_text(json.dumps(data), encoding="utf-8")
     return render_all(build_matrix(load_results([tmp_path / "r"])))
 
 
@@ -241,7 +243,8 @@ def test_invisible_formatting_characters_are_shown(tmp_path: Path) -> None:
     data["run"]["model"] = data["run"]["column"] = sneaky
     data["results"][0]["title"] = data["results"][0]["message"] = sneaky
     (tmp_path / "r").mkdir()
-    (tmp_path / "r" / "evil.json").write_text(json.dumps(data), encoding="utf-8")
+    name = results_filename(data["run"]["provider"], data["run"]["model"])
+    (tmp_path / "r" / name).write_text(json.dumps(data), encoding="utf-8")
     out = render_all(build_matrix(load_results([tmp_path / "r"])))
     for name, text in out.items():
         for char in "\u202e\u200b\u2066\u2069\ufeff":

@@ -187,7 +187,7 @@ def test_rows_follow_the_registry_order(matrix: Matrix, markdown: str) -> None:
 
 def test_newer_run_wins_but_not_run_keeps_the_older_result(matrix: Matrix) -> None:
     vllm = next(c for c in matrix.columns if c.key == VLLM)
-    assert vllm.sources == ("vllm-live.json", "vllm-replay.json")
+    assert vllm.sources == ("vllm__qwen2.5-0.5b.live.json", "vllm__qwen2.5-0.5b.replay.json")
     # multiturn.history failed live on the 25th and passed on replay on the 27th.
     assert vllm.cells[("multiturn.history", "wire")].outcome == "pass"
     # Time to first token is live-only: the replay says not-run, the live pass stays.
@@ -239,7 +239,7 @@ def test_columns_table_names_provenance(markdown: str) -> None:
     columns = markdown.split("## Columns", 1)[1].split("## Summary", 1)[0]
     assert "replay of 2026-11-20 recording; suite 0.1.0" in columns
     assert "| llama.cpp | llama.cpp llama-server b9999-synthetic |" in re.sub(r" +", " ", columns)
-    assert "from `vllm-live.json`, `vllm-replay.json`" in columns
+    assert "from `vllm__qwen2.5-0.5b.live.json`, `vllm__qwen2.5-0.5b.replay.json`" in columns
 
 
 def test_json_document(matrix: Matrix) -> None:
@@ -331,11 +331,14 @@ def test_bad_result_files_are_reported_with_their_name(tmp_path: Path) -> None:
     # The writer's own reader (conformance.results) must accept the file too.
     no_outcome = {
         "schema_version": 1,
-        "run": json.loads((RESULTS / "vllm-live.json").read_text(encoding="utf-8"))["run"],
+        "run": json.loads((RESULTS / "vllm__qwen2.5-0.5b.live.json").read_text(encoding="utf-8"))[
+            "run"
+        ],
         "results": [{"check": "chat.basic", "layer": "wire"}],
     }
-    (tmp_path / "future.json").write_text(json.dumps(no_outcome), encoding="utf-8")
-    with pytest.raises(ResultFileError, match=r"future\.json: not a valid result file"):
+    (tmp_path / "future.json").unlink()
+    (tmp_path / "vllm__qwen2.5-0.5b.json").write_text(json.dumps(no_outcome), encoding="utf-8")
+    with pytest.raises(ResultFileError, match=r"0\.5b\.json: not a valid result file"):
         load_results([tmp_path])
     (tmp_path / "future.json").write_text("{not json", encoding="utf-8")
     with pytest.raises(ResultFileError, match="cannot read"):
@@ -358,7 +361,7 @@ def test_unknown_provider_gets_its_own_column_after_the_seed_ones() -> None:
         },
         "sglang.json",
     )
-    llama = load_results([RESULTS / "llamacpp-stock.json"])
+    llama = load_results([RESULTS / "llamacpp__qwen2.5-coder-1.5b.json"])
     matrix = build_matrix([run, *llama])
     assert [c.key for c in matrix.columns][:2] == [
         "llamacpp/qwen2.5-coder-1.5b@b9999-synthetic [stock chat template]",

@@ -10,6 +10,7 @@ status).
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -202,6 +203,25 @@ def _expand(paths: Iterable[Path]) -> list[tuple[Path, str]]:
     return sorted(found, key=lambda item: (item[1], item[0].as_posix()))
 
 
+#: what may follow ``<provider>__<model-slug>`` in a results file's name: ``.live``, ``.2026-12-01``
+_LABEL = re.compile(r"(?:\.[a-z0-9][a-z0-9-]{0,39})?")
+
+
+def _check_identity(path: Path, run_file: RunFile) -> None:
+    """A results file can describe only its own column: its name must be
+    ``<provider>__<model-slug>[.<label>].json`` for the provider and model it claims, so a
+    contributed ``zz.json`` cannot replace another column's outcomes in the matrix."""
+    run = run_file.run
+    stem = _results.results_filename(run.provider, run.model or "").removesuffix(".json")
+    name = path.name.removesuffix(".json")
+    if not (name.startswith(stem) and _LABEL.fullmatch(name[len(stem) :])):
+        raise ResultFileError(
+            f"{run_file.source}: its name does not match the column it claims "
+            f"(provider {run.provider!r}, model {run.model!r}); name it {stem}.json "
+            f"or {stem}.<label>.json"
+        )
+
+
 def load_results(paths: Iterable[Path]) -> list[RunFile]:
     """Read every ``*.json`` under the given directories (and any files given directly)."""
     runs: list[RunFile] = []
@@ -211,6 +231,7 @@ def load_results(paths: Iterable[Path]) -> list[RunFile]:
         except ColumnError as exc:
             raise ResultFileError(str(exc)) from None
         run_file = parse_run_file(data, source)  # its messages name the common mistakes
+        _check_identity(path, run_file)
         try:  # then the full schema (types and sizes) before the writer's reader runs
             validate_results(data, source)
         except ColumnError as exc:
