@@ -265,6 +265,32 @@ async def test_can_use_tool_sees_recovered(sse_server: SSEServer) -> None:
     assert seen == [True]
 
 
+@pytest.mark.parametrize("finish", ["length", "content_filter"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        'Like this:\n<tool_call>{"name": "delete_file", "arguments": {"path": "/"}}</tool_call>\n',
+        'The format:\n{"name": "delete_file", "arguments": {"path": "/"}}',
+        'For example:\n<|python_tag|>{"name": "delete_file", "arguments": {"path": "/"}}',
+        "Qwen3-Coder writes:\n<function=delete_file><parameter=path>/</parameter></function>",
+    ],
+)
+async def test_a_call_in_a_cut_message_does_not_run(
+    sse_server: SSEServer, finish: str, text: str
+) -> None:
+    """A model stopped by ``max_tokens`` or a content filter right after a call that follows
+    its prose might have gone on to say it was only an example: the trailing rule cannot
+    decide, so the call stays visible text and does not run. (A call that is the whole
+    message still runs: test_fenced_json_call_llama_server_stock_template_real.)"""
+    ran: list[str] = []
+    sse_server.script.stream(
+        text_stream(*[text[i : i + 7] for i in range(0, len(text), 7)], finish=finish)
+    )
+    messages = await _collect(_opts(sse_server, tools=[_deleter(ran)]))
+    assert ran == []
+    assert messages[0].content == [TextBlock(text)]
+
+
 # ============================================================ bounds and linear time
 def test_options_are_validated() -> None:
     base: dict[str, Any] = {"model": "m", "base_url": "http://127.0.0.1:1/v1"}

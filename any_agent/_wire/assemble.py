@@ -205,7 +205,10 @@ class StreamDecoder:
         self._at_eof = True
         for kind, payload in self._sse.close():
             self._dispatch(kind, payload, out)
-        self._pieces(self._scanner.close(), out)
+        # a model stopped by max_tokens or a filter might have gone on to say the call after
+        # its prose was only an example: such calls are not trusted then
+        cut = self.finish_reason in ("length", "content_filter")
+        self._pieces(self._scanner.close(cut=cut), out)
         self._finalise_calls(out)
         if self.failure is None and self.finish_reason is None:
             why = "[DONE] arrived" if self.done_seen else "the connection closed"
