@@ -130,6 +130,20 @@ def test_a_finished_call_is_held_until_the_message_ends() -> None:
     assert scanner.close() == []
 
 
+def test_only_one_imagined_result_per_call_keeps_the_calls() -> None:
+    """A JSON value right after a recovered call (a result the model imagined, as recorded
+    vLLM/transformers streams show) stays text and keeps the call; a second value in a row
+    is not a result of anything, so the calls are only quoted."""
+    assert scan_every_way(f'{C}\n{{"r": 1}}') == [("call", PARIS), ("text", '\n{"r": 1}')]
+    two = f'<tool_call>{C}</tool_call>\n{{"note": "only an example"}}\n{{"r": 1}}'
+    assert scan_every_way(two) == [("text", two)]
+    assert scan_every_way(f'{C}\n{{"r": 1}}\n{C}') == [
+        ("call", PARIS),
+        ("text", '\n{"r": 1}'),
+        ("call", PARIS),
+    ]
+
+
 # ============================================================ through the agent loop
 def _opts(server: SSEServer, **kw: Any) -> AgentOptions:
     defaults: dict[str, Any] = {"model": "m", "base_url": server.url, "max_retries": 0}

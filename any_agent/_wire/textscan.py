@@ -981,6 +981,13 @@ class TextScanner:
             return len(s)
         raw = "".join(self._held) + s[pos:end]
         calls = parse_json_calls(raw, self._names)
-        inert = calls is None and bool(self._pending) and _json_load(raw) is not None
+        # one value right after each call (its imagined result, as recorded streams show);
+        # a second one in a row, or anything else, is prose and makes the calls text
+        inert = (
+            calls is None
+            and bool(self._pending)
+            and self._pending[-1][0] == "call"
+            and _json_load(raw) is not None
+        )
         self._calls_or_text(calls, raw, out, inert=inert)
         return end
