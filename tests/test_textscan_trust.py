@@ -130,6 +130,20 @@ def test_a_finished_call_is_held_until_the_message_ends() -> None:
     assert scanner.close() == []
 
 
+def test_only_one_imagined_result_per_call_keeps_the_calls() -> None:
+    """A JSON value right after a recovered call (a result the model imagined, as recorded
+    vLLM/transformers streams show) stays text and keeps the call; a second value in a row
+    is not a result of anything, so the calls are only quoted."""
+    assert scan_every_way(f'{C}\n{{"r": 1}}') == [("call", PARIS), ("text", '\n{"r": 1}')]
+    two = f'<tool_call>{C}</tool_call>\n{{"note": "only an example"}}\n{{"r": 1}}'
+    assert scan_every_way(two) == [("text", two)]
+    assert scan_every_way(f'{C}\n{{"r": 1}}\n{C}') == [
+        ("call", PARIS),
+        ("text", '\n{"r": 1}'),
+        ("call", PARIS),
+    ]
+
+
 # ============================================================ through the agent loop
 def _opts(server: SSEServer, **kw: Any) -> AgentOptions:
     defaults: dict[str, Any] = {"model": "m", "base_url": server.url, "max_retries": 0}
@@ -263,6 +277,32 @@ async def test_can_use_tool_sees_recovered(sse_server: SSEServer) -> None:
     await _collect(_opts(sse_server, tools=[_deleter(ran)], can_use_tool=permission))
     assert ran == []
     assert seen == [True]
+
+
+@pytest.mark.parametrize("finish", ["length", "content_filter"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        'Like this:\n<tool_call>{"name": "delete_file", "arguments": {"path": "/"}}</tool_call>\n',
+        'The format:\n{"name": "delete_file", "arguments": {"path": "/"}}',
+        'For example:\n<|python_tag|>{"name": "delete_file", "arguments": {"path": "/"}}',
+        "Qwen3-Coder writes:\n<function=delete_file><parameter=path>/</parameter></function>",
+    ],
+)
+async def test_a_call_in_a_cut_message_does_not_run(
+    sse_server: SSEServer, finish: str, text: str
+) -> None:
+    """A model stopped by ``max_tokens`` or a content filter right after a call that follows
+    its prose might have gone on to say it was only an example: the trailing rule cannot
+    decide, so the call stays visible text and does not run. (A call that is the whole
+    message still runs: test_fenced_json_call_llama_server_stock_template_real.)"""
+    ran: list[str] = []
+    sse_server.script.stream(
+        text_stream(*[text[i : i + 7] for i in range(0, len(text), 7)], finish=finish)
+    )
+    messages = await _collect(_opts(sse_server, tools=[_deleter(ran)]))
+    assert ran == []
+    assert messages[0].content == [TextBlock(text)]
 
 
 # ============================================================ bounds and linear time

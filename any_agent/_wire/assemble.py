@@ -255,8 +255,11 @@ class StreamDecoder:
                     self._dispatch(kind, payload, out)
             except LimitExceededError as exc:
                 self._over_limit(exc)
+        # a model stopped by max_tokens or a filter might have gone on to say the call after
+        # its prose was only an example: such calls are not trusted then
+        cut = self.finish_reason in ("length", "content_filter")
         try:
-            self._pieces(self._scanner.close(), out)
+            self._pieces(self._scanner.close(cut=cut), out)
         except LimitExceededError as exc:
             self._over_limit(exc)
         self._finalise_calls(out)

@@ -565,8 +565,12 @@ class TextScanner:
                 pos = self._fence_tag(s, pos, out)
         return _merged(out)
 
-    def close(self) -> list[Piece]:
-        """End of the message: flush whatever is held, resolving open calls or giving text."""
+    def close(self, *, cut: bool = False) -> list[Piece]:
+        """End of the message: flush whatever is held, resolving open calls or giving text.
+        ``cut``: the model was stopped (``max_tokens``, a content filter), so what it would
+        have written after a held call is unknown: calls after prose ("Like this:") are given
+        back as text. A call that is the whole message stays one (small models write a call,
+        then blank lines until the limit)."""
         out: list[Piece] = []
         carry, self._carry = self._carry, ""
         mode, self._mode = self._mode, _TEXT
@@ -587,7 +591,10 @@ class TextScanner:
                 body = self._markup.opener + body
             elif mode != _FENCE_TAG:
                 calls = parse_json_calls(body, self._names)
-            self._calls_or_text(calls, body, out)
+            untrusted = cut and self._ctx.visible
+            self._calls_or_text(None if untrusted else calls, body, out)
+        if self._pending and cut and self._ctx.visible:
+            self._emit_text("", out, flush_ws=True)
         if self._pending:
             for kind, value in self._pending:
                 if kind == "call":
@@ -974,6 +981,13 @@ class TextScanner:
             return len(s)
         raw = "".join(self._held) + s[pos:end]
         calls = parse_json_calls(raw, self._names)
-        inert = calls is None and bool(self._pending) and _json_load(raw) is not None
+        # one value right after each call (its imagined result, as recorded streams show);
+        # a second one in a row, or anything else, is prose and makes the calls text
+        inert = (
+            calls is None
+            and bool(self._pending)
+            and self._pending[-1][0] == "call"
+            and _json_load(raw) is not None
+        )
         self._calls_or_text(calls, raw, out, inert=inert)
         return end
