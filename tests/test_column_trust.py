@@ -377,7 +377,8 @@ def test_a_results_file_named_for_another_column_is_refused(tmp_path: Path, name
     assert proc.returncode == 2, proc.stdout + proc.stderr
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1, proc.stderr
-    assert name in lines[0] and "does not match the column it claims" in lines[0]
+    assert name in lines[0]
+    assert "does not match the column it claims" in lines[0]
 
 
 @pytest.mark.parametrize(
