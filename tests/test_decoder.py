@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 from scanning import scan
 from sse_server import chunk, sse, tool_call, usage_chunk
 
-from any_agent._wire.assemble import Event, StreamDecoder, TurnResult
+from any_agent._wire.decoder import Event, StreamDecoder, TurnResult
 from any_agent._wire.sse import SSEDecoder
 from any_agent.types import TextBlock, ThinkingBlock, ToolUseBlock, ToolUseError, Usage
 

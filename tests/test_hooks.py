@@ -10,16 +10,14 @@ from typing import Any
 import pytest
 
 from any_agent import AgentOptions, ConfigurationError
+from any_agent._agent.run_tools import HookRunner, PreToolDecision, PromptDecision
 from any_agent.hooks import (
     HookMatcher,
     HookResult,
-    HookRunner,
     PermissionResultAllow,
     PermissionResultDeny,
     PostToolUseInput,
-    PreToolDecision,
     PreToolUseInput,
-    PromptDecision,
     StopInput,
     ToolPermissionContext,
     UserPromptSubmitInput,

@@ -38,7 +38,7 @@ from any_agent import (
     ToolUseError,
     UserMessage,
 )
-from any_agent._wire.assemble import StreamDecoder
+from any_agent._wire.decoder import StreamDecoder
 from any_agent._wire.history import assistant_entry, to_request_messages
 from any_agent._wire.profiles import profile_for
 from any_agent.tools import tool
