@@ -203,3 +203,37 @@ PermissionResult: TypeAlias = PermissionResultAllow | PermissionResultDeny
 
 CanUseTool: TypeAlias = Callable[..., Awaitable[PermissionResult] | PermissionResult]
 """``(tool_name, tool_input[, context]) -> PermissionResultAllow | PermissionResultDeny``."""
+
+
+def check_hooks(hooks: object, can_use_tool: object) -> dict[str, tuple[HookMatcher, ...]]:
+    """``AgentOptions.hooks`` and ``can_use_tool`` checked: the matchers by event name.
+    Known event names, lists of :class:`HookMatcher` and a callable ``can_use_tool``, else
+    a :class:`ConfigurationError` naming the field."""
+    hooks = {} if hooks is None else hooks
+    if not isinstance(hooks, Mapping):
+        raise ConfigurationError(
+            f"hooks must be a dict of event name -> [HookMatcher, ...], got {type(hooks).__name__}"
+        )
+    checked: dict[str, tuple[HookMatcher, ...]] = {}
+    for event, matchers in hooks.items():
+        if event not in HOOK_EVENTS:
+            raise ConfigurationError(
+                f"unknown hook event {event!r}; expected one of {', '.join(HOOK_EVENTS)}"
+            )
+        if isinstance(matchers, HookMatcher) or not isinstance(matchers, Sequence):
+            raise ConfigurationError(
+                f"hooks[{event!r}] must be a list of HookMatcher, got {type(matchers).__name__}"
+            )
+        for i, matcher in enumerate(matchers):
+            if not isinstance(matcher, HookMatcher):
+                hint = " (wrap it: HookMatcher(hooks=[fn]))" if callable(matcher) else ""
+                raise ConfigurationError(
+                    f"hooks[{event!r}][{i}] must be a HookMatcher, "
+                    f"got {type(matcher).__name__}{hint}"
+                )
+        checked[event] = tuple(matchers)
+    if can_use_tool is not None and not callable(can_use_tool):
+        raise ConfigurationError(
+            f"can_use_tool must be a callable, got {type(can_use_tool).__name__}"
+        )
+    return checked

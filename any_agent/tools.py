@@ -26,14 +26,12 @@ from typing_extensions import ParamSpec
 from ._agent.aio import call_in_thread, describe_exception, pending_cancellations
 from ._agent.schema import build_arguments, default_name, target_of
 from .errors import ToolDefinitionError, ToolResultError
-from .options import ToolLike
+from .options import TOOL_NAME, ToolLike
 
 __all__ = ["RunnableTool", "Tool", "ToolLike", "ToolOutput", "result_to_text", "tool"]
 
 P = ParamSpec("P")
 R = TypeVar("R")
-
-_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,7 +128,7 @@ class Tool(Generic[P, R]):
         label_name = getattr(target_of(function), "__qualname__", None) or repr(function)
         label = f"tool function {label_name!r}"
         resolved = default_name(function) if name is None else name
-        if not isinstance(resolved, str) or not _NAME.match(resolved):
+        if not isinstance(resolved, str) or not TOOL_NAME.match(resolved):
             raise ToolDefinitionError(
                 f"{label}: tool name {resolved!r} is invalid; use 1-64 letters, digits, '_' or '-'"
             )

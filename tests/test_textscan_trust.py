@@ -26,7 +26,7 @@ from any_agent import (
     tool,
 )
 from any_agent._wire.decoder import StreamDecoder
-from any_agent._wire.profiles import PROFILES
+from any_agent._wire.servers import PROFILES
 from any_agent._wire.textscan import TextScanner, parse_json_calls, parse_xml_function
 
 WEATHER = frozenset({"get_weather"})

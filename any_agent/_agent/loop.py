@@ -10,7 +10,7 @@ from collections.abc import AsyncGenerator, Sequence
 from typing import Any
 
 from .._wire.decoder import TurnResult
-from .._wire.profiles import profile_for
+from .._wire.servers import profile_for
 from ..errors import ConfigurationError
 from ..options import AgentOptions
 from ..types import (

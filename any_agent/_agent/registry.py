@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 from ..errors import ToolDefinitionError, ToolResultError
-from ..options import ToolLike, tool_definition
+from ..options import ToolLike, claim_tool_name, tool_definition
 from ..tools import RunnableTool, Tool, ToolOutput, result_to_text
 
 __all__ = ["ToolRegistry"]
@@ -57,6 +57,7 @@ class ToolRegistry:
             raise ToolDefinitionError("tools must be a list of @tool functions or definitions")
         self._definitions: dict[str, dict[str, Any]] = {}
         self._runnable: dict[str, RunnableTool] = {}
+        seen: set[str] = set()
         for spec in tools:
             runnable: RunnableTool | None
             if isinstance(spec, Tool):
@@ -80,10 +81,7 @@ class ToolRegistry:
                 )
             definition = tool_definition(spec if runnable is None else runnable)
             name: str = definition["function"]["name"]
-            if name in self._definitions:
-                raise ToolDefinitionError(
-                    f"two tools are named {name!r}; tool names must be unique"
-                )
+            claim_tool_name(name, seen)
             self._definitions[name] = definition
             if runnable is not None:
                 self._runnable[name] = runnable

@@ -16,9 +16,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ..errors import ConfigurationError, PromptBlockedError, ToolResultError
+from ..errors import PromptBlockedError, ToolResultError
 from ..hooks import (
-    HOOK_EVENTS,
     CanUseTool,
     HookEvent,
     HookMatcher,
@@ -30,6 +29,7 @@ from ..hooks import (
     StopInput,
     ToolPermissionContext,
     UserPromptSubmitInput,
+    check_hooks,
 )
 from ..options import AgentOptions
 from ..tools import ToolOutput, result_to_text
@@ -131,8 +131,8 @@ def _accepts_context(fn: Callable[..., Any]) -> bool:
 class HookRunner:
     """Runs the hooks and the permission callback of one agent; the loop's only entry point.
 
-    Built from ``AgentOptions.hooks`` and ``AgentOptions.can_use_tool``; both are checked
-    here and a bad configuration raises :class:`ConfigurationError`.
+    Built from ``AgentOptions.hooks`` and ``AgentOptions.can_use_tool``, which
+    :func:`~any_agent.hooks.check_hooks` checks (``AgentOptions`` already has).
     """
 
     def __init__(
@@ -140,34 +140,7 @@ class HookRunner:
         hooks: Mapping[str, Sequence[HookMatcher]] | None = None,
         can_use_tool: CanUseTool | None = None,
     ) -> None:
-        hooks = {} if hooks is None else hooks
-        if not isinstance(hooks, Mapping):
-            raise ConfigurationError(
-                f"hooks must be a dict of event name -> [HookMatcher, ...], "
-                f"got {type(hooks).__name__}"
-            )
-        self._matchers: dict[str, tuple[HookMatcher, ...]] = {}
-        for event, matchers in hooks.items():
-            if event not in HOOK_EVENTS:
-                raise ConfigurationError(
-                    f"unknown hook event {event!r}; expected one of {', '.join(HOOK_EVENTS)}"
-                )
-            if isinstance(matchers, HookMatcher) or not isinstance(matchers, Sequence):
-                raise ConfigurationError(
-                    f"hooks[{event!r}] must be a list of HookMatcher, got {type(matchers).__name__}"
-                )
-            for i, matcher in enumerate(matchers):
-                if not isinstance(matcher, HookMatcher):
-                    hint = " (wrap it: HookMatcher(hooks=[fn]))" if callable(matcher) else ""
-                    raise ConfigurationError(
-                        f"hooks[{event!r}][{i}] must be a HookMatcher, "
-                        f"got {type(matcher).__name__}{hint}"
-                    )
-            self._matchers[event] = tuple(matchers)
-        if can_use_tool is not None and not callable(can_use_tool):
-            raise ConfigurationError(
-                f"can_use_tool must be a callable, got {type(can_use_tool).__name__}"
-            )
+        self._matchers = check_hooks(hooks, can_use_tool)
         self._can_use_tool = can_use_tool
         self._context = can_use_tool is not None and _accepts_context(can_use_tool)
 

@@ -18,7 +18,7 @@ from .._wire.deadlines import Watchdog
 from .._wire.decoder import StreamDecoder, TurnResult
 from .._wire.history import assistant_entry, to_request_messages
 from .._wire.http import Transport
-from .._wire.profiles import Profile
+from .._wire.servers import Profile
 from ..errors import InvalidRequestError, LimitExceededError, StreamError, StreamTruncatedError
 from ..options import AgentOptions
 from ..types import (

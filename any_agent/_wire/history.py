@@ -17,7 +17,7 @@ import orjson
 from ..errors import ConfigurationError
 from ..types import ToolUseBlock, ToolUseError
 from . import jsontext
-from .profiles import Profile
+from .servers import Profile
 
 __all__ = ["assistant_entry", "checked_history", "to_request_messages"]
 
