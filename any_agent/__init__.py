@@ -1,8 +1,6 @@
 """any_agent: claude-agent-sdk ergonomics for local models on OpenAI-compatible servers."""
 
-from __future__ import annotations
-
-from typing import TYPE_CHECKING, Any
+import typing as _typing
 
 from .errors import (
     AnyAgentError,
@@ -16,6 +14,7 @@ from .errors import (
     LimitExceededError,
     ModelNotFoundError,
     OverallTimeoutError,
+    PromptBlockedError,
     RateLimitError,
     ServerError,
     StreamError,
@@ -40,7 +39,7 @@ from .types import (
     UserMessage,
 )
 
-if TYPE_CHECKING:
+if _typing.TYPE_CHECKING:
     from .client import Client
     from .hooks import (
         HookMatcher,
@@ -81,6 +80,7 @@ __all__ = [
     "PermissionResultDeny",
     "PostToolUseInput",
     "PreToolUseInput",
+    "PromptBlockedError",
     "RateLimitError",
     "ResultMessage",
     "ServerError",
@@ -131,7 +131,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> _typing.Any:
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'any_agent' has no attribute {name!r}")

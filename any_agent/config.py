@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from types import MappingProxyType
 
+from ._wire.servers import SERVERS, server
 from .errors import ConfigurationError
 
 __all__ = ["ENV_BASE_URL", "ENV_MODEL", "PROVIDER_DEFAULTS", "get_base_url", "get_model"]
@@ -17,14 +18,10 @@ __all__ = ["ENV_BASE_URL", "ENV_MODEL", "PROVIDER_DEFAULTS", "get_base_url", "ge
 ENV_MODEL = "ANY_AGENT_MODEL"
 ENV_BASE_URL = "ANY_AGENT_BASE_URL"
 
-#: Default OpenAI-compatible base URL of each known local server.
+#: Default OpenAI-compatible base URL of each known server (from the one server table,
+#: ``any_agent._wire.servers``; ``AgentOptions(provider=...)`` takes the same names).
 PROVIDER_DEFAULTS = MappingProxyType(
-    {
-        "lmstudio": "http://localhost:1234/v1",
-        "ollama": "http://localhost:11434/v1",
-        "llamacpp": "http://localhost:8080/v1",
-        "vllm": "http://localhost:8000/v1",
-    }
+    {name: s.base_url for name, s in SERVERS.items() if s.base_url is not None}
 )
 
 
@@ -45,21 +42,21 @@ def get_model(fallback: str | None = None) -> str:
 def get_base_url(fallback: str | None = None, provider: str | None = None) -> str:
     """Return ``$ANY_AGENT_BASE_URL`` if set, else ``fallback``, else the provider's default.
 
-    ``provider`` is one of ``lmstudio``, ``ollama``, ``llamacpp``, ``vllm``; an unknown name
-    raises :class:`ConfigurationError` listing the known ones, even when the environment
-    would have supplied the URL (a typo should never pass silently).
+    ``provider`` is a server name (``lmstudio``, ``ollama``, ``llamacpp``, ``vllm``, ...: the
+    names ``AgentOptions(provider=...)`` takes); an unknown name raises
+    :class:`ConfigurationError` listing the known ones, even when the environment would
+    have supplied the URL (a typo should never pass silently).
     """
     _check_str("fallback", fallback)
     _check_str("provider", provider)
-    default = None
-    if provider is not None:
-        key = provider.strip().lower()
-        if key not in PROVIDER_DEFAULTS:
-            known = ", ".join(sorted(PROVIDER_DEFAULTS))
-            raise ConfigurationError(f"unknown provider {provider!r}; known providers: {known}")
-        default = PROVIDER_DEFAULTS[key]
+    default = None if provider is None else server(provider).base_url
     value = os.environ.get(ENV_BASE_URL, "").strip() or (fallback or "").strip() or default
     if not value:
+        if provider is not None:
+            raise ConfigurationError(
+                f"no base URL configured: provider {provider!r} has no default address; "
+                f"set {ENV_BASE_URL} or pass a fallback"
+            )
         known = ", ".join(sorted(PROVIDER_DEFAULTS))
         raise ConfigurationError(
             f"no base URL configured: set {ENV_BASE_URL}, pass a fallback, or name a provider "

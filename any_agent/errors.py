@@ -6,6 +6,26 @@ distinct ways (:class:`TimeoutError` subclasses), a server that said no
 (:class:`HTTPStatusError` and friends), and a stream that broke after it began
 (:class:`StreamError`). Bad input from the caller is a ``ValueError``/``TypeError``
 subclass as well, so ordinary ``except ValueError`` keeps working.
+
+* AnyAgentError
+  + ConfigurationError (ValueError) - an option, provider name, history or prompt
+    - PromptBlockedError - a UserPromptSubmit hook blocked the prompt
+  + ToolDefinitionError (TypeError) - a tool cannot be described to the model
+  + ToolResultError (ValueError) - a result for an unknown call, or not serialisable
+  + ConnectionFailedError - the server cannot be reached
+  + TimeoutError (builtins.TimeoutError)
+    - FirstTokenTimeoutError
+    - IdleTimeoutError
+    - OverallTimeoutError
+  + HTTPStatusError - the server answered with an error status
+    - InvalidRequestError
+      . ContextLengthExceededError
+    - ModelNotFoundError
+    - RateLimitError
+    - ServerError
+  + StreamError - the stream broke after it began
+    - StreamTruncatedError
+    - LimitExceededError - a response broke one of the max_* bounds
 """
 
 from __future__ import annotations
@@ -25,6 +45,7 @@ __all__ = [
     "LimitExceededError",
     "ModelNotFoundError",
     "OverallTimeoutError",
+    "PromptBlockedError",
     "RateLimitError",
     "ServerError",
     "StreamError",
@@ -53,6 +74,10 @@ def clip(text: str, limit: int = MAX_MESSAGE_CHARS) -> str:
 
 class ConfigurationError(AnyAgentError, ValueError):
     """An option, provider name or environment setting is invalid; the message names it."""
+
+
+class PromptBlockedError(ConfigurationError):
+    """A UserPromptSubmit hook blocked the prompt; the message carries its reason."""
 
 
 class ToolDefinitionError(AnyAgentError, TypeError):

@@ -10,7 +10,9 @@ from typing import Any, Literal, Protocol, runtime_checkable
 from urllib.parse import urlsplit
 
 from ._wire.credentials import normalize_url, redact_url
+from ._wire.servers import server
 from .errors import ConfigurationError, ToolDefinitionError
+from .hooks import check_hooks
 
 __all__ = ["AgentOptions", "ToolLike"]
 
@@ -30,7 +32,8 @@ class ToolLike(Protocol):
     def definition(self) -> dict[str, Any]: ...
 
 
-_TOOL_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+#: The tool names servers accept (OpenAI's rule): ``@tool`` and plain definitions alike.
+TOOL_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 #: Request fields the SDK owns; ``extra_body`` may not replace them.
 _RESERVED_BODY = ("model", "messages", "stream")
 
@@ -58,6 +61,13 @@ def check_unicode(name: str, text: str) -> None:
         ) from None
 
 
+def claim_tool_name(name: str, seen: set[str]) -> None:
+    """Add ``name`` to the names of one agent's tools; a second tool of that name is an error."""
+    if name in seen:
+        raise ToolDefinitionError(f"two tools are named {name!r}; tool names must be unique")
+    seen.add(name)
+
+
 def tool_definition(spec: Any) -> dict[str, Any]:
     """Return the OpenAI function definition of a tool given as a dict or a ``@tool`` object."""
     if isinstance(spec, ToolLike):
@@ -76,7 +86,7 @@ def tool_definition(spec: Any) -> dict[str, Any]:
     name = function.get("name")
     if not isinstance(name, str) or not name.strip():
         raise ToolDefinitionError(f"tool definition without a name: {dict(function)!r}")
-    if not _TOOL_NAME.match(name):
+    if not TOOL_NAME.match(name):
         raise ToolDefinitionError(
             f"tool name {name!r} is invalid; servers accept 1-64 letters, digits, '_' or '-'"
         )
@@ -225,12 +235,8 @@ class AgentOptions:
             raise ConfigurationError("tools must be a list of tool definitions or @tool functions")
         seen: set[str] = set()
         for spec in self.tools:
-            name = tool_definition(spec)["function"]["name"]
-            if name in seen:
-                raise ToolDefinitionError(
-                    f"two tools are named {name!r}; tool names must be unique"
-                )
-            seen.add(name)
+            claim_tool_name(tool_definition(spec)["function"]["name"], seen)
+        check_hooks(self.hooks, self.can_use_tool)  # ConfigurationError naming the field
         for name in ("max_response_bytes", "max_event_bytes", "max_tool_argument_bytes"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
@@ -251,12 +257,10 @@ class AgentOptions:
             )
         if self.provider is not None and not isinstance(self.provider, str):
             raise ConfigurationError(
-                f"provider must be a profile name (str) or None, got {self.provider!r}"
+                f"provider must be a server name (str) or None, got {self.provider!r}"
             )
         if self.provider is not None:
-            from ._wire.profiles import profile_for  # local import: profiles import nothing back
-
-            profile_for(self.provider)  # raises ConfigurationError for an unknown name
+            server(self.provider)  # raises ConfigurationError for an unknown name
 
     def __repr__(self) -> str:
         def value(name: str) -> str:

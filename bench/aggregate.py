@@ -35,7 +35,7 @@ def _decoder(spec: StreamSpec, events: list[bytes], phases: list[int] | None = N
     """Feed, close, result. With ``phases``, record the tracemalloc peak of the feed phase and
     of close()+result() (which parses the finished arguments) separately."""
     from any_agent import ToolUseBlock
-    from any_agent._wire.assemble import StreamDecoder
+    from any_agent._wire.decoder import StreamDecoder
 
     decoder = StreamDecoder(frozenset({"write_file"}))
     feed = decoder.feed
@@ -70,7 +70,7 @@ def _floor(spec: StreamSpec, events: list[bytes], phases: list[int] | None = Non
 
 
 def child(mb: float, frag: int, reps: int) -> dict[str, Any]:
-    import any_agent._wire.assemble  # noqa: F401  (import cost outside the measurement)
+    import any_agent._wire.decoder  # noqa: F401  (import cost outside the measurement)
 
     n = int(mb * 1_000_000) // frag
     spec = StreamSpec("tool", n, frag)
@@ -114,7 +114,7 @@ def child(mb: float, frag: int, reps: int) -> dict[str, Any]:
 
 def _shortcut_share(events: list[bytes]) -> dict[str, Any]:
     """How many events the decoder took by its repeated-event shortcut, of all it saw."""
-    from any_agent._wire.assemble import StreamDecoder
+    from any_agent._wire.decoder import StreamDecoder
 
     decoder = StreamDecoder(frozenset({"write_file"}))
     for event in events:

@@ -26,7 +26,7 @@ __all__ = ["decode_only", "run_single", "server_speed"]
 def decode_only(spec: StreamSpec, events: list[bytes]) -> Any:
     """Feed pre-rendered events (one ``feed`` per event) through any_agent's StreamDecoder."""
     from any_agent import TextBlock, ToolUseBlock
-    from any_agent._wire.assemble import StreamDecoder
+    from any_agent._wire.decoder import StreamDecoder
 
     names = frozenset({TOOL_NAME}) if spec.kind == "tool" else frozenset()
     decoder = StreamDecoder(names)

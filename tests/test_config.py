@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from any_agent import AgentOptions, ConfigurationError
+from any_agent._wire.servers import SERVERS, server
 from any_agent.config import PROVIDER_DEFAULTS, get_base_url, get_model
 
 
@@ -15,7 +16,7 @@ def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_provider_defaults_match_the_seed() -> None:
-    assert dict(PROVIDER_DEFAULTS) == {
+    assert {k: PROVIDER_DEFAULTS[k] for k in ("lmstudio", "ollama", "llamacpp", "vllm")} == {
         "lmstudio": "http://localhost:1234/v1",
         "ollama": "http://localhost:11434/v1",
         "llamacpp": "http://localhost:8080/v1",
@@ -74,3 +75,32 @@ def test_nothing_configured_names_the_variable() -> None:
 def test_configuration_error_is_a_value_error() -> None:
     with pytest.raises(ValueError, match="ANY_AGENT_MODEL"):
         get_model()
+
+
+def test_get_base_url_takes_every_name_agent_options_takes() -> None:
+    """One server table: a name ``AgentOptions(provider=...)`` accepts is never an unknown
+    provider to ``get_base_url`` (``litellm`` was)."""
+    for name in SERVERS:
+        AgentOptions(model="m", base_url="http://h:1/v1", provider=name)
+        if SERVERS[name].base_url is None:
+            with pytest.raises(ConfigurationError, match="no default address"):
+                get_base_url(provider=name)
+        else:
+            assert get_base_url(provider=name) == SERVERS[name].base_url
+    assert get_base_url(provider="litellm") == "http://127.0.0.1:4000/v1"
+
+
+def test_one_lookup_error_for_both_helpers() -> None:
+    with pytest.raises(ConfigurationError, match="unknown provider 'nope'") as a:
+        get_base_url(provider="nope")
+    with pytest.raises(ConfigurationError, match="unknown provider 'nope'") as b:
+        AgentOptions(model="m", base_url="http://h:1/v1", provider="nope")
+    assert str(a.value) == str(b.value)
+
+
+def test_server_table_hosts_are_one_of_two_spellings() -> None:
+    for s in SERVERS.values():
+        host = (s.base_url or "http://127.0.0.1/").split("/")[2].split(":")[0]
+        assert host in ("127.0.0.1", "localhost", "api.openai.com"), s.name
+    assert server("llamacpp-tools").family == "llamacpp"
+    assert server(None) is SERVERS["generic"]

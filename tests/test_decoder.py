@@ -1,9 +1,9 @@
-"""Byte-level tests of the stream decoder: every server shape in provider-quirks §2A–2C and the
-normalisations of §4.1–4.4, each named for the shape and citing who produces it.
+"""Byte-level tests of the stream decoder: every server shape we know of, and every
+normalisation the decoder makes, each named for the shape and citing who produces it.
 
-Evidence keys ([LC1], [TG1], ...) resolve in research/provider-quirks.md §6. Files under
-``tests/data/servers/`` are raw SSE rebuilt from the probe transcripts in research/servers/
-(each names its source in a leading SSE comment, which the decoder ignores).
+Evidence keys ([LC1], [TG1], ...) resolve in docs/provider-compatibility.md, "Evidence keys".
+Files under ``tests/data/servers/`` are raw SSE recorded from real servers (each names its
+source in a leading SSE comment, which the decoder ignores).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 from scanning import scan
 from sse_server import chunk, sse, tool_call, usage_chunk
 
-from any_agent._wire.assemble import Event, StreamDecoder, TurnResult
+from any_agent._wire.decoder import Event, StreamDecoder, TurnResult
 from any_agent._wire.sse import SSEDecoder
 from any_agent.types import TextBlock, ThinkingBlock, ToolUseBlock, ToolUseError, Usage
 
@@ -71,7 +71,7 @@ def test_sse_comments_and_pings_are_ignored() -> None:
 
 
 def test_sse_data_without_space_after_colon() -> None:
-    """The SSE spec makes the space optional; §4.1 #1 [CL19]."""
+    """The SSE spec makes the space optional [CL19]."""
     assert frames(b'data:{"a":1}\n\ndata:[DONE]\n\n') == [("data", b'{"a":1}'), ("data", b"[DONE]")]
 
 
@@ -105,7 +105,7 @@ def test_sse_unknown_fields_are_dropped() -> None:
 
 
 def test_sse_empty_data_payload_is_skipped() -> None:
-    """Empty ``data:`` lines are skipped, not parsed (§4.1 #1)."""
+    """Empty ``data:`` lines are skipped, not parsed."""
     _, res = decode(b"data:\n\ndata: \n\n" + sse(chunk("x", finish="stop")))
     assert res.blocks == [TextBlock("x")]
     assert res.failure is None
@@ -135,7 +135,7 @@ def test_sse_legacy_error_line_llama_server_before_sep_2025() -> None:
 
 
 def test_sse_raw_json_line_without_data_prefix_is_an_error() -> None:
-    """A proxy forwarding a backend error body as a bare JSON line (§4.1 #2, [LC14])."""
+    """A proxy forwarding a backend error body as a bare JSON line [LC14]."""
     data = (
         sse(chunk("x"), done=False)
         + b'{"error":{"message":"exceed_context_size_error","code":400}}\n'
@@ -216,7 +216,7 @@ def test_error_event_openai_shape_then_done() -> None:
 def test_error_event_llama_server_peg_format_real() -> None:
     """llama-server (stock template) streams content ``\\`\\`\\`json\\n``, tool fragments, then
     ``{"error":{"code":500,...}}`` with no finish and no [DONE] —
-    research/servers/llamaserver-qwen05b-tools-auto-fenced-stream.txt."""
+    tests/data/servers/llamaserver-qwen05b-tools-auto-fenced-stream.sse."""
     _, res = decode(raw("llamaserver-qwen05b-tools-auto-fenced-stream"), WEATHER)
     assert res.failure is not None
     assert res.failure.kind == "error_event"
@@ -230,7 +230,7 @@ def test_error_event_llama_server_peg_format_real() -> None:
 
 
 def test_error_event_as_plain_string() -> None:
-    """§4.1 #2: an ``error`` whose value is a string (LM Studio request errors [LM5], proxies)."""
+    """An ``error`` whose value is a string (LM Studio request errors [LM5], proxies)."""
     _, res = decode(sse({"error": "model crashed"}, done=False))
     assert res.failure is not None
     assert res.failure.message == "model crashed"
@@ -354,7 +354,7 @@ def test_role_repeated_on_every_delta() -> None:
 
 def test_usage_trailer_with_empty_choices_vllm_real() -> None:
     """vLLM's ``include_usage`` trailer: ``choices: []`` + usage —
-    research/servers/vllm-qwen05b-stream-usage.txt [VL1]."""
+    tests/data/servers/vllm-qwen05b-stream-usage.sse [VL1]."""
     _, res = decode(raw("vllm-qwen05b-stream-usage"))
     assert res.usage == Usage(32, 10, 42)
     assert res.blocks == [TextBlock("Hello! How can I assist you today?")]
@@ -364,7 +364,7 @@ def test_usage_trailer_with_empty_choices_vllm_real() -> None:
 
 def test_usage_trailer_llama_server_real() -> None:
     """llama-server: role chunk ``content:null``, finish chunk, then ``choices:[]`` + usage +
-    ``timings`` — research/servers/llamaserver-qwen05b-stream-usage.txt [LC1]."""
+    ``timings`` — tests/data/servers/llamaserver-qwen05b-stream-usage.sse [LC1]."""
     _, res = decode(raw("llamaserver-qwen05b-stream-usage"))
     assert res.usage == Usage(32, 10, 42)
     assert res.failure is None
@@ -373,7 +373,7 @@ def test_usage_trailer_llama_server_real() -> None:
 
 def test_usage_on_litellm_empty_delta_choice_real() -> None:
     """LiteLLM sends usage on ``choices:[{"index":0,"delta":{}}]`` with no finish_reason —
-    research/servers/litellm-llamaserver-qwen15b-stream-usage.txt [LT5]."""
+    tests/data/servers/litellm-llamaserver-qwen15b-stream-usage.sse [LT5]."""
     _, res = decode(raw("litellm-llamaserver-qwen15b-stream-usage"))
     assert res.usage == Usage(32, 10, 42)
     assert res.finish_reason == "stop"
@@ -426,7 +426,7 @@ def test_second_choice_is_ignored() -> None:
 def test_fragments_by_index_llama_server_real() -> None:
     """llama-server: header (index, id, type, name, ``"{"``), then index + argument pieces,
     ``finish_reason:"tool_calls"`` [LC2] —
-    research/servers/llamaserver-qwen05b-tools-auto-stream.txt."""
+    tests/data/servers/llamaserver-qwen05b-tools-auto-stream.sse."""
     evs, res = decode(raw("llamaserver-qwen05b-tools-auto-stream"), WEATHER)
     assert res.blocks == [ToolUseBlock("AMeX7JlccT9IqFXzM9P5YCqWAOyiy4SV", "get_weather", PARIS)]
     assert res.finish_reason == "tool_calls"
@@ -439,7 +439,7 @@ def test_fragments_by_index_llama_server_real() -> None:
 
 def test_parallel_fragments_llama_server_real() -> None:
     """Two calls (index 0 and 1) after leaked ``<tools>\\n`` content —
-    research/servers/llamaserver-qwen15b-tools-parallel-stream.txt."""
+    tests/data/servers/llamaserver-qwen15b-tools-parallel-stream.sse."""
     _, res = decode(raw("llamaserver-qwen15b-tools-parallel-stream"), WEATHER)
     assert res.blocks == [
         TextBlock("<tools>\n"),
@@ -450,7 +450,7 @@ def test_parallel_fragments_llama_server_real() -> None:
 
 def test_header_without_arguments_and_named_choice_stop_vllm_real() -> None:
     """vLLM's header has no ``arguments`` key; a named ``tool_choice`` ends with
-    ``finish_reason:"stop"`` [VL4, VL6] — research/servers/vllm-qwen05b-tools-named-stream.txt."""
+    ``finish_reason:"stop"`` [VL4, VL6] — tests/data/servers/vllm-qwen05b-tools-named-stream.sse."""
     _, res = decode(raw("vllm-qwen05b-tools-named-stream"), WEATHER)
     assert res.blocks == [ToolUseBlock("chatcmpl-tool-8a2bf5d4c53a417d", "get_weather", PARIS)]
     assert res.finish_reason == "tool_calls"
@@ -459,7 +459,7 @@ def test_header_without_arguments_and_named_choice_stop_vllm_real() -> None:
 def test_repeated_id_type_name_llama_cpp_python_real() -> None:
     """llama-cpp-python repeats id/type/name on every fragment and duplicates each one as a
     legacy ``function_call`` delta [LP2] —
-    research/servers/llamacpppython-fc-qwen15b-extra-tools-named-stream.txt."""
+    tests/data/servers/llamacpppython-fc-qwen15b-extra-tools-named-stream.sse."""
     evs, res = decode(raw("llamacpppython-fc-qwen15b-extra-tools-named-stream"), WEATHER)
     assert res.blocks == [
         ToolUseBlock(
@@ -471,7 +471,7 @@ def test_repeated_id_type_name_llama_cpp_python_real() -> None:
 
 def test_repeated_type_every_chunk_litellm_real() -> None:
     """LiteLLM repeats ``type`` on every fragment, ``id``/``name`` only on headers [LT3, LT7] —
-    research/servers/litellm-llamaserver-qwen15b-tools-parallel-stream.txt."""
+    tests/data/servers/litellm-llamaserver-qwen15b-tools-parallel-stream.sse."""
     _, res = decode(raw("litellm-llamaserver-qwen15b-tools-parallel-stream"), WEATHER)
     assert [b for b in res.blocks if isinstance(b, ToolUseBlock)] == [
         ToolUseBlock("ywEccU293p6WU1osPXEnTzKuj9coosFS", "get_weather", PARIS),
@@ -553,7 +553,7 @@ def test_missing_index_whole_calls_per_chunk_old_ollama() -> None:
 
 
 def test_missing_index_and_id_fragments_continue_the_last_call() -> None:
-    """No index and no id: a fragment with a name starts a call, the rest continue it (§4.3 #11)."""
+    """No index and no id: a fragment with a name starts a call, the rest continue it."""
     frags = [
         tool_call(None, name="get_weather", arguments='{"city":'),
         tool_call(None, arguments='"A"}'),
@@ -590,7 +590,7 @@ def test_whole_calls_inside_the_finish_chunk_text_generation_webui() -> None:
 
 
 def test_arguments_as_a_json_object() -> None:
-    """Some servers put an object where the spec says a string (§4.3 #14)."""
+    """Some servers put an object where the spec says a string."""
     _, res = decode(
         tools_stream(tool_call(0, id="c", name="get_weather", arguments=PARIS)), WEATHER
     )
@@ -602,13 +602,13 @@ def test_arguments_as_a_json_object() -> None:
 )
 def test_empty_or_missing_arguments_become_empty_object(arguments: str | None) -> None:
     """vLLM hermes streams no arguments at all for a no-parameter call [VL5]; Ollama
-    guarantees ``"{}"`` [OL5]; others send ``""`` (§4.3 #14)."""
+    guarantees ``"{}"`` [OL5]; others send ``""``."""
     _, res = decode(tools_stream(tool_call(0, id="c", name="now", arguments=arguments)), {"now"})
     assert res.blocks == [ToolUseBlock("c", "now", {})]
 
 
 def test_double_encoded_arguments_string() -> None:
-    """Arguments JSON-encoded twice (a JSON string holding the object) still parse (§4.3 #14)."""
+    """Arguments JSON-encoded twice (a JSON string holding the object) still parse."""
     _, res = decode(
         tools_stream(
             tool_call(0, id="c", name="get_weather", arguments=json.dumps(json.dumps(PARIS)))
@@ -620,7 +620,7 @@ def test_double_encoded_arguments_string() -> None:
 
 def test_duplicate_ids_are_made_unique_and_stable_localai() -> None:
     """LocalAI gives every call the completion UUID as id [LA2]; TGI uses ``"0"`` [TG1]. Ids
-    are made unique, and generated ones are stable for the same stream and seed (§4.3 #16)."""
+    are made unique, and generated ones are stable for the same stream and seed."""
     uuid = "7b2e4c1a-0d44-4c52-9f8e-2f0a9d1c3b5e"
     frags = [
         tool_call(
@@ -686,14 +686,14 @@ def test_finish_reason_is_not_trusted_with_calls(finish: str, expected: str) -> 
 )
 def test_finish_reason_normalised_without_calls(finish: str, expected: str) -> None:
     """TGI ``eos_token``/``stop_sequence`` [TG2]; a ``tool_calls`` finish with no calls (LiteLLM
-    provider mapping [LT8]) is a plain stop (§4.3 #17)."""
+    provider mapping [LT8]) is a plain stop."""
     _, res = decode(sse(chunk("a"), chunk(finish=finish)))
     assert res.finish_reason == expected
 
 
 def test_malformed_arguments_become_tool_use_error() -> None:
     """A small model writes broken JSON (llama.cpp answers 500 in the same case [LC8]; vLLM
-    leaves it [VL5]). The call is kept as a ToolUseError so the model can be told (§4.3 #14)."""
+    leaves it [VL5]). The call is kept as a ToolUseError so the model can be told."""
     _, res = decode(
         tools_stream(tool_call(0, id="c", name="get_weather", arguments='{"city": "Par')), WEATHER
     )
@@ -808,7 +808,7 @@ THINK_TEXT = "<think>Reason ü…</think>\n\nAnswer <b>bold</b> <th"
 
 @pytest.mark.parametrize("tools", [(), ("get_weather",)], ids=["no-tools", "tools"])
 def test_think_tags_split_at_every_position(tools: tuple[str, ...]) -> None:
-    """Tags arrive cut anywhere (§4.4 #19): every two- and three-way split gives the same pieces."""
+    """Tags arrive cut anywhere: every two- and three-way split gives the same pieces."""
     whole = scan([THINK_TEXT], tools)
     assert whole == [("thinking", "Reason ü…"), ("text", "Answer <b>bold</b> <th")]
     n = len(THINK_TEXT)
@@ -826,7 +826,7 @@ def test_think_tags_one_character_per_chunk_through_the_decoder() -> None:
 
 def test_template_opens_think_itself() -> None:
     """Qwen3 / DeepSeek-R1 templates put ``<think>`` in the prompt, so only ``</think>``
-    streams; the profile sets ``think_open`` (§4.4 #19)."""
+    streams; the profile sets ``think_open``."""
     _, res = decode(
         sse(chunk("Plan it.</th"), chunk("ink>\n\nDone."), chunk(finish="stop")), think_open=True
     )
@@ -835,7 +835,7 @@ def test_template_opens_think_itself() -> None:
 
 def test_unopened_think_close_tag_without_profile() -> None:
     """Same stream, profile unknown: a ``</think>`` that ends a line in the first text block
-    splits it at the end (§4.4 #19: "contains </think> with no opening tag")."""
+    splits it at the end."""
     _, res = decode(sse(chunk("Plan it.\n</th"), chunk("ink>\n\nDone."), chunk(finish="stop")))
     assert res.blocks == [ThinkingBlock("Plan it.\n"), TextBlock("Done.")]
     _, quoted = decode(sse(chunk("Close it with `</think>` please."), chunk(finish="stop")))
@@ -843,7 +843,7 @@ def test_unopened_think_close_tag_without_profile() -> None:
 
 
 def test_reasoning_budget_exhausted_gives_length_and_no_text() -> None:
-    """Reasoning used every token: ``length`` with no text is surfaced as is (§4.4 #20)."""
+    """Reasoning used every token: ``length`` with no text is surfaced as is."""
     _, res = decode(sse(chunk(reasoning="hmm " * 10), chunk(finish="length")))
     assert res.finish_reason == "length"
     assert res.blocks == [ThinkingBlock("hmm " * 10)]
@@ -852,8 +852,8 @@ def test_reasoning_budget_exhausted_gives_length_and_no_text() -> None:
 # ===================================================================== 4.3 #18 calls leaked as text
 def test_bare_json_call_qwen05b_real() -> None:
     """Qwen2.5-Coder-0.5B without a tool parser writes ``{"name":…,"arguments":…}`` as content
-    and ends with ``stop`` — research/servers/vllm-qwen05b-tools-auto-stream.txt (the same
-    model on llama-server with the stock template does the same, real-servers.md §3.3)."""
+    and ends with ``stop`` — tests/data/servers/vllm-qwen05b-tools-auto-stream.sse (the same
+    model on llama-server with the stock template does the same)."""
     evs, res = decode(raw("vllm-qwen05b-tools-auto-stream"), WEATHER)
     (block,) = res.blocks
     assert isinstance(block, ToolUseBlock)
@@ -865,7 +865,7 @@ def test_bare_json_call_qwen05b_real() -> None:
 def test_fenced_json_call_llama_server_stock_template_real() -> None:
     """Qwen2.5-Coder-1.5B on llama-server's stock template: a ```` ```json ```` fence streamed
     token by token (```` ``` ````, ``json``, ``\\n``, ...), then 50 newlines until ``length`` —
-    research/servers/llamaserver-qwen15b-stocktemplate-tools-required-stream.txt."""
+    tests/data/servers/llamaserver-qwen15b-stocktemplate-tools-required-stream.sse."""
     _, res = decode(raw("llamaserver-qwen15b-stocktemplate-tools-required-stream"), WEATHER)
     (block,) = res.blocks
     assert isinstance(block, ToolUseBlock)
@@ -916,7 +916,7 @@ def test_leaked_markup_becomes_a_call(name: str) -> None:
     """Markup left in content: Hermes ``<tool_call>`` (vLLM/SGLang without a parser [VL5, SG1]),
     LM Studio ``[TOOL_REQUEST]`` [LM1, LM7], Mistral ``[TOOL_CALLS]`` (v3 JSON list and v11
     ``name[ARGS]{…}``), Qwen3-Coder ``<function=…>``, LFM2 pythonic ``<|tool_call_start|>``,
-    Llama ``<|python_tag|>``, and fenced / bare JSON (Qwen2.5-Coder) (§4.3 #18)."""
+    Llama ``<|python_tag|>``, and fenced / bare JSON (Qwen2.5-Coder)."""
     text, before = LEAKED[name]
     expected = ([("text", before)] if before else []) + [("call", ("get_weather", PARIS))]
     assert scan([text]) == expected
@@ -932,7 +932,7 @@ def test_leaked_markup_becomes_a_call(name: str) -> None:
 
 @pytest.mark.parametrize("name", LEAKED)
 def test_leaked_markup_naming_a_tool_not_offered_stays_text(name: str) -> None:
-    """A call to a tool nobody offered is text, never executed (§4.3 #18)."""
+    """A call to a tool nobody offered is text, never executed."""
     text, _ = LEAKED[name]
     assert scan([text], tools={"other_tool"}) == [("text", text)]
 
@@ -952,7 +952,7 @@ def test_leaked_markup_naming_a_tool_not_offered_stays_text(name: str) -> None:
 )
 def test_text_that_merely_looks_like_json_stays_text(text: str) -> None:
     """Only well-formed calls to offered tools are taken; everything else is given back as
-    text, whole and unchanged (§4.3 #18)."""
+    text, whole and unchanged."""
     assert scan([text]) == [("text", text)]
     assert scan(list(text)) == [("text", text)]
 

@@ -14,7 +14,7 @@ import pytest
 from sse_server import SSEServer, chunk, sse
 
 from any_agent import AgentOptions, Client, OverallTimeoutError, TextBlock
-from any_agent._wire.assemble import StreamDecoder
+from any_agent._wire.decoder import StreamDecoder
 
 FLOOD = "```json\n{"  # the costliest opener family for the scanner
 

@@ -6,8 +6,9 @@ of hanging — not a performance figure), the history afterwards, and that the S
 then answers the next query with every earlier turn still in ``client.history``. Where a
 tool is involved, it runs exactly once however the turn after it fails and is retried.
 
-Error-body shapes follow research/provider-quirks.md §4.6 and check ERR-002 (§3.6); the
-interrupt-on-new-request behaviour is llama-cpp-python's ``interrupt_requests`` (§2G).
+Error-body shapes are those the servers send (``_wire/error_body.py`` lists them, and the
+conformance check ``errors.*`` judges them); the interrupt-on-new-request behaviour is
+llama-cpp-python's ``interrupt_requests`` setting (see docs/provider-compatibility.md).
 """
 
 from __future__ import annotations

@@ -10,16 +10,14 @@ from typing import Any
 import pytest
 
 from any_agent import AgentOptions, ConfigurationError
+from any_agent._agent.run_tools import HookRunner, PreToolDecision, PromptDecision
 from any_agent.hooks import (
     HookMatcher,
     HookResult,
-    HookRunner,
     PermissionResultAllow,
     PermissionResultDeny,
     PostToolUseInput,
-    PreToolDecision,
     PreToolUseInput,
-    PromptDecision,
     StopInput,
     ToolPermissionContext,
     UserPromptSubmitInput,
@@ -500,3 +498,19 @@ def test_bad_matcher(kwargs: dict[str, Any], match: str) -> None:
 def test_can_use_tool_must_be_callable() -> None:
     with pytest.raises(ConfigurationError, match="can_use_tool must be a callable, got str"):
         HookRunner(can_use_tool="allow")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"hooks": {"Bogus": []}}, "unknown hook event 'Bogus'"),
+        ({"hooks": {"Stop": [print]}}, r"hooks\['Stop'\]\[0\] must be a HookMatcher"),
+        ({"hooks": [HookMatcher()]}, "hooks must be a dict"),
+        ({"can_use_tool": 42}, "can_use_tool must be a callable, got int"),
+    ],
+)
+def test_agent_options_checks_hooks_at_construction(kwargs: dict[str, Any], match: str) -> None:
+    """The docstring's promise: a bad value raises at ``AgentOptions(...)``, not later at
+    ``Client(...)``."""
+    with pytest.raises(ConfigurationError, match=match):
+        AgentOptions(model="m", base_url="http://127.0.0.1:1/v1", **kwargs)

@@ -38,9 +38,9 @@ from any_agent import (
     ToolUseError,
     UserMessage,
 )
-from any_agent._wire.assemble import StreamDecoder
+from any_agent._wire.decoder import StreamDecoder
 from any_agent._wire.history import assistant_entry, to_request_messages
-from any_agent._wire.profiles import profile_for
+from any_agent._wire.servers import profile_for
 from any_agent.tools import tool
 
 ORDER_ID = 12345678901234567890123  # beyond 64 bits: orjson would make it a float

@@ -41,7 +41,7 @@ from any_agent import (
     ServerError,
     StreamError,
 )
-from any_agent._wire.transport import MODELS_BODY_BYTES
+from any_agent._wire.http import MODELS_BODY_BYTES
 from any_agent.errors import MAX_MESSAGE_CHARS
 from any_agent.tools import tool
 

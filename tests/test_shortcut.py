@@ -22,7 +22,7 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from any_agent._wire.assemble import Event, StreamDecoder, TurnResult
+from any_agent._wire.decoder import Event, StreamDecoder, TurnResult
 from any_agent._wire.shortcut import (
     ARGUMENTS,
     CONTENT,

@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from sse_server import SSEServer, chunk, sse, text_stream, tool_call
 
 from any_agent import AgentOptions, Client, LimitExceededError, ResultMessage, ToolUseBlock
-from any_agent._wire.assemble import StreamDecoder, TurnResult
+from any_agent._wire.decoder import StreamDecoder, TurnResult
 from any_agent._wire.sse import SSEDecoder
 
 

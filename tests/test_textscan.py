@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from scanning import scan
 from sse_server import chunk, sse
 
-from any_agent._wire.assemble import StreamDecoder
+from any_agent._wire.decoder import StreamDecoder
 from any_agent._wire.textscan import MARKUPS, TextScanner, parse_json_calls, parse_pythonic
 from any_agent.types import TextBlock
 

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from scanning import scan
 from sse_server import chunk, sse
 
-from any_agent._wire.assemble import StreamDecoder
+from any_agent._wire.decoder import StreamDecoder
 from any_agent._wire.textscan import MARKUPS, TextScanner
 from any_agent.errors import AnyAgentError
 

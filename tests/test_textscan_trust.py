@@ -25,8 +25,8 @@ from any_agent import (
     query,
     tool,
 )
-from any_agent._wire.assemble import StreamDecoder
-from any_agent._wire.profiles import PROFILES
+from any_agent._wire.decoder import StreamDecoder
+from any_agent._wire.servers import PROFILES
 from any_agent._wire.textscan import TextScanner, parse_json_calls, parse_xml_function
 
 WEATHER = frozenset({"get_weather"})

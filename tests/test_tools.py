@@ -16,7 +16,8 @@ from pydantic import BaseModel, Field
 from typing_extensions import NotRequired, TypedDict
 
 from any_agent import AgentOptions, ToolDefinitionError, ToolResultError
-from any_agent.tools import Tool, ToolOutput, ToolRegistry, result_to_text, tool
+from any_agent._agent.registry import ToolRegistry
+from any_agent.tools import Tool, ToolOutput, result_to_text, tool
 
 OBJECT = {"type": "object", "additionalProperties": False}
 

@@ -9,16 +9,17 @@ string ``content`` on tool-call turns, and tool-call ids unique across the conve
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import orjson
 
+from ..errors import ConfigurationError
 from ..types import ToolUseBlock, ToolUseError
 from . import jsontext
-from .profiles import Profile
+from .servers import Profile
 
-__all__ = ["assistant_entry", "to_request_messages"]
+__all__ = ["assistant_entry", "checked_history", "to_request_messages"]
 
 _ALNUM = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
 
@@ -128,3 +129,33 @@ def to_request_messages(
     if systems:
         body.insert(0, {"role": "system", "content": "\n\n".join(systems)})
     return body
+
+
+_ROLES = ("system", "developer", "user", "assistant", "tool")
+
+
+def checked_history(history: Any) -> list[dict[str, Any]]:
+    """A private copy of a saved history; a wrong shape is named here, not by the server."""
+    if history is None:
+        return []
+    if isinstance(history, (str, bytes, Mapping)) or not isinstance(history, Sequence):
+        raise ConfigurationError(
+            "history must be a list of OpenAI message dicts (as client.history returns), "
+            f"got {type(history).__name__}"
+        )
+    out: list[dict[str, Any]] = []
+    for i, message in enumerate(history):
+        if not isinstance(message, Mapping):
+            raise ConfigurationError(
+                f"history[{i}] must be a message dict, got {type(message).__name__}"
+            )
+        role = message.get("role")
+        if role not in _ROLES:
+            raise ConfigurationError(
+                f"history[{i}] has role {role!r}; expected one of {', '.join(_ROLES)}"
+            )
+        try:
+            out.append(orjson.loads(orjson.dumps(dict(message))))
+        except (orjson.JSONEncodeError, TypeError) as exc:
+            raise ConfigurationError(f"history[{i}] is not JSON data: {exc}") from None
+    return out

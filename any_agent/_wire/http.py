@@ -1,4 +1,4 @@
-"""HTTP: one request through the openai client, the raw SSE bytes back, three timeouts.
+"""HTTP: one request through the openai client, the raw SSE bytes back, typed status errors.
 
 The openai client does what it is good at (base URL, auth, retries with backoff that
 honour ``Retry-After``, status errors); the body is read as raw bytes and decoded by our
@@ -23,24 +23,21 @@ import httpx2
 import openai
 import orjson
 
+from .._agent.aio import uncancel
 from ..errors import (
     AnyAgentError,
     ConnectionFailedError,
     ContextLengthExceededError,
-    FirstTokenTimeoutError,
     HTTPStatusError,
-    IdleTimeoutError,
     InvalidRequestError,
     LimitExceededError,
     ModelNotFoundError,
-    OverallTimeoutError,
     RateLimitError,
     ServerError,
     StreamError,
 )
 from ..options import AgentOptions
 from . import jsontext
-from .assemble import error_message, shown
 from .credentials import (
     is_loopback,
     redact_url,
@@ -49,8 +46,10 @@ from .credentials import (
     split_query,
     url_secrets,
 )
+from .deadlines import Watchdog
+from .error_body import parse_error_body
 
-__all__ = ["Transport", "Watchdog"]
+__all__ = ["ERROR_BODY_BYTES", "MODELS_BODY_BYTES", "Transport"]
 
 _MODEL_MISSING = re.compile(
     r"model.*(not found|does not exist|not exist|unknown|invalid model)|invalid model name|"
@@ -71,152 +70,10 @@ ERROR_BODY_BYTES = 8 * 1024
 MODELS_BODY_BYTES = 4 * 1024 * 1024
 
 
-class Watchdog:
-    """Enforces first-token, idle and overall deadlines with one timer, not one per chunk.
-
-    The timer only acts while the reader is waiting on the network (``arm``/``disarm``),
-    so a slow consumer is never mistaken for a slow server. On expiry it cancels the
-    reading task; the reader turns that cancellation into the matching timeout error. An
-    overall deadline that passes while the caller's own code runs never cancels that code:
-    the next ``arm`` raises the timeout instead.
-    """
-
-    __slots__ = (
-        "_first",
-        "_handle",
-        "_idle",
-        "_loop",
-        "_overall",
-        "_since",
-        "_start",
-        "_task",
-        "_waiting",
-        "_when",
-        "finished",
-        "fired",
-        "got_first",
-    )
-
-    def __init__(self, first: float | None, idle: float | None, overall: float | None) -> None:
-        self._loop = asyncio.get_running_loop()
-        self._task = asyncio.current_task()
-        self._first, self._idle, self._overall = first, idle, overall
-        self._start = self._since = self._loop.time()
-        self._waiting = False
-        self.got_first = False
-        self.finished = False  # the model finished; only optional trailers may follow
-        self.fired: str | None = None
-        self._handle: asyncio.TimerHandle | None = None
-        self._when = float("inf")
-        self._schedule()
-
-    def _deadline(self) -> tuple[float, str] | None:
-        candidates: list[tuple[float, str]] = []
-        if self._overall is not None:
-            candidates.append((self._start + self._overall, "overall"))
-        if self._waiting:
-            if not self.got_first and self._first is not None:
-                candidates.append((self._since + self._first, "first_token"))
-            elif self.got_first and self._idle is not None:
-                candidates.append((self._since + self._idle, "idle"))
-        return min(candidates) if candidates else None
-
-    def _schedule(self) -> None:
-        deadline = self._deadline()
-        if deadline is None:
-            self._when = float("inf")
-            return
-        self._when = deadline[0]
-        self._handle = self._loop.call_at(self._when, self._check)
-
-    def _check(self) -> None:
-        self._handle = None
-        deadline = self._deadline()
-        if deadline and self._loop.time() >= deadline[0] - 1e-3:
-            self.fired = "finished" if self.finished and deadline[1] == "idle" else deadline[1]
-            if self._waiting and self._task is not None:
-                self._task.cancel()
-            return
-        self._schedule()
-
-    def finishing(self, grace: float) -> None:
-        """The finish_reason has arrived: after ``grace`` seconds of silence the stream counts
-        as ended (``fired == "finished"``), not as an idle timeout."""
-        self.finished = True
-        if self._idle is None or self._idle > grace:
-            self._idle = grace
-
-    def remaining(self) -> float | None:
-        """Seconds left before the overall deadline (None: no overall timeout)."""
-        if self._overall is None:
-            return None
-        return max(0.0, self._start + self._overall - self._loop.time())
-
-    def check_overall(self) -> None:
-        """Raise the overall timeout if it has passed (between slices of long work on the
-        event loop, where the timer cannot run)."""
-        if self._overall is not None and self._loop.time() >= self._start + self._overall:
-            self.fired = "overall"
-            raise self.error()
-
-    def arm(self) -> None:
-        """The reader starts waiting on the network (one float compare on the hot path)."""
-        if self.fired == "overall":
-            raise self.error()  # it passed while the caller was busy
-        now = self._loop.time()
-        self._since = now
-        self._waiting = True
-        limit = self._idle if self.got_first else self._first
-        if limit is not None and self._when > now + limit:
-            if self._handle is not None:
-                self._handle.cancel()
-            self._schedule()
-
-    def disarm(self) -> None:
-        self._waiting = False
-
-    def interrupt(self) -> None:
-        """Stop the reader now (Client.interrupt from another task)."""
-        self.fired = "interrupt"
-        if self._waiting and self._task is not None:
-            self._task.cancel()
-
-    def cancel(self) -> None:
-        if self._handle is not None:
-            self._handle.cancel()
-            self._handle = None
-
-    def error(self) -> AnyAgentError:
-        kind = self.fired
-        if kind == "first_token":
-            assert self._first is not None
-            return FirstTokenTimeoutError(
-                f"no response from the server within first_token_timeout={self._first:g}s "
-                "(is the model still loading? raise first_token_timeout for cold starts)",
-                limit=self._first,
-            )
-        if kind == "idle":
-            assert self._idle is not None
-            return IdleTimeoutError(
-                f"the stream went silent for more than idle_timeout={self._idle:g}s",
-                limit=self._idle,
-            )
-        assert self._overall is not None
-        return OverallTimeoutError(
-            f"the request took longer than timeout={self._overall:g}s", limit=self._overall
-        )
-
-
 @functools.lru_cache(maxsize=1)
 def _ssl_context() -> ssl.SSLContext:
     """One TLS context per process: building one costs ~25 ms of CPU (the CA bundle)."""
     return httpx2.create_ssl_context()
-
-
-def _uncancel() -> None:
-    task = asyncio.current_task()
-    if task is not None and hasattr(task, "uncancel"):
-        task.uncancel()
 
 
 class Transport:
@@ -330,10 +187,10 @@ class Transport:
         except asyncio.CancelledError:
             watchdog.disarm()
             if watchdog.fired == "finished":
-                _uncancel()  # complete; the server just never closed or sent [DONE]
+                uncancel()  # complete; the server just never closed or sent [DONE]
                 return
             if watchdog.fired and watchdog.fired != "interrupt":
-                _uncancel()
+                uncancel()
                 raise watchdog.error() from None
             raise
         except openai.APIStatusError as exc:
@@ -406,14 +263,8 @@ class Transport:
             text = ""
         # parsed before it is scrubbed: a key written with \u escapes is only recognisable
         # decoded, so every field is scrubbed after decoding (some servers echo the key)
-        try:
-            parsed: Any = orjson.loads(text) if text else exc.body
-        except orjson.JSONDecodeError:
-            parsed = _cut_message(text)
-        if isinstance(parsed, dict) and "detail" in parsed and not parsed.keys() & _ERROR_KEYS:
-            parsed = {"message": _fastapi_detail(parsed["detail"])}
-        message, etype, code = error_message(parsed if parsed is not None else text)
-        message = self.redact(_unwrap_litellm(message))
+        parsed, message, etype, code = parse_error_body(text, exc.body)
+        message = self.redact(message)
         etype = None if etype is None else self.redact(etype)
         clean = self.redact(text)
         if parsed is not None and not isinstance(parsed, str):
@@ -488,26 +339,6 @@ async def _cap_error_body(response: httpx2.Response) -> None:
     response._content = bytes(kept)  # what .read()/.text now return
 
 
-_MESSAGE_START = re.compile(r'"(?:message|detail|error)"\s*:\s*"((?:[^"\\]|\\.)*)')
-
-
-def _cut_message(text: str) -> str:
-    """The message of a JSON error body cut at :data:`ERROR_BODY_BYTES` (so no longer valid
-    JSON): the start of its ``message`` string, else the text as it is."""
-    if not text.lstrip().startswith("{"):
-        return text
-    m = _MESSAGE_START.search(text)
-    if m is None:
-        return text
-    inner = m.group(1)
-    for end in range(len(inner), max(-1, len(inner) - 6), -1):  # a cut \u escape
-        try:
-            return str(orjson.loads(f'"{inner[:end]}"'))
-        except orjson.JSONDecodeError:
-            continue
-    return text
-
-
 def _cause(exc: BaseException, redact: Callable[[str], str]) -> str:
     inner = exc.__cause__ or exc.__context__
     text = str(inner or exc) or type(inner or exc).__name__
@@ -550,26 +381,3 @@ def _retry_after(exc: openai.APIStatusError) -> float | None:
     if not math.isfinite(seconds):
         return None
     return max(0.0, seconds)
-
-
-_ERROR_KEYS = frozenset({"error", "message", "object"})
-
-
-def _fastapi_detail(detail: Any) -> str:
-    """FastAPI's ``{"detail": [{"loc": [...], "msg": ...}]}`` → ``"body.messages: msg"``."""
-    if isinstance(detail, str):
-        return detail
-    problems = []
-    for item in detail if isinstance(detail, list) else [detail]:
-        if isinstance(item, dict) and isinstance(item.get("msg"), str):
-            where = item.get("loc")
-            parts = where if isinstance(where, list) else [] if where is None else [where]
-            loc = ".".join(p if isinstance(p, str) else shown(p, 40) for p in parts)
-            problems.append(f"{loc}: {item['msg']}" if loc else item["msg"])
-    return "; ".join(problems) or shown(detail, 1000)
-
-
-def _unwrap_litellm(message: str) -> str:
-    """LiteLLM puts a stringified dict inside ``message``: ``"400: {'error': '...'}"``."""
-    m = re.search(r"""['"](?:error|message)['"]\s*:\s*['"](.+?)['"]\s*[,}]""", message)
-    return m.group(1) if m and "{" in message[:20] else message

@@ -33,11 +33,12 @@ import orjson
 from ..errors import LimitExceededError
 from ..types import ContentBlock, TextBlock, ThinkingBlock, ToolUseBlock, ToolUseError, Usage
 from . import jsontext
+from .error_body import error_message, shown
 from .shortcut import ARGUMENTS, CONTENT, Template, between, slot_of, template_for
 from .sse import SSEDecoder
 from .textscan import DEFAULT_MAX_HELD, THINK_CLOSE, THINK_OPEN, TextScanner
 
-__all__ = ["Event", "StreamDecoder", "StreamFailure", "TurnResult", "shown"]
+__all__ = ["Event", "StreamDecoder", "StreamFailure", "TurnResult"]
 
 # ("text", str) | ("thinking", str) | ("tool_start", index, id, name)
 # | ("tool_args", index, fragment) | ("tool_done", index, block)
@@ -112,31 +113,6 @@ class _Call:
         self.started = False
         self.over = False  # its arguments broke max_tool_argument_bytes (and were dropped)
         self.recovered = False  # read from the model's text, not a structured call
-
-
-def error_message(err: Any, _depth: int = 0) -> tuple[str, str | None, Any]:
-    """(message, type, code) from any error object shape: dict, string, nested, stringified."""
-    if isinstance(err, dict):
-        inner = err.get("error")
-        if "message" not in err:
-            if isinstance(inner, dict) and _depth < 8:
-                return error_message(inner, _depth + 1)
-            if isinstance(inner, str):  # TGI {"error": "...", "error_type": "..."}
-                etype = err.get("error_type") or err.get("type")
-                return inner, etype if isinstance(etype, str) else None, err.get("code")
-        msg = err.get("message") or err.get("detail") or err.get("msg") or ""
-        if not isinstance(msg, str):
-            msg = shown(msg, 1000)
-        etype = err.get("type") or err.get("error_type")
-        code = err.get("code")
-        if code is None:
-            code = err.get("http_status_code")  # TGI stream errors
-        if not isinstance(code, (str, int)) or isinstance(code, bool):
-            code = None
-        return msg or shown(err, 1000), etype if isinstance(etype, str) else None, code
-    if isinstance(err, str):
-        return err, None, None
-    return shown(err, 1000), None, None
 
 
 def _usage(raw: Any) -> Usage | None:
@@ -652,15 +628,6 @@ class StreamDecoder:
             return ToolUseError(cid, call.name, raw, error)
         assert parsed is not None
         return ToolUseBlock(cid, call.name, parsed, recovered=call.recovered)
-
-
-def shown(value: Any, limit: int = 80) -> str:
-    """A short, safe description of an unexpected JSON value for an error message."""
-    try:
-        text = jsontext.dumps(value)
-    except ValueError:  # nested too deeply to write
-        text = type(value).__name__
-    return text if len(text) <= limit else f"{text[:limit]}… ({type(value).__name__})"
 
 
 def _unopened_think(block: TextBlock) -> list[ContentBlock]:

@@ -1,0 +1,265 @@
+"""One model request: the body, the HTTP stream, the decoder and the deadlines, turned into
+StreamEvents, one AssistantMessage and the decoder's TurnResult.
+
+:class:`Turns` holds what outlives one request: the HTTP transport (one connection pool per
+event loop), the deadlines of the request in flight (so ``Client.interrupt`` can stop it)
+and whether the server accepts ``stream_options``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncGenerator, Callable
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
+
+from .._wire.deadlines import Watchdog
+from .._wire.decoder import StreamDecoder, TurnResult
+from .._wire.history import assistant_entry, to_request_messages
+from .._wire.http import Transport
+from .._wire.servers import Profile
+from ..errors import InvalidRequestError, LimitExceededError, StreamError, StreamTruncatedError
+from ..options import AgentOptions
+from ..types import (
+    AssistantMessage,
+    ContentBlock,
+    StopReason,
+    StreamEvent,
+    TextBlock,
+    ToolUseBlock,
+    ToolUseError,
+    Usage,
+)
+from .aio import uncancel
+from .calls import CallLedger
+
+__all__ = ["ALL_DELTAS", "NO_DELTAS", "TEXT_DELTAS", "Deltas", "RunStats", "Turns", "stop_reason"]
+
+# silence after the finish_reason that ends a stream whose server never sends [DONE]
+_AFTER_FINISH_SECONDS = 2.0
+
+
+class Deltas(NamedTuple):
+    """Which StreamEvents a receive_* method reads; the others are never built."""
+
+    text: bool
+    thinking: bool
+    tools: bool
+
+
+ALL_DELTAS = Deltas(text=True, thinking=True, tools=True)
+TEXT_DELTAS = Deltas(text=True, thinking=True, tools=False)
+NO_DELTAS = Deltas(text=False, thinking=False, tools=False)
+
+
+@dataclass
+class RunStats:
+    """What one query measured over its turns: the figures of its ResultMessage."""
+
+    started: float = field(default_factory=time.monotonic)
+    api_seconds: float = 0.0
+    turns: int = 0
+    tool_calls: int = 0
+    usage: Usage = field(default_factory=Usage)
+    first_token_ms: int | None = None
+    generated: int = 0
+    generating_seconds: float = 0.0
+
+
+def stop_reason(finish: str | None) -> StopReason:
+    """The StopReason a server's finish_reason means (anything unknown is a plain stop)."""
+    if finish in ("stop", "length", "tool_calls", "content_filter", "error"):
+        return finish  # type: ignore[return-value]
+    return "stop"
+
+
+class Turns:
+    """Model requests for one conversation, one at a time."""
+
+    def __init__(self, options: AgentOptions, profile: Profile) -> None:
+        self.options = options
+        self._profile = profile
+        self._transport: Transport | None = None
+        self._transport_loop: asyncio.AbstractEventLoop | None = None
+        self._stream_usage = profile.stream_usage
+        self.watchdog: Watchdog | None = None  # the deadlines of the request in flight
+
+    async def aclose(self) -> None:
+        """Close the HTTP connections (only from the event loop that opened them)."""
+        if self._transport is not None:
+            if self._transport_loop is asyncio.get_running_loop():
+                await self._transport.aclose()
+            self._transport = None
+
+    def interrupt(self) -> None:
+        """Stop the request in flight now (its stream is closed, its partial text kept)."""
+        if self.watchdog is not None:
+            self.watchdog.interrupt()
+
+    async def run(
+        self,
+        history: list[dict[str, Any]],
+        ledger: CallLedger,
+        stats: RunStats,
+        wanted: Deltas,
+        interrupted: Callable[[], bool],
+    ) -> AsyncGenerator[Any, None]:
+        """One model request: yields StreamEvents, then AssistantMessage, then TurnResult.
+
+        The turn's assistant entry is appended to ``history`` and its calls opened in
+        ``ledger`` before the AssistantMessage is yielded (answerable once seen)."""
+        options = self.options
+        loop = asyncio.get_running_loop()
+        if self._transport is None or self._transport_loop is not loop:
+            # pooled connections belong to the event loop that opened them: a client used
+            # again under a new loop (a second asyncio.run) starts a new pool
+            self._transport = Transport(options)
+            self._transport_loop = loop
+        transport = self._transport
+        body = self._request_body(history)
+        recover = options.text_tool_calls == "always" or (
+            options.text_tool_calls == "auto" and self._profile.text_tool_calls
+        )
+        watchdog = Watchdog(options.first_token_timeout, options.idle_timeout, options.timeout)
+        self.watchdog = watchdog
+        decoder = StreamDecoder(
+            options.tool_names() if recover else frozenset(),
+            think_open=self._profile.think_open,
+            max_held_text=options.max_held_text,
+            id_seed=f"{len(history)}",
+            # ids must be unique across the conversation (TGI sends "0" every turn)
+            reserved_ids=frozenset(
+                str(c.get("id")) for m in history for c in m.get("tool_calls") or ()
+            ),
+            max_event_bytes=options.max_event_bytes,
+            max_tool_argument_bytes=options.max_tool_argument_bytes,
+            deadline_check=watchdog.check_overall,
+        )
+        started = time.monotonic()
+        first_at: float | None = None
+        partial_text: list[str] = []
+        chunks = transport.stream(body, watchdog)
+        try:
+            try:
+                async for chunk in chunks:
+                    events = decoder.feed(chunk)
+                    if not watchdog.got_first and decoder.events_seen:
+                        watchdog.got_first = True
+                    if decoder.finish_reason is not None and not watchdog.finished:
+                        # only [DONE] or a usage chunk may follow: don't wait idle_timeout
+                        # on a server that keeps the connection open without them
+                        watchdog.finishing(_AFTER_FINISH_SECONDS)
+                    for event in events:
+                        kind = event[0]
+                        if first_at is None and kind in ("text", "thinking", "tool_start"):
+                            first_at = time.monotonic()
+                        if kind == "text":
+                            partial_text.append(event[1])
+                            if wanted.text:
+                                yield StreamEvent("text_delta", event[1])
+                        elif kind == "thinking":
+                            if wanted.thinking:
+                                yield StreamEvent("thinking_delta", event[1])
+                        elif not wanted.tools:
+                            pass
+                        elif kind == "tool_start":
+                            yield StreamEvent(
+                                "tool_use_start", index=event[1], id=event[2], name=event[3]
+                            )
+                        elif kind == "tool_args":
+                            yield StreamEvent("tool_input_delta", event[2], index=event[1])
+                        if interrupted():
+                            raise asyncio.CancelledError
+                    if decoder.done_seen or decoder.failure is not None:
+                        break
+                if decoder.done_seen:
+                    await transport.drain(chunks, watchdog)
+            except InvalidRequestError as exc:
+                if self._stream_usage and "stream_options" in exc.message:
+                    self._stream_usage = False  # this server rejects it; ask without
+                    async for item in self.run(history, ledger, stats, wanted, interrupted):
+                        yield item
+                    return
+                raise
+            except asyncio.CancelledError:
+                if not interrupted():
+                    raise
+                uncancel()
+        finally:
+            watchdog.cancel()
+            await chunks.aclose()
+            stats.api_seconds += time.monotonic() - started
+        if interrupted():
+            text = "".join(partial_text)
+            if text:
+                history.append({"role": "assistant", "content": text})
+            result = decoder.result()
+            kept: list[ContentBlock] = [TextBlock(text)] if text else []
+            yield AssistantMessage(list(kept), result.model, "interrupted")
+            yield TurnResult(
+                kept, "stop", result.usage, result.model, None, False, result.events_seen
+            )
+            return
+        for event in decoder.close():
+            if event[0] == "text" and wanted.text:
+                yield StreamEvent("text_delta", event[1])
+            elif event[0] == "thinking" and wanted.thinking:
+                yield StreamEvent("thinking_delta", event[1])
+            elif event[0] == "tool_done" and wanted.tools:
+                block = event[2]
+                yield StreamEvent("tool_use_stop", index=event[1], id=block.id, name=block.name)
+        result = decoder.result()
+        failure = result.failure
+        if failure is not None and failure.kind == "limit":
+            assert failure.option is not None
+            assert failure.limit is not None
+            raise LimitExceededError(failure.option, failure.limit, failure.subject or "")
+        if failure is not None:
+            cls = StreamTruncatedError if failure.kind == "truncated" else StreamError
+            message = transport.redact(failure.message)
+            if transport.cut_reason:
+                message = f"{message} ({transport.cut_reason})"
+            # every field is the server's: each may echo the key (decoded from \u escapes)
+            etype, code = failure.error_type, failure.code
+            raise cls(
+                message,
+                error_type=None if etype is None else transport.redact(etype),
+                code=transport.redact(code) if isinstance(code, str) else code,
+            )
+        ended = time.monotonic()
+        if stats.first_token_ms is None and first_at is not None:
+            stats.first_token_ms = int((first_at - started) * 1000)
+        stats.usage = stats.usage + result.usage
+        generated = result.usage.completion_tokens or result.events_seen
+        if first_at is not None and generated:
+            stats.generated += generated
+            stats.generating_seconds += ended - first_at
+        text = "".join(b.text for b in result.blocks if isinstance(b, TextBlock))
+        calls = [b for b in result.blocks if isinstance(b, (ToolUseBlock, ToolUseError))]
+        history.append(assistant_entry(text, calls))
+        ledger.opened(calls)  # before the caller sees them: answerable, or refused
+        reason = stop_reason(result.finish_reason)
+        yield AssistantMessage(list(result.blocks), result.model or options.model, reason)
+        yield result
+
+    def _request_body(self, history: list[dict[str, Any]]) -> dict[str, Any]:
+        options = self.options
+        body: dict[str, Any] = {
+            "model": options.model,
+            "messages": to_request_messages(history, options.system_prompt, self._profile),
+            "stream": True,
+        }
+        if self._stream_usage:
+            body["stream_options"] = {"include_usage": True}
+        if options.temperature is not None:
+            body["temperature"] = options.temperature
+        if options.max_tokens is not None:
+            body["max_tokens"] = options.max_tokens
+        tools = options.tool_definitions()
+        if tools:
+            body["tools"] = tools
+            if self._profile.parallel_tool_calls is not None:
+                body["parallel_tool_calls"] = self._profile.parallel_tool_calls
+        body.update(options.extra_body)
+        return body

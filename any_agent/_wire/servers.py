@@ -1,0 +1,220 @@
+"""The one table of servers: for each name a title, a default URL, a request-shaping
+profile and the matrix family it is certified in.
+
+Every lookup by server name reads it: ``AgentOptions(provider=...)`` (request shaping),
+``config.get_base_url(provider=...)`` (default URL), and the conformance suite (titles,
+URLs, families). An unknown name is a :class:`~any_agent.errors.ConfigurationError` that
+lists the known ones.
+
+A profile only changes what the SDK *sends*: the stream decoder is the same for every
+server (its normalisations are safe everywhere). Default URLs are spelled ``127.0.0.1``
+unless the server's own documentation says ``localhost``. The evidence for each quirk is
+named next to it: a recording under ``tests/data/servers/`` or ``cassettes/``, or a row
+of ``docs/provider-compatibility.md``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Literal
+
+from ..errors import ConfigurationError
+
+__all__ = ["PROFILES", "SERVERS", "Profile", "Server", "profile_for", "server"]
+
+
+@dataclass(frozen=True, slots=True)
+class Profile:
+    """Request-shaping switches for one server family."""
+
+    name: str
+    #: ``content`` of a replayed assistant message that only has tool calls. ``""`` is
+    #: accepted everywhere we know of; ``None`` (OpenAI's own shape) makes
+    #: llama-cpp-python answer HTTP 500.
+    assistant_tool_content: Literal["", "null"] = ""
+    #: Rewrite replayed tool-call ids: Mistral templates demand exactly 9 alphanumerics.
+    tool_call_ids: Literal["keep", "alnum9"] = "keep"
+    #: Ask for a usage chunk. Servers that reject it are remembered per client and retried.
+    stream_usage: bool = True
+    #: llama.cpp defaults ``parallel_tool_calls`` to false; say true where it matters.
+    parallel_tool_calls: bool | None = None
+    #: The chat template opens ``<think>`` itself, so the stream starts inside reasoning.
+    think_open: bool = False
+    #: ``text_tool_calls="auto"`` recovers tool calls the model wrote as text. True where the
+    #: server is known to leave such calls in ``content`` (its parser did not match the
+    #: model's format, or it has none); False where it returns structured calls, so text
+    #: that looks like a call is only text. See the evidence per profile below.
+    text_tool_calls: bool = False
+    notes: tuple[str, ...] = field(default=())
+
+
+@dataclass(frozen=True, slots=True)
+class Server:
+    """One server name and everything known about it."""
+
+    #: The name ``provider=`` takes (lower case).
+    name: str
+    #: How reports and messages call it.
+    title: str
+    #: Its usual OpenAI-compatible base URL; None when it has no default address.
+    base_url: str | None
+    #: How the SDK shapes requests for it.
+    profile: Profile
+    #: The matrix column group it is certified in: another server's name for a second
+    #: configuration of the same server (default: its own name).
+    family: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.family:
+            object.__setattr__(self, "family", self.name)
+
+
+_LLAMACPP = Profile(
+    "llamacpp",
+    parallel_tool_calls=True,
+    # the stock template leaves fenced/bare JSON calls in content (cassettes,
+    # tests/data/servers/llamaserver-*-stocktemplate-*)
+    text_tool_calls=True,
+    notes=(
+        "named tool_choice is served as auto",
+        "parallel_tool_calls defaults to false",
+    ),
+)
+# unknown server: transformers serve (recorded) answers calls only as JSON text
+_GENERIC = Profile("generic", text_tool_calls=True)
+
+SERVERS = MappingProxyType(
+    {
+        s.name: s
+        for s in (
+            Server("generic", "OpenAI-compatible server", "http://127.0.0.1:8000/v1", _GENERIC),
+            # structured calls only
+            Server("openai", "OpenAI API", "https://api.openai.com/v1", Profile("openai")),
+            Server("llamacpp", "llama.cpp llama-server", "http://localhost:8080/v1", _LLAMACPP),
+            Server(
+                "llamacpp-tools",
+                "llama.cpp llama-server (tool template)",
+                "http://localhost:8080/v1",
+                _LLAMACPP,
+                family="llamacpp",
+            ),
+            # [TOOL_REQUEST]…[END_TOOL_REQUEST] in content (docs/provider-compatibility.md)
+            Server(
+                "lmstudio",
+                "LM Studio",
+                "http://localhost:1234/v1",
+                Profile(
+                    "lmstudio",
+                    text_tool_calls=True,
+                    notes=("rejects empty tool-call ids (made unique by the SDK)",),
+                ),
+            ),
+            # parses calls itself and sends whole structured calls per chunk
+            Server(
+                "ollama",
+                "Ollama (/v1)",
+                "http://localhost:11434/v1",
+                Profile("ollama", notes=("swallows mid-stream errors: reported as truncation",)),
+            ),
+            # hermes parser misses calls written without <tool_call> (tests/data/servers/vllm-*)
+            Server(
+                "vllm",
+                "vLLM",
+                "http://localhost:8000/v1",
+                Profile(
+                    "vllm",
+                    text_tool_calls=True,
+                    notes=("auto tool choice needs --enable-auto-tool-choice",),
+                ),
+            ),
+            # chatml-function-calling returns structured calls (recorded)
+            Server(
+                "llamacpp-python",
+                "llama-cpp-python server",
+                "http://127.0.0.1:8000/v1",
+                Profile(
+                    "llamacpp-python",
+                    notes=(
+                        "content:null with tool_calls in history gives HTTP 500",
+                        "cuts a running stream when a second request arrives",
+                    ),
+                ),
+            ),
+            # structured calls inside the finish chunk
+            Server(
+                "tgwui",
+                "text-generation-webui",
+                "http://127.0.0.1:5000/v1",
+                Profile("tgwui", notes=("whole tool calls arrive inside the finish chunk",)),
+            ),
+            # passes its backend's content through (recorded in front of llama-server)
+            Server(
+                "litellm",
+                "LiteLLM proxy",
+                "http://127.0.0.1:4000/v1",
+                Profile(
+                    "litellm",
+                    text_tool_calls=True,
+                    notes=("repeats type on every tool-call fragment",),
+                ),
+            ),
+            # answers calls only as JSON text (cassettes/transformers)
+            Server(
+                "transformers",
+                "transformers serve",
+                "http://127.0.0.1:8000/v1",
+                Profile("transformers", text_tool_calls=True),
+            ),
+            # calls come from a grammar, always structured
+            Server(
+                "tgi",
+                "Text Generation Inference",
+                "http://127.0.0.1:8080/v1",
+                Profile("tgi", notes=("never reports finish_reason tool_calls",)),
+            ),
+            # llama.cpp-based backends and vLLM-style parsers: unparsed calls stay in content
+            Server(
+                "localai",
+                "LocalAI",
+                "http://127.0.0.1:8080/v1",
+                Profile("localai", text_tool_calls=True),
+            ),
+            Server(
+                "sglang",
+                "SGLang",
+                "http://127.0.0.1:30000/v1",
+                Profile("sglang", text_tool_calls=True),
+            ),
+            # Mistral templates' [TOOL_CALLS] reaches content when no parser takes it; a
+            # template family served by many servers, so no address of its own
+            Server(
+                "mistral",
+                "Mistral-template server",
+                None,
+                Profile("mistral", tool_call_ids="alnum9", text_tool_calls=True),
+            ),
+        )
+    }
+)
+
+#: The request-shaping profile of each server name.
+PROFILES = MappingProxyType({name: s.profile for name, s in SERVERS.items()})
+
+
+def server(name: str | None) -> Server:
+    """The server named ``name`` (case-insensitive; ``None`` → ``generic``); an unknown
+    name raises :class:`ConfigurationError` listing the known ones."""
+    if name is None:
+        return SERVERS["generic"]
+    key = name.strip().lower()
+    found = SERVERS.get(key)
+    if found is None:
+        known = ", ".join(sorted(SERVERS))
+        raise ConfigurationError(f"unknown provider {name!r}; known providers: {known}")
+    return found
+
+
+def profile_for(name: str | None) -> Profile:
+    """The request-shaping profile of the server named ``name`` (``None`` → ``generic``)."""
+    return server(name).profile
