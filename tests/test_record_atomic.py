@@ -183,7 +183,7 @@ def test_harness_errors_never_replace_a_column_even_when_accepted(
 def _kill_mid_swap_plugin(cwd: Path) -> None:
     (cwd / "kill_mid_swap.py").write_text(
         "import os, signal, tempfile\nfrom pathlib import Path\n"
-        "import conformance.plugin as P\n\n\n"
+        "import conformance.columns as P\n\n\n"
         "def replace_column(staging, final):\n"
         "    old = Path(tempfile.mkdtemp(prefix=f'.{final.name}.old-', dir=final.parent))\n"
         "    old.rmdir()\n    final.rename(old)\n    os.kill(os.getpid(), signal.SIGKILL)\n\n\n"
