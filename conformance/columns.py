@@ -17,9 +17,9 @@ from pathlib import Path
 from typing import Any
 
 from . import SUITE_VERSION
+from .catalogue.profiles import PROFILES, ProviderProfile, get_profile
 from .context import Target
 from .probe import probe_server
-from .profiles import PROFILES, ProviderProfile, get_profile
 from .recording import (
     Manifest,
     column_dir,
@@ -265,7 +265,7 @@ def save_manifest(column: Column) -> None:
     m.recorded_at = now_iso()
     m.suite_version = SUITE_VERSION
     m.libraries = library_versions()
-    from .registry import get
+    from .catalogue.checks import get
 
     for r in column.results:
         m.expected[r.key] = r.outcome

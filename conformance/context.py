@@ -10,16 +10,16 @@ A check is ``async def check(ctx) -> None``. It ends in one of these ways:
 from __future__ import annotations
 
 import copy
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, NoReturn
 
-from .profiles import ProviderProfile
-from .registry import Check
+from .catalogue.checks import Check
+from .catalogue.profiles import ProviderProfile
 from .results import Layer, Mode, Outcome
 from .wire import RawResponse, StreamSummary, WireClient, summarize_stream
 
-__all__ = ["IMPLEMENTATIONS", "Ctx", "Stop", "Target", "impl"]
+__all__ = ["Ctx", "SDKRun", "Stop", "Target"]
 
 
 class Stop(Exception):
@@ -65,22 +65,6 @@ class Target:
                 if isinstance(value, int) and value > 0:
                     return value
         return None
-
-
-CheckFn = Callable[["Ctx"], Awaitable[None]]
-#: (check id, layer) → implementation, filled by the modules of :mod:`conformance.checks`.
-IMPLEMENTATIONS: dict[tuple[str, Layer], CheckFn] = {}
-
-
-def impl(check_id: str, layer: Layer = "wire") -> Callable[[CheckFn], CheckFn]:
-    def register(fn: CheckFn) -> CheckFn:
-        key = (check_id, layer)
-        if key in IMPLEMENTATIONS:
-            raise RuntimeError(f"two implementations for {key}")
-        IMPLEMENTATIONS[key] = fn
-        return fn
-
-    return register
 
 
 _CUT_BODY = "without sending complete message body"

@@ -12,7 +12,7 @@ from typing import Any
 
 import httpx2
 
-from .profiles import ProviderProfile
+from .catalogue.profiles import ProviderProfile
 from .settings import UsageError
 
 __all__ = ["ServerFacts", "probe_server"]

@@ -22,9 +22,9 @@ from typing import Any
 from any_agent._wire.credentials import url_secrets
 
 from . import checks as _checks  # noqa: F401 - registers the implementations
-from .context import IMPLEMENTATIONS, Ctx, Stop, Target, cassette_error_in
+from .catalogue.checks import IMPLEMENTATIONS, Check
+from .context import Ctx, Stop, Target, cassette_error_in
 from .recording import Manifest, cassette_path, column_dir, make_vcr, redact
-from .registry import Check
 from .results import CheckResult, Layer, Outcome
 from .wire import WireClient
 

@@ -16,9 +16,9 @@ import pytest
 
 from any_agent._wire.credentials import normalize_url
 
-from .profiles import PROFILES, get_profile
+from .catalogue.checks import Check, select
+from .catalogue.profiles import PROFILES, get_profile
 from .recording import is_loopback, public_url
-from .registry import Check, select
 from .results import Layer, Mode
 
 __all__ = ["Settings", "UsageError"]

@@ -290,7 +290,7 @@ def validate_manifest(data: Any, source: str) -> ManifestSchema:
 
 
 def _known_providers() -> set[str]:
-    from .profiles import PROFILES
+    from .catalogue.profiles import PROFILES
 
     return set(PROFILES) | {"generic"}
 

@@ -10,10 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from conformance import registry
-from conformance.context import IMPLEMENTATIONS
+from conformance.catalogue import checks as registry
+from conformance.catalogue.checks import IMPLEMENTATIONS
+from conformance.catalogue.profiles import PROFILES, get_profile
+from conformance.checks._prompts import find_markup, validate_schema
 from conformance.fakeserver import FakeServer
-from conformance.profiles import PROFILES, get_profile
 from conformance.recording import (
     Manifest,
     cassette_path,
@@ -32,7 +33,6 @@ from conformance.results import (
     model_slug,
     write_results,
 )
-from conformance.scenarios import find_markup, validate_schema
 from conformance.wire import WireClient, parse_sse, summarize_stream
 
 REPO = Path(__file__).resolve().parents[1]

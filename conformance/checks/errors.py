@@ -6,10 +6,10 @@ import re
 
 import orjson
 
-from ..context import Ctx, impl
-from ..scenarios import base_body
+from ..catalogue.checks import impl
+from ..context import Ctx
+from ._prompts import UNKNOWN_MODEL, base_body
 
-UNKNOWN_MODEL = "no-such-model-conformance-xyz"
 CONTEXT_RX = re.compile(r"context|too long|exceed|maximum|length|tokens", re.IGNORECASE)
 
 

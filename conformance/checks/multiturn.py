@@ -4,16 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..context import Ctx, impl
-from ..scenarios import SYSTEM, WEATHER_TOOL, base_body, tool_history
+from ..catalogue.checks import impl
+from ..context import Ctx
 from ..wire import RawResponse, summarize_stream
-from .tools import WEATHER_PROMPT
-
-FOREIGN_IDS = (
-    "call_Zp4cQ0rXo1l8DnVb6sWt2yHk",
-    "toolu_01A09q90qw90lq917835lq9",
-    "functions.get_weather:0",
-    "123456789",
+from ._prompts import (
+    FOREIGN_IDS,
+    SYSTEM,
+    WEATHER_PROMPT,
+    WEATHER_TOOL,
+    base_body,
+    message_text,
+    tool_history,
 )
 
 
@@ -41,7 +42,7 @@ async def history(ctx: Ctx) -> None:
         {"role": "user", "content": "What is my name? Answer with the name only."},
     ]
     data = await ctx.complete(base_body(ctx.model, messages, max_tokens=16))
-    content = (data["choices"][0].get("message") or {}).get("content") or ""
+    content = message_text(data)
     if not content.strip():
         ctx.fail("empty answer to a multi-turn history")
     if "ada" not in content.lower():
@@ -167,7 +168,7 @@ async def content_parts(ctx: Ctx) -> None:
         {"role": "user", "content": parts},
     ]
     data = await ctx.complete(base_body(ctx.model, messages, max_tokens=24), "text parts")
-    content = (data["choices"][0].get("message") or {}).get("content") or ""
+    content = message_text(data)
     if not content.strip():
         ctx.fail("empty answer to content given as parts")
     tool_parts = [{"type": "text", "text": '{"city": "Paris", "temperature_c": 21}'}]

@@ -7,12 +7,10 @@ from __future__ import annotations
 
 import itertools
 
-from ..context import Ctx, impl
-from ..scenarios import base_body
+from ..catalogue.checks import impl
+from ..context import Ctx
 from ..wire import RawResponse, summarize_stream
-
-STORY = "Write a short story about a lighthouse keeper, about ten sentences long."
-COUNT = "Count from 1 to 20, separated by commas."
+from ._prompts import COUNT_TO_20, SHORT_STORY, base_body
 
 
 def _first_token_time(resp: RawResponse) -> float | None:
@@ -30,7 +28,7 @@ def _first_token_time(resp: RawResponse) -> float | None:
 
 @impl("timeout.time-to-headers")
 async def time_to_headers(ctx: Ctx) -> None:
-    resp = await ctx.chat(base_body(ctx.model, COUNT, stream=True, max_tokens=16))
+    resp = await ctx.chat(base_body(ctx.model, COUNT_TO_20, stream=True, max_tokens=16))
     ctx.ok(resp)
     t = resp.t_headers or 0.0
     ctx.facts["time_to_headers_s"] = round(t, 3)
@@ -43,7 +41,7 @@ async def time_to_headers(ctx: Ctx) -> None:
 
 @impl("timeout.time-to-first-token")
 async def time_to_first_token(ctx: Ctx) -> None:
-    resp = await ctx.chat(base_body(ctx.model, COUNT, stream=True, max_tokens=16))
+    resp = await ctx.chat(base_body(ctx.model, COUNT_TO_20, stream=True, max_tokens=16))
     ctx.ok(resp)
     t = _first_token_time(resp)
     if t is None:
@@ -57,7 +55,7 @@ async def time_to_first_token(ctx: Ctx) -> None:
 
 @impl("timeout.time-to-first-token", "sdk")
 async def time_to_first_token_sdk(ctx: Ctx) -> None:
-    run = await ctx.sdk_run(COUNT, max_tokens=16)
+    run = await ctx.sdk_run(COUNT_TO_20, max_tokens=16)
     if run.error is not None:
         ctx.fail(f"the SDK raised {run.describe()}")
     ms = getattr(run.result, "time_to_first_token_ms", None)
@@ -71,7 +69,7 @@ async def time_to_first_token_sdk(ctx: Ctx) -> None:
 
 @impl("timeout.longest-gap")
 async def longest_gap(ctx: Ctx) -> None:
-    resp = await ctx.chat(base_body(ctx.model, STORY, stream=True, max_tokens=96))
+    resp = await ctx.chat(base_body(ctx.model, SHORT_STORY, stream=True, max_tokens=96))
     ctx.ok(resp)
     times = [t for t, _ in resp.chunk_times]
     if len(times) < 2:
@@ -92,7 +90,7 @@ async def client_disconnect(ctx: Ctx) -> None:
     ctx.ok(base, "baseline request")
     baseline = base.t_total
     cut = await ctx.chat(
-        base_body(ctx.model, STORY, stream=True, max_tokens=400), abort_after_events=3
+        base_body(ctx.model, SHORT_STORY, stream=True, max_tokens=400), abort_after_events=3
     )
     ctx.ok(cut, "stream to drop")
     if not cut.aborted:

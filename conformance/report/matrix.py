@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
+from ..catalogue.checks import AREAS, CHECKS
 from .model import LAYERS, LEVELS, OUTCOMES, Result, RunFile, RunInfo
 from .providers import SEED_PROVIDERS, display_name, family, make_command, record_command
 
@@ -196,14 +197,10 @@ class _Catalogue:
 
 
 def _catalogue() -> _Catalogue:
-    """Row order and titles from the check registry, when it can be imported."""
-    try:
-        from conformance import registry
-    except ImportError:  # pragma: no cover - the registry ships with the package
-        return _Catalogue()
+    """Row order and titles from the check catalogue."""
     return _Catalogue(
-        areas=tuple(registry.AREAS),
-        checks={c.id: (i, c.title, tuple(c.layers)) for i, c in enumerate(registry.CHECKS)},
+        areas=tuple(AREAS),
+        checks={c.id: (i, c.title, tuple(c.layers)) for i, c in enumerate(CHECKS)},
     )
 
 

@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
-from .vocabulary import Layer
+from ..vocabulary import Layer
 
 __all__ = ["PROFILES", "KnownFailure", "ProviderProfile", "get_profile"]
 
