@@ -18,17 +18,17 @@ from typing import Any
 
 from . import SUITE_VERSION
 from .catalogue.profiles import PROFILES, ProviderProfile, get_profile
-from .context import Target
-from .probe import probe_server
-from .recording import (
+from .harness.context import Target
+from .harness.recording import (
     Manifest,
     column_dir,
     find_recordings,
     library_versions,
     public_url,
 )
+from .harness.runner import Column, now_iso
+from .probe import probe_server
 from .results import CheckResult, Mode, ResultsFile, RunInfo, ServerInfo, write_results
-from .runner import Column, now_iso
 from .settings import Settings, UsageError
 from .trust import LOCK_SUFFIX, OLD_MARK, STAGING_MARK, ColumnError, check_column
 

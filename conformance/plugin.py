@@ -23,8 +23,8 @@ from . import SUITE_VERSION
 from .catalogue.checks import Check, select, text_table
 from .catalogue.profiles import PROFILES, get_profile
 from .columns import ColumnLock, finish_recording, live_columns, replay_columns, results_file
+from .harness.runner import Column, run_item
 from .results import CheckResult, Layer, write_results
-from .runner import Column, run_item
 from .settings import Settings, UsageError
 
 __all__ = ["ConformanceItem"]

@@ -18,7 +18,7 @@ from any_agent._wire.credentials import normalize_url
 
 from .catalogue.checks import Check, select
 from .catalogue.profiles import PROFILES, get_profile
-from .recording import is_loopback, public_url
+from .harness.recording import is_loopback, public_url
 from .results import Layer, Mode
 
 __all__ = ["Settings", "UsageError"]

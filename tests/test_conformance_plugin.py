@@ -16,7 +16,7 @@ import pytest
 import yaml
 
 from conformance.fakeserver import FakeServer
-from conformance.recording import scan_for_secrets
+from conformance.harness.recording import scan_for_secrets
 
 KEY = "sk-test-0123456789abcdefghijklmnop"
 

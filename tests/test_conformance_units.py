@@ -15,7 +15,8 @@ from conformance.catalogue.checks import IMPLEMENTATIONS
 from conformance.catalogue.profiles import PROFILES, get_profile
 from conformance.checks._prompts import find_markup, validate_schema
 from conformance.fakeserver import FakeServer
-from conformance.recording import (
+from conformance.harness.http import WireClient
+from conformance.harness.recording import (
     Manifest,
     cassette_path,
     is_loopback,
@@ -23,6 +24,7 @@ from conformance.recording import (
     redact,
     scan_for_secrets,
 )
+from conformance.harness.stream import parse_sse, summarize_stream
 from conformance.results import (
     CheckResult,
     Evidence,
@@ -33,7 +35,6 @@ from conformance.results import (
     model_slug,
     write_results,
 )
-from conformance.wire import WireClient, parse_sse, summarize_stream
 
 REPO = Path(__file__).resolve().parents[1]
 

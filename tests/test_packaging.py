@@ -33,7 +33,7 @@ import pytest
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
-from conformance.recording import Manifest
+from conformance.harness.recording import Manifest
 from conformance.results import load_results, results_filename
 
 pytestmark = pytest.mark.slow

@@ -240,7 +240,7 @@ def test_a_full_disk_while_saving_the_manifest_leaves_the_column_as_it_was(
     """ENOSPC writing the staged manifest was a traceback out of pytest_sessionfinish (found
     on a 400 KB tmpfs); the disk is simulated full at that one write."""
     (recorded / "disk_full.py").write_text(
-        "import errno\nimport conformance.recording as R\n\n\n"
+        "import errno\nimport conformance.harness.recording as R\n\n\n"
         "def save(self, directory, secrets=()):\n"
         "    raise OSError(errno.ENOSPC, 'No space left on device')\n\n\n"
         "R.Manifest.save = save\n",

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 from ..vocabulary import Layer, Level
 
 if TYPE_CHECKING:
-    from ..context import Ctx
+    from ..harness.context import Ctx
 
 __all__ = [
     "AREAS",

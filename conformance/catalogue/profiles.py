@@ -251,6 +251,8 @@ _TGWUI = (
 
 _LLAMA_START = "llama-server -m MODEL.gguf --host 127.0.0.1 --port 8080 --jinja -c 4096 -a MODEL_ID"
 
+# TODO(merge): read base_url and title from any_agent/_wire/servers.py (the one server table)
+# once the SDK layout lands; keep here only what is certification data.
 PROFILES: Mapping[str, ProviderProfile] = MappingProxyType(
     {
         p.name: p

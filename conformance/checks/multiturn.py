@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from ..catalogue.checks import impl
-from ..context import Ctx
-from ..wire import RawResponse, summarize_stream
+from ..harness.context import Ctx
+from ..harness.http import RawResponse
+from ..harness.stream import summarize_stream
 from ._prompts import (
     FOREIGN_IDS,
     SYSTEM,
@@ -62,7 +63,7 @@ def _judge_answer(ctx: Ctx, content: str, calls: int, where: str) -> None:
 async def _judge_streamed_answer(ctx: Ctx, messages: list[dict[str, Any]], where: str) -> None:
     """Stream the answer to ``messages`` (which end with a tool result) and judge it."""
     resp = await ctx.chat(_body(ctx, messages, stream=True))
-    ctx.ok(resp, where)
+    ctx.require_2xx(resp, where)
     s = summarize_stream(resp.events())
     _judge_answer(ctx, s.content, len(s.tool_calls), where)
 
@@ -185,7 +186,7 @@ async def agent_loop(ctx: Ctx) -> None:
     """The two requests an agent loop makes, on the wire: the call, then the result."""
     first = [{"role": "system", "content": SYSTEM}, {"role": "user", "content": _LOOP_PROMPT}]
     resp = await ctx.chat(_body(ctx, first, stream=True))
-    ctx.ok(resp, "turn 1")
+    ctx.require_2xx(resp, "turn 1")
     calls = summarize_stream(resp.events()).tool_list()
     if not calls or calls[0].name != "get_weather":
         ctx.fail("turn 1 returned no structured get_weather call (tool_calls) to loop on")

@@ -7,7 +7,7 @@ from typing import Any
 import orjson
 
 from ..catalogue.checks import impl
-from ..context import Ctx
+from ..harness.context import Ctx
 from ._prompts import (
     CAPITAL,
     CAPITAL_SCHEMA,
@@ -99,7 +99,7 @@ async def n_choices(ctx: Ctx) -> None:
     if 400 <= resp.status < 500:
         ctx.note(f"n=2 rejected with HTTP {resp.status}")
         return
-    ctx.ok(resp)
+    ctx.require_2xx(resp)
     data = resp.json()
     choices = data.get("choices") if isinstance(data, dict) else None
     if not isinstance(choices, list):

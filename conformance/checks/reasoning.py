@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..catalogue.checks import impl
-from ..context import Ctx
+from ..harness.context import Ctx
 from ._prompts import ARITHMETIC_PROMPT, THINK_PATTERNS, base_body, find_markup, message_text
 
 

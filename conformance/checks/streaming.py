@@ -6,8 +6,8 @@ import asyncio
 from typing import Any
 
 from ..catalogue.checks import impl
-from ..context import Ctx
-from ..wire import FINISH_REASONS, StreamSummary, summarize_stream
+from ..harness.context import Ctx
+from ..harness.stream import FINISH_REASONS, StreamSummary, summarize_stream
 from ._prompts import (
     COUNT_TO_5,
     SYSTEM,
@@ -24,7 +24,7 @@ def _count_body(ctx: Ctx, **extra: Any) -> dict[str, Any]:
 @impl("stream.sse-framing")
 async def sse_framing(ctx: Ctx) -> None:
     resp = await ctx.chat(_count_body(ctx))
-    ctx.ok(resp)
+    ctx.require_2xx(resp)
     if not resp.is_sse:
         ctx.fail(f"Content-Type is {resp.content_type!r}, not text/event-stream")
     events = resp.events()
@@ -240,7 +240,7 @@ async def concurrent_isolated(ctx: Ctx) -> None:
     ids: list[str] = []
     texts: list[str] = []
     for w, resp in zip(words, resps, strict=True):
-        ctx.ok(resp, f"stream {w!r}")
+        ctx.require_2xx(resp, f"stream {w!r}")
         s = summarize_stream(resp.events())
         if s.done_count != 1 or not s.finish_reason:
             # a stream the server cut short is not recorded faithfully by vcrpy: keep this

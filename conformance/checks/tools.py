@@ -8,8 +8,8 @@ from typing import Any
 import orjson
 
 from ..catalogue.checks import impl
-from ..context import Ctx, SDKRun
-from ..wire import StreamSummary, ToolCallAcc
+from ..harness.context import Ctx, SDKRun
+from ..harness.stream import StreamSummary, ToolCallAcc
 from ._prompts import (
     FORECAST_TOOL,
     PARALLEL_PROMPT,
@@ -100,7 +100,7 @@ async def accepted(ctx: Ctx) -> None:
     body = base_body(ctx.model, WEATHER_PROMPT, max_tokens=96, tools=[WEATHER_TOOL])
     resp = await ctx.chat(body)
     if resp.status == 0:
-        ctx.ok(resp)
+        ctx.require_2xx(resp)
     if resp.status >= 500:
         ctx.fail(f"HTTP {resp.status} for a request with tools: {resp.error_message()[:160]}")
     if 400 <= resp.status < 500:
@@ -354,7 +354,7 @@ async def choice_named(ctx: Ctx) -> None:
     if 400 <= resp.status < 500:
         ctx.note(f"named tool_choice rejected with HTTP {resp.status}")
         return
-    ctx.ok(resp)
+    ctx.require_2xx(resp)
     data = resp.json()
     if not isinstance(data, dict) or not data.get("choices"):
         ctx.fail("response has no choices")

@@ -15,7 +15,7 @@ import json
 from typing import Any
 
 from .escape import css_token, html_inline, html_text, safe_link, visible
-from .matrix import LEGEND, NOTE_OUTCOMES, Column, Matrix, Row, outcome_info
+from .matrix import LEGEND, NOTE_OUTCOMES, Matrix, MatrixColumn, Row, outcome_info
 from .model import LAYERS, LEVELS, OUTCOMES, Result
 
 __all__ = ["render_html"]
@@ -68,7 +68,7 @@ def _result_data(result: Result, note: int | None) -> dict[str, Any]:
     }
 
 
-def _column_data(column: Column) -> dict[str, Any]:
+def _column_data(column: MatrixColumn) -> dict[str, Any]:
     run = column.run
     data: dict[str, Any] = {
         "header": column.header,
@@ -108,7 +108,7 @@ def _pill(result: Result | None, layer: str, note: int | None) -> str:
     )
 
 
-def _column_head(index: int, column: Column) -> str:
+def _column_head(index: int, column: MatrixColumn) -> str:
     classes = "col" if column.recorded else "col nr-col"
     parts = [f'<th class="{classes}" data-col="{index}" scope="col" tabindex="0">']
     parts.append(f'<div class="ch-name">{_e(column.provider_name)}</div>')

@@ -23,6 +23,7 @@ class SeedProvider:
 
 
 #: Every system the project sets out to certify, in display order.
+# TODO(merge): display names and families from any_agent/_wire/servers.py once it lands.
 SEED_PROVIDERS: tuple[SeedProvider, ...] = (
     SeedProvider("lmstudio", "LM Studio"),
     SeedProvider("ollama", "Ollama"),
