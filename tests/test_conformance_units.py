@@ -14,7 +14,6 @@ from conformance.catalogue import checks as registry
 from conformance.catalogue.checks import IMPLEMENTATIONS
 from conformance.catalogue.profiles import PROFILES, get_profile
 from conformance.checks._prompts import find_markup, validate_schema
-from conformance.fakeserver import FakeServer
 from conformance.harness.http import WireClient
 from conformance.harness.recording import (
     Manifest,
@@ -35,6 +34,7 @@ from conformance.results import (
     model_slug,
     write_results,
 )
+from conformance.testing.fakeserver import FakeServer
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -231,6 +231,24 @@ def dist(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dist]:
 # -- what ships ---------------------------------------------------------------------------------
 
 
+def test_wheel_ships_the_suite_rooms(dist: Dist) -> None:
+    """The conformance subpackages and its typing marker are in the wheel."""
+    with zipfile.ZipFile(dist.wheel) as zf:
+        names = set(zf.namelist())
+    for name in (
+        "conformance/py.typed",
+        "conformance/settings.py",
+        "conformance/columns.py",
+        "conformance/catalogue/checks.py",
+        "conformance/catalogue/profiles.py",
+        "conformance/checks/_prompts.py",
+        "conformance/harness/stream.py",
+        "conformance/harness/http.py",
+        "conformance/testing/fakeserver.py",
+    ):
+        assert name in names, name
+
+
 def test_wheel_contents(dist: Dist) -> None:
     with zipfile.ZipFile(dist.wheel) as zf:
         names = zf.namelist()

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from conformance.fakeserver import FakeServer
+from conformance.testing.fakeserver import FakeServer
 
 CHECKS = "models.list,stream.done-sentinel,tools.parallel"
 COLUMN = Path("cassettes/generic/ref-model")
