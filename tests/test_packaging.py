@@ -232,7 +232,7 @@ def dist(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dist]:
 
 
 def test_wheel_ships_the_suite_rooms(dist: Dist) -> None:
-    """The conformance subpackages and its typing marker are in the wheel."""
+    """The conformance subpackages, its typing marker and the report's assets are in the wheel."""
     with zipfile.ZipFile(dist.wheel) as zf:
         names = set(zf.namelist())
     for name in (
@@ -245,6 +245,8 @@ def test_wheel_ships_the_suite_rooms(dist: Dist) -> None:
         "conformance/harness/stream.py",
         "conformance/harness/http.py",
         "conformance/testing/fakeserver.py",
+        "conformance/report/assets/matrix.css",
+        "conformance/report/assets/matrix.js",
     ):
         assert name in names, name
 
