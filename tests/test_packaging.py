@@ -285,7 +285,9 @@ def test_sdist_contents(dist: Dist) -> None:
     for doc in SDIST_DOCS:
         assert doc in names, f"{doc} missing from {dist.sdist.name}"
     assert "any_agent/py.typed" in names
-    shipped_recordings = [n for n in names if n.startswith(("cassettes/", "reports/", ".ci/"))]
+    shipped_recordings = [
+        n for n in names if n.startswith(("cassettes/", "reports/", ".ci/", "scripts/"))
+    ]
     assert not shipped_recordings, shipped_recordings
 
 

@@ -53,7 +53,7 @@ class ProviderProfile:
     api_key_env: str | None = None
     #: ``any_agent`` request-shaping profile used by the SDK layer.
     sdk_provider: str = "generic"
-    #: A command in this repository that starts the server (``.ci/servers/start.sh``).
+    #: A command in this repository that starts the server (``scripts/servers/start.sh``).
     repo_start: str | None = None
     #: How checks that need *a* tool call ask for one: ``required`` (default), ``named`` (a
     #: named choice, for servers whose ``required`` is broken) or ``auto``.
@@ -293,7 +293,7 @@ PROFILES: Mapping[str, ProviderProfile] = MappingProxyType(
                     _LC_SYSTEM,
                 ),
                 sdk_provider="llamacpp",
-                repo_start=".ci/servers/start.sh llamacpp",
+                repo_start="scripts/servers/start.sh llamacpp",
             ),
             ProviderProfile(
                 name="llamacpp-tools",
@@ -304,7 +304,7 @@ PROFILES: Mapping[str, ProviderProfile] = MappingProxyType(
                 capabilities=_caps(),
                 known_failures=(_LC_NAMED, _LC_500, _LC_500_AUTO, _LC_MODEL),
                 sdk_provider="llamacpp",
-                repo_start=".ci/servers/start.sh llamacpp-tools",
+                repo_start="scripts/servers/start.sh llamacpp-tools",
             ),
             ProviderProfile(
                 name="vllm",
@@ -318,7 +318,7 @@ PROFILES: Mapping[str, ProviderProfile] = MappingProxyType(
                 capabilities=_caps(),
                 known_failures=_VLLM,
                 sdk_provider="vllm",
-                repo_start=".ci/servers/start.sh vllm",
+                repo_start="scripts/servers/start.sh vllm",
             ),
             ProviderProfile(
                 name="tgwui",
@@ -349,7 +349,7 @@ PROFILES: Mapping[str, ProviderProfile] = MappingProxyType(
                 known_failures=_LCP,
                 sdk_provider="llamacpp-python",
                 forced_choice="named",
-                repo_start=".ci/servers/start.sh llamacpp-python",
+                repo_start="scripts/servers/start.sh llamacpp-python",
             ),
             ProviderProfile(
                 name="litellm",
@@ -361,7 +361,7 @@ PROFILES: Mapping[str, ProviderProfile] = MappingProxyType(
                 known_failures=(*_LITELLM, _LC_NAMED),
                 api_key_env="LITELLM_API_KEY",
                 sdk_provider="litellm",
-                repo_start=".ci/servers/start.sh litellm",
+                repo_start="scripts/servers/start.sh litellm",
             ),
             ProviderProfile(
                 name="transformers",
@@ -371,7 +371,7 @@ PROFILES: Mapping[str, ProviderProfile] = MappingProxyType(
                 start_command="transformers serve --host 127.0.0.1 --port 8000 --force-model MODEL",
                 capabilities=_caps(),
                 sdk_provider="generic",
-                repo_start=".ci/servers/start.sh transformers",
+                repo_start="scripts/servers/start.sh transformers",
             ),
             ProviderProfile(
                 name="generic",
