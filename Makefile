@@ -47,7 +47,7 @@ dist: $(STAMP) ## build the sdist and wheel into dist/ and check them with twine
 	$(PY) -m twine check dist/*
 
 # real LLM servers for recording (llama.cpp, LiteLLM, llama-cpp-python, vLLM, ...)
--include .ci/servers/servers.mk
+-include scripts/servers/servers.mk
 
 # --- bench ---
 # matplotlib draws reports/performance.png; it is a bench-only tool, not a package dependency.

@@ -5,7 +5,7 @@ Subcommands:
 ``matrix``
     Render ``compatibility.{md,html,json}`` from result files (``reports/results/*.json``).
 ``list``
-    Print the check registry.
+    Print the check catalogue.
 ``certify``
     Replay every committed recording; exit 0 only when the certification completed (the
     recorded servers' own MUST failures are findings, not errors), non-zero when the harness
@@ -15,9 +15,8 @@ Subcommands:
 from __future__ import annotations
 
 import argparse
-import importlib
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -106,65 +105,14 @@ def _cmd_certify(args: argparse.Namespace) -> int:
     return 0
 
 
-def _entries(registry: Any) -> list[Any]:
-    for name in ("CHECKS", "REGISTRY", "checks", "registry"):
-        value = getattr(registry, name, None)
-        if value is None:
-            continue
-        if callable(value):
-            value = value()
-        if isinstance(value, dict):
-            return list(value.values())
-        if isinstance(value, Iterable) and not isinstance(value, str | bytes):
-            return list(value)
-    for name in ("all_checks", "iter_checks"):
-        func = getattr(registry, name, None)
-        if callable(func):
-            return list(func())
-    return []
-
-
-def _field(entry: Any, *names: str) -> str:
-    for name in names:
-        value = entry.get(name) if isinstance(entry, dict) else getattr(entry, name, None)
-        if value is not None:
-            return str(getattr(value, "value", value))
-    return ""
-
-
 def _cmd_list(args: argparse.Namespace) -> int:
-    try:
-        registry = importlib.import_module("conformance.registry")
-    except ModuleNotFoundError as exc:
-        if exc.name not in ("conformance.registry", "conformance"):
-            raise
-        print("the check registry (conformance.registry) is not available", file=sys.stderr)
-        return 1
-    text_table = getattr(registry, "text_table", None)
-    select = getattr(registry, "select", None)
-    if callable(text_table) and callable(select):
-        checks = select(args.patterns)
-        if not checks:
-            print("no check matches " + ", ".join(args.patterns), file=sys.stderr)
-            return 1
-        print(text_table(checks))
-        return 0
-    entries = _entries(registry)
-    if not entries:
-        print("the check registry is empty", file=sys.stderr)
-        return 1
-    from tabulate import tabulate
+    from .catalogue.checks import select, text_table
 
-    rows = [
-        [
-            _field(e, "id", "check", "check_id"),
-            _field(e, "level"),
-            _field(e, "area"),
-            _field(e, "title", "name"),
-        ]
-        for e in entries
-    ]
-    print(tabulate(rows, headers=["check", "level", "area", "title"], tablefmt="simple"))
+    checks = select(args.patterns)
+    if not checks:
+        print("no check matches " + ", ".join(args.patterns), file=sys.stderr)
+        return 1
+    print(text_table(checks))
     return 0
 
 
@@ -214,7 +162,7 @@ def _parser() -> argparse.ArgumentParser:
     certify.add_argument("--checks", action="append", metavar="GLOB", help="check ids (glob)")
     certify.set_defaults(func=_cmd_certify)
 
-    lister = sub.add_parser("list", help="list the checks in the registry")
+    lister = sub.add_parser("list", help="list the checks in the catalogue")
     lister.add_argument(
         "patterns", nargs="*", metavar="GLOB", help="only checks whose id matches (e.g. 'tools.*')"
     )

@@ -12,7 +12,8 @@ from typing import Any
 
 import httpx2
 
-from .profiles import ProviderProfile
+from .catalogue.profiles import ProviderProfile
+from .settings import UsageError
 
 __all__ = ["ServerFacts", "probe_server"]
 
@@ -41,19 +42,15 @@ class ServerFacts:
 
 
 def _unreachable(base_url: str, err: str, profile: ProviderProfile) -> Exception:
-    from .plugin import UsageProblem
-
     hint = profile.start_command
     if profile.repo_start:
         hint += f"  (in this repository: {profile.repo_start})"
-    return UsageProblem(f"cannot reach {base_url} ({err}); start the server first: {hint}")
+    return UsageError(f"cannot reach {base_url} ({err}); start the server first: {hint}")
 
 
 def probe_server(
     base_url: str, api_key: str | None, profile: ProviderProfile, *, timeout: float = 10.0
 ) -> ServerFacts:
-    from .plugin import UsageProblem
-
     headers = {"authorization": f"Bearer {api_key}"} if api_key else {}
     facts = ServerFacts()
     url = base_url.rstrip("/")
@@ -67,7 +64,7 @@ def probe_server(
         except httpx2.HTTPError as exc:
             raise _unreachable(url, f"{type(exc).__name__}: {exc}".strip(": "), profile) from None
         if resp.status_code in (401, 403):
-            raise UsageProblem(
+            raise UsageError(
                 f"{url}/models answered HTTP {resp.status_code}: pass the key with "
                 "--api-key-env VAR"
             )

@@ -19,11 +19,24 @@ matrix renderer imports it.
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
+
+from .trust import MAX_RESULTS_BYTES, read_json, safe_slug, validate_results
+from .vocabulary import (
+    LAYERS,
+    LEVELS,
+    OUTCOME_MEANING,
+    OUTCOMES,
+    SCHEMA_VERSION,
+    Layer,
+    Level,
+    Mode,
+    Outcome,
+    model_slug,
+)
 
 __all__ = [
     "LAYERS",
@@ -47,37 +60,6 @@ __all__ = [
     "summarize",
     "write_results",
 ]
-
-SCHEMA_VERSION = 1
-
-Outcome = Literal["pass", "warn", "fail", "unsupported", "n/a", "xfail", "error", "not-run"]
-Level = Literal["MUST", "SHOULD", "MAY"]
-Layer = Literal["wire", "sdk"]
-Mode = Literal["live", "record", "replay"]
-
-#: Every outcome, most to least favourable for a reader skimming a column.
-OUTCOMES: tuple[Outcome, ...] = (
-    "pass",
-    "warn",
-    "fail",
-    "xfail",
-    "unsupported",
-    "n/a",
-    "error",
-    "not-run",
-)
-OUTCOME_MEANING: Mapping[str, str] = {
-    "pass": "the requirement holds",
-    "warn": "it holds, with a deviation worth knowing (pass with warnings)",
-    "fail": "the requirement does not hold",
-    "xfail": "a known failure the provider profile lists, with a reason and a link",
-    "unsupported": "the provider profile declares the capability absent; not run",
-    "n/a": "the check does not apply to this server or model",
-    "error": "the harness could not judge (infrastructure, missing or unused cassette)",
-    "not-run": "not run in this mode (a live-only check during replay, without a recorded fact)",
-}
-LEVELS: tuple[Level, ...] = ("MUST", "SHOULD", "MAY")
-LAYERS: tuple[Layer, ...] = ("wire", "sdk")
 
 
 @dataclass(slots=True)
@@ -196,26 +178,8 @@ class ResultsFile:
         return {r.key: r for r in self.results}
 
 
-_SLUG_BAD = re.compile(r"[^a-z0-9._-]+")
-
-
-def model_slug(model: str) -> str:
-    """A file-name-safe, stable slug: ``Qwen/Qwen2.5-1.5B`` → ``qwen-qwen2.5-1.5b``.
-
-    A model given as a filesystem path (``transformers serve`` names models by path) is
-    reduced to its last component, so no local path ends up in a file name.
-    """
-    text = model.strip().rstrip("/")
-    if text.startswith(("/", "~", ".")) or re.match(r"^[A-Za-z]:[\\/]", text):
-        text = re.split(r"[\\/]", text)[-1]
-    slug = re.sub(r"\.{2,}", ".", _SLUG_BAD.sub("-", text.lower())).strip("-.")
-    return slug[:80] or "model"
-
-
 def results_filename(provider: str, model: str) -> str:
     """``<provider>__<model-slug>.json``, both parts slugged (no separator, no ``..``)."""
-    from .trust import safe_slug
-
     return f"{safe_slug(provider)}__{model_slug(model)}.json"
 
 
@@ -236,8 +200,6 @@ def write_results(report_dir: str | Path, results: ResultsFile) -> Path:
 def load_results(path: str | Path) -> ResultsFile:
     """Read one results file, bounded and schema-checked first (``ColumnError``, a
     ``ValueError``, also on an unknown ``schema_version``)."""
-    from .trust import MAX_RESULTS_BYTES, read_json, validate_results
-
     path = Path(path)
     data = read_json(path, max_bytes=MAX_RESULTS_BYTES, what="results file")
     validate_results(data, str(path))

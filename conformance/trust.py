@@ -27,6 +27,8 @@ from pydantic import (
     ValidationError,
 )
 
+from .vocabulary import LEVELS, OUTCOMES, SCHEMA_VERSION, model_slug
+
 __all__ = [
     "MAX_CASSETTE_BYTES",
     "MAX_DEPTH",
@@ -252,8 +254,6 @@ class ManifestSchema(_Strict):
 
 def validate_results(data: Any, source: str) -> ResultsSchema:
     """``data`` (a decoded results file) checked against the schema, or :class:`ColumnError`."""
-    from .results import SCHEMA_VERSION
-
     version = data.get("schema_version") if isinstance(data, dict) else None
     if version != SCHEMA_VERSION:
         shown = repr(version)[:40]
@@ -269,8 +269,6 @@ def validate_results(data: Any, source: str) -> ResultsSchema:
 
 def validate_manifest(data: Any, source: str) -> ManifestSchema:
     """``data`` (a decoded manifest) checked against the schema, or :class:`ColumnError`."""
-    from .results import LEVELS, OUTCOMES
-
     try:
         schema = ManifestSchema.model_validate(data)
     except ValidationError as exc:
@@ -292,15 +290,13 @@ def validate_manifest(data: Any, source: str) -> ManifestSchema:
 
 
 def _known_providers() -> set[str]:
-    from .profiles import PROFILES
+    from .catalogue.profiles import PROFILES
 
     return set(PROFILES) | {"generic"}
 
 
 def check_column(column: Path, root: Path) -> ManifestSchema:
     """Refuse a column that is not what its directory says, or holds anything but files."""
-    from .results import model_slug
-
     path = column / MANIFEST
     if column.is_symlink() or column.parent.is_symlink():
         raise ColumnError(f"{column}: the column directory is a symlink (refused)")

@@ -34,7 +34,7 @@ from any_agent import (
 from any_agent.config import get_base_url, get_model
 from any_agent.tools import tool
 from conformance import SUITE_VERSION
-from conformance.recording import Manifest
+from conformance.harness.recording import Manifest
 
 OK: dict[str, Any] = {"model": "m", "base_url": "http://127.0.0.1:9/v1"}
 KEY = "sk-badinput-0123456789abcdefXYZ"

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from conformance.recording import Manifest
+from conformance.harness.recording import Manifest
 from conformance.results import results_filename
 from conformance.trust import (
     MAX_CASSETTE_BYTES,

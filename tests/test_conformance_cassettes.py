@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from conformance.recording import Manifest, find_recordings, scan_for_secrets
-from conformance.registry import get
+from conformance.catalogue.checks import get
+from conformance.harness.recording import Manifest, find_recordings, scan_for_secrets
 from conformance.results import load_results, results_filename
 
 REPO = Path(__file__).resolve().parents[1]

@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 import yaml
 
-from conformance.fakeserver import FakeServer
-from conformance.recording import scan_for_secrets
+from conformance.harness.recording import scan_for_secrets
+from conformance.testing.fakeserver import FakeServer
 
 KEY = "sk-test-0123456789abcdefghijklmnop"
 

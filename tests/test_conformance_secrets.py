@@ -12,7 +12,7 @@ import httpx2
 import pytest
 from sse_server import Reply, SSEServer, sse
 
-from conformance.recording import make_vcr, redact, scan_for_secrets
+from conformance.harness.recording import make_vcr, redact, scan_for_secrets
 
 KEY = "sk-conf/0123+4567=89abcdefghijklmn"
 URL_SECRET = "qs-conf-secret-24680"

@@ -10,11 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from conformance import registry
-from conformance.context import IMPLEMENTATIONS
-from conformance.fakeserver import FakeServer
-from conformance.profiles import PROFILES, get_profile
-from conformance.recording import (
+from conformance.catalogue import checks as registry
+from conformance.catalogue.checks import IMPLEMENTATIONS
+from conformance.catalogue.profiles import PROFILES, get_profile
+from conformance.checks._prompts import find_markup, validate_schema
+from conformance.harness.http import WireClient
+from conformance.harness.recording import (
     Manifest,
     cassette_path,
     is_loopback,
@@ -22,6 +23,7 @@ from conformance.recording import (
     redact,
     scan_for_secrets,
 )
+from conformance.harness.stream import parse_sse, summarize_stream
 from conformance.results import (
     CheckResult,
     Evidence,
@@ -32,8 +34,7 @@ from conformance.results import (
     model_slug,
     write_results,
 )
-from conformance.scenarios import find_markup, validate_schema
-from conformance.wire import WireClient, parse_sse, summarize_stream
+from conformance.testing.fakeserver import FakeServer
 
 REPO = Path(__file__).resolve().parents[1]
 

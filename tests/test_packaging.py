@@ -33,7 +33,7 @@ import pytest
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
-from conformance.recording import Manifest
+from conformance.harness.recording import Manifest
 from conformance.results import load_results, results_filename
 
 pytestmark = pytest.mark.slow
@@ -231,6 +231,26 @@ def dist(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dist]:
 # -- what ships ---------------------------------------------------------------------------------
 
 
+def test_wheel_ships_the_suite_rooms(dist: Dist) -> None:
+    """The conformance subpackages, its typing marker and the report's assets are in the wheel."""
+    with zipfile.ZipFile(dist.wheel) as zf:
+        names = set(zf.namelist())
+    for name in (
+        "conformance/py.typed",
+        "conformance/settings.py",
+        "conformance/columns.py",
+        "conformance/catalogue/checks.py",
+        "conformance/catalogue/profiles.py",
+        "conformance/checks/_prompts.py",
+        "conformance/harness/stream.py",
+        "conformance/harness/http.py",
+        "conformance/testing/fakeserver.py",
+        "conformance/report/assets/matrix.css",
+        "conformance/report/assets/matrix.js",
+    ):
+        assert name in names, name
+
+
 def test_wheel_contents(dist: Dist) -> None:
     with zipfile.ZipFile(dist.wheel) as zf:
         names = zf.namelist()
@@ -265,7 +285,9 @@ def test_sdist_contents(dist: Dist) -> None:
     for doc in SDIST_DOCS:
         assert doc in names, f"{doc} missing from {dist.sdist.name}"
     assert "any_agent/py.typed" in names
-    shipped_recordings = [n for n in names if n.startswith(("cassettes/", "reports/", ".ci/"))]
+    shipped_recordings = [
+        n for n in names if n.startswith(("cassettes/", "reports/", ".ci/", "scripts/"))
+    ]
     assert not shipped_recordings, shipped_recordings
 
 

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from conformance.fakeserver import FakeServer
+from conformance.testing.fakeserver import FakeServer
 
 CHECKS = "models.list,stream.done-sentinel,tools.parallel"
 COLUMN = Path("cassettes/generic/ref-model")
@@ -183,7 +183,7 @@ def test_harness_errors_never_replace_a_column_even_when_accepted(
 def _kill_mid_swap_plugin(cwd: Path) -> None:
     (cwd / "kill_mid_swap.py").write_text(
         "import os, signal, tempfile\nfrom pathlib import Path\n"
-        "import conformance.plugin as P\n\n\n"
+        "import conformance.columns as P\n\n\n"
         "def replace_column(staging, final):\n"
         "    old = Path(tempfile.mkdtemp(prefix=f'.{final.name}.old-', dir=final.parent))\n"
         "    old.rmdir()\n    final.rename(old)\n    os.kill(os.getpid(), signal.SIGKILL)\n\n\n"
@@ -240,7 +240,7 @@ def test_a_full_disk_while_saving_the_manifest_leaves_the_column_as_it_was(
     """ENOSPC writing the staged manifest was a traceback out of pytest_sessionfinish (found
     on a 400 KB tmpfs); the disk is simulated full at that one write."""
     (recorded / "disk_full.py").write_text(
-        "import errno\nimport conformance.recording as R\n\n\n"
+        "import errno\nimport conformance.harness.recording as R\n\n\n"
         "def save(self, directory, secrets=()):\n"
         "    raise OSError(errno.ENOSPC, 'No space left on device')\n\n\n"
         "R.Manifest.save = save\n",

@@ -23,10 +23,10 @@ from typing import Any
 import markdown_it
 import pytest
 
-from conformance.fakeserver import FakeServer
 from conformance.report import build_matrix, load_results, render_all
 from conformance.report.escape import md_code, md_inline, md_text, safe_link
 from conformance.results import results_filename
+from conformance.testing.fakeserver import FakeServer
 
 REPO = Path(__file__).resolve().parents[1]
 EVIL = "https://evil.example/x"

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from conformance import registry
+from conformance.catalogue import checks as registry
 from conformance.report import build_matrix, load_results, render_all, write_reports
 from conformance.report.markdown import md_escape, md_inline, render_markdown
 from conformance.report.matrix import Matrix

@@ -6,17 +6,17 @@ import re
 
 import orjson
 
-from ..context import Ctx, impl
-from ..scenarios import base_body
+from ..catalogue.checks import impl
+from ..harness.context import Ctx
+from ._prompts import UNKNOWN_MODEL, base_body
 
-UNKNOWN_MODEL = "no-such-model-conformance-xyz"
 CONTEXT_RX = re.compile(r"context|too long|exceed|maximum|length|tokens", re.IGNORECASE)
 
 
 @impl("models.list")
 async def models_list(ctx: Ctx) -> None:
     resp = await ctx.get("models")
-    ctx.ok(resp, "GET /models")
+    ctx.require_2xx(resp, "GET /models")
     data = resp.json()
     if not isinstance(data, dict):
         ctx.fail("body is not a JSON object")
@@ -43,7 +43,7 @@ async def unknown_model(ctx: Ctx) -> None:
     body = base_body(UNKNOWN_MODEL, "Say hi.", max_tokens=4)
     resp = await ctx.chat(body)
     if resp.status == 0:
-        ctx.ok(resp)
+        ctx.require_2xx(resp)
     if 200 <= resp.status < 300:
         ctx.fail("HTTP 200 for a model the server does not serve (the name is ignored)")
     if resp.status >= 500:
@@ -127,7 +127,7 @@ async def context_overflow(ctx: Ctx) -> None:
     resp = await ctx.chat(base_body(ctx.model, f"Summarise: {words}", max_tokens=8))
     ctx.facts["context_window"] = n_ctx
     if resp.status == 0:
-        ctx.ok(resp)
+        ctx.require_2xx(resp)
     if 200 <= resp.status < 300:
         ctx.fail(f"HTTP {resp.status} for a prompt of ~{2 * n_ctx} tokens (silently truncated)")
     if resp.status >= 500:

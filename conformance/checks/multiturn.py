@@ -4,16 +4,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..context import Ctx, impl
-from ..scenarios import SYSTEM, WEATHER_TOOL, base_body, tool_history
-from ..wire import RawResponse, summarize_stream
-from .tools import WEATHER_PROMPT
-
-FOREIGN_IDS = (
-    "call_Zp4cQ0rXo1l8DnVb6sWt2yHk",
-    "toolu_01A09q90qw90lq917835lq9",
-    "functions.get_weather:0",
-    "123456789",
+from ..catalogue.checks import impl
+from ..harness.context import Ctx
+from ..harness.http import RawResponse
+from ..harness.stream import summarize_stream
+from ._prompts import (
+    FOREIGN_IDS,
+    SYSTEM,
+    WEATHER_PROMPT,
+    WEATHER_TOOL,
+    base_body,
+    message_text,
+    tool_history,
 )
 
 
@@ -41,7 +43,7 @@ async def history(ctx: Ctx) -> None:
         {"role": "user", "content": "What is my name? Answer with the name only."},
     ]
     data = await ctx.complete(base_body(ctx.model, messages, max_tokens=16))
-    content = (data["choices"][0].get("message") or {}).get("content") or ""
+    content = message_text(data)
     if not content.strip():
         ctx.fail("empty answer to a multi-turn history")
     if "ada" not in content.lower():
@@ -61,7 +63,7 @@ def _judge_answer(ctx: Ctx, content: str, calls: int, where: str) -> None:
 async def _judge_streamed_answer(ctx: Ctx, messages: list[dict[str, Any]], where: str) -> None:
     """Stream the answer to ``messages`` (which end with a tool result) and judge it."""
     resp = await ctx.chat(_body(ctx, messages, stream=True))
-    ctx.ok(resp, where)
+    ctx.require_2xx(resp, where)
     s = summarize_stream(resp.events())
     _judge_answer(ctx, s.content, len(s.tool_calls), where)
 
@@ -167,7 +169,7 @@ async def content_parts(ctx: Ctx) -> None:
         {"role": "user", "content": parts},
     ]
     data = await ctx.complete(base_body(ctx.model, messages, max_tokens=24), "text parts")
-    content = (data["choices"][0].get("message") or {}).get("content") or ""
+    content = message_text(data)
     if not content.strip():
         ctx.fail("empty answer to content given as parts")
     tool_parts = [{"type": "text", "text": '{"city": "Paris", "temperature_c": 21}'}]
@@ -184,7 +186,7 @@ async def agent_loop(ctx: Ctx) -> None:
     """The two requests an agent loop makes, on the wire: the call, then the result."""
     first = [{"role": "system", "content": SYSTEM}, {"role": "user", "content": _LOOP_PROMPT}]
     resp = await ctx.chat(_body(ctx, first, stream=True))
-    ctx.ok(resp, "turn 1")
+    ctx.require_2xx(resp, "turn 1")
     calls = summarize_stream(resp.events()).tool_list()
     if not calls or calls[0].name != "get_weather":
         ctx.fail("turn 1 returned no structured get_weather call (tool_calls) to loop on")

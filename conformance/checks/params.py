@@ -6,26 +6,21 @@ from typing import Any
 
 import orjson
 
-from ..context import Ctx, impl
-from ..scenarios import base_body, validate_schema
-
-STORY = "Write a long story about a lighthouse keeper."
-COUNT = "Count from 1 to 5, separated by commas. Reply with the numbers only."
-CAPITAL = 'What is the capital of France? Reply as a JSON object with the key "capital".'
-CAPITAL_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "properties": {"capital": {"type": "string"}},
-    "required": ["capital"],
-    "additionalProperties": False,
-}
-
-
-def _content(data: dict[str, Any], i: int = 0) -> str:
-    return (data["choices"][i].get("message") or {}).get("content") or ""
+from ..catalogue.checks import impl
+from ..harness.context import Ctx
+from ._prompts import (
+    CAPITAL,
+    CAPITAL_SCHEMA,
+    COUNT_TO_5,
+    LONG_STORY,
+    base_body,
+    message_text,
+    validate_schema,
+)
 
 
 async def _limit(ctx: Ctx, field: str) -> None:
-    body = base_body(ctx.model, STORY, max_tokens=None)
+    body = base_body(ctx.model, LONG_STORY, max_tokens=None)
     body[field] = 8
     data = await ctx.complete(body)
     fr = data["choices"][0].get("finish_reason")
@@ -36,7 +31,7 @@ async def _limit(ctx: Ctx, field: str) -> None:
         if n > 9:
             ctx.fail(f"{field}=8 gave {n} completion tokens")
     else:
-        words = len(_content(data).split())
+        words = len(message_text(data).split())
         if words > 12:
             ctx.fail(f"{field}=8 gave {words} words and no usage")
         ctx.warn("no usage to count tokens; judged by length")
@@ -57,8 +52,8 @@ async def max_completion_tokens(ctx: Ctx) -> None:
 @impl("params.stop")
 async def stop(ctx: Ctx) -> None:
     for value in ("4", ["4", "END"]):
-        data = await ctx.complete(base_body(ctx.model, COUNT, max_tokens=32, stop=value))
-        text = _content(data)
+        data = await ctx.complete(base_body(ctx.model, COUNT_TO_5, max_tokens=32, stop=value))
+        text = message_text(data)
         fr = data["choices"][0].get("finish_reason")
         kind = "string" if isinstance(value, str) else "list"
         if "4" in text:
@@ -70,7 +65,7 @@ async def stop(ctx: Ctx) -> None:
 
 
 def _json_content(ctx: Ctx, data: dict[str, Any]) -> Any:
-    text = _content(data).strip()
+    text = message_text(data).strip()
     try:
         return orjson.loads(text)
     except orjson.JSONDecodeError:
@@ -100,11 +95,11 @@ async def json_schema(ctx: Ctx) -> None:
 
 @impl("params.n")
 async def n_choices(ctx: Ctx) -> None:
-    resp = await ctx.chat(base_body(ctx.model, COUNT, max_tokens=16, n=2))
+    resp = await ctx.chat(base_body(ctx.model, COUNT_TO_5, max_tokens=16, n=2))
     if 400 <= resp.status < 500:
         ctx.note(f"n=2 rejected with HTTP {resp.status}")
         return
-    ctx.ok(resp)
+    ctx.require_2xx(resp)
     data = resp.json()
     choices = data.get("choices") if isinstance(data, dict) else None
     if not isinstance(choices, list):
@@ -116,16 +111,16 @@ async def n_choices(ctx: Ctx) -> None:
 
 @impl("params.seed")
 async def seed(ctx: Ctx) -> None:
-    body = base_body(ctx.model, STORY, max_tokens=24)
-    a = _content(await ctx.complete(body, "first"))
-    b = _content(await ctx.complete(body, "second"))
+    body = base_body(ctx.model, LONG_STORY, max_tokens=24)
+    a = message_text(await ctx.complete(body, "first"))
+    b = message_text(await ctx.complete(body, "second"))
     if a != b:
         ctx.fail(f"same seed, different content: {a[:40]!r} / {b[:40]!r}")
 
 
 @impl("params.usage")
 async def usage(ctx: Ctx) -> None:
-    data = await ctx.complete(base_body(ctx.model, COUNT, max_tokens=16))
+    data = await ctx.complete(base_body(ctx.model, COUNT_TO_5, max_tokens=16))
     u = data.get("usage")
     if not isinstance(u, dict):
         ctx.fail("no usage object")

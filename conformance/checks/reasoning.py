@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from ..context import Ctx, impl
-from ..scenarios import THINK_PATTERNS, base_body, find_markup
-
-PROMPT = "What is 17 times 23? Think step by step, then give the answer."
+from ..catalogue.checks import impl
+from ..harness.context import Ctx
+from ._prompts import ARITHMETIC_PROMPT, THINK_PATTERNS, base_body, find_markup, message_text
 
 
 @impl("reasoning.separated")
 async def separated(ctx: Ctx) -> None:
-    s = await ctx.stream(base_body(ctx.model, PROMPT, stream=True, max_tokens=160))
+    s = await ctx.stream(base_body(ctx.model, ARITHMETIC_PROMPT, stream=True, max_tokens=160))
     leaked = find_markup(s.content, THINK_PATTERNS)
     if leaked:
         ctx.fail(f"reasoning markup in content: {', '.join(leaked)}")
@@ -24,7 +23,7 @@ async def separated(ctx: Ctx) -> None:
 
 @impl("reasoning.separated", "sdk")
 async def separated_sdk(ctx: Ctx) -> None:
-    run = await ctx.sdk_run(PROMPT, max_tokens=160)
+    run = await ctx.sdk_run(ARITHMETIC_PROMPT, max_tokens=160)
     if run.error is not None:
         ctx.fail(f"the SDK raised {run.describe()}")
     leaked = find_markup(run.text, THINK_PATTERNS)
@@ -52,8 +51,8 @@ async def history_accepted(ctx: Ctx) -> None:
 
 @impl("reasoning.no-think-leak")
 async def no_think_leak(ctx: Ctx) -> None:
-    data = await ctx.complete(base_body(ctx.model, PROMPT, max_tokens=160))
-    content = (data["choices"][0].get("message") or {}).get("content") or ""
+    data = await ctx.complete(base_body(ctx.model, ARITHMETIC_PROMPT, max_tokens=160))
+    content = message_text(data)
     opens, closes = content.count("<think>"), content.count("</think>")
     if opens != closes:
         ctx.fail(f"unbalanced thinking markup in content ({opens} open, {closes} close)")

@@ -5,23 +5,26 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from ..context import Ctx, impl
-from ..scenarios import base_body
-from ..wire import FINISH_REASONS, StreamSummary, summarize_stream
-
-COUNT = "Count from 1 to 5, separated by commas. Reply with the numbers only."
-UNICODE_TEXT = "你好, мир, café, 🌍🚀"
-UNICODE = f"Repeat exactly this text and nothing else: {UNICODE_TEXT}"
+from ..catalogue.checks import impl
+from ..harness.context import Ctx
+from ..harness.stream import FINISH_REASONS, StreamSummary, summarize_stream
+from ._prompts import (
+    COUNT_TO_5,
+    SYSTEM,
+    UNICODE_PROMPT,
+    base_body,
+    message_text,
+)
 
 
 def _count_body(ctx: Ctx, **extra: Any) -> dict[str, Any]:
-    return base_body(ctx.model, COUNT, stream=True, max_tokens=32, **extra)
+    return base_body(ctx.model, COUNT_TO_5, stream=True, max_tokens=32, **extra)
 
 
 @impl("stream.sse-framing")
 async def sse_framing(ctx: Ctx) -> None:
     resp = await ctx.chat(_count_body(ctx))
-    ctx.ok(resp)
+    ctx.require_2xx(resp)
     if not resp.is_sse:
         ctx.fail(f"Content-Type is {resp.content_type!r}, not text/event-stream")
     events = resp.events()
@@ -169,9 +172,9 @@ async def _stream_and_plain(ctx: Ctx, prompt: str) -> tuple[StreamSummary, dict[
 
 @impl("stream.equals-nonstream")
 async def equals_nonstream(ctx: Ctx) -> None:
-    s, data = await _stream_and_plain(ctx, COUNT)
+    s, data = await _stream_and_plain(ctx, COUNT_TO_5)
     choice = data["choices"][0]
-    text = (choice.get("message") or {}).get("content") or ""
+    text = message_text(data)
     ctx.facts["stream_text"] = s.content[:200]
     if s.content != text:
         ctx.fail(f"stream {s.content[:60]!r} != non-stream {text[:60]!r}")
@@ -181,28 +184,24 @@ async def equals_nonstream(ctx: Ctx) -> None:
 
 @impl("stream.equals-nonstream", "sdk")
 async def equals_nonstream_sdk(ctx: Ctx) -> None:
-    data = await ctx.complete(base_body(ctx.model, COUNT, max_tokens=32), "non-streamed request")
-    text = (data["choices"][0].get("message") or {}).get("content") or ""
-    run = await ctx.sdk_run(COUNT, system_prompt=_system(), max_tokens=32)
+    data = await ctx.complete(
+        base_body(ctx.model, COUNT_TO_5, max_tokens=32), "non-streamed request"
+    )
+    text = message_text(data)
+    run = await ctx.sdk_run(COUNT_TO_5, system_prompt=SYSTEM, max_tokens=32)
     if run.error is not None:
         ctx.fail(f"the SDK raised {run.describe()}")
     if run.text != text:
         ctx.fail(f"SDK text {run.text[:60]!r} != non-stream content {text[:60]!r}")
 
 
-def _system() -> str:
-    from ..scenarios import SYSTEM
-
-    return SYSTEM
-
-
 @impl("stream.unicode")
 async def unicode(ctx: Ctx) -> None:
-    s, data = await _stream_and_plain(ctx, UNICODE)
+    s, data = await _stream_and_plain(ctx, UNICODE_PROMPT)
     for i, piece in enumerate(s.content_deltas):
         if "\ufffd" in piece:
             ctx.fail(f"delta {i} carries U+FFFD (a character split across events): {piece!r}")
-    text = (data["choices"][0].get("message") or {}).get("content") or ""
+    text = message_text(data)
     if "\ufffd" in text:
         ctx.fail("the non-streamed content carries U+FFFD")
     if s.content != text:
@@ -214,7 +213,7 @@ async def unicode(ctx: Ctx) -> None:
 
 @impl("stream.unicode", "sdk")
 async def unicode_sdk(ctx: Ctx) -> None:
-    run = await ctx.sdk_run(UNICODE, system_prompt=_system(), max_tokens=32)
+    run = await ctx.sdk_run(UNICODE_PROMPT, system_prompt=SYSTEM, max_tokens=32)
     if run.error is not None:
         ctx.fail(f"the SDK raised {run.describe()}")
     if "\ufffd" in run.text:
@@ -241,7 +240,7 @@ async def concurrent_isolated(ctx: Ctx) -> None:
     ids: list[str] = []
     texts: list[str] = []
     for w, resp in zip(words, resps, strict=True):
-        ctx.ok(resp, f"stream {w!r}")
+        ctx.require_2xx(resp, f"stream {w!r}")
         s = summarize_stream(resp.events())
         if s.done_count != 1 or not s.finish_reason:
             # a stream the server cut short is not recorded faithfully by vcrpy: keep this

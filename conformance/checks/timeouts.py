@@ -7,12 +7,11 @@ from __future__ import annotations
 
 import itertools
 
-from ..context import Ctx, impl
-from ..scenarios import base_body
-from ..wire import RawResponse, summarize_stream
-
-STORY = "Write a short story about a lighthouse keeper, about ten sentences long."
-COUNT = "Count from 1 to 20, separated by commas."
+from ..catalogue.checks import impl
+from ..harness.context import Ctx
+from ..harness.http import RawResponse
+from ..harness.stream import summarize_stream
+from ._prompts import COUNT_TO_20, SHORT_STORY, base_body
 
 
 def _first_token_time(resp: RawResponse) -> float | None:
@@ -30,8 +29,8 @@ def _first_token_time(resp: RawResponse) -> float | None:
 
 @impl("timeout.time-to-headers")
 async def time_to_headers(ctx: Ctx) -> None:
-    resp = await ctx.chat(base_body(ctx.model, COUNT, stream=True, max_tokens=16))
-    ctx.ok(resp)
+    resp = await ctx.chat(base_body(ctx.model, COUNT_TO_20, stream=True, max_tokens=16))
+    ctx.require_2xx(resp)
     t = resp.t_headers or 0.0
     ctx.facts["time_to_headers_s"] = round(t, 3)
     ctx.facts["time_to_first_byte_s"] = round(resp.t_first_byte or 0.0, 3)
@@ -43,8 +42,8 @@ async def time_to_headers(ctx: Ctx) -> None:
 
 @impl("timeout.time-to-first-token")
 async def time_to_first_token(ctx: Ctx) -> None:
-    resp = await ctx.chat(base_body(ctx.model, COUNT, stream=True, max_tokens=16))
-    ctx.ok(resp)
+    resp = await ctx.chat(base_body(ctx.model, COUNT_TO_20, stream=True, max_tokens=16))
+    ctx.require_2xx(resp)
     t = _first_token_time(resp)
     if t is None:
         ctx.fail("no content event arrived")
@@ -57,7 +56,7 @@ async def time_to_first_token(ctx: Ctx) -> None:
 
 @impl("timeout.time-to-first-token", "sdk")
 async def time_to_first_token_sdk(ctx: Ctx) -> None:
-    run = await ctx.sdk_run(COUNT, max_tokens=16)
+    run = await ctx.sdk_run(COUNT_TO_20, max_tokens=16)
     if run.error is not None:
         ctx.fail(f"the SDK raised {run.describe()}")
     ms = getattr(run.result, "time_to_first_token_ms", None)
@@ -71,8 +70,8 @@ async def time_to_first_token_sdk(ctx: Ctx) -> None:
 
 @impl("timeout.longest-gap")
 async def longest_gap(ctx: Ctx) -> None:
-    resp = await ctx.chat(base_body(ctx.model, STORY, stream=True, max_tokens=96))
-    ctx.ok(resp)
+    resp = await ctx.chat(base_body(ctx.model, SHORT_STORY, stream=True, max_tokens=96))
+    ctx.require_2xx(resp)
     times = [t for t, _ in resp.chunk_times]
     if len(times) < 2:
         ctx.na("the response arrived in one piece; no gap to measure")
@@ -89,12 +88,12 @@ async def longest_gap(ctx: Ctx) -> None:
 async def client_disconnect(ctx: Ctx) -> None:
     short = base_body(ctx.model, "Say OK.", max_tokens=4)
     base = await ctx.chat(short)
-    ctx.ok(base, "baseline request")
+    ctx.require_2xx(base, "baseline request")
     baseline = base.t_total
     cut = await ctx.chat(
-        base_body(ctx.model, STORY, stream=True, max_tokens=400), abort_after_events=3
+        base_body(ctx.model, SHORT_STORY, stream=True, max_tokens=400), abort_after_events=3
     )
-    ctx.ok(cut, "stream to drop")
+    ctx.require_2xx(cut, "stream to drop")
     if not cut.aborted:
         ctx.na("the stream ended before three events; nothing to drop")
     after = await ctx.chat(short)
@@ -115,9 +114,9 @@ async def client_disconnect(ctx: Ctx) -> None:
 async def cold_start(ctx: Ctx) -> None:
     body = base_body(ctx.model, "Say OK.", stream=True, max_tokens=4)
     first = await ctx.chat(body)
-    ctx.ok(first)
+    ctx.require_2xx(first)
     second = await ctx.chat(body)
-    ctx.ok(second)
+    ctx.require_2xx(second)
     s = summarize_stream(first.events())
     if not s.finish_reason:
         ctx.warn("the first request ended without a finish_reason")

@@ -7,23 +7,25 @@ from typing import Any
 
 import orjson
 
-from ..context import Ctx, SDKRun, impl
-from ..scenarios import (
+from ..catalogue.checks import impl
+from ..harness.context import Ctx, SDKRun
+from ..harness.stream import StreamSummary, ToolCallAcc
+from ._prompts import (
     FORECAST_TOOL,
+    PARALLEL_PROMPT,
     SYSTEM,
+    TIME_PROMPT,
     TIME_TOOL,
     TOOLS_BY_NAME,
+    UNICODE_CITY_PROMPT,
+    WEATHER_PROMPT,
     WEATHER_TOOL,
     base_body,
     find_markup,
+    message_text,
     validate_schema,
 )
-from ..wire import StreamSummary, ToolCallAcc
 
-WEATHER_PROMPT = "What is the weather in Paris? Use the get_weather tool."
-PARALLEL_PROMPT = "What is the weather in Paris and in London? Call the tool once for each city."
-TIME_PROMPT = "What time is it now? Use the get_time tool."
-UNICODE_PROMPT = "What is the weather in São Paulo? Use the get_weather tool."
 ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 
@@ -98,7 +100,7 @@ async def accepted(ctx: Ctx) -> None:
     body = base_body(ctx.model, WEATHER_PROMPT, max_tokens=96, tools=[WEATHER_TOOL])
     resp = await ctx.chat(body)
     if resp.status == 0:
-        ctx.ok(resp)
+        ctx.require_2xx(resp)
     if resp.status >= 500:
         ctx.fail(f"HTTP {resp.status} for a request with tools: {resp.error_message()[:160]}")
     if 400 <= resp.status < 500:
@@ -352,7 +354,7 @@ async def choice_named(ctx: Ctx) -> None:
     if 400 <= resp.status < 500:
         ctx.note(f"named tool_choice rejected with HTTP {resp.status}")
         return
-    ctx.ok(resp)
+    ctx.require_2xx(resp)
     data = resp.json()
     if not isinstance(data, dict) or not data.get("choices"):
         ctx.fail("response has no choices")
@@ -414,7 +416,7 @@ async def no_markup(ctx: Ctx) -> None:
     found += [f"parallel stream: {m}" for m in find_markup(s2.content)]
     body = base_body(ctx.model, WEATHER_PROMPT, max_tokens=96, tools=[WEATHER_TOOL])
     data = await ctx.complete(body, "auto request")
-    content = (data["choices"][0].get("message") or {}).get("content") or ""
+    content = message_text(data)
     found += [f"auto: {m}" for m in find_markup(content)]
     if found:
         ctx.fail("markup in content: " + ", ".join(found))
@@ -453,7 +455,7 @@ async def ids_unique(ctx: Ctx) -> None:
 
 @impl("tools.args-unicode")
 async def args_unicode(ctx: Ctx) -> None:
-    _, calls = await _stream_calls(ctx, forced_body(ctx, UNICODE_PROMPT, stream=True))
+    _, calls = await _stream_calls(ctx, forced_body(ctx, UNICODE_CITY_PROMPT, stream=True))
     args, problem = _parse_args(calls[0].arguments)
     if problem:
         ctx.fail(problem)

@@ -1,5 +1,8 @@
 """``compatibility.html``: one self-contained page (inline CSS and JS, no network).
 
+The CSS and the JS are package data, ``assets/matrix.css`` and ``assets/matrix.js``, inlined
+at render time; the CSP names the script by the SHA-256 of its text exactly as rendered.
+
 Everything from the result files is HTML-escaped in the static markup; the evidence that
 the detail drawer shows is embedded as JSON (with ``<``, ``>`` and ``&`` escaped so it can
 never close its ``<script>`` element) and inserted with ``textContent``. A Content Security
@@ -12,10 +15,11 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+from importlib import resources
 from typing import Any
 
 from .escape import css_token, html_inline, html_text, safe_link, visible
-from .matrix import LEGEND, NOTE_OUTCOMES, Column, Matrix, Row, outcome_info
+from .matrix import LEGEND, NOTE_OUTCOMES, Matrix, MatrixColumn, Row, outcome_info
 from .model import LAYERS, LEVELS, OUTCOMES, Result
 
 __all__ = ["render_html"]
@@ -68,7 +72,7 @@ def _result_data(result: Result, note: int | None) -> dict[str, Any]:
     }
 
 
-def _column_data(column: Column) -> dict[str, Any]:
+def _column_data(column: MatrixColumn) -> dict[str, Any]:
     run = column.run
     data: dict[str, Any] = {
         "header": column.header,
@@ -108,7 +112,7 @@ def _pill(result: Result | None, layer: str, note: int | None) -> str:
     )
 
 
-def _column_head(index: int, column: Column) -> str:
+def _column_head(index: int, column: MatrixColumn) -> str:
     classes = "col" if column.recorded else "col nr-col"
     parts = [f'<th class="{classes}" data-col="{index}" scope="col" tabindex="0">']
     parts.append(f'<div class="ch-name">{_e(column.provider_name)}</div>')
@@ -358,391 +362,19 @@ def _notes(matrix: Matrix) -> str:
     return "".join(out)
 
 
-_CSS = """
-:root{--bg:#f6f7f9;--fg:#1c2430;--muted:#5d6b7a;--card:#fff;--line:#dfe3e8;--head:#fbfcfd;
---accent:#2f6fde;--mono:ui-monospace,SFMono-Regular,Menlo,"DejaVu Sans Mono",Consolas,monospace;
---o-pass-bg:#d7f3e0;--o-pass-fg:#136c36;--o-warn-bg:#fff0bf;--o-warn-fg:#855c00;
---o-xfail-bg:#ffe2cc;--o-xfail-fg:#a2480a;--o-fail-bg:#fdd9d7;--o-fail-fg:#b3261e;
---o-error-bg:#eadcfb;--o-error-fg:#6a2fb5;--o-unsupported-bg:#e8ebef;--o-unsupported-fg:#55606c;
---o-na-bg:#f1f3f5;--o-na-fg:#87919c;--o-notrun-bg:#f1f3f5;--o-notrun-fg:#87919c;
---o-unknown-bg:#dcebfb;--o-unknown-fg:#1f5c99;--hatch:#eef0f3}
-@media (prefers-color-scheme:dark){:root{--bg:#0f1419;--fg:#e3e8ee;--muted:#93a0ad;--card:#171d24;
---line:#2a323c;--head:#1a2129;--accent:#6ea1ff;--o-pass-bg:#143d24;--o-pass-fg:#7ee2a0;
---o-warn-bg:#3f3310;--o-warn-fg:#f5cf5b;--o-xfail-bg:#45290f;--o-xfail-fg:#ffaa66;
---o-fail-bg:#4a1a18;--o-fail-fg:#ff8b80;--o-error-bg:#33214d;--o-error-fg:#c9a5ff;
---o-unsupported-bg:#262d35;--o-unsupported-fg:#a4afba;--o-na-bg:#1e242b;--o-na-fg:#77828e;
---o-notrun-bg:#1e242b;--o-notrun-fg:#77828e;--o-unknown-bg:#17314d;--o-unknown-fg:#8cc2ff;
---hatch:#1c2229}}
-*{box-sizing:border-box}
-html,body{margin:0;background:var(--bg);color:var(--fg);
-font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,"DejaVu Sans",sans-serif}
-code,pre{font-family:var(--mono);font-size:12.5px}
-header.top{padding:22px 28px 8px}
-header.top h1{margin:0;font-size:24px;letter-spacing:-.01em}
-header.top .sub{margin:4px 0 0;color:var(--muted)}
-main{padding:0 28px 40px}
-h2{font-size:16px;margin:26px 0 10px}
-.cards{display:grid;grid-template-columns:repeat(auto-fill,minmax(290px,1fr));gap:14px;
-margin:14px 0}
-.card{background:var(--card);border:1px solid var(--line);border-radius:10px;padding:14px 16px;
-box-shadow:0 1px 2px rgba(0,0,0,.04);cursor:pointer}
-.card:hover,.card:focus{border-color:var(--accent);outline:none}
-.card-h{display:flex;justify-content:space-between;align-items:center;gap:8px}
-.card-name{font-weight:650;font-size:15px}
-.card-model{font-family:var(--mono);font-size:12.5px;margin-top:4px;word-break:break-all}
-.card-ver{font-family:var(--mono);font-size:11.5px;color:var(--muted)}
-.card-conf{color:var(--muted);font-size:12.5px;margin-top:2px}
-.badge{font-size:11px;padding:2px 8px;border-radius:99px;background:var(--o-unsupported-bg);
-color:var(--o-unsupported-fg);white-space:nowrap}
-.badge.mode-live,.ch-prov.mode-live{background:var(--o-pass-bg);color:var(--o-pass-fg)}
-.badge.mode-replay,.ch-prov.mode-replay{background:var(--o-unknown-bg);color:var(--o-unknown-fg)}
-.badge.mode-record,.ch-prov.mode-record{background:var(--o-warn-bg);color:var(--o-warn-fg)}
-.meter{display:grid;grid-template-columns:84px 1fr 52px;align-items:center;gap:8px;margin-top:8px;
-font-size:12.5px}
-.meter .m-label{color:var(--muted)}
-.meter b{text-align:right;font-variant-numeric:tabular-nums}
-.bar{height:8px;border-radius:99px;background:var(--o-na-bg);overflow:hidden;display:block}
-.bar i{display:block;height:100%;border-radius:99px;background:var(--o-fail-fg)}
-.bar i.full{background:#2fa45b}.bar i.good{background:#d9a400}
-.chips,.areas{display:flex;flex-wrap:wrap;gap:5px;margin-top:10px}
-.chip{font-size:11.5px;padding:1px 8px;border-radius:99px;background:var(--o-na-bg)}
-.area-chip{font-size:11.5px;padding:1px 7px;border-radius:5px;border:1px solid var(--line);
-color:var(--muted)}
-.area-chip b{color:var(--fg);font-weight:600}.area-chip.part b{color:var(--o-fail-fg)}
-.missing{background:var(--card);border:1px dashed var(--line);border-radius:10px;
-padding:4px 16px 10px;margin:18px 0}
-.missing h2{margin:10px 0 2px;font-size:14px}.missing p{margin:0 0 6px;color:var(--muted)}
-.missing ul{list-style:none;margin:0;padding:0}
-.missing li{display:flex;align-items:center;gap:8px;padding:4px 0;flex-wrap:wrap;
-border-top:1px solid var(--line)}
-.missing li:first-child{border-top:0}
-.nr-name{font-weight:600;min-width:200px}
-.cmd{background:var(--o-na-bg);padding:2px 7px;border-radius:5px}
-.or{color:var(--muted)}
-.copy{font:11px system-ui,sans-serif;border:1px solid var(--line);background:var(--card);
-color:var(--muted);border-radius:5px;padding:1px 7px;cursor:pointer}
-.copy:hover{color:var(--accent);border-color:var(--accent)}
-.controls{position:sticky;top:0;z-index:5;background:var(--bg);display:flex;flex-wrap:wrap;
-gap:8px 22px;padding:10px 0;border-bottom:1px solid var(--line);margin-top:10px}
-.controls .group{display:flex;flex-wrap:wrap;align-items:center;gap:6px}
-.controls .group>span{color:var(--muted);font-size:12px;text-transform:uppercase;
-letter-spacing:.06em;margin-right:2px}
-.toggle{display:inline-flex;align-items:center;gap:4px;padding:2px 9px;border:1px solid
-var(--line);border-radius:99px;background:var(--card);cursor:pointer;font-size:12.5px;
-user-select:none}
-.toggle input{margin:0}
-#search{border:1px solid var(--line);border-radius:7px;padding:4px 9px;background:var(--card);
-color:var(--fg);min-width:180px}
-.shown{color:var(--muted);font-size:12px}
-.table-wrap{overflow:auto;max-height:78vh;border:1px solid var(--line);border-radius:10px;
-background:var(--card);margin-top:12px}
-table.matrix{border-collapse:separate;border-spacing:0;width:100%}
-.matrix th,.matrix td{border-bottom:1px solid var(--line);padding:6px 10px;vertical-align:middle}
-.matrix thead th{position:sticky;top:0;z-index:3;background:var(--head);text-align:left;
-font-weight:600;vertical-align:bottom;border-bottom:2px solid var(--line)}
-.matrix thead th.col{min-width:178px;cursor:pointer;font-weight:400;text-align:center}
-.matrix thead th.nr-col{min-width:112px}
-.matrix thead th.col:hover{background:var(--bg)}
-.matrix th.corner{left:0;z-index:4;min-width:260px}
-.matrix th.check{position:sticky;left:0;z-index:2;background:var(--card);text-align:left;
-font-weight:400;border-right:1px solid var(--line)}
-.matrix th.check code{font-size:12.5px;font-weight:600}
-.matrix .title{color:var(--muted);font-size:12px}
-.ch-name{font-weight:650}
-.ch-model{font-family:var(--mono);font-size:11.5px;overflow-wrap:anywhere}
-.ch-layers{display:flex;justify-content:center;gap:14px;margin-top:6px;font-size:10px;
-color:var(--muted);text-transform:uppercase;letter-spacing:.06em}
-.ch-ver{font-family:var(--mono);font-size:11px;color:var(--muted)}
-.ch-conf{font-size:11.5px;color:var(--muted);font-style:italic}
-.ch-prov{display:inline-block;font-size:10px;margin-top:3px;padding:0 6px;border-radius:99px;
-background:var(--o-unsupported-bg);color:var(--o-unsupported-fg)}
-.ch-nr{display:inline-block;font-size:10.5px;margin-top:3px;padding:0 6px;border-radius:99px;
-border:1px dashed var(--o-na-fg);color:var(--o-na-fg)}
-th.nr-col .ch-name{color:var(--muted)}
-tr.area-row th{position:sticky;left:0;background:var(--bg);text-align:left;
-font-size:12px;text-transform:uppercase;letter-spacing:.07em;padding-top:12px}
-.area-name{font-weight:700}
-.area-count{color:var(--muted);font-weight:400;margin-left:10px;text-transform:none;
-letter-spacing:0}
-td.lvl{white-space:nowrap}
-.lvl-MUST,.lvl-SHOULD,.lvl-MAY{font-size:10.5px;font-weight:700;letter-spacing:.05em;
-padding:1px 6px;border-radius:4px}
-.lvl-MUST{background:#1c2430;color:#fff}.lvl-SHOULD{background:#5d6b7a;color:#fff}
-.lvl-MAY{border:1px solid #5d6b7a;color:var(--muted)}
-td.cell{text-align:center;padding:4px 6px}
-td.nr{background:repeating-linear-gradient(135deg,transparent 0 6px,var(--hatch) 6px 12px)}
-.cellbtn{border:1px solid transparent;background:none;padding:3px;border-radius:8px;
-cursor:pointer;display:inline-flex;align-items:center;gap:3px;color:inherit}
-.cellbtn:hover,.cellbtn:focus-visible{border-color:var(--accent);outline:none}
-.cellbtn.active{border-color:var(--accent);box-shadow:0 0 0 2px rgba(47,111,222,.25)}
-.sep{width:1px;height:14px;background:var(--line)}
-.pill{display:inline-flex;align-items:center;justify-content:center;min-width:30px;
-height:22px;padding:0 6px;border-radius:6px;font-weight:700;font-size:13px;
-background:var(--o-na-bg);color:var(--o-na-fg)}
-.pill sup{font-size:9.5px;margin-left:1px;font-weight:600}
-.o-pass{background:var(--o-pass-bg);color:var(--o-pass-fg)}
-.o-warn{background:var(--o-warn-bg);color:var(--o-warn-fg)}
-.o-xfail{background:var(--o-xfail-bg);color:var(--o-xfail-fg);outline:1px dashed
-var(--o-xfail-fg);outline-offset:-1px}
-.o-fail{background:var(--o-fail-bg);color:var(--o-fail-fg)}
-.o-error{background:var(--o-error-bg);color:var(--o-error-fg)}
-.o-unsupported{background:var(--o-unsupported-bg);color:var(--o-unsupported-fg)}
-.o-na{background:var(--o-na-bg);color:var(--o-na-fg);font-size:10.5px;font-weight:600}
-.o-not-run{background:var(--o-notrun-bg);color:var(--o-notrun-fg);outline:1px dotted
-var(--o-notrun-fg);outline-offset:-1px}
-.o-missing{background:transparent;color:var(--o-na-fg)}
-.pill.slot{background:transparent}
-.sep:has(+ .slot){visibility:hidden}
-.o-unknown{background:var(--o-unknown-bg);color:var(--o-unknown-fg)}
-.nrpill{background:repeating-linear-gradient(135deg,transparent 0 4px,var(--hatch) 4px 8px);
-border:1px solid var(--line)}
-.legend ul{list-style:none;padding:0;margin:0;display:grid;
-grid-template-columns:repeat(auto-fill,minmax(330px,1fr));gap:6px 18px}
-.legend li{display:flex;align-items:center;gap:8px;font-size:13px}
-.legend li b{white-space:nowrap}
-.legend p{color:var(--muted)}
-.notes ol{padding-left:26px}
-.notes li{margin:5px 0}.notes li .pill{margin-right:6px;min-width:24px;height:20px}
-.notes li:target{background:var(--o-warn-bg);border-radius:6px}
-.reason{color:var(--muted)}
-a{color:var(--accent)}
-footer{color:var(--muted);font-size:12px;padding:20px 28px}
-#drawer{position:fixed;top:0;right:0;bottom:0;width:min(560px,96vw);background:var(--card);
-border-left:1px solid var(--line);box-shadow:-8px 0 24px rgba(0,0,0,.12);z-index:10;
-overflow:auto;padding:18px 22px;transform:translateX(105%);transition:transform .16s ease}
-#drawer.open{transform:none}
-#drawer .close{position:absolute;top:12px;right:14px;border:0;background:none;font-size:22px;
-cursor:pointer;color:var(--muted)}
-#drawer h2{margin:0 30px 2px 0;font-family:var(--mono);font-size:15px;word-break:break-all}
-#drawer .meta{color:var(--muted);margin:0 0 10px}
-#drawer section{border-top:1px solid var(--line);padding-top:10px;margin-top:12px}
-#drawer h3{display:flex;align-items:center;gap:8px;font-size:14px;margin:0 0 6px}
-#drawer dl{display:grid;grid-template-columns:110px 1fr;gap:4px 10px;margin:6px 0}
-#drawer dt{color:var(--muted)}#drawer dd{margin:0;word-break:break-word}
-#drawer h4{margin:10px 0 4px;font-size:12px;color:var(--muted);text-transform:uppercase;
-letter-spacing:.06em}
-#drawer pre{background:var(--bg);border:1px solid var(--line);border-radius:7px;padding:8px 10px;
-overflow:auto;max-height:320px;white-space:pre-wrap;word-break:break-word;margin:0}
-#drawer .cmdrow{display:flex;gap:8px;align-items:center;margin:6px 0}
-.hidden{display:none!important}
-table.hide-nr .nr-col{display:none}
-"""
+def _asset(name: str) -> str:
+    """``assets/<name>`` as it goes between its tags: a newline, then the file's text.
 
-_JS = r"""
-(function () {
-  "use strict";
-  var data = JSON.parse(document.getElementById("report-data").textContent);
-  var table = document.getElementById("matrix");
-  var drawer = document.getElementById("drawer");
-  var body = document.getElementById("drawer-body");
-  var active = null;
-
-  function el(tag, cls, text) {
-    var node = document.createElement(tag);
-    if (cls) node.className = cls;
-    if (text !== undefined && text !== null) node.textContent = String(text);
-    return node;
-  }
-  function pill(outcome, glyph) {
-    var cls = "o-" + String(outcome).replace("/", "");
-    return el("span", "pill " + cls, glyph);
-  }
-  function row(dl, key, value) {
-    if (value === undefined || value === null || value === "") return;
-    dl.appendChild(el("dt", null, key));
-    var dd = el("dd");
-    if (value instanceof Node) dd.appendChild(value); else dd.textContent = String(value);
-    dl.appendChild(dd);
-  }
-  function rich(cls, text) {
-    var node = el("span", cls);
-    var parts = String(text).split("`");
-    if (parts.length < 3 || parts.length % 2 === 0) {
-      node.textContent = String(text);
-      return node;
-    }
-    parts.forEach(function (part, i) {
-      var code = i % 2 && part.trim();
-      node.appendChild(code ? el("code", null, part) : document.createTextNode(part));
-    });
-    return node;
-  }
-  function link(url) {
-    if (!/^https?:\/\//.test(url)) return el("code", null, url);
-    var a = el("a", null, url);
-    a.href = url; a.target = "_blank"; a.rel = "noopener noreferrer";
-    return a;
-  }
-  function copyButton(text) {
-    var b = el("button", "copy", "copy");
-    b.type = "button"; b.setAttribute("data-copy", text);
-    return b;
-  }
-  function open(nodes) {
-    while (body.firstChild) body.removeChild(body.firstChild);
-    nodes.forEach(function (n) { body.appendChild(n); });
-    drawer.classList.add("open");
-    drawer.setAttribute("aria-hidden", "false");
-  }
-  function close() {
-    if (drawer.classList.contains("open") && history.replaceState && location.hash) {
-      history.replaceState(null, "", location.pathname + location.search);
-    }
-    drawer.classList.remove("open");
-    drawer.setAttribute("aria-hidden", "true");
-    if (active) active.classList.remove("active");
-    active = null;
-  }
-  function columnNodes(col) {
-    var c = data.columns[col];
-    var nodes = [el("h2", null, c.header), el("p", "meta", c.name)];
-    var dl = el("dl");
-    if (c.recorded) {
-      row(dl, "provenance", c.provenance);
-      row(dl, "server", c.server);
-      row(dl, "model", c.model);
-      row(dl, "configuration", c.configuration);
-      row(dl, "mode", c.mode);
-      row(dl, "date", c.date);
-      row(dl, "recorded", c.recorded_date);
-      row(dl, "suite", c.suite_version);
-      row(dl, "any-agent", c.any_agent_version);
-      row(dl, "python", c.python);
-      row(dl, "base URL", c.base_url);
-      row(dl, "sources", (c.sources || []).join(", "));
-      nodes.push(dl);
-      nodes.push(el("h4", null, "Re-record"));
-    } else {
-      nodes.push(el("p", null, "No results for this system yet. Record it against a live server:"));
-    }
-    [c.record_command, c.make_command].forEach(function (cmd) {
-      var r = el("div", "cmdrow");
-      r.appendChild(el("code", "cmd", cmd));
-      r.appendChild(copyButton(cmd));
-      nodes.push(r);
-    });
-    return nodes;
-  }
-  function cellNodes(id) {
-    var cell = data.cells[id];
-    var c = data.columns[cell.col];
-    var check = data.checks[cell.check] || {};
-    var nodes = [el("h2", null, cell.check)];
-    if (check.title) { var p = el("p"); p.appendChild(rich(null, check.title)); nodes.push(p); }
-    nodes.push(el("p", "meta", [check.level, check.area, c.header, c.provenance]
-      .filter(Boolean).join(" · ")));
-    cell.judged.forEach(function (layer) {
-      var r = cell.layers[layer];
-      var sec = el("section");
-      var h = el("h3");
-      var info = data.legend[r ? r.outcome : "missing"] || data.legend.unknown;
-      h.appendChild(pill(info.outcome, info.glyph));
-      h.appendChild(el("span", null, (layer === "sdk" ? "SDK" : "wire") + " — " +
-        (r ? r.outcome : "no result")));
-      sec.appendChild(h);
-      if (r) {
-        var dl = el("dl");
-        if (r.message) row(dl, "message", rich(null, r.message));
-        if (r.reason) row(dl, "reason", rich(null, r.reason));
-        if (r.link) row(dl, "link", link(r.link));
-        if (r.note) row(dl, "note", "#" + r.note);
-        row(dl, "duration", r.duration === null ? null : r.duration.toFixed(3) + " s");
-        row(dl, "cassette", r.cassette);
-        if (r.from_manifest) row(dl, "source", "provider manifest (declared, not measured)");
-        sec.appendChild(dl);
-        [["Request", r.request], ["Response excerpt", r.response]].forEach(function (p) {
-          if (!p[1]) return;
-          sec.appendChild(el("h4", null, p[0]));
-          sec.appendChild(el("pre", null, p[1]));
-        });
-      }
-      nodes.push(sec);
-    });
-    return nodes;
-  }
-
-  function openCell(btn) {
-    if (active) active.classList.remove("active");
-    active = btn; btn.classList.add("active");
-    var id = btn.getAttribute("data-cell");
-    open(cellNodes(id));
-    if (history.replaceState) history.replaceState(null, "", "#cell=" + id);
-  }
-  function fromHash() {
-    var m = /^#cell=(k[0-9]+)$/.exec(location.hash);
-    var btn = m && document.querySelector('.cellbtn[data-cell="' + m[1] + '"]');
-    if (btn) openCell(btn);
-  }
-
-  document.addEventListener("click", function (ev) {
-    var t = ev.target;
-    if (!(t instanceof Element)) return;
-    var copy = t.closest("[data-copy]");
-    if (copy) {
-      var text = copy.getAttribute("data-copy");
-      if (navigator.clipboard) navigator.clipboard.writeText(text).then(function () {
-        copy.textContent = "copied";
-        setTimeout(function () { copy.textContent = "copy"; }, 1200);
-      }, function () {});
-      return;
-    }
-    if (t.closest(".close")) { close(); return; }
-    var btn = t.closest(".cellbtn");
-    if (btn) { openCell(btn); return; }
-    var col = t.closest("th.col, td.nr, .card, .missing li");
-    if (col && col.hasAttribute("data-col")) {
-      open(columnNodes(Number(col.getAttribute("data-col"))));
-      return;
-    }
-    if (!t.closest("#drawer")) close();
-  });
-  document.addEventListener("keydown", function (ev) {
-    if (ev.key === "Escape") close();
-    if (ev.key === "Enter" && ev.target instanceof Element && ev.target.hasAttribute("data-col")
-        && ev.target.matches("th.col, .card")) {
-      open(columnNodes(Number(ev.target.getAttribute("data-col"))));
-    }
-  });
-
-  function checked(name) {
-    var out = {};
-    document.querySelectorAll("input[name=" + name + "]").forEach(function (i) {
-      out[i.value] = i.checked;
-    });
-    return out;
-  }
-  function apply() {
-    var areas = checked("area"), levels = checked("level");
-    var problems = document.getElementById("problems").checked;
-    var q = document.getElementById("search").value.trim().toLowerCase();
-    var shown = 0, total = 0;
-    table.classList.toggle("hide-nr", document.getElementById("hide-nr").checked);
-    table.querySelectorAll("tbody").forEach(function (tb) {
-      var areaOn = areas[tb.getAttribute("data-area")] !== false;
-      var any = false;
-      tb.querySelectorAll("tr.check-row").forEach(function (tr) {
-        total += 1;
-        var ok = areaOn && levels[tr.getAttribute("data-level")] !== false &&
-          (!problems || tr.getAttribute("data-problem") === "1") &&
-          (!q || tr.getAttribute("data-search").indexOf(q) >= 0);
-        tr.classList.toggle("hidden", !ok);
-        if (ok) { any = true; shown += 1; }
-      });
-      tb.classList.toggle("hidden", !any);
-    });
-    document.getElementById("shown").textContent = shown + " of " + total + " checks";
-  }
-  document.querySelectorAll(".controls input").forEach(function (i) {
-    i.addEventListener("input", apply);
-    i.addEventListener("change", apply);
-  });
-  apply();
-  fromHash();
-})();
-"""
+    Read at render time from the package data (``conformance/report/assets/``), so the CSS and
+    the JS are files a linter sees, shipped in the wheel beside this module.
+    """
+    data = (resources.files("conformance.report") / "assets" / name).read_bytes()
+    return "\n" + data.decode("utf-8")
 
 
 def render_html(matrix: Matrix) -> str:
+    css = _asset("matrix.css")
+    script = _asset("matrix.js")
     cells: dict[str, Any] = {}
     table = _table(matrix, cells)
     data = {
@@ -756,7 +388,7 @@ def render_html(matrix: Matrix) -> str:
             i.outcome: {"outcome": i.outcome, "glyph": i.glyph, "label": i.label} for i in LEGEND
         },
     }
-    script_hash = base64.b64encode(hashlib.sha256(_JS.encode("utf-8")).digest()).decode("ascii")
+    script_hash = base64.b64encode(hashlib.sha256(script.encode("utf-8")).digest()).decode("ascii")
     csp = (
         "default-src 'none'; style-src 'unsafe-inline'; img-src data:; "
         f"script-src 'sha256-{script_hash}'; base-uri 'none'; form-action 'none'"
@@ -777,7 +409,7 @@ def render_html(matrix: Matrix) -> str:
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
         '<meta name="generator" content="any-agent-conformance matrix">',
         "<title>any-agent compatibility matrix</title>",
-        f"<style>{_CSS}</style></head><body>",
+        f"<style>{css}</style></head><body>",
         '<header class="top"><h1>Compatibility matrix</h1>',
         f'<p class="sub">{_e(" · ".join(sub))}</p></header><main>',
         _cards(matrix),
@@ -797,7 +429,7 @@ def render_html(matrix: Matrix) -> str:
         '<button type="button" class="close" aria-label="Close">×</button>'
         '<div id="drawer-body"></div></aside>',
         f'<script type="application/json" id="report-data">{_json_for_script(data)}</script>',
-        f"<script>{_JS}</script>",
+        f"<script>{script}</script>",
         "</body></html>",
         "",
     ]

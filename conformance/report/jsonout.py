@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 from .escape import json_visible
-from .matrix import LEGEND, Column, Matrix
+from .matrix import LEGEND, Matrix, MatrixColumn
 from .model import LAYERS
 
 __all__ = ["MATRIX_SCHEMA_VERSION", "matrix_document", "render_json"]
@@ -15,7 +15,7 @@ __all__ = ["MATRIX_SCHEMA_VERSION", "matrix_document", "render_json"]
 MATRIX_SCHEMA_VERSION = 1
 
 
-def _column(matrix: Matrix, column: Column) -> dict[str, Any]:
+def _column(matrix: Matrix, column: MatrixColumn) -> dict[str, Any]:
     doc: dict[str, Any] = {
         "key": column.key,
         "provider": column.provider,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from tabulate import tabulate
 
 from .escape import md_code, md_inline, md_text, safe_link
-from .matrix import LEGEND, Column, Matrix, Note, Row, outcome_info
+from .matrix import LEGEND, Matrix, MatrixColumn, Note, Row, outcome_info
 from .model import LAYERS
 
 __all__ = ["md_escape", "md_inline", "render_markdown"]
@@ -22,7 +22,7 @@ def _table(rows: list[list[str]], headers: list[str]) -> str:
     return tabulate(rows, headers=headers, tablefmt="github", disable_numparse=True)
 
 
-def _cell(matrix: Matrix, column: Column, row: Row) -> str:
+def _cell(matrix: Matrix, column: MatrixColumn, row: Row) -> str:
     if not column.recorded:
         return ""
     parts = []
@@ -34,7 +34,7 @@ def _cell(matrix: Matrix, column: Column, row: Row) -> str:
     return " / ".join(parts)
 
 
-def _matrix_header(column: Column) -> str:
+def _matrix_header(column: MatrixColumn) -> str:
     """A compact, multi-line (``<br>``) column header for the wide matrix table."""
     run = column.run
     if run is None:

@@ -11,15 +11,16 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
+from ..catalogue.checks import AREAS, CHECKS
 from .model import LAYERS, LEVELS, OUTCOMES, Result, RunFile, RunInfo
 from .providers import SEED_PROVIDERS, display_name, family, make_command, record_command
 
 __all__ = [
     "LEGEND",
     "NOTE_OUTCOMES",
-    "Column",
     "ColumnSummary",
     "Matrix",
+    "MatrixColumn",
     "Note",
     "OutcomeInfo",
     "Row",
@@ -116,7 +117,7 @@ class ColumnSummary:
 
 
 @dataclass
-class Column:
+class MatrixColumn:
     key: str
     provider: str
     provider_name: str
@@ -157,7 +158,7 @@ class Column:
 
 @dataclass
 class Matrix:
-    columns: list[Column]
+    columns: list[MatrixColumn]
     rows: list[Row]
     notes: list[Note]
     #: (column key, check, layer) -> note number
@@ -169,7 +170,7 @@ class Matrix:
         return list(dict.fromkeys(row.area for row in self.rows))
 
     @property
-    def recorded_columns(self) -> list[Column]:
+    def recorded_columns(self) -> list[MatrixColumn]:
         return [c for c in self.columns if c.recorded]
 
     @property
@@ -196,14 +197,10 @@ class _Catalogue:
 
 
 def _catalogue() -> _Catalogue:
-    """Row order and titles from the check registry, when it can be imported."""
-    try:
-        from conformance import registry
-    except ImportError:  # pragma: no cover - the registry ships with the package
-        return _Catalogue()
+    """Row order and titles from the check catalogue."""
     return _Catalogue(
-        areas=tuple(registry.AREAS),
-        checks={c.id: (i, c.title, tuple(c.layers)) for i, c in enumerate(registry.CHECKS)},
+        areas=tuple(AREAS),
+        checks={c.id: (i, c.title, tuple(c.layers)) for i, c in enumerate(CHECKS)},
     )
 
 
@@ -235,7 +232,7 @@ def _merge(group: Sequence[RunFile]) -> dict[tuple[str, str], Result]:
     return cells
 
 
-def _summarise(column: Column, rows: Sequence[Row]) -> ColumnSummary:
+def _summarise(column: MatrixColumn, rows: Sequence[Row]) -> ColumnSummary:
     must: dict[str, list[int]] = {layer: [0, 0] for layer in LAYERS}
     counts: dict[str, int] = {}
     areas: dict[str, list[int]] = {}
@@ -273,12 +270,12 @@ def build_matrix(run_files: Iterable[RunFile]) -> Matrix:
     for run_file in runs:
         groups.setdefault(_column_identity(run_file.run)[0], []).append(run_file)
 
-    recorded: list[Column] = []
+    recorded: list[MatrixColumn] = []
     for key, group in groups.items():
         latest = group[-1].run
         _, label = _column_identity(latest)
         recorded.append(
-            Column(
+            MatrixColumn(
                 key=key,
                 provider=latest.provider,
                 provider_name=display_name(latest.provider),
@@ -304,7 +301,7 @@ def build_matrix(run_files: Iterable[RunFile]) -> Matrix:
     )
     have = {family(c.provider) for c in recorded}
     missing = [
-        Column(
+        MatrixColumn(
             key=p.id,
             provider=p.id,
             provider_name=p.name,

@@ -23,6 +23,7 @@ class SeedProvider:
 
 
 #: Every system the project sets out to certify, in display order.
+# TODO(merge): display names and families from any_agent/_wire/servers.py once it lands.
 SEED_PROVIDERS: tuple[SeedProvider, ...] = (
     SeedProvider("lmstudio", "LM Studio"),
     SeedProvider("ollama", "Ollama"),
@@ -69,7 +70,7 @@ def _needs_base_url(provider: str) -> bool:
 def _known(provider: str) -> str | None:
     """``provider`` when it names a profile the suite ships (result files are contributed
     input: their provider string never becomes part of a command verbatim)."""
-    from conformance.profiles import PROFILES
+    from conformance.catalogue.profiles import PROFILES
 
     return provider if provider in PROFILES or provider in _BY_ID else None
 

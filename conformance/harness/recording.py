@@ -29,8 +29,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 from any_agent._wire.credentials import is_loopback, redact_url, scrub
 
-from . import SUITE_VERSION
-from .results import model_slug
+from .. import SUITE_VERSION
+from ..results import model_slug
 
 __all__ = [
     "CASSETTE_ORIGIN",
@@ -198,7 +198,7 @@ class ReadableYAML:
     def deserialize(cassette_string: str) -> dict[str, Any]:
         import yaml
 
-        from .trust import MAX_CASSETTE_BYTES
+        from ..trust import MAX_CASSETTE_BYTES
 
         if len(cassette_string) > MAX_CASSETTE_BYTES:
             raise ValueError(f"the cassette is larger than {MAX_CASSETTE_BYTES} bytes")
@@ -359,7 +359,7 @@ class Manifest:
     @classmethod
     def load(cls, path: str | Path) -> Manifest:
         """Read a manifest through the bounded reader and the schema (``ColumnError``)."""
-        from .trust import MAX_MANIFEST_BYTES, read_json, validate_manifest
+        from ..trust import MAX_MANIFEST_BYTES, read_json, validate_manifest
 
         path = Path(path)
         data = read_json(path, max_bytes=MAX_MANIFEST_BYTES, what="manifest")

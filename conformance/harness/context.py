@@ -10,20 +10,21 @@ A check is ``async def check(ctx) -> None``. It ends in one of these ways:
 from __future__ import annotations
 
 import copy
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, NoReturn
 
-from .profiles import ProviderProfile
-from .registry import Check
-from .results import Layer, Mode, Outcome
-from .wire import RawResponse, StreamSummary, WireClient, summarize_stream
+from ..catalogue.checks import Check
+from ..catalogue.profiles import ProviderProfile
+from ..results import Layer, Mode, Outcome
+from .http import RawResponse, WireClient
+from .stream import StreamSummary, summarize_stream
 
-__all__ = ["IMPLEMENTATIONS", "Ctx", "Stop", "Target", "impl"]
+__all__ = ["Ctx", "SDKRun", "Target", "Verdict"]
 
 
-class Stop(Exception):
-    """Ends a check with ``outcome``."""
+class Verdict(Exception):
+    """Ends a check with ``outcome`` (raised by :meth:`Ctx.fail`, :meth:`Ctx.na`, ...)."""
 
     def __init__(self, outcome: Outcome, message: str) -> None:
         super().__init__(message)
@@ -51,7 +52,7 @@ class Target:
 
     @property
     def column(self) -> str:
-        from .results import model_slug
+        from ..results import model_slug
 
         return f"{self.provider}/{model_slug(self.model)}"
 
@@ -65,22 +66,6 @@ class Target:
                 if isinstance(value, int) and value > 0:
                     return value
         return None
-
-
-CheckFn = Callable[["Ctx"], Awaitable[None]]
-#: (check id, layer) → implementation, filled by the modules of :mod:`conformance.checks`.
-IMPLEMENTATIONS: dict[tuple[str, Layer], CheckFn] = {}
-
-
-def impl(check_id: str, layer: Layer = "wire") -> Callable[[CheckFn], CheckFn]:
-    def register(fn: CheckFn) -> CheckFn:
-        key = (check_id, layer)
-        if key in IMPLEMENTATIONS:
-            raise RuntimeError(f"two implementations for {key}")
-        IMPLEMENTATIONS[key] = fn
-        return fn
-
-    return register
 
 
 _CUT_BODY = "without sending complete message body"
@@ -128,13 +113,13 @@ class Ctx:
 
     # -- verdicts ----------------------------------------------------------------------------
     def fail(self, message: str) -> NoReturn:
-        raise Stop("fail", message)
+        raise Verdict("fail", message)
 
     def na(self, message: str) -> NoReturn:
-        raise Stop("n/a", message)
+        raise Verdict("n/a", message)
 
     def unsupported(self, message: str) -> NoReturn:
-        raise Stop("unsupported", message)
+        raise Verdict("unsupported", message)
 
     def warn(self, message: str) -> None:
         self.warnings.append(message)
@@ -161,7 +146,7 @@ class Ctx:
         self.last_request = {"method": "POST", "path": path, "body": _short(content.decode())}
         return self._seen(await self.wire.request("POST", path, content=content))
 
-    def ok(self, resp: RawResponse, what: str = "request") -> None:
+    def require_2xx(self, resp: RawResponse, what: str = "request") -> None:
         """Fail unless the response is 2xx; a transport error ends the check as ``error``."""
         if resp.error and not resp.aborted:
             self.unreplayable = resp.error  # also for responses not fetched via self.chat
@@ -170,7 +155,7 @@ class Ctx:
                 # the server sent headers and then dropped the connection mid-body (while
                 # recording, vcrpy buffers the body, so this surfaces before the status)
                 self.fail(f"{what}: the server closed the connection mid-response ({resp.error})")
-            raise Stop("error", f"{what}: no response from the server ({resp.error})")
+            raise Verdict("error", f"{what}: no response from the server ({resp.error})")
         if not 200 <= resp.status < 300:
             msg = resp.error_message()
             self.fail(f"{what}: HTTP {resp.status}" + (f": {msg[:200]}" if msg else ""))
@@ -178,13 +163,13 @@ class Ctx:
     async def stream(self, body: Mapping[str, Any], what: str = "stream") -> StreamSummary:
         """Send a streamed request, require 2xx, and summarise its events."""
         resp = await self.chat(body)
-        self.ok(resp, what)
+        self.require_2xx(resp, what)
         return summarize_stream(resp.events())
 
     async def complete(self, body: Mapping[str, Any], what: str = "request") -> dict[str, Any]:
         """Send a non-streamed request, require 2xx and a JSON object with a choice."""
         resp = await self.chat(body)
-        self.ok(resp, what)
+        self.require_2xx(resp, what)
         data = resp.json()
         if not isinstance(data, dict):
             self.fail(f"{what}: response body is not a JSON object")

@@ -2,7 +2,7 @@
 switchable quirks taken from real servers. It lets the suite be tested (and demonstrated)
 without a model:
 
-    python -m conformance.fakeserver --port 8099 [--quirk no-done --quirk repeat-tool-id]
+    python -m conformance.testing.fakeserver --port 8099 [--quirk no-done --quirk repeat-tool-id]
     pytest --base-url http://127.0.0.1:8099/v1 --model ref-model
 
 The toy model answers the suite's prompts structurally (counts, repeats, calls the weather
@@ -457,7 +457,7 @@ class FakeServer:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m conformance.fakeserver")
+    parser = argparse.ArgumentParser(prog="python -m conformance.testing.fakeserver")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8099)
     parser.add_argument("--quirk", action="append", default=[], choices=sorted(QUIRKS))

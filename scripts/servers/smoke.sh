@@ -8,13 +8,9 @@ HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 source "$HERE/lib.sh"
 
-[[ $# -ge 1 ]] || {
-  echo "usage: $0 PROVIDER [auto|required|named]" >&2
-  exit 2
-}
+provider_arg 1 "" "PROVIDER [auto|required|named]" "$@"
 P=$1
 CHOICE=${2:-auto}
-check_provider "$P"
 PORT=$(provider_port "$P")
 MODEL_ID=$(provider_model_id "$P")
 AUTH=()

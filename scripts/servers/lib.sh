@@ -1,6 +1,6 @@
 # shellcheck shell=bash
 # shellcheck disable=SC2034  # variables are used by the scripts that source this file
-# Shared settings for the real-server scripts in .ci/servers/ (sourced, not run).
+# Shared settings for the real-server scripts in scripts/servers/ (sourced, not run).
 # Everything heavy (venvs, models, wheels, PID files, logs) lives under $ANY_AGENT_CACHE, outside the repo.
 
 SERVERS_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -90,6 +90,18 @@ log() { printf '[servers] %s\n' "$*" >&2; }
 die() {
   printf '[servers] ERROR: %s\n' "$*" >&2
   exit 1
+}
+
+# provider_arg MIN MAX USAGE "$@": the scripts' shared preamble. Exits 2 with "usage: SCRIPT USAGE"
+# unless MIN <= $# <= MAX (MAX empty: no upper bound), then dies unless $1 is a known provider.
+provider_arg() {
+  local min=$1 max=$2 usage=$3
+  shift 3
+  if (($# < min)) || { [[ -n $max ]] && (($# > max)); }; then
+    echo "usage: $0 $usage" >&2
+    exit 2
+  fi
+  check_provider "$1"
 }
 
 check_provider() {

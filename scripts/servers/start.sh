@@ -14,12 +14,8 @@ HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 source "$HERE/lib.sh"
 
-[[ $# -eq 1 ]] || {
-  echo "usage: $0 PROVIDER (one of: $PROVIDERS)" >&2
-  exit 2
-}
+provider_arg 1 1 "PROVIDER (one of: $PROVIDERS)" "$@"
 P=$1
-check_provider "$P"
 
 PORT=$(provider_port "$P")
 MODEL_ID=$(provider_model_id "$P")

@@ -7,11 +7,7 @@ HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 source "$HERE/lib.sh"
 
-[[ $# -eq 1 ]] || {
-  echo "usage: $0 PROVIDER (one of: $PROVIDERS)" >&2
-  exit 2
-}
-check_provider "$1"
+provider_arg 1 1 "PROVIDER (one of: $PROVIDERS)" "$@"
 CACHE="$CACHE" SERVERS_DIR="$SERVERS_DIR" PORT="$(provider_port "$1")" MODEL_ID="$(provider_model_id "$1")" \
   MODEL_NAME="$(provider_model "$1")" LITELLM_KEY="$LITELLM_KEY" LLAMA_CMAKE_ARGS="$LLAMA_CMAKE_ARGS" \
   LCP_CMAKE_ARGS="$LCP_CMAKE_ARGS" VENV_LLAMA="$VENV_LLAMA" VENV_LITELLM="$VENV_LITELLM" VENV_LCP="$VENV_LCP" \

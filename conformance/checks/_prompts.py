@@ -1,4 +1,4 @@
-"""Fixed prompts, tools and request builders shared by the checks.
+"""Every prompt, tool and request builder the checks send, in one place.
 
 Everything here is deterministic: temperature 0, a fixed seed, fixed tool-call ids in
 synthetic histories, no timestamps or random values in a request. A recorded cassette
@@ -11,14 +11,30 @@ import re
 from typing import Any
 
 __all__ = [
+    "ARITHMETIC_PROMPT",
+    "CAPITAL",
+    "CAPITAL_SCHEMA",
+    "COUNT_TO_5",
+    "COUNT_TO_20",
     "FORECAST_TOOL",
+    "FOREIGN_IDS",
+    "LONG_STORY",
     "MARKUP_PATTERNS",
+    "PARALLEL_PROMPT",
     "SEED",
+    "SHORT_STORY",
     "SYSTEM",
+    "TIME_PROMPT",
     "TIME_TOOL",
+    "UNICODE_CITY_PROMPT",
+    "UNICODE_PROMPT",
+    "UNICODE_TEXT",
+    "UNKNOWN_MODEL",
+    "WEATHER_PROMPT",
     "WEATHER_TOOL",
     "base_body",
     "find_markup",
+    "message_text",
     "tool_history",
     "validate_schema",
 ]
@@ -29,6 +45,36 @@ SYSTEM = (
     "is available, answer the user using it instead of calling the tool again."
 )
 
+# ---- prompts ---------------------------------------------------------------------------------
+COUNT_TO_5 = "Count from 1 to 5, separated by commas. Reply with the numbers only."
+COUNT_TO_20 = "Count from 1 to 20, separated by commas."
+LONG_STORY = "Write a long story about a lighthouse keeper."
+SHORT_STORY = "Write a short story about a lighthouse keeper, about ten sentences long."
+CAPITAL = 'What is the capital of France? Reply as a JSON object with the key "capital".'
+CAPITAL_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {"capital": {"type": "string"}},
+    "required": ["capital"],
+    "additionalProperties": False,
+}
+ARITHMETIC_PROMPT = "What is 17 times 23? Think step by step, then give the answer."
+UNICODE_TEXT = "你好, мир, café, 🌍🚀"
+UNICODE_PROMPT = f"Repeat exactly this text and nothing else: {UNICODE_TEXT}"
+WEATHER_PROMPT = "What is the weather in Paris? Use the get_weather tool."
+PARALLEL_PROMPT = "What is the weather in Paris and in London? Call the tool once for each city."
+TIME_PROMPT = "What time is it now? Use the get_time tool."
+UNICODE_CITY_PROMPT = "What is the weather in São Paulo? Use the get_weather tool."
+#: A model id no server serves.
+UNKNOWN_MODEL = "no-such-model-conformance-xyz"
+#: Tool-call ids in the shapes other servers mint, for histories a server must accept.
+FOREIGN_IDS = (
+    "call_Zp4cQ0rXo1l8DnVb6sWt2yHk",
+    "toolu_01A09q90qw90lq917835lq9",
+    "functions.get_weather:0",
+    "123456789",
+)
+
+# ---- tools -----------------------------------------------------------------------------------
 WEATHER_TOOL: dict[str, Any] = {
     "type": "function",
     "function": {
@@ -203,3 +249,8 @@ def validate_schema(instance: Any, schema: dict[str, Any], path: str = "$") -> l
         for i, item in enumerate(instance):
             errors.extend(validate_schema(item, schema["items"], f"{path}[{i}]"))
     return errors
+
+
+def message_text(data: dict[str, Any], i: int = 0) -> str:
+    """The text of choice ``i`` of a non-streamed response ("" when absent or null)."""
+    return (data["choices"][i].get("message") or {}).get("content") or ""

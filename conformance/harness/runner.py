@@ -21,12 +21,12 @@ from typing import Any
 
 from any_agent._wire.credentials import url_secrets
 
-from . import checks as _checks  # noqa: F401 - registers the implementations
-from .context import IMPLEMENTATIONS, Ctx, Stop, Target, cassette_error_in
+from .. import checks as _checks  # noqa: F401 - registers the implementations
+from ..catalogue.checks import IMPLEMENTATIONS, Check
+from ..results import CheckResult, Layer, Outcome
+from .context import Ctx, Target, Verdict, cassette_error_in
+from .http import WireClient
 from .recording import Manifest, cassette_path, column_dir, make_vcr, redact
-from .registry import Check
-from .results import CheckResult, Layer, Outcome
-from .wire import WireClient
 
 __all__ = ["Column", "run_item"]
 
@@ -182,8 +182,8 @@ def _run(check: Check, layer: Layer, column: Column, result: CheckResult) -> Non
                         unused = f"{n} recorded interaction(s) were not used"
         else:
             _execute(go, block_network=False)
-    except Stop as stop:
-        outcome, message = stop.outcome, stop.message
+    except Verdict as verdict:
+        outcome, message = verdict.outcome, verdict.message
     except Exception as exc:
         found = cassette_error_in(exc)
         outcome = "error"

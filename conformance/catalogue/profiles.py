@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
-from .results import Layer
+from ..vocabulary import Layer
 
 __all__ = ["PROFILES", "KnownFailure", "ProviderProfile", "get_profile"]
 
@@ -53,7 +53,7 @@ class ProviderProfile:
     api_key_env: str | None = None
     #: ``any_agent`` request-shaping profile used by the SDK layer.
     sdk_provider: str = "generic"
-    #: A command in this repository that starts the server (``.ci/servers/start.sh``).
+    #: A command in this repository that starts the server (``scripts/servers/start.sh``).
     repo_start: str | None = None
     #: How checks that need *a* tool call ask for one: ``required`` (default), ``named`` (a
     #: named choice, for servers whose ``required`` is broken) or ``auto``.
@@ -251,6 +251,8 @@ _TGWUI = (
 
 _LLAMA_START = "llama-server -m MODEL.gguf --host 127.0.0.1 --port 8080 --jinja -c 4096 -a MODEL_ID"
 
+# TODO(merge): read base_url and title from any_agent/_wire/servers.py (the one server table)
+# once the SDK layout lands; keep here only what is certification data.
 PROFILES: Mapping[str, ProviderProfile] = MappingProxyType(
     {
         p.name: p
@@ -291,7 +293,7 @@ PROFILES: Mapping[str, ProviderProfile] = MappingProxyType(
                     _LC_SYSTEM,
                 ),
                 sdk_provider="llamacpp",
-                repo_start=".ci/servers/start.sh llamacpp",
+                repo_start="scripts/servers/start.sh llamacpp",
             ),
             ProviderProfile(
                 name="llamacpp-tools",
@@ -302,7 +304,7 @@ PROFILES: Mapping[str, ProviderProfile] = MappingProxyType(
                 capabilities=_caps(),
                 known_failures=(_LC_NAMED, _LC_500, _LC_500_AUTO, _LC_MODEL),
                 sdk_provider="llamacpp",
-                repo_start=".ci/servers/start.sh llamacpp-tools",
+                repo_start="scripts/servers/start.sh llamacpp-tools",
             ),
             ProviderProfile(
                 name="vllm",
@@ -316,7 +318,7 @@ PROFILES: Mapping[str, ProviderProfile] = MappingProxyType(
                 capabilities=_caps(),
                 known_failures=_VLLM,
                 sdk_provider="vllm",
-                repo_start=".ci/servers/start.sh vllm",
+                repo_start="scripts/servers/start.sh vllm",
             ),
             ProviderProfile(
                 name="tgwui",
@@ -347,7 +349,7 @@ PROFILES: Mapping[str, ProviderProfile] = MappingProxyType(
                 known_failures=_LCP,
                 sdk_provider="llamacpp-python",
                 forced_choice="named",
-                repo_start=".ci/servers/start.sh llamacpp-python",
+                repo_start="scripts/servers/start.sh llamacpp-python",
             ),
             ProviderProfile(
                 name="litellm",
@@ -359,7 +361,7 @@ PROFILES: Mapping[str, ProviderProfile] = MappingProxyType(
                 known_failures=(*_LITELLM, _LC_NAMED),
                 api_key_env="LITELLM_API_KEY",
                 sdk_provider="litellm",
-                repo_start=".ci/servers/start.sh litellm",
+                repo_start="scripts/servers/start.sh litellm",
             ),
             ProviderProfile(
                 name="transformers",
@@ -369,7 +371,7 @@ PROFILES: Mapping[str, ProviderProfile] = MappingProxyType(
                 start_command="transformers serve --host 127.0.0.1 --port 8000 --force-model MODEL",
                 capabilities=_caps(),
                 sdk_provider="generic",
-                repo_start=".ci/servers/start.sh transformers",
+                repo_start="scripts/servers/start.sh transformers",
             ),
             ProviderProfile(
                 name="generic",

@@ -7,24 +7,33 @@ recording (``replayable``), the capabilities it needs (a provider profile that d
 of them absent makes the check ``unsupported``), and the layers it is judged at: ``wire``
 (raw bytes against the OpenAI reference shape) and ``sdk`` (what ``any_agent`` makes of it).
 
-The implementations live in :mod:`conformance.checks`; this module imports nothing heavy so
-``--conformance-list`` and the docs generator stay fast.
+The implementations live in :mod:`conformance.checks` and register here with ``@impl(id,
+layer)`` (:data:`IMPLEMENTATIONS`): adding a check is one entry in :data:`CHECKS` and one
+function. This module imports nothing heavy so ``--conformance-list`` and the docs generator
+stay fast.
 """
 
 from __future__ import annotations
 
 import fnmatch
-from collections.abc import Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from .results import Layer, Level
+from ..vocabulary import Layer, Level
+
+if TYPE_CHECKING:
+    from ..harness.context import Ctx
 
 __all__ = [
     "AREAS",
     "CAPABILITIES",
     "CHECKS",
+    "IMPLEMENTATIONS",
     "Check",
+    "CheckFn",
     "get",
+    "impl",
     "markdown_table",
     "select",
     "text_table",
@@ -362,3 +371,21 @@ def markdown_table(checks: Iterable[Check] = CHECKS) -> str:
     items = list(checks)
     rows = [[f"`{r[0]}`", *r[1:]] for r in _rows(items)]
     return tabulate(rows, headers=_HEADERS, tablefmt="github")
+
+
+# ---- implementations -------------------------------------------------------------------------
+
+CheckFn = Callable[["Ctx"], Awaitable[None]]
+#: (check id, layer) → implementation, filled by the modules of :mod:`conformance.checks`.
+IMPLEMENTATIONS: dict[tuple[str, Layer], CheckFn] = {}
+
+
+def impl(check_id: str, layer: Layer = "wire") -> Callable[[CheckFn], CheckFn]:
+    def register(fn: CheckFn) -> CheckFn:
+        key = (check_id, layer)
+        if key in IMPLEMENTATIONS:
+            raise RuntimeError(f"two implementations for {key}")
+        IMPLEMENTATIONS[key] = fn
+        return fn
+
+    return register

@@ -1,4 +1,4 @@
-# Real OpenAI-compatible servers for recording cassettes (see .ci/servers/README.md). Included by the Makefile.
+# Real OpenAI-compatible servers for recording cassettes (see scripts/servers/README.md). Included by the Makefile.
 #   make server PROVIDER=llamacpp-tools     start one (installs it first if needed); prints BASE_URL=... MODEL=...
 #   make server-stop [PROVIDER=...]         stop one (default: all that are running)
 #   make servers-install [PROVIDER="..."]   install without starting (default: llamacpp litellm)

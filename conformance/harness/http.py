@@ -1,0 +1,199 @@
+"""The suite's raw HTTP client (the ``wire`` layer): it keeps every byte and when it arrived.
+
+Checks judge the server's own bytes, not what a client library makes of them: the OpenAI
+SDK ignores comment lines, stops silently at EOF without ``[DONE]`` and concatenates repeated
+fields. This client uses ``httpx2`` directly (vcrpy records and replays it), never follows
+redirects, never reads proxy settings or ``.netrc`` from the environment, and sends the API
+key only in the ``Authorization`` header.
+
+Under vcrpy the body of a recorded response is replayed as one chunk, so timing and chunk
+boundaries are only meaningful in live mode; SSE *events* survive replay intact.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx2
+import orjson
+
+from .. import SUITE_VERSION
+from .stream import SSEEvent, parse_sse
+
+__all__ = ["RawResponse", "WireClient", "error_message_of"]
+
+USER_AGENT = f"any-agent-conformance/{SUITE_VERSION}"
+
+
+@dataclass(slots=True)
+class RawResponse:
+    method: str
+    path: str
+    request_json: Any
+    status: int  # 0: no HTTP response (transport error)
+    headers: dict[str, str] = field(default_factory=dict)
+    body: bytes = b""
+    chunk_times: list[tuple[float, int]] = field(default_factory=list)
+    t_headers: float | None = None
+    t_first_byte: float | None = None
+    t_total: float = 0.0
+    error: str | None = None  # transport error text
+    aborted: bool = False  # the client closed the stream on purpose
+
+    @property
+    def content_type(self) -> str:
+        return self.headers.get("content-type", "")
+
+    @property
+    def is_sse(self) -> bool:
+        return self.content_type.split(";")[0].strip().lower() == "text/event-stream"
+
+    def text(self) -> str:
+        return self.body.decode("utf-8", errors="replace")
+
+    def json(self) -> Any:
+        try:
+            return orjson.loads(self.body)
+        except orjson.JSONDecodeError:
+            return None
+
+    def events(self) -> list[SSEEvent]:
+        return parse_sse(self.body, self.chunk_times)
+
+    def excerpt(self, limit: int = 1024) -> str:
+        head = f"HTTP {self.status}" if self.status else f"no response ({self.error})"
+        ctype = self.content_type
+        text = self.text()
+        if len(text) > limit:
+            text = text[:limit] + f"… [{len(self.body)} bytes]"
+        return f"{head} {ctype}\n{text}".strip()
+
+    def error_message(self) -> str:
+        """The server's error message, whatever body shape it used ("" if none)."""
+        data = self.json()
+        return error_message_of(data) or (self.text()[:200] if self.status >= 400 else "")
+
+
+# TODO(merge): use any_agent/_wire/error_body.py (one error-body parser for both packages)
+# once the SDK layout lands; the replayed outcomes must stay identical.
+def error_message_of(data: Any) -> str:
+    if isinstance(data, dict):
+        err = data.get("error", data)
+        if isinstance(err, str):
+            return err
+        if isinstance(err, dict):
+            msg = err.get("message") or err.get("msg") or err.get("detail")
+            if isinstance(msg, str):
+                return msg
+        detail = data.get("detail")
+        if detail is not None:
+            return str(detail)[:300]
+    return ""
+
+
+class WireClient:
+    """Raw async client bound to one base URL. Use as an async context manager."""
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        api_key: str | None = None,
+        connect_timeout: float = 10.0,
+        request_timeout: float = 120.0,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self._headers = {"user-agent": USER_AGENT, "accept-encoding": "identity"}
+        if api_key:
+            self._headers["authorization"] = f"Bearer {api_key}"
+        self.request_timeout = request_timeout
+        self._client = httpx2.AsyncClient(
+            timeout=httpx2.Timeout(request_timeout, connect=connect_timeout),
+            follow_redirects=False,
+            trust_env=False,
+            # one connection per request: a server that closes a kept-alive connection after a
+            # stream (seen with llama-server) must not turn the next request into an error
+            limits=httpx2.Limits(max_keepalive_connections=0),
+        )
+
+    async def __aenter__(self) -> WireClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+    def url(self, path: str) -> str:
+        if path.startswith("http://") or path.startswith("https://"):
+            return path
+        return self.base_url + "/" + path.lstrip("/")
+
+    def root_url(self, path: str) -> str:
+        """A path at the server root (``/props``, ``/version``), outside ``/v1``."""
+        base = self.base_url
+        for suffix in ("/v1", "/api/v1"):
+            if base.endswith(suffix):
+                base = base[: -len(suffix)]
+                break
+        return base + "/" + path.lstrip("/")
+
+    async def chat(
+        self, body: Mapping[str, Any], *, abort_after_events: int | None = None
+    ) -> RawResponse:
+        return await self.request(
+            "POST", "chat/completions", json=dict(body), abort_after_events=abort_after_events
+        )
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: Any = None,
+        content: bytes | None = None,
+        abort_after_events: int | None = None,
+        timeout: float | None = None,
+    ) -> RawResponse:
+        url = self.url(path)
+        headers = dict(self._headers)
+        if json is not None:
+            content = orjson.dumps(json)
+        if content is not None:
+            headers["content-type"] = "application/json"
+        resp = RawResponse(method=method, path=httpx2.URL(url).path, request_json=json, status=0)
+        parts: list[bytes] = []
+        t0 = time.perf_counter()
+        kwargs: dict[str, Any] = {}
+        if timeout is not None:
+            kwargs["timeout"] = httpx2.Timeout(timeout)
+        try:
+            async with self._client.stream(
+                method, url, content=content, headers=headers, **kwargs
+            ) as r:
+                resp.t_headers = time.perf_counter() - t0
+                resp.status = r.status_code
+                resp.headers = {k.lower(): v for k, v in r.headers.items()}
+                blank_lines = 0
+                async for chunk in r.aiter_raw():
+                    t = time.perf_counter() - t0
+                    if not chunk:
+                        continue
+                    if resp.t_first_byte is None:
+                        resp.t_first_byte = t
+                    parts.append(chunk)
+                    resp.chunk_times.append((t, len(chunk)))
+                    if abort_after_events is not None:
+                        blank_lines += chunk.count(b"\n\n") + chunk.count(b"\r\n\r\n")
+                        if blank_lines >= abort_after_events:
+                            resp.aborted = True
+                            break
+        except httpx2.HTTPError as exc:
+            resp.error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+        resp.body = b"".join(parts)  # also what arrived before a failure
+        resp.t_total = time.perf_counter() - t0
+        return resp

@@ -1,0 +1,133 @@
+"""What a conformance session was asked to do: ``Settings.from_config`` parses and validates
+every plugin option; :class:`UsageError` is the one exception for a usage problem (bad option,
+unreachable server, unusable recording), which the plugin turns into exit status 2.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+
+from any_agent._wire.credentials import normalize_url
+
+from .catalogue.checks import Check, select
+from .catalogue.profiles import PROFILES, get_profile
+from .harness.recording import is_loopback, public_url
+from .results import Layer, Mode
+
+__all__ = ["Settings", "UsageError"]
+
+
+class UsageError(Exception):
+    """A usage problem: the message says what to change; the session exits with status 2."""
+
+
+@dataclass(slots=True)
+class Settings:
+    mode: Mode
+    provider: str | None
+    base_url: str | None
+    models: list[str]
+    api_key: str | None = field(repr=False)
+    cassette_dir: Path
+    report_dir: Path
+    checks: list[Check]
+    explicit_checks: bool
+    layers: tuple[Layer, ...]
+    request_timeout: float
+    connect_timeout: float
+    first_token_timeout: float
+    idle_timeout: float
+    allow_insecure: bool
+    server_facts: dict[str, Any] | None = None
+    accept_baseline: bool = False
+
+    @classmethod
+    def from_config(cls, config: pytest.Config) -> Settings:
+        opt = config.getoption
+        provider = opt("provider")
+        base_url = opt("base_url")
+        mode = opt("conformance_mode") or ("live" if provider or base_url else "replay")
+        if provider is not None and provider.strip().lower() not in PROFILES:
+            raise UsageError(
+                f"unknown provider {provider!r} (known: {', '.join(PROFILES)}); for another "
+                "server use --base-url URL --model ID"
+            )
+        if mode in ("live", "record") and not (provider or base_url):
+            raise UsageError(f"{mode} mode needs --provider NAME or --base-url URL")
+        if base_url is not None:
+            base_url = normalize_url(base_url)  # one spelling: HTTP:// is http://
+            parts = urlsplit(base_url)
+            if parts.scheme not in ("http", "https") or not parts.hostname:
+                raise UsageError(
+                    f"--base-url {base_url!r} is not an http:// or https:// URL with a host"
+                )
+        for name in ("request_timeout", "connect_timeout", "first_token_timeout", "idle_timeout"):
+            value = opt(name)
+            if value is not None and not value > 0:
+                flag = "--" + name.replace("_", "-")
+                raise UsageError(f"{flag} must be a positive number of seconds, got {value:g}")
+        checks = select(opt("checks"))
+        if not checks:
+            raise UsageError(f"no check matches --checks {','.join(opt('checks'))}")
+        layers_opt = opt("layers") or "wire,sdk"
+        layers = tuple(x.strip() for x in layers_opt.split(",") if x.strip())
+        if not layers or any(x not in ("wire", "sdk") for x in layers):
+            raise UsageError(f"--layers takes wire and/or sdk, got {layers_opt!r}")
+        api_key = None
+        env_name = opt("api_key_env")
+        if env_name:
+            api_key = os.environ.get(env_name)
+            if not api_key:
+                raise UsageError(f"--api-key-env {env_name}: that environment variable is empty")
+        elif provider:
+            default_env = get_profile(provider).api_key_env
+            if default_env:
+                api_key = os.environ.get(default_env) or None
+        allow_insecure = bool(opt("allow_insecure"))
+        if mode != "replay" and api_key:
+            url = base_url or get_profile(provider or "generic").base_url
+            plain = urlsplit(normalize_url(url)).scheme == "http"
+            if plain and not is_loopback(url) and not allow_insecure:
+                raise UsageError(
+                    f"refusing to send the API key over plain http to {public_url(url)}; use "
+                    "https, a loopback address, or --allow-insecure"
+                )
+        root = Path(str(config.invocation_params.dir))
+        return cls(
+            mode=mode,  # type: ignore[arg-type]
+            provider=provider.strip().lower() if provider else None,
+            base_url=base_url.rstrip("/") if base_url else None,
+            models=list(opt("model") or []),
+            api_key=api_key,
+            cassette_dir=root / (opt("cassette_dir") or "cassettes"),
+            report_dir=root / (opt("report_dir") or "reports"),
+            checks=checks,
+            explicit_checks=bool(opt("checks")),
+            layers=layers,  # type: ignore[arg-type]
+            request_timeout=opt("request_timeout") or 120.0,
+            connect_timeout=opt("connect_timeout") or 10.0,
+            first_token_timeout=opt("first_token_timeout") or 30.0,
+            idle_timeout=opt("idle_timeout") or 30.0,
+            allow_insecure=allow_insecure,
+            server_facts=_server_facts(opt("server_facts")),
+            accept_baseline=bool(opt("accept_baseline")),
+        )
+
+
+def _server_facts(path: str | None) -> dict[str, Any] | None:
+    if path is None:
+        return None
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise UsageError(f"--server-facts {path}: cannot read a JSON object ({exc})") from None
+    if not isinstance(data, dict):
+        raise UsageError(f"--server-facts {path}: expected a JSON object")
+    return data

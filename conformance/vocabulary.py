@@ -1,0 +1,69 @@
+"""The words every part of the suite shares: layers, levels, outcomes, modes, the results
+schema version and the model slug that names files and columns. Imports nothing of the suite.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Literal
+
+__all__ = [
+    "LAYERS",
+    "LEVELS",
+    "OUTCOMES",
+    "OUTCOME_MEANING",
+    "SCHEMA_VERSION",
+    "Layer",
+    "Level",
+    "Mode",
+    "Outcome",
+    "model_slug",
+]
+
+SCHEMA_VERSION = 1
+
+Outcome = Literal["pass", "warn", "fail", "unsupported", "n/a", "xfail", "error", "not-run"]
+Level = Literal["MUST", "SHOULD", "MAY"]
+Layer = Literal["wire", "sdk"]
+Mode = Literal["live", "record", "replay"]
+
+#: Every outcome, most to least favourable for a reader skimming a column.
+OUTCOMES: tuple[Outcome, ...] = (
+    "pass",
+    "warn",
+    "fail",
+    "xfail",
+    "unsupported",
+    "n/a",
+    "error",
+    "not-run",
+)
+OUTCOME_MEANING: Mapping[str, str] = {
+    "pass": "the requirement holds",
+    "warn": "it holds, with a deviation worth knowing (pass with warnings)",
+    "fail": "the requirement does not hold",
+    "xfail": "a known failure the provider profile lists, with a reason and a link",
+    "unsupported": "the provider profile declares the capability absent; not run",
+    "n/a": "the check does not apply to this server or model",
+    "error": "the harness could not judge (infrastructure, missing or unused cassette)",
+    "not-run": "not run in this mode (a live-only check during replay, without a recorded fact)",
+}
+LEVELS: tuple[Level, ...] = ("MUST", "SHOULD", "MAY")
+LAYERS: tuple[Layer, ...] = ("wire", "sdk")
+
+
+_SLUG_BAD = re.compile(r"[^a-z0-9._-]+")
+
+
+def model_slug(model: str) -> str:
+    """A file-name-safe, stable slug: ``Qwen/Qwen2.5-1.5B`` → ``qwen-qwen2.5-1.5b``.
+
+    A model given as a filesystem path (``transformers serve`` names models by path) is
+    reduced to its last component, so no local path ends up in a file name.
+    """
+    text = model.strip().rstrip("/")
+    if text.startswith(("/", "~", ".")) or re.match(r"^[A-Za-z]:[\\/]", text):
+        text = re.split(r"[\\/]", text)[-1]
+    slug = re.sub(r"\.{2,}", ".", _SLUG_BAD.sub("-", text.lower())).strip("-.")
+    return slug[:80] or "model"
