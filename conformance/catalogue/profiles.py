@@ -18,6 +18,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
+from any_agent._wire.servers import server
+
 from ..vocabulary import Layer
 
 __all__ = ["PROFILES", "KnownFailure", "ProviderProfile", "get_profile"]
@@ -41,8 +43,6 @@ class KnownFailure:
 @dataclass(frozen=True, slots=True)
 class ProviderProfile:
     name: str
-    title: str
-    base_url: str
     #: What the column is certifying besides the model (chat template, parser flags...).
     configuration: str
     #: The usual way to start the server, shown when it cannot be reached.
@@ -58,6 +58,16 @@ class ProviderProfile:
     #: How checks that need *a* tool call ask for one: ``required`` (default), ``named`` (a
     #: named choice, for servers whose ``required`` is broken) or ``auto``.
     forced_choice: str = "required"
+
+    @property
+    def title(self) -> str:
+        """How reports name the server (from the one server table, ``any_agent._wire.servers``)."""
+        return server(self.name).title
+
+    @property
+    def base_url(self) -> str:
+        """Where the server listens by default (from the one server table)."""
+        return server(self.name).base_url or ""
 
     def capability(self, name: str) -> bool | None:
         return self.capabilities.get(name)
@@ -251,16 +261,13 @@ _TGWUI = (
 
 _LLAMA_START = "llama-server -m MODEL.gguf --host 127.0.0.1 --port 8080 --jinja -c 4096 -a MODEL_ID"
 
-# TODO(merge): read base_url and title from any_agent/_wire/servers.py (the one server table)
-# once the SDK layout lands; keep here only what is certification data.
+# Titles and default URLs come from the SDK's server table; here is only certification data.
 PROFILES: Mapping[str, ProviderProfile] = MappingProxyType(
     {
         p.name: p
         for p in (
             ProviderProfile(
                 name="lmstudio",
-                title="LM Studio",
-                base_url="http://127.0.0.1:1234/v1",
                 configuration="LM Studio server, default settings",
                 start_command="lms server start  (then load a model: lms load MODEL)",
                 capabilities=_caps(json_object=False),
@@ -269,8 +276,6 @@ PROFILES: Mapping[str, ProviderProfile] = MappingProxyType(
             ),
             ProviderProfile(
                 name="ollama",
-                title="Ollama (/v1)",
-                base_url="http://127.0.0.1:11434/v1",
                 configuration="Ollama OpenAI-compatible endpoint",
                 start_command="ollama serve  (and ollama pull MODEL)",
                 capabilities=_caps(n=False, tool_choice_required=False, tool_choice_named=False),
@@ -280,8 +285,6 @@ PROFILES: Mapping[str, ProviderProfile] = MappingProxyType(
             ),
             ProviderProfile(
                 name="llamacpp",
-                title="llama.cpp llama-server",
-                base_url="http://127.0.0.1:8080/v1",
                 configuration="stock chat template",
                 start_command=_LLAMA_START,
                 capabilities=_caps(),
@@ -297,8 +300,6 @@ PROFILES: Mapping[str, ProviderProfile] = MappingProxyType(
             ),
             ProviderProfile(
                 name="llamacpp-tools",
-                title="llama.cpp llama-server (tool template)",
-                base_url="http://127.0.0.1:8080/v1",
                 configuration="bare-JSON tool chat template (qwen25-bare-json-tools.jinja)",
                 start_command=_LLAMA_START + " --chat-template-file qwen25-bare-json-tools.jinja",
                 capabilities=_caps(),
@@ -308,8 +309,6 @@ PROFILES: Mapping[str, ProviderProfile] = MappingProxyType(
             ),
             ProviderProfile(
                 name="vllm",
-                title="vLLM",
-                base_url="http://127.0.0.1:8000/v1",
                 configuration="--enable-auto-tool-choice --tool-call-parser hermes",
                 start_command=(
                     "vllm serve MODEL --host 127.0.0.1 --port 8000 --enable-auto-tool-choice "
@@ -322,8 +321,6 @@ PROFILES: Mapping[str, ProviderProfile] = MappingProxyType(
             ),
             ProviderProfile(
                 name="tgwui",
-                title="text-generation-webui",
-                base_url="http://127.0.0.1:5000/v1",
                 configuration="--api",
                 start_command="python server.py --api --listen-port 7860 --api-port 5000",
                 capabilities=_caps(n=False, json_object=False, json_schema=False),
@@ -333,8 +330,6 @@ PROFILES: Mapping[str, ProviderProfile] = MappingProxyType(
             ),
             ProviderProfile(
                 name="llamacpp-python",
-                title="llama-cpp-python server",
-                base_url="http://127.0.0.1:8000/v1",
                 configuration="--chat_format chatml-function-calling",
                 start_command=(
                     "python -m llama_cpp.server --model MODEL.gguf --host 127.0.0.1 --port 8000 "
@@ -353,8 +348,6 @@ PROFILES: Mapping[str, ProviderProfile] = MappingProxyType(
             ),
             ProviderProfile(
                 name="litellm",
-                title="LiteLLM proxy",
-                base_url="http://127.0.0.1:4000/v1",
                 configuration="proxy in front of llama-server (llamacpp-tools)",
                 start_command="litellm --config config.yaml --host 127.0.0.1 --port 4000",
                 capabilities=_caps(),
@@ -365,8 +358,6 @@ PROFILES: Mapping[str, ProviderProfile] = MappingProxyType(
             ),
             ProviderProfile(
                 name="transformers",
-                title="transformers serve",
-                base_url="http://127.0.0.1:8000/v1",
                 configuration="transformers serve --force-model MODEL",
                 start_command="transformers serve --host 127.0.0.1 --port 8000 --force-model MODEL",
                 capabilities=_caps(),
@@ -375,8 +366,6 @@ PROFILES: Mapping[str, ProviderProfile] = MappingProxyType(
             ),
             ProviderProfile(
                 name="generic",
-                title="OpenAI-compatible server",
-                base_url="http://127.0.0.1:8000/v1",
                 configuration="as given",
                 start_command="start your server and pass --base-url URL --model ID",
                 capabilities=_caps(),

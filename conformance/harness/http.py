@@ -77,9 +77,12 @@ class RawResponse:
         return error_message_of(data) or (self.text()[:200] if self.status >= 400 else "")
 
 
-# TODO(merge): use any_agent/_wire/error_body.py (one error-body parser for both packages)
-# once the SDK layout lands; the replayed outcomes must stay identical.
 def error_message_of(data: Any) -> str:
+    """The message a server put where an error body keeps one, else "".
+
+    Deliberately not ``any_agent._wire.error_body``: that one normalises for users and falls
+    back to showing the whole body, which would let a check that asks "did the server say
+    why?" pass on a body that says nothing."""
     if isinstance(data, dict):
         err = data.get("error", data)
         if isinstance(err, str):

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from any_agent._wire.servers import SERVERS
+
 __all__ = [
     "SEED_PROVIDERS",
     "SeedProvider",
@@ -23,7 +25,7 @@ class SeedProvider:
 
 
 #: Every system the project sets out to certify, in display order.
-# TODO(merge): display names and families from any_agent/_wire/servers.py once it lands.
+#: (Group names, not server titles: a group holds every configuration of one system.)
 SEED_PROVIDERS: tuple[SeedProvider, ...] = (
     SeedProvider("lmstudio", "LM Studio"),
     SeedProvider("ollama", "Ollama"),
@@ -35,9 +37,6 @@ SEED_PROVIDERS: tuple[SeedProvider, ...] = (
 )
 
 _BY_ID = {p.id: p for p in SEED_PROVIDERS}
-#: Provider profiles that certify another configuration of a seed system: their columns
-#: stand with (and fill) that system's column group.
-_FAMILY = {"llamacpp-tools": "llamacpp"}
 #: Names for providers that may show up in results without being seed columns.
 _EXTRA_NAMES = {
     "llamacpp-python": "llama-cpp-python",
@@ -51,8 +50,10 @@ _EXTRA_NAMES = {
 
 
 def family(provider: str) -> str:
-    """The seed system a provider profile belongs to (itself when it is not a variant)."""
-    return _FAMILY.get(provider, provider)
+    """The seed system a provider profile belongs to (itself when it is not a variant): the
+    server table's ``family``, so a second configuration fills its system's column group."""
+    known = SERVERS.get(provider)
+    return known.family if known is not None else provider
 
 
 def display_name(provider: str) -> str:
