@@ -16,8 +16,8 @@ from conformance.catalogue import checks as registry
 from conformance.report import build_matrix, load_results, render_all, write_reports
 from conformance.report.markdown import md_escape, md_inline, render_markdown
 from conformance.report.matrix import Matrix
-from conformance.report.model import ResultFileError, parse_run_file
 from conformance.report.providers import SEED_PROVIDERS, family, make_command, record_command
+from conformance.results import ResultFileError, parse_run_file
 
 DATA = Path(__file__).parent / "data" / "report"
 RESULTS = DATA / "results"

@@ -11,11 +11,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..results import ResultFileError, RunFile, load_results
 from .html import render_html
 from .jsonout import render_json
 from .markdown import render_markdown
 from .matrix import Matrix, build_matrix
-from .model import ResultFileError, RunFile, load_results
 
 __all__ = [
     "OUTPUT_NAMES",

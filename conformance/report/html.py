@@ -18,9 +18,9 @@ import json
 from importlib import resources
 from typing import Any
 
+from ..results import LAYERS, LEVELS, OUTCOMES, ResultView
 from .escape import css_token, html_inline, html_text, safe_link, visible
 from .matrix import LEGEND, NOTE_OUTCOMES, Matrix, MatrixColumn, Row, outcome_info
-from .model import LAYERS, LEVELS, OUTCOMES, Result
 
 __all__ = ["render_html"]
 
@@ -56,7 +56,7 @@ def _pretty(value: Any) -> str | None:
     return json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False)
 
 
-def _result_data(result: Result, note: int | None) -> dict[str, Any]:
+def _result_data(result: ResultView, note: int | None) -> dict[str, Any]:
     return {
         "outcome": result.outcome,
         "label": outcome_info(result.outcome).label,
@@ -102,7 +102,7 @@ def _column_data(column: MatrixColumn) -> dict[str, Any]:
     return data
 
 
-def _pill(result: Result | None, layer: str, note: int | None) -> str:
+def _pill(result: ResultView | None, layer: str, note: int | None) -> str:
     info = outcome_info(None if result is None else result.outcome)
     shown = result.outcome if result is not None else "no result"
     sup = f"<sup>{note}</sup>" if note else ""

@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from ..vocabulary import LAYERS
 from .escape import json_visible
 from .matrix import LEGEND, Matrix, MatrixColumn
-from .model import LAYERS
 
 __all__ = ["MATRIX_SCHEMA_VERSION", "matrix_document", "render_json"]
 

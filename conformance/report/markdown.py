@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from tabulate import tabulate
 
+from ..vocabulary import LAYERS
 from .escape import md_code, md_inline, md_text, safe_link
 from .matrix import LEGEND, Matrix, MatrixColumn, Note, Row, outcome_info
-from .model import LAYERS
 
 __all__ = ["md_escape", "md_inline", "render_markdown"]
 

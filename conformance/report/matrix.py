@@ -12,7 +12,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from ..catalogue.checks import AREAS, CHECKS
-from .model import LAYERS, LEVELS, OUTCOMES, Result, RunFile, RunInfo
+from ..results import LAYERS, LEVELS, OUTCOMES, ResultView, RunFile, RunView
 from .providers import SEED_PROVIDERS, display_name, family, make_command, record_command
 
 __all__ = [
@@ -124,9 +124,9 @@ class MatrixColumn:
     recorded: bool
     label: str
     configuration: str | None = None
-    run: RunInfo | None = None
+    run: RunView | None = None
     sources: tuple[str, ...] = ()
-    cells: dict[tuple[str, str], Result] = field(default_factory=dict)
+    cells: dict[tuple[str, str], ResultView] = field(default_factory=dict)
     summary: ColumnSummary | None = None
     record_command: str = ""
     make_command: str = ""
@@ -186,7 +186,7 @@ class Matrix:
 
 
 _SEED_ORDER = {p.id: i for i, p in enumerate(SEED_PROVIDERS)}
-_LEVEL_ORDER = {level: i for i, level in enumerate(LEVELS)}
+_LEVEL_ORDER: dict[str, int] = {level: i for i, level in enumerate(LEVELS)}
 
 
 @dataclass(frozen=True)
@@ -213,14 +213,14 @@ def _row_key(row: Row, catalogue: _Catalogue) -> tuple[object, ...]:
     return (*area_key, 1, _LEVEL_ORDER.get(row.level, len(LEVELS)), row.check)
 
 
-def _column_identity(run: RunInfo) -> tuple[str, str]:
+def _column_identity(run: RunView) -> tuple[str, str]:
     label = f"{run.column}@{run.server_version or '?'}"
     key = f"{label} [{run.configuration}]" if run.configuration else label
     return key, label
 
 
-def _merge(group: Sequence[RunFile]) -> dict[tuple[str, str], Result]:
-    cells: dict[tuple[str, str], Result] = {}
+def _merge(group: Sequence[RunFile]) -> dict[tuple[str, str], ResultView]:
+    cells: dict[tuple[str, str], ResultView] = {}
     for run_file in group:  # oldest first; newer results replace older ones
         for result in run_file.results:
             slot = (result.check, result.layer)
@@ -318,7 +318,7 @@ def build_matrix(run_files: Iterable[RunFile]) -> Matrix:
     # Row metadata: the first column (in display order) that reports the check describes it;
     # the registry supplies the order, and a title the results lack.
     catalogue = _catalogue()
-    first: dict[str, Result] = {}
+    first: dict[str, ResultView] = {}
     layers_seen: dict[str, set[str]] = {}
     for column in recorded:
         for (check, layer), result in sorted(column.cells.items()):
