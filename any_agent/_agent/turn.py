@@ -15,7 +15,15 @@ from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from .._wire.deadlines import Watchdog
-from .._wire.decoder import StreamDecoder, TurnResult
+from .._wire.decoder import (
+    StreamDecoder,
+    TextDelta,
+    ThinkingDelta,
+    ToolArgsDelta,
+    ToolDone,
+    ToolStart,
+    TurnResult,
+)
 from .._wire.history import assistant_entry, to_request_messages
 from .._wire.http import Transport
 from .._wire.servers import Profile
@@ -35,6 +43,9 @@ from .aio import uncancel
 from .calls import CallLedger
 
 __all__ = ["ALL_DELTAS", "NO_DELTAS", "TEXT_DELTAS", "Deltas", "RunStats", "Turns", "stop_reason"]
+
+# the events that mean the model has started answering (time to first token)
+_FIRST_OUTPUT = (TextDelta, ThinkingDelta, ToolStart)
 
 # silence after the finish_reason that ends a stream whose server never sends [DONE]
 _AFTER_FINISH_SECONDS = 2.0
@@ -151,24 +162,23 @@ class Turns:
                         # on a server that keeps the connection open without them
                         watchdog.finishing(_AFTER_FINISH_SECONDS)
                     for event in events:
-                        kind = event[0]
-                        if first_at is None and kind in ("text", "thinking", "tool_start"):
+                        if first_at is None and type(event) in _FIRST_OUTPUT:
                             first_at = time.monotonic()
-                        if kind == "text":
-                            partial_text.append(event[1])
+                        if type(event) is TextDelta:
+                            partial_text.append(event.text)
                             if wanted.text:
-                                yield StreamEvent("text_delta", event[1])
-                        elif kind == "thinking":
+                                yield StreamEvent(event.kind, event.text)
+                        elif type(event) is ThinkingDelta:
                             if wanted.thinking:
-                                yield StreamEvent("thinking_delta", event[1])
+                                yield StreamEvent(event.kind, event.text)
                         elif not wanted.tools:
                             pass
-                        elif kind == "tool_start":
+                        elif type(event) is ToolStart:
                             yield StreamEvent(
-                                "tool_use_start", index=event[1], id=event[2], name=event[3]
+                                event.kind, index=event.index, id=event.id, name=event.name
                             )
-                        elif kind == "tool_args":
-                            yield StreamEvent("tool_input_delta", event[2], index=event[1])
+                        elif type(event) is ToolArgsDelta:
+                            yield StreamEvent(event.kind, event.fragment, index=event.index)
                         if interrupted():
                             raise asyncio.CancelledError
                     if decoder.done_seen or decoder.failure is not None:
@@ -202,13 +212,15 @@ class Turns:
             )
             return
         for event in decoder.close():
-            if event[0] == "text" and wanted.text:
-                yield StreamEvent("text_delta", event[1])
-            elif event[0] == "thinking" and wanted.thinking:
-                yield StreamEvent("thinking_delta", event[1])
-            elif event[0] == "tool_done" and wanted.tools:
-                block = event[2]
-                yield StreamEvent("tool_use_stop", index=event[1], id=block.id, name=block.name)
+            if type(event) is TextDelta:
+                if wanted.text:
+                    yield StreamEvent(event.kind, event.text)
+            elif type(event) is ThinkingDelta:
+                if wanted.thinking:
+                    yield StreamEvent(event.kind, event.text)
+            elif type(event) is ToolDone and wanted.tools:
+                block = event.block
+                yield StreamEvent(event.kind, index=event.index, id=block.id, name=block.name)
         result = decoder.result()
         failure = result.failure
         if failure is not None and failure.kind == "limit":
