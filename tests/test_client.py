@@ -168,6 +168,32 @@ async def test_server_that_rejects_stream_options_is_retried_without(
     assert "stream_options" not in sse_server.requests[-1].json
 
 
+async def test_a_refused_stream_options_is_learnt_once_per_client(sse_server: SSEServer) -> None:
+    """The second query of the client asks without it at once: one refused request in all."""
+    sse_server.script.error(422, "body.stream_options: Extra inputs are not permitted")
+    sse_server.script.stream(text_stream("x"), times=2)
+    async with Client(opts(sse_server)) as client:
+        for _ in range(2):
+            await client.query("hi")
+            [m async for m in client.receive_response()]
+    assert len(sse_server.requests) == 3
+    assert ["stream_options" in r.json for r in sse_server.requests] == [True, False, False]
+
+
+async def test_a_request_refused_again_is_not_sent_a_third_time(sse_server: SSEServer) -> None:
+    sse_server.script.error(400, "Unrecognized request argument supplied: stream_options", times=2)
+    with pytest.raises(InvalidRequestError, match="stream_options"):
+        await collect(opts(sse_server))
+    assert len(sse_server.requests) == 2
+
+
+async def test_a_refusal_not_naming_stream_options_is_not_retried(sse_server: SSEServer) -> None:
+    sse_server.script.error(400, "'messages' is required")
+    with pytest.raises(InvalidRequestError, match="messages"):
+        await collect(opts(sse_server))
+    assert len(sse_server.requests) == 1
+
+
 async def test_connection_is_reused_across_requests(sse_server: SSEServer) -> None:
     sse_server.script.stream(text_stream("x"), times=5)
     async with Client(opts(sse_server)) as client:

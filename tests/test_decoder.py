@@ -12,7 +12,7 @@ import itertools
 import json
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args, get_type_hints
 
 import orjson
 import pytest
@@ -21,9 +21,25 @@ from hypothesis import strategies as st
 from scanning import scan
 from sse_server import chunk, sse, tool_call, usage_chunk
 
-from any_agent._wire.decoder import Event, StreamDecoder, TurnResult
+from any_agent._wire.decoder import (
+    Event,
+    StreamDecoder,
+    TextDelta,
+    ThinkingDelta,
+    ToolArgsDelta,
+    ToolDone,
+    ToolStart,
+    TurnResult,
+)
 from any_agent._wire.sse import SSEDecoder
-from any_agent.types import TextBlock, ThinkingBlock, ToolUseBlock, ToolUseError, Usage
+from any_agent.types import (
+    StreamEvent,
+    TextBlock,
+    ThinkingBlock,
+    ToolUseBlock,
+    ToolUseError,
+    Usage,
+)
 
 DATA = Path(__file__).parent / "data" / "servers"
 WEATHER = frozenset({"get_weather"})
@@ -159,7 +175,7 @@ def test_sse_ten_megabyte_event_in_64k_pieces() -> None:
     assert res.blocks[0] == TextBlock(big)
     assert res.blocks[1] == ToolUseBlock("c", "put", {"blob": "x" * (1024 * 1024)})
     assert res.finish_reason == "tool_calls"
-    assert "".join(e[1] for e in evs if e[0] == "text") == big
+    assert "".join(e.text for e in evs if isinstance(e, TextDelta)) == big
 
 
 # ===================================================================== 4.1 end of stream
@@ -430,11 +446,11 @@ def test_fragments_by_index_llama_server_real() -> None:
     evs, res = decode(raw("llamaserver-qwen05b-tools-auto-stream"), WEATHER)
     assert res.blocks == [ToolUseBlock("AMeX7JlccT9IqFXzM9P5YCqWAOyiy4SV", "get_weather", PARIS)]
     assert res.finish_reason == "tool_calls"
-    kinds = [e[0] for e in evs]
-    assert kinds[0] == "tool_start"
-    assert kinds[-1] == "tool_done"
-    assert kinds.count("tool_args") == 7
-    assert "".join(e[2] for e in evs if e[0] == "tool_args") == '{"city": "Paris"}'
+    kinds = [type(e) for e in evs]
+    assert kinds[0] is ToolStart
+    assert kinds[-1] is ToolDone
+    assert kinds.count(ToolArgsDelta) == 7
+    assert "".join(e.fragment for e in evs if isinstance(e, ToolArgsDelta)) == '{"city": "Paris"}'
 
 
 def test_parallel_fragments_llama_server_real() -> None:
@@ -466,7 +482,7 @@ def test_repeated_id_type_name_llama_cpp_python_real() -> None:
             "call__0_get_weather_cmpl-0fe7c7cc-4f07-40f5-ad26-1813e8f9f037", "get_weather", PARIS
         )
     ]
-    assert sum(e[0] == "tool_start" for e in evs) == 1
+    assert sum(isinstance(e, ToolStart) for e in evs) == 1
 
 
 def test_repeated_type_every_chunk_litellm_real() -> None:
@@ -741,17 +757,24 @@ def test_tool_events_in_order() -> None:
         tool_call(1, arguments='{"city":"B"}'),
     ]
     evs, res = decode(tools_stream(*frags), WEATHER)
-    assert [e[:2] for e in evs] == [
-        ("tool_start", 0),
-        ("tool_args", 0),
-        ("tool_start", 1),
-        ("tool_args", 0),
-        ("tool_args", 1),
-        ("tool_done", 0),
-        ("tool_done", 1),
+    assert [(e.kind, e.index) for e in evs if not isinstance(e, TextDelta | ThinkingDelta)] == [
+        ("tool_use_start", 0),
+        ("tool_input_delta", 0),
+        ("tool_use_start", 1),
+        ("tool_input_delta", 0),
+        ("tool_input_delta", 1),
+        ("tool_use_stop", 0),
+        ("tool_use_stop", 1),
     ]
-    assert evs[0] == ("tool_start", 0, "a", "get_weather")
-    assert [e[2] for e in evs if e[0] == "tool_done"] == res.blocks
+    assert evs[0] == ToolStart(0, "a", "get_weather")
+    assert [e.block for e in evs if isinstance(e, ToolDone)] == res.blocks
+
+
+def test_every_event_kind_is_the_stream_event_type_it_becomes() -> None:
+    """The decoder's event kinds are StreamEvent.type values, one per event class."""
+    classes = get_args(Event)
+    types = get_args(get_type_hints(StreamEvent)["type"])
+    assert sorted(c.kind for c in classes) == sorted(types)
 
 
 # ===================================================================== 2C / 4.4 reasoning
@@ -766,7 +789,7 @@ def test_reasoning_content_field() -> None:
         )
     )
     assert res.blocks == [ThinkingBlock("Let me think."), TextBlock("Answer.")]
-    assert [e[0] for e in evs] == ["thinking", "thinking", "text"]
+    assert [type(e) for e in evs] == [ThinkingDelta, ThinkingDelta, TextDelta]
 
 
 def test_reasoning_field_with_empty_content_ollama() -> None:
@@ -859,7 +882,7 @@ def test_bare_json_call_qwen05b_real() -> None:
     assert isinstance(block, ToolUseBlock)
     assert (block.name, block.input) == ("get_weather", PARIS)
     assert res.finish_reason == "tool_calls"
-    assert not any(e[0] == "text" for e in evs)
+    assert not any(isinstance(e, TextDelta) for e in evs)
 
 
 def test_fenced_json_call_llama_server_stock_template_real() -> None:
@@ -1000,8 +1023,8 @@ def _outcome(res: TurnResult) -> tuple[Any, ...]:
     return res.blocks, res.finish_reason, res.usage, kind, res.done_seen
 
 
-def _text_of(evs: list[Event], kind: str) -> str:
-    return "".join(e[1] for e in evs if e[0] == kind)
+def _text_of(evs: list[Event], kind: type[TextDelta | ThinkingDelta]) -> str:
+    return "".join(e.text for e in evs if isinstance(e, kind))
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -1014,7 +1037,7 @@ def test_property_any_resplit_of_the_bytes_gives_the_same_result(data: st.DataOb
     whole_evs, whole = decode(stream, WEATHER)
     split_evs, split = decode(pieces(stream, cuts), WEATHER)
     assert _outcome(split) == _outcome(whole)
-    for kind in ("text", "thinking"):
+    for kind in (TextDelta, ThinkingDelta):
         assert _text_of(split_evs, kind) == _text_of(whole_evs, kind)
 
 

@@ -22,7 +22,7 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from any_agent._wire.decoder import Event, StreamDecoder, TurnResult
+from any_agent._wire.decoder import Event, StreamDecoder, ToolArgsDelta, ToolStart, TurnResult
 from any_agent._wire.shortcut import (
     ARGUMENTS,
     CONTENT,
@@ -312,7 +312,7 @@ def test_a_numeric_id_repeated_on_every_fragment_is_one_call() -> None:
     reads += [ev + b'{"name":"f","arguments":"%s"}}]}}]}\n\n' % a for a in (b" ", b"\\n")]
     same_both_ways(reads)
     events, result, _ = decode(StreamDecoder, reads)
-    assert [e[0] for e in events].count("tool_start") == 1
+    assert sum(isinstance(e, ToolStart) for e in events) == 1
     assert len(result.blocks) == 1
 
 
@@ -380,7 +380,7 @@ def test_a_summary_chunk_in_the_templates_bytes_is_still_dropped() -> None:
     reads = build(env, [*steps, ("summary", ""), ("finish", "tool_calls")])
     assert same_both_ways(reads) == 2
     events, result, _ = decode(StreamDecoder, reads)
-    assert [e[2] for e in events if e[0] == "tool_args"] == ['{"city":', '"Paris"}']
+    assert [e.fragment for e in events if isinstance(e, ToolArgsDelta)] == ['{"city":', '"Paris"}']
     assert result.blocks[0].input == {"city": "Paris"}  # type: ignore[union-attr]
 
 

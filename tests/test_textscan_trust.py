@@ -25,7 +25,7 @@ from any_agent import (
     query,
     tool,
 )
-from any_agent._wire.decoder import StreamDecoder
+from any_agent._wire.decoder import StreamDecoder, TextDelta
 from any_agent._wire.servers import PROFILES
 from any_agent._wire.textscan import TextScanner, parse_json_calls, parse_xml_function
 
@@ -347,7 +347,7 @@ def test_max_held_text_reaches_the_scanner() -> None:
     """Given out while the stream runs, before its end."""
     dec = StreamDecoder(WEATHER, max_held_text=10)
     events = dec.feed(sse(chunk("<tool_call>" + " " * 20 + "{")))
-    assert ("text", "<tool_call>" + " " * 20 + "{") in [e[:2] for e in events]
+    assert TextDelta("<tool_call>" + " " * 20 + "{") in events
 
 
 def _finishes(fn: Callable[[], Any], seconds: float = 120.0) -> Any:

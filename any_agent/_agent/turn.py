@@ -3,7 +3,8 @@ StreamEvents, one AssistantMessage and the decoder's TurnResult.
 
 :class:`Turns` holds what outlives one request: the HTTP transport (one connection pool per
 event loop), the deadlines of the request in flight (so ``Client.interrupt`` can stop it)
-and whether the server accepts ``stream_options``.
+and the :class:`ServerFacts` learnt from the server's refusals (a request the server refused
+for a field the client can drop is sent once more without it).
 """
 
 from __future__ import annotations
@@ -11,11 +12,20 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncGenerator, Callable
+from contextlib import aclosing
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from .._wire.deadlines import Watchdog
-from .._wire.decoder import StreamDecoder, TurnResult
+from .._wire.decoder import (
+    StreamDecoder,
+    TextDelta,
+    ThinkingDelta,
+    ToolArgsDelta,
+    ToolDone,
+    ToolStart,
+    TurnResult,
+)
 from .._wire.history import assistant_entry, to_request_messages
 from .._wire.http import Transport
 from .._wire.servers import Profile
@@ -34,7 +44,20 @@ from ..types import (
 from .aio import uncancel
 from .calls import CallLedger
 
-__all__ = ["ALL_DELTAS", "NO_DELTAS", "TEXT_DELTAS", "Deltas", "RunStats", "Turns", "stop_reason"]
+__all__ = [
+    "ALL_DELTAS",
+    "NO_DELTAS",
+    "TEXT_DELTAS",
+    "Deltas",
+    "RunStats",
+    "ServerFacts",
+    "Turns",
+    "rejects_stream_options",
+    "stop_reason",
+]
+
+# the events that mean the model has started answering (time to first token)
+_FIRST_OUTPUT = (TextDelta, ThinkingDelta, ToolStart)
 
 # silence after the finish_reason that ends a stream whose server never sends [DONE]
 _AFTER_FINISH_SECONDS = 2.0
@@ -67,6 +90,38 @@ class RunStats:
     generating_seconds: float = 0.0
 
 
+def rejects_stream_options(exc: InvalidRequestError) -> bool:
+    """Whether a refused request was refused for its ``stream_options`` field.
+
+    The servers that refuse it validate the body strictly and predate the field: OpenAI-style
+    validators answer 400 "Unrecognized request argument supplied: stream_options", and
+    pydantic/FastAPI servers that forbid extra fields answer 422 with a ``detail`` whose
+    location names it (``body.stream_options: Extra inputs are not permitted``, as
+    ``_wire/error_body.py`` renders it). No status, type or code says which field was
+    refused, so the message naming the field is the only signal there is. (llama-cpp-python,
+    which has no such field, accepts it and sends no usage: see cassettes/llamacpp-python/.)
+    """
+    return "stream_options" in exc.message
+
+
+@dataclass(slots=True)
+class ServerFacts:
+    """What one client has learnt its server refuses, from the server's own answers. It starts
+    from the server's :class:`Profile` and lasts the client's lifetime; a fact only ever turns
+    a request field off, so each can cost one refused request at most, once."""
+
+    #: send ``stream_options: {"include_usage": true}`` (a usage chunk at the end)
+    stream_usage: bool
+
+    def learn(self, exc: InvalidRequestError) -> bool:
+        """Record what ``exc`` says the server refuses; whether that is new (then the request,
+        sent again, is shaped differently)."""
+        if self.stream_usage and rejects_stream_options(exc):
+            self.stream_usage = False
+            return True
+        return False
+
+
 def stop_reason(finish: str | None) -> StopReason:
     """The StopReason a server's finish_reason means (anything unknown is a plain stop)."""
     if finish in ("stop", "length", "tool_calls", "content_filter", "error"):
@@ -82,7 +137,7 @@ class Turns:
         self._profile = profile
         self._transport: Transport | None = None
         self._transport_loop: asyncio.AbstractEventLoop | None = None
-        self._stream_usage = profile.stream_usage
+        self.facts = ServerFacts(stream_usage=profile.stream_usage)
         self.watchdog: Watchdog | None = None  # the deadlines of the request in flight
 
     async def aclose(self) -> None:
@@ -108,7 +163,30 @@ class Turns:
         """One model request: yields StreamEvents, then AssistantMessage, then TurnResult.
 
         The turn's assistant entry is appended to ``history`` and its calls opened in
-        ``ledger`` before the AssistantMessage is yielded (answerable once seen)."""
+        ``ledger`` before the AssistantMessage is yielded (answerable once seen). A request
+        the server refuses teaching a :class:`ServerFacts` fact is sent once more, shaped by
+        it (the refusal is an HTTP status: nothing was yielded yet); never a third time."""
+        for last in (False, True):
+            try:
+                async with aclosing(
+                    self._request(history, ledger, stats, wanted, interrupted)
+                ) as items:
+                    async for item in items:
+                        yield item
+                return
+            except InvalidRequestError as exc:
+                if last or not self.facts.learn(exc):
+                    raise
+
+    async def _request(
+        self,
+        history: list[dict[str, Any]],
+        ledger: CallLedger,
+        stats: RunStats,
+        wanted: Deltas,
+        interrupted: Callable[[], bool],
+    ) -> AsyncGenerator[Any, None]:
+        """One HTTP request of :meth:`run`."""
         options = self.options
         loop = asyncio.get_running_loop()
         if self._transport is None or self._transport_loop is not loop:
@@ -151,37 +229,29 @@ class Turns:
                         # on a server that keeps the connection open without them
                         watchdog.finishing(_AFTER_FINISH_SECONDS)
                     for event in events:
-                        kind = event[0]
-                        if first_at is None and kind in ("text", "thinking", "tool_start"):
+                        if first_at is None and type(event) in _FIRST_OUTPUT:
                             first_at = time.monotonic()
-                        if kind == "text":
-                            partial_text.append(event[1])
+                        if type(event) is TextDelta:
+                            partial_text.append(event.text)
                             if wanted.text:
-                                yield StreamEvent("text_delta", event[1])
-                        elif kind == "thinking":
+                                yield StreamEvent(event.kind, event.text)
+                        elif type(event) is ThinkingDelta:
                             if wanted.thinking:
-                                yield StreamEvent("thinking_delta", event[1])
+                                yield StreamEvent(event.kind, event.text)
                         elif not wanted.tools:
                             pass
-                        elif kind == "tool_start":
+                        elif type(event) is ToolStart:
                             yield StreamEvent(
-                                "tool_use_start", index=event[1], id=event[2], name=event[3]
+                                event.kind, index=event.index, id=event.id, name=event.name
                             )
-                        elif kind == "tool_args":
-                            yield StreamEvent("tool_input_delta", event[2], index=event[1])
+                        elif type(event) is ToolArgsDelta:
+                            yield StreamEvent(event.kind, event.fragment, index=event.index)
                         if interrupted():
                             raise asyncio.CancelledError
                     if decoder.done_seen or decoder.failure is not None:
                         break
                 if decoder.done_seen:
                     await transport.drain(chunks, watchdog)
-            except InvalidRequestError as exc:
-                if self._stream_usage and "stream_options" in exc.message:
-                    self._stream_usage = False  # this server rejects it; ask without
-                    async for item in self.run(history, ledger, stats, wanted, interrupted):
-                        yield item
-                    return
-                raise
             except asyncio.CancelledError:
                 if not interrupted():
                     raise
@@ -202,13 +272,15 @@ class Turns:
             )
             return
         for event in decoder.close():
-            if event[0] == "text" and wanted.text:
-                yield StreamEvent("text_delta", event[1])
-            elif event[0] == "thinking" and wanted.thinking:
-                yield StreamEvent("thinking_delta", event[1])
-            elif event[0] == "tool_done" and wanted.tools:
-                block = event[2]
-                yield StreamEvent("tool_use_stop", index=event[1], id=block.id, name=block.name)
+            if type(event) is TextDelta:
+                if wanted.text:
+                    yield StreamEvent(event.kind, event.text)
+            elif type(event) is ThinkingDelta:
+                if wanted.thinking:
+                    yield StreamEvent(event.kind, event.text)
+            elif type(event) is ToolDone and wanted.tools:
+                block = event.block
+                yield StreamEvent(event.kind, index=event.index, id=block.id, name=block.name)
         result = decoder.result()
         failure = result.failure
         if failure is not None and failure.kind == "limit":
@@ -250,7 +322,7 @@ class Turns:
             "messages": to_request_messages(history, options.system_prompt, self._profile),
             "stream": True,
         }
-        if self._stream_usage:
+        if self.facts.stream_usage:
             body["stream_options"] = {"include_usage": True}
         if options.temperature is not None:
             body["temperature"] = options.temperature

@@ -1,6 +1,8 @@
 """Normalise a chat-completions stream into events and content blocks. Pure: bytes in.
 
-``StreamDecoder.feed(bytes)`` returns :class:`~any_agent.types.StreamEvent`-like tuples as
+``StreamDecoder.feed(bytes)`` returns typed events (:data:`Event`: :class:`TextDelta`,
+:class:`ThinkingDelta`, :class:`ToolStart`, :class:`ToolArgsDelta`, :class:`ToolDone`, each
+with a ``kind`` equal to the :class:`~any_agent.types.StreamEvent` ``type`` it becomes) as
 they become known; ``close()`` finishes the turn and :meth:`StreamDecoder.result` gives the
 blocks, finish reason, usage and any stream failure. Every server shape documented in
 ``docs/provider-compatibility.md`` comes out the same way:
@@ -26,7 +28,7 @@ import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar, Literal
 
 import orjson
 
@@ -38,11 +40,69 @@ from .shortcut import ARGUMENTS, CONTENT, Template, between, slot_of, template_f
 from .sse import SSEDecoder
 from .textscan import DEFAULT_MAX_HELD, THINK_CLOSE, THINK_OPEN, TextScanner
 
-__all__ = ["Event", "StreamDecoder", "StreamFailure", "TurnResult"]
+__all__ = [
+    "Event",
+    "StreamDecoder",
+    "StreamFailure",
+    "TextDelta",
+    "ThinkingDelta",
+    "ToolArgsDelta",
+    "ToolDone",
+    "ToolStart",
+    "TurnResult",
+]
 
-# ("text", str) | ("thinking", str) | ("tool_start", index, id, name)
-# | ("tool_args", index, fragment) | ("tool_done", index, block)
-Event = tuple[Any, ...]
+
+# The events are built once per string the stream carries, so they are the cheapest typed form
+# measured (Python 3.11, ns per construction): a slotted dataclass 106-112, a NamedTuple made
+# with tuple.__new__ 116-143 (its own __new__ 207), a frozen dataclass 443, a bare tuple 27.
+# Not frozen for that reason; nothing changes them after they are made. ``index`` numbers the
+# call within the turn (a NamedTuple could not name a field ``index``, tuple's method).
+@dataclass(slots=True)
+class TextDelta:
+    """Answer text, as it arrives."""
+
+    text: str
+    kind: ClassVar[Literal["text_delta"]] = "text_delta"
+
+
+@dataclass(slots=True)
+class ThinkingDelta:
+    """Reasoning text, as it arrives."""
+
+    text: str
+    kind: ClassVar[Literal["thinking_delta"]] = "thinking_delta"
+
+
+@dataclass(slots=True)
+class ToolStart:
+    """A tool call's name is known (``id`` is ``""`` until the server sends one)."""
+
+    index: int
+    id: str
+    name: str
+    kind: ClassVar[Literal["tool_use_start"]] = "tool_use_start"
+
+
+@dataclass(slots=True)
+class ToolArgsDelta:
+    """A fragment of a tool call's arguments (JSON text)."""
+
+    index: int
+    fragment: str
+    kind: ClassVar[Literal["tool_input_delta"]] = "tool_input_delta"
+
+
+@dataclass(slots=True)
+class ToolDone:
+    """A tool call finalised by ``close()``: its block, or why it cannot be run."""
+
+    index: int
+    block: ToolUseBlock | ToolUseError
+    kind: ClassVar[Literal["tool_use_stop"]] = "tool_use_stop"
+
+
+Event = TextDelta | ThinkingDelta | ToolStart | ToolArgsDelta | ToolDone
 
 _FINISH = {
     "stop": "stop",
@@ -356,7 +416,7 @@ class StreamDecoder:
                     _compact(call)
                 if call.nchars > self._max_args:
                     raise self._args_too_large(call)
-                out.append(("tool_args", call.position, value))
+                out.append(ToolArgsDelta(call.position, value))
         elif slot == CONTENT:
             self._scan(value, out)
         else:
@@ -498,7 +558,7 @@ class StreamDecoder:
             segs[-1][1].append(text)
         else:
             segs.append([kind, [text]])
-        out.append((kind, text))
+        out.append(TextDelta(text) if kind == "text" else ThinkingDelta(text))
 
     def _pieces(self, pieces: list[tuple[str, Any]], out: list[Event]) -> None:
         for kind, value in pieces:
@@ -516,7 +576,7 @@ class StreamDecoder:
                 else:
                     call.obj = args
                 call.started = True
-                out.append(("tool_start", call.position, "", name))
+                out.append(ToolStart(call.position, "", name))
             else:
                 self._add(kind, value, out)
 
@@ -572,7 +632,7 @@ class StreamDecoder:
                 call.name = str(name)
             if call.name and not call.started:
                 call.started = True
-                out.append(("tool_start", call.position, call.id, call.name))
+                out.append(ToolStart(call.position, call.id, call.name))
             if args is None:
                 continue
             if isinstance(args, str):
@@ -585,7 +645,7 @@ class StreamDecoder:
                         _compact(call)
                     if call.nchars > self._max_args:
                         raise self._args_too_large(call)
-                    out.append(("tool_args", call.position, args))
+                    out.append(ToolArgsDelta(call.position, args))
             else:
                 call.obj = args
 
@@ -604,7 +664,7 @@ class StreamDecoder:
                 continue
             block = self._block(seg, used)
             seg.obj = block
-            out.append(("tool_done", seg.position, block))
+            out.append(ToolDone(seg.position, block))
 
     def _block(self, call: _Call, used: set[str]) -> ToolUseBlock | ToolUseError:
         raw, parsed, error = _arguments(call)
