@@ -185,10 +185,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     a = ap.parse_args(argv)
     if a.render is not None:
-        res = json.loads(a.render.read_text())
+        rendered: dict[str, Any] = json.loads(a.render.read_text())
         a.out.mkdir(parents=True, exist_ok=True)
-        write_chart(res, a.out / "performance.png")
-        write_markdown(res, a.out / "performance.md")
+        write_chart(rendered, a.out / "performance.png")
+        write_markdown(rendered, a.out / "performance.md")
         _log(f"wrote {a.out / 'performance.md'} from {a.render}")
         return 0
     cfg = Config.smoke() if a.quick else Config.full()
