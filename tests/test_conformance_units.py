@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from any_agent.config import get_base_url
+from any_agent.errors import ConfigurationError
 from conformance.catalogue import checks as registry
 from conformance.catalogue.checks import IMPLEMENTATIONS
 from conformance.catalogue.profiles import PROFILES, get_profile
@@ -118,7 +119,7 @@ def test_profiles_exist_with_url_and_start_command(name: str) -> None:
 
 
 def test_unknown_profile_is_an_error() -> None:
-    with pytest.raises(KeyError):
+    with pytest.raises(ConfigurationError, match="unknown provider 'nope'"):
         get_profile("nope")
     assert "generic" in PROFILES
 

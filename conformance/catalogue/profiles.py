@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 
 from any_agent._wire.servers import server
+from any_agent.errors import ConfigurationError
 
 from ..vocabulary import Layer
 
@@ -377,7 +378,9 @@ PROFILES: Mapping[str, ProviderProfile] = MappingProxyType(
 
 
 def get_profile(name: str) -> ProviderProfile:
+    """The certification profile of ``name``; an unknown name is the same
+    :class:`~any_agent.errors.ConfigurationError` the SDK's server lookups raise."""
     key = name.strip().lower()
     if key not in PROFILES:
-        raise KeyError(f"unknown provider {name!r}; known: {', '.join(sorted(PROFILES))}")
+        raise ConfigurationError(f"unknown provider {name!r}; known: {', '.join(sorted(PROFILES))}")
     return PROFILES[key]
