@@ -35,6 +35,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar
 
+from any_agent import AgentOptions
+
 __all__ = [
     "CHAT",
     "MODELS",
@@ -46,6 +48,7 @@ __all__ = [
     "completion",
     "error_body",
     "events",
+    "opts",
     "sse",
     "text_stream",
     "tool_call",
@@ -515,3 +518,17 @@ def error_body(
 ) -> dict[str, Any]:
     """An OpenAI-style error body."""
     return {"error": {"message": message, "type": type, "param": None, "code": code}}
+
+
+def opts(server: SSEServer, **kw: Any) -> AgentOptions:
+    """AgentOptions for ``server`` with no retries and short, test-sized deadlines (10 s to the
+    first token and between events, 30 s overall); ``kw`` overrides any field."""
+    base: dict[str, Any] = {
+        "model": "test-model",
+        "base_url": server.url,
+        "max_retries": 0,
+        "first_token_timeout": 10,
+        "idle_timeout": 10,
+        "timeout": 30,
+    }
+    return AgentOptions(**(base | kw))

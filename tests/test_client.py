@@ -8,7 +8,7 @@ import time
 from typing import Any
 
 import pytest
-from sse_server import SSEServer, chunk, events, sse, text_stream, tool_call, usage_chunk
+from sse_server import SSEServer, chunk, events, opts, sse, text_stream, tool_call, usage_chunk
 
 from any_agent import (
     AgentOptions,
@@ -44,18 +44,6 @@ WEATHER = {
         "parameters": {"type": "object", "properties": {"city": {"type": "string"}}},
     },
 }
-
-
-def opts(server: SSEServer, **kw: Any) -> AgentOptions:
-    base: dict[str, Any] = {
-        "model": "test-model",
-        "base_url": server.url,
-        "max_retries": 0,
-        "first_token_timeout": 10,
-        "idle_timeout": 10,
-        "timeout": 30,
-    }
-    return AgentOptions(**(base | kw))
 
 
 async def collect(options: AgentOptions, prompt: str = "hi") -> list[Any]:

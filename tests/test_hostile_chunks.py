@@ -21,13 +21,13 @@ from sse_server import (
     chunk,
     completion,
     events,
+    opts,
     sse,
     text_stream,
     tool_call,
 )
 
 from any_agent import (
-    AgentOptions,
     AnyAgentError,
     Client,
     HTTPStatusError,
@@ -44,18 +44,6 @@ from any_agent._wire.servers import profile_for
 from any_agent.tools import tool
 
 ORDER_ID = 12345678901234567890123  # beyond 64 bits: orjson would make it a float
-
-
-def opts(server: SSEServer, **kw: Any) -> AgentOptions:
-    base: dict[str, Any] = {
-        "model": "test-model",
-        "base_url": server.url,
-        "max_retries": 0,
-        "first_token_timeout": 10,
-        "idle_timeout": 10,
-        "timeout": 30,
-    }
-    return AgentOptions(**(base | kw))
 
 
 async def ask(client: Client, prompt: str) -> list[Message]:

@@ -23,6 +23,7 @@ from sse_server import (
     completion,
     error_body,
     events,
+    opts,
     sse,
     text_stream,
     tool_call,
@@ -48,18 +49,6 @@ from any_agent.tools import tool
 LIMIT = 64 * 1024
 BOUND = 10.0  # seconds: only a guard against a hang
 OPTIONS = ("max_response_bytes", "max_event_bytes", "max_tool_argument_bytes")
-
-
-def opts(server: SSEServer, **kw: Any) -> AgentOptions:
-    base: dict[str, Any] = {
-        "model": "test-model",
-        "base_url": server.url,
-        "max_retries": 0,
-        "first_token_timeout": 10,
-        "idle_timeout": 10,
-        "timeout": 30,
-    }
-    return AgentOptions(**(base | kw))
 
 
 async def ask(client: Client, prompt: str) -> list[Message]:

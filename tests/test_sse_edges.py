@@ -15,23 +15,11 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from sse_server import SSEServer, chunk, sse, text_stream, tool_call
+from sse_server import SSEServer, chunk, opts, sse, text_stream, tool_call
 
-from any_agent import AgentOptions, Client, LimitExceededError, ResultMessage, ToolUseBlock
+from any_agent import Client, LimitExceededError, ResultMessage, ToolUseBlock
 from any_agent._wire.decoder import StreamDecoder, TurnResult
 from any_agent._wire.sse import SSEDecoder
-
-
-def opts(server: SSEServer, **kw: Any) -> AgentOptions:
-    base: dict[str, Any] = {
-        "model": "test-model",
-        "base_url": server.url,
-        "max_retries": 0,
-        "first_token_timeout": 10,
-        "idle_timeout": 10,
-        "timeout": 30,
-    }
-    return AgentOptions(**(base | kw))
 
 
 def run(pieces: list[bytes], tools: frozenset[str] = frozenset({"f"})) -> TurnResult:
