@@ -1,5 +1,5 @@
 """The plugin end to end: pytest runs in a subprocess (real exit codes, real entry point)
-against the reference fake server (``conformance.fakeserver``) with and without quirks."""
+against the reference fake server (``conformance.testing.fakeserver``) with and without quirks."""
 
 from __future__ import annotations
 

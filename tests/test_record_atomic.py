@@ -1,6 +1,6 @@
 """Recording never destroys evidence (issue 11, item 9).
 
-A column is recorded against the reference server (``conformance.fakeserver``) into
+A column is recorded against the reference server (``conformance.testing.fakeserver``) into
 tmp_path; then a second record run fails in each way a real one does (the server stops
 answering, it answers garbage, the run is interrupted, the report directory is unwritable)
 and the column must be byte-identical afterwards. A baseline that would flip is shown as a
