@@ -36,6 +36,7 @@ from any_agent import (
     ToolUseError,
     query,
 )
+from any_agent._agent.turn import ServerFacts
 
 WEATHER = {
     "type": "function",
@@ -173,6 +174,47 @@ async def test_a_request_refused_again_is_not_sent_a_third_time(sse_server: SSES
     with pytest.raises(InvalidRequestError, match="stream_options"):
         await collect(opts(sse_server))
     assert len(sse_server.requests) == 2
+
+
+async def test_a_refusal_that_only_echoes_stream_options_does_not_drop_usage(
+    sse_server: SSEServer,
+) -> None:
+    """A 400 quoting the user's prompt names the field by accident: refused again without the
+    field, the client forgets the fact, and its next query still asks for usage."""
+    sse_server.script.error(400, "Prompt flagged: 'what does stream_options do'", times=2)
+    sse_server.script.stream(text_stream("x", usage=(3, 1)))
+    async with Client(opts(sse_server)) as client:
+        await client.query("what does stream_options do")
+        with pytest.raises(InvalidRequestError, match="flagged"):
+            [m async for m in client.receive_response()]
+        await client.query("hi")
+        messages = [m async for m in client.receive_response()]
+    assert messages[-1].usage.completion_tokens == 1
+    assert ["stream_options" in r.json for r in sse_server.requests] == [True, False, True]
+
+
+async def test_an_interrupt_between_a_refusal_and_its_retry_sends_no_retry(
+    sse_server: SSEServer,
+) -> None:
+    """Client.interrupt() arriving while the refused request closes is honoured at once: the
+    retry is not sent (it would otherwise run until its first event or first_token_timeout)."""
+    sse_server.script.error(400, "Unrecognized request argument supplied: stream_options")
+    sse_server.script.stream(text_stream("late"))
+    async with Client(opts(sse_server)) as client:
+        agent = client._agent
+
+        class Facts(ServerFacts):
+            def learn(self, exc: InvalidRequestError) -> bool:
+                agent.interrupt()  # the interrupt lands in the gap between the two requests
+                return super().learn(exc)
+
+        agent.turns.facts = Facts(stream_usage=True)
+        await client.query("q")
+        messages = [m async for m in client.receive_response()]
+        history = client.history
+    assert messages[-1].subtype == "interrupted"
+    assert len(sse_server.requests) == 1
+    assert history == [{"role": "user", "content": "q"}]
 
 
 async def test_a_refusal_not_naming_stream_options_is_not_retried(sse_server: SSEServer) -> None:

@@ -121,6 +121,13 @@ class ServerFacts:
             return True
         return False
 
+    def doubt(self, exc: InvalidRequestError) -> None:
+        """The request sent again without ``stream_options`` was refused as well: if that
+        refusal still names the field, the name was not the field (a prompt echoed in the
+        message, a user's own ``extra_body``), so the fact learnt from it is forgotten."""
+        if not self.stream_usage and rejects_stream_options(exc):
+            self.stream_usage = True
+
 
 def stop_reason(finish: str | None) -> StopReason:
     """The StopReason a server's finish_reason means (anything unknown is a plain stop)."""
@@ -175,8 +182,16 @@ class Turns:
                         yield item
                 return
             except InvalidRequestError as exc:
-                if last or not self.facts.learn(exc):
+                if last:
+                    self.facts.doubt(exc)
                     raise
+                if not self.facts.learn(exc):
+                    raise
+                if interrupted():
+                    # interrupted between the refusal and its retry: the retry is not sent
+                    yield AssistantMessage([], self.options.model, "interrupted")
+                    yield TurnResult([], "stop", Usage(), "", None, False, 0)
+                    return
 
     async def _request(
         self,
