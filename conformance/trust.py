@@ -11,6 +11,7 @@ hostile file is one line naming it (:class:`ColumnError`), never a traceback.
 from __future__ import annotations
 
 import json
+import os
 import re
 import stat
 import unicodedata
@@ -111,16 +112,23 @@ def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return out
 
 
-def read_json(path: Path, *, max_bytes: int, what: str) -> Any:
-    """Decode ``path`` after checking it is a regular file, small and shallow enough."""
+def _regular_file(path: Path, what: str) -> os.stat_result:
+    """``path``'s own status (``lstat``: a link is never followed), refusing anything but a
+    regular file: a symlink could point anywhere, a fifo would block the reader."""
     try:
         info = path.lstat()
     except OSError as exc:
-        raise ColumnError(f"{path}: cannot read the {what}: {exc.strerror or exc}") from None
+        raise ColumnError(f"{path}: cannot read {what}: {exc.strerror or exc}") from None
     if stat.S_ISLNK(info.st_mode):
-        raise ColumnError(f"{path}: the {what} is a symlink (refused: a column holds files only)")
+        raise ColumnError(f"{path}: {what} is a symlink (refused: a column holds files only)")
     if not stat.S_ISREG(info.st_mode):
-        raise ColumnError(f"{path}: the {what} is not a regular file")
+        raise ColumnError(f"{path}: {what} is not a regular file")
+    return info
+
+
+def read_json(path: Path, *, max_bytes: int, what: str) -> Any:
+    """Decode ``path`` after checking it is a regular file, small and shallow enough."""
+    info = _regular_file(path, f"the {what}")
     if info.st_size > max_bytes:
         raise ColumnError(f"{path}: the {what} has {info.st_size} bytes (limit {max_bytes})")
     try:
@@ -328,14 +336,7 @@ def check_column(column: Path, root: Path) -> ManifestSchema:
 
 
 def _check_file(entry: Path, base: Path) -> None:
-    try:
-        info = entry.lstat()
-    except OSError as exc:
-        raise ColumnError(f"{entry}: cannot read: {exc.strerror or exc}") from None
-    if stat.S_ISLNK(info.st_mode):
-        raise ColumnError(f"{entry}: a symlink in a column (refused: cassettes are files)")
-    if not stat.S_ISREG(info.st_mode):
-        raise ColumnError(f"{entry}: not a regular file (a column holds cassettes only)")
+    info = _regular_file(entry, "a file in a column")
     if info.st_nlink > 1:
         raise ColumnError(
             f"{entry}: a hard link ({info.st_nlink} names; refused: its content lives outside "
