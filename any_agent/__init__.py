@@ -27,6 +27,7 @@ from .options import AgentOptions
 from .types import (
     AssistantMessage,
     ContentBlock,
+    ImageBlock,
     Message,
     ResultMessage,
     StreamEvent,
@@ -71,6 +72,7 @@ __all__ = [
     "HookMatcher",
     "HookResult",
     "IdleTimeoutError",
+    "ImageBlock",
     "InvalidRequestError",
     "LimitExceededError",
     "Message",

@@ -27,6 +27,7 @@ from ._agent.aio import call_in_thread, describe_exception, pending_cancellation
 from ._agent.schema import build_arguments, default_name, target_of
 from .errors import ToolDefinitionError, ToolResultError
 from .options import TOOL_NAME, ToolLike
+from .types import ImageBlock
 
 __all__ = ["RunnableTool", "Tool", "ToolLike", "ToolOutput", "result_to_text", "tool"]
 
@@ -36,10 +37,11 @@ R = TypeVar("R")
 
 @dataclass(frozen=True, slots=True)
 class ToolOutput:
-    """What a tool call produced, as text for the model."""
+    """What a tool call produced: text for the model, and any images it returned."""
 
     content: str
     is_error: bool = False
+    images: tuple[ImageBlock, ...] = ()
 
 
 @runtime_checkable

@@ -12,6 +12,7 @@ from typing import Any, Literal
 __all__ = [
     "AssistantMessage",
     "ContentBlock",
+    "ImageBlock",
     "Message",
     "ResultMessage",
     "StopReason",
@@ -53,6 +54,18 @@ class ThinkingBlock:
 
 
 @dataclass(slots=True)
+class ImageBlock:
+    """An image given to the model: exactly one of ``url``, ``data`` (raw bytes, with
+    ``media_type``) or ``path`` (a local file the SDK reads when it sends the image)."""
+
+    url: str | None = None
+    data: bytes | None = None
+    media_type: str | None = None
+    path: str | None = None
+    type: Literal["image"] = field(default="image", repr=False)
+
+
+@dataclass(slots=True)
 class ToolUseBlock:
     """A well-formed tool call: ``input`` is the parsed arguments object.
 
@@ -86,9 +99,13 @@ class ToolResultBlock:
     content: str
     is_error: bool = False
     type: Literal["tool_result"] = field(default="tool_result", repr=False)
+    #: images the tool returned besides its text (an MCP tool's image content)
+    images: list[ImageBlock] = field(default_factory=list)
 
 
-ContentBlock = TextBlock | ThinkingBlock | ToolUseBlock | ToolUseError | ToolResultBlock
+ContentBlock = (
+    TextBlock | ThinkingBlock | ImageBlock | ToolUseBlock | ToolUseError | ToolResultBlock
+)
 
 
 @dataclass(slots=True)
