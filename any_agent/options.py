@@ -10,7 +10,8 @@ from typing import Any, Literal, Protocol, runtime_checkable
 from urllib.parse import urlsplit
 
 from ._wire.credentials import normalize_url, redact_url
-from ._wire.servers import server
+from ._wire.servers import REPLAY_MODES, server
+from ._wire.thinking import thinking_fields
 from .errors import ConfigurationError, ToolDefinitionError
 from .hooks import check_hooks
 
@@ -141,6 +142,17 @@ class AgentOptions:
     #: Characters of one message the text scanner may hold back while a call may be
     #: forming; past it the held text is given out as visible text (no error).
     max_held_text: int = 65_536
+    # -- REASON (issue 14): thinking control and reasoning replay (docs/reasoning.md) -------
+    #: claude-agent-sdk's thinking switch: ``{"type": "enabled", "budget_tokens": N}``,
+    #: ``{"type": "disabled"}`` or ``{"type": "adaptive"}``, mapped to the server's fields
+    #: by its profile; a control the server has no field for is a ConfigurationError.
+    thinking: Mapping[str, Any] | None = None
+    #: ``"low"``, ``"medium"`` or ``"high"``: sent as ``reasoning_effort``.
+    effort: Literal["low", "medium", "high"] | None = None
+    #: How the model's reasoning is sent back on the next request: ``"auto"`` (the
+    #: provider profile's way), ``"reasoning_content"``, ``"reasoning"`` (message fields),
+    #: ``"tags"`` (``<think>…</think>`` before the content) or ``"off"``.
+    reasoning_replay: Literal["auto", "reasoning_content", "reasoning", "tags", "off"] = "auto"
 
     def __post_init__(self) -> None:
         if not isinstance(self.model, str) or not self.model.strip():
@@ -261,6 +273,13 @@ class AgentOptions:
             )
         if self.provider is not None:
             server(self.provider)  # raises ConfigurationError for an unknown name
+        if self.reasoning_replay != "auto" and self.reasoning_replay not in REPLAY_MODES:
+            raise ConfigurationError(
+                "reasoning_replay must be 'auto', 'reasoning_content', 'reasoning', 'tags' or "
+                f"'off', got {self.reasoning_replay!r}"
+            )
+        # ConfigurationError for a bad value or a control the server has no field for
+        thinking_fields(self.thinking, self.effort, server(self.provider).profile)
 
     def __repr__(self) -> str:
         def value(name: str) -> str:

@@ -10,8 +10,9 @@ for a field the client can drop is sent once more without it).
 from __future__ import annotations
 
 import asyncio
+import re
 import time
-from collections.abc import AsyncGenerator, Callable
+from collections.abc import AsyncGenerator, Callable, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
@@ -28,7 +29,8 @@ from .._wire.decoder import (
 )
 from .._wire.history import assistant_entry, to_request_messages
 from .._wire.http import Transport
-from .._wire.servers import Profile
+from .._wire.servers import Profile, ReasoningReplay
+from .._wire.thinking import merge_fields, thinking_fields
 from ..errors import InvalidRequestError, LimitExceededError, StreamError, StreamTruncatedError
 from ..options import AgentOptions
 from ..types import (
@@ -37,6 +39,7 @@ from ..types import (
     StopReason,
     StreamEvent,
     TextBlock,
+    ThinkingBlock,
     ToolUseBlock,
     ToolUseError,
     Usage,
@@ -104,6 +107,12 @@ def rejects_stream_options(exc: InvalidRequestError) -> bool:
     return "stream_options" in exc.message
 
 
+def _names_field(message: str, name: str) -> bool:
+    """Whether ``message`` names the field ``name`` as a whole word (``reasoning`` is not
+    named by ``reasoning_effort`` nor by ``reasoning_content``)."""
+    return re.search(rf"(?<![A-Za-z0-9_]){re.escape(name)}(?![A-Za-z0-9_])", message) is not None
+
+
 @dataclass(slots=True)
 class ServerFacts:
     """What one client has learnt its server refuses, from the server's own answers. It starts
@@ -112,21 +121,43 @@ class ServerFacts:
 
     #: send ``stream_options: {"include_usage": true}`` (a usage chunk at the end)
     stream_usage: bool
+    #: how assistant reasoning is sent back (``"off"`` once a refusal named its field)
+    replay: ReasoningReplay = "off"
+    #: the last request carried the replay field (only then can a refusal be about it)
+    replay_sent: bool = False
 
-    def learn(self, exc: InvalidRequestError) -> bool:
-        """Record what ``exc`` says the server refuses; whether that is new (then the request,
-        sent again, is shaped differently)."""
+    def learn(self, exc: InvalidRequestError) -> str | None:
+        """Record what ``exc`` says the server refuses; the fact learnt (then the request,
+        sent again, is shaped differently), or None when there is nothing new."""
         if self.stream_usage and rejects_stream_options(exc):
             self.stream_usage = False
-            return True
-        return False
+            return "stream_options"
+        replay = self.replay
+        if (
+            self.replay_sent
+            and replay in ("reasoning_content", "reasoning")
+            and _names_field(exc.message, replay)
+        ):
+            # the field name alone: servers say "reasoning_content was unexpected" or
+            # "body.messages.1.assistant.reasoning_content: Extra inputs are not permitted"
+            self.replay = "off"
+            return replay
+        return None
 
-    def doubt(self, exc: InvalidRequestError) -> None:
-        """The request sent again without ``stream_options`` was refused as well: if that
-        refusal still names the field, the name was not the field (a prompt echoed in the
-        message, a user's own ``extra_body``), so the fact learnt from it is forgotten."""
-        if not self.stream_usage and rejects_stream_options(exc):
-            self.stream_usage = True
+    def doubt(self, exc: InvalidRequestError, learnt: Sequence[str]) -> bool:
+        """The request sent again without the fields ``learnt`` was refused as well: if that
+        refusal still names one, the name was not the field (a prompt echoed in the message,
+        a user's own ``extra_body``), so the fact learnt from it is forgotten; whether one
+        was."""
+        forgot = False
+        for fact in learnt:
+            if fact == "stream_options" and rejects_stream_options(exc):
+                self.stream_usage = True
+                forgot = True
+            elif fact in ("reasoning_content", "reasoning") and _names_field(exc.message, fact):
+                self.replay = fact  # type: ignore[assignment]
+                forgot = True
+        return forgot
 
 
 def stop_reason(finish: str | None) -> StopReason:
@@ -144,7 +175,13 @@ class Turns:
         self._profile = profile
         self._transport: Transport | None = None
         self._transport_loop: asyncio.AbstractEventLoop | None = None
-        self.facts = ServerFacts(stream_usage=profile.stream_usage)
+        replay = options.reasoning_replay
+        self.facts = ServerFacts(
+            stream_usage=profile.stream_usage,
+            replay=profile.reasoning_replay if replay == "auto" else replay,
+        )
+        # checked when the options were built: a bad thinking option never gets here
+        self._thinking = thinking_fields(options.thinking, options.effort, profile)
         self.watchdog: Watchdog | None = None  # the deadlines of the request in flight
 
     async def aclose(self) -> None:
@@ -172,8 +209,10 @@ class Turns:
         The turn's assistant entry is appended to ``history`` and its calls opened in
         ``ledger`` before the AssistantMessage is yielded (answerable once seen). A request
         the server refuses teaching a :class:`ServerFacts` fact is sent once more, shaped by
-        it (the refusal is an HTTP status: nothing was yielded yet); never a third time."""
-        for last in (False, True):
+        it (the refusal is an HTTP status: nothing was yielded yet); each fact is learnt at
+        most once, so there are at most as many retries as facts."""
+        learnt: list[str] = []
+        while True:
             try:
                 async with aclosing(
                     self._request(history, ledger, stats, wanted, interrupted)
@@ -182,11 +221,12 @@ class Turns:
                         yield item
                 return
             except InvalidRequestError as exc:
-                if last:
-                    self.facts.doubt(exc)
+                if self.facts.doubt(exc, learnt):
                     raise
-                if not self.facts.learn(exc):
+                fact = self.facts.learn(exc)
+                if fact is None:
                     raise
+                learnt.append(fact)
                 if interrupted():
                     # interrupted between the refusal and its retry: the retry is not sent
                     yield AssistantMessage([], self.options.model, "interrupted")
@@ -323,8 +363,9 @@ class Turns:
             stats.generated += generated
             stats.generating_seconds += ended - first_at
         text = "".join(b.text for b in result.blocks if isinstance(b, TextBlock))
+        reasoning = "".join(b.thinking for b in result.blocks if isinstance(b, ThinkingBlock))
         calls = [b for b in result.blocks if isinstance(b, (ToolUseBlock, ToolUseError))]
-        history.append(assistant_entry(text, calls))
+        history.append(assistant_entry(text, calls, reasoning))
         ledger.opened(calls)  # before the caller sees them: answerable, or refused
         reason = stop_reason(result.finish_reason)
         yield AssistantMessage(list(result.blocks), result.model or options.model, reason)
@@ -332,11 +373,12 @@ class Turns:
 
     def _request_body(self, history: list[dict[str, Any]]) -> dict[str, Any]:
         options = self.options
-        body: dict[str, Any] = {
-            "model": options.model,
-            "messages": to_request_messages(history, options.system_prompt, self._profile),
-            "stream": True,
-        }
+        facts = self.facts
+        messages = to_request_messages(history, options.system_prompt, self._profile, facts.replay)
+        facts.replay_sent = facts.replay in ("reasoning_content", "reasoning") and any(
+            facts.replay in m for m in messages
+        )
+        body: dict[str, Any] = {"model": options.model, "messages": messages, "stream": True}
         if self.facts.stream_usage:
             body["stream_options"] = {"include_usage": True}
         if options.temperature is not None:
@@ -348,5 +390,5 @@ class Turns:
             body["tools"] = tools
             if self._profile.parallel_tool_calls is not None:
                 body["parallel_tool_calls"] = self._profile.parallel_tool_calls
-        body.update(options.extra_body)
+        merge_fields(body, self._thinking, options.extra_body)
         return body

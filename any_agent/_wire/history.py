@@ -17,16 +17,32 @@ import orjson
 from ..errors import ConfigurationError
 from ..types import ToolUseBlock, ToolUseError
 from . import jsontext
-from .servers import Profile
+from .servers import Profile, ReasoningReplay
 
-__all__ = ["assistant_entry", "checked_history", "to_request_messages"]
+__all__ = [
+    "REASONING_KEY",
+    "assistant_entry",
+    "checked_history",
+    "reasoning_of",
+    "to_request_messages",
+]
+
+#: the history key an assistant turn's reasoning is kept under (``reasoning`` is read too:
+#: histories saved by other tools)
+REASONING_KEY = "reasoning_content"
+_REASONING_KEYS = (REASONING_KEY, "reasoning")
 
 _ALNUM = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
 
 
-def assistant_entry(text: str, calls: Sequence[ToolUseBlock | ToolUseError]) -> dict[str, Any]:
-    """The history entry for one assistant turn (arguments kept as the model wrote them)."""
+def assistant_entry(
+    text: str, calls: Sequence[ToolUseBlock | ToolUseError], reasoning: str = ""
+) -> dict[str, Any]:
+    """The history entry for one assistant turn (arguments kept as the model wrote them;
+    its reasoning, if any, as ``reasoning_content``, whatever field or tags it came in)."""
     entry: dict[str, Any] = {"role": "assistant", "content": text}
+    if reasoning:
+        entry[REASONING_KEY] = reasoning
     if calls:
         entry["tool_calls"] = [
             {
@@ -65,10 +81,35 @@ def _valid_arguments(raw: Any) -> str:
     return "{}"
 
 
+def reasoning_of(entry: Mapping[str, Any]) -> str:
+    """The reasoning kept on an assistant history entry ("" when none)."""
+    for key in _REASONING_KEYS:
+        value = entry.get(key)
+        if isinstance(value, str) and value:
+            return value
+    return ""
+
+
+def _replayed(out: dict[str, Any], reasoning: str, replay: ReasoningReplay) -> dict[str, Any]:
+    """``out`` (a wire assistant message) with ``reasoning`` sent back as ``replay`` says."""
+    if not reasoning or replay == "off":
+        return out
+    if replay == "tags":
+        # the shape Qwen/DeepSeek templates render reasoning in, so it tokenizes as generated
+        out["content"] = f"<think>\n{reasoning}\n</think>\n\n{out.get('content') or ''}"
+    else:
+        out[replay] = reasoning
+    return out
+
+
 def to_request_messages(
-    history: Sequence[dict[str, Any]], system_prompt: str | None, profile: Profile
+    history: Sequence[dict[str, Any]],
+    system_prompt: str | None,
+    profile: Profile,
+    replay: ReasoningReplay = "off",
 ) -> list[dict[str, Any]]:
-    """Build the request's ``messages`` from history for a server with ``profile``."""
+    """Build the request's ``messages`` from history for a server with ``profile``;
+    assistant reasoning is sent back as ``replay`` says (``"off"``: not at all)."""
     systems = [system_prompt] if system_prompt else []
     body: list[dict[str, Any]] = []
     id_map: dict[str, str] = {}
@@ -111,7 +152,7 @@ def to_request_messages(
             out["content"] = (
                 None if (profile.assistant_tool_content == "null" and not content) else content
             )
-            body.append(out)
+            body.append(_replayed(out, reasoning_of(entry), replay))
         elif role == "tool":
             original = str(entry.get("tool_call_id", ""))
             content = entry.get("content", "")
@@ -124,6 +165,9 @@ def to_request_messages(
                     else orjson.dumps(content).decode(),
                 }
             )
+        elif role == "assistant":
+            plain = {k: v for k, v in entry.items() if k in ("role", "content", "name")}
+            body.append(_replayed(plain, reasoning_of(entry), replay))
         else:
             body.append({k: v for k, v in entry.items() if k in ("role", "content", "name")})
     if systems:
@@ -154,6 +198,13 @@ def checked_history(history: Any) -> list[dict[str, Any]]:
             raise ConfigurationError(
                 f"history[{i}] has role {role!r}; expected one of {', '.join(_ROLES)}"
             )
+        for key in _REASONING_KEYS:
+            value = message.get(key)
+            if value is not None and not isinstance(value, str):
+                raise ConfigurationError(
+                    f"history[{i}].{key} must be a string (the turn's reasoning), "
+                    f"got {type(value).__name__}"
+                )
         try:
             out.append(orjson.loads(orjson.dumps(dict(message))))
         except (orjson.JSONEncodeError, TypeError) as exc:

@@ -21,7 +21,20 @@ from typing import Literal
 
 from ..errors import ConfigurationError
 
-__all__ = ["PROFILES", "SERVERS", "Profile", "Server", "profile_for", "server"]
+__all__ = [
+    "PROFILES",
+    "REPLAY_MODES",
+    "SERVERS",
+    "Profile",
+    "ReasoningReplay",
+    "Server",
+    "profile_for",
+    "server",
+]
+
+#: Where replayed reasoning goes (see ``Profile.reasoning_replay``).
+ReasoningReplay = Literal["reasoning_content", "reasoning", "tags", "off"]
+REPLAY_MODES: tuple[ReasoningReplay, ...] = ("reasoning_content", "reasoning", "tags", "off")
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +60,24 @@ class Profile:
     #: that looks like a call is only text. See the evidence per profile below.
     text_tool_calls: bool = False
     notes: tuple[str, ...] = field(default=())
+    # -- REASON (issue 14): reasoning replay and thinking control ---------------------------
+    #: How an assistant turn's reasoning is sent back on the next request: as the message
+    #: field ``reasoning_content`` (llama.cpp's templates read it), as ``reasoning`` (Ollama's
+    #: /v1 message field), as ``<think>…</think>`` before the content, or ``"off"`` (not at
+    #: all: servers whose templates have no place for it, or that refuse unknown fields).
+    #: ``AgentOptions.reasoning_replay`` overrides it; a refusal naming the field turns it
+    #: off for the client's lifetime (``_agent/turn.py`` ServerFacts).
+    reasoning_replay: ReasoningReplay = "off"
+    #: The server takes OpenAI's ``reasoning_effort`` ("low"/"medium"/"high"): where
+    #: ``AgentOptions.effort`` goes.
+    reasoning_effort: bool = False
+    #: How ``thinking={"type": "enabled"|"disabled"}`` switches thinking on or off:
+    #: ``chat_template_kwargs.enable_thinking`` (llama.cpp, vLLM, SGLang: Qwen3-style
+    #: templates), ``reasoning_effort: "none"`` (Ollama, off only), or None (no switch).
+    thinking_switch: Literal["chat_template_kwargs", "reasoning_effort"] | None = None
+    #: The request field that caps thinking tokens (``thinking["budget_tokens"]``):
+    #: llama.cpp ``reasoning_budget_tokens``, vLLM ``thinking_token_budget``; None: none.
+    thinking_budget_field: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,13 +107,27 @@ _LLAMACPP = Profile(
     # the stock template leaves fenced/bare JSON calls in content (cassettes,
     # tests/data/servers/llamaserver-*-stocktemplate-*)
     text_tool_calls=True,
+    # tools/server/server-common.cpp: assistant messages' reasoning_content is parsed and
+    # given to the template; reasoning_effort goes to the template's kwargs ("none" turns
+    # thinking off); reasoning_budget_tokens (alias thinking_budget_tokens) per request
+    reasoning_replay="reasoning_content",
+    reasoning_effort=True,
+    thinking_switch="chat_template_kwargs",
+    thinking_budget_field="reasoning_budget_tokens",
     notes=(
         "named tool_choice is served as auto",
         "parallel_tool_calls defaults to false",
     ),
 )
 # unknown server: transformers serve (recorded) answers calls only as JSON text
-_GENERIC = Profile("generic", text_tool_calls=True)
+# reasoning_effort is OpenAI's own field; chat_template_kwargs is what vLLM, llama.cpp and
+# SGLang share; no budget field is common to unknown servers
+_GENERIC = Profile(
+    "generic",
+    text_tool_calls=True,
+    reasoning_effort=True,
+    thinking_switch="chat_template_kwargs",
+)
 
 SERVERS = MappingProxyType(
     {
@@ -90,7 +135,12 @@ SERVERS = MappingProxyType(
         for s in (
             Server("generic", "OpenAI-compatible server", "http://127.0.0.1:8000/v1", _GENERIC),
             # structured calls only
-            Server("openai", "OpenAI API", "https://api.openai.com/v1", Profile("openai")),
+            Server(
+                "openai",
+                "OpenAI API",
+                "https://api.openai.com/v1",
+                Profile("openai", reasoning_effort=True),
+            ),
             Server("llamacpp", "llama.cpp llama-server", "http://localhost:8080/v1", _LLAMACPP),
             Server(
                 "llamacpp-tools",
@@ -115,16 +165,30 @@ SERVERS = MappingProxyType(
                 "ollama",
                 "Ollama (/v1)",
                 "http://localhost:11434/v1",
-                Profile("ollama", notes=("swallows mid-stream errors: reported as truncation",)),
+                # openai/openai.go: reasoning_effort ("none" = think off) and the message
+                # field reasoning (sent in deltas, read back on assistant messages)
+                Profile(
+                    "ollama",
+                    reasoning_replay="reasoning",
+                    reasoning_effort=True,
+                    thinking_switch="reasoning_effort",
+                    notes=("swallows mid-stream errors: reported as truncation",),
+                ),
             ),
             # hermes parser misses calls written without <tool_call> (tests/data/servers/vllm-*)
             Server(
                 "vllm",
                 "vLLM",
                 "http://localhost:8000/v1",
+                # reasoning_effort and chat_template_kwargs go to the template;
+                # thinking_token_budget caps thinking (needs a --reasoning-parser); replay
+                # off: whether a template reads reasoning back is the model's, not vLLM's
                 Profile(
                     "vllm",
                     text_tool_calls=True,
+                    reasoning_effort=True,
+                    thinking_switch="chat_template_kwargs",
+                    thinking_budget_field="thinking_token_budget",
                     notes=("auto tool choice needs --enable-auto-tool-choice",),
                 ),
             ),
@@ -184,7 +248,13 @@ SERVERS = MappingProxyType(
                 "sglang",
                 "SGLang",
                 "http://127.0.0.1:30000/v1",
-                Profile("sglang", text_tool_calls=True),
+                # test_enable_thinking.py: chat_template_kwargs.enable_thinking
+                Profile(
+                    "sglang",
+                    text_tool_calls=True,
+                    reasoning_effort=True,
+                    thinking_switch="chat_template_kwargs",
+                ),
             ),
             # Mistral templates' [TOOL_CALLS] reaches content when no parser takes it; a
             # template family served by many servers, so no address of its own
