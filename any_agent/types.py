@@ -110,11 +110,18 @@ ContentBlock = (
 
 @dataclass(slots=True)
 class Usage:
-    """Token counts as the server reported them (``None`` when it did not)."""
+    """Token counts as the server reported them (``None`` when it did not).
+
+    ``cached_tokens``: prompt tokens the server reused from its cache
+    (``usage.prompt_tokens_details.cached_tokens``, or llama.cpp's ``timings.cache_n``);
+    ``reasoning_tokens``: completion tokens spent thinking
+    (``usage.completion_tokens_details.reasoning_tokens``)."""
 
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
     total_tokens: int | None = None
+    cached_tokens: int | None = None
+    reasoning_tokens: int | None = None
 
     def __add__(self, other: Usage) -> Usage:
         def add(a: int | None, b: int | None) -> int | None:
@@ -124,6 +131,8 @@ class Usage:
             add(self.prompt_tokens, other.prompt_tokens),
             add(self.completion_tokens, other.completion_tokens),
             add(self.total_tokens, other.total_tokens),
+            add(self.cached_tokens, other.cached_tokens),
+            add(self.reasoning_tokens, other.reasoning_tokens),
         )
 
 

@@ -382,7 +382,8 @@ def test_usage_trailer_llama_server_real() -> None:
     """llama-server: role chunk ``content:null``, finish chunk, then ``choices:[]`` + usage +
     ``timings`` — tests/data/servers/llamaserver-qwen05b-stream-usage.sse [LC1]."""
     _, res = decode(raw("llamaserver-qwen05b-stream-usage"))
-    assert res.usage == Usage(32, 10, 42)
+    # prompt_tokens_details.cached_tokens (and timings.cache_n) say 24 prompt tokens reused
+    assert res.usage == Usage(32, 10, 42, cached_tokens=24)
     assert res.failure is None
     assert res.model == "qwen2.5-coder-0.5b"
 
@@ -391,7 +392,8 @@ def test_usage_on_litellm_empty_delta_choice_real() -> None:
     """LiteLLM sends usage on ``choices:[{"index":0,"delta":{}}]`` with no finish_reason —
     tests/data/servers/litellm-llamaserver-qwen15b-stream-usage.sse [LT5]."""
     _, res = decode(raw("litellm-llamaserver-qwen15b-stream-usage"))
-    assert res.usage == Usage(32, 10, 42)
+    # LiteLLM passes llama-server's cached_tokens on and adds reasoning_tokens: 0
+    assert res.usage == Usage(32, 10, 42, cached_tokens=24, reasoning_tokens=0)
     assert res.finish_reason == "stop"
     assert res.failure is None
 
@@ -894,7 +896,7 @@ def test_fenced_json_call_llama_server_stock_template_real() -> None:
     assert isinstance(block, ToolUseBlock)
     assert (block.name, block.input) == ("get_weather", PARIS)
     assert res.finish_reason == "length"
-    assert res.usage == Usage(188, 128, 316)
+    assert res.usage == Usage(188, 128, 316, cached_tokens=187)
 
 
 def test_leaked_bare_json_without_tools_stays_text() -> None:

@@ -27,7 +27,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, ClassVar, Literal
 
 import orjson
@@ -175,22 +175,31 @@ class _Call:
         self.recovered = False  # read from the model's text, not a structured call
 
 
+def _count(raw: Any, key: str) -> int | None:
+    """``raw[key]`` when ``raw`` is an object and that is a non-negative int, else None."""
+    if not isinstance(raw, dict):
+        return None
+    v = raw.get(key)
+    return v if isinstance(v, int) and not isinstance(v, bool) and v >= 0 else None
+
+
 def _usage(raw: Any) -> Usage | None:
     if not isinstance(raw, dict):
         return None
-
-    def num(key: str) -> int | None:
-        v = raw.get(key)
-        return v if isinstance(v, int) and not isinstance(v, bool) else None
-
-    prompt = num("prompt_tokens")
-    completion = num("completion_tokens")
-    total = num("total_tokens")
+    prompt = _count(raw, "prompt_tokens")
+    completion = _count(raw, "completion_tokens")
+    total = _count(raw, "total_tokens")
     if total is None and prompt is not None and completion is not None:
         total = prompt + completion
     if prompt is None and completion is None and total is None:
         return None
-    return Usage(prompt, completion, total)
+    return Usage(
+        prompt,
+        completion,
+        total,
+        _count(raw.get("prompt_tokens_details"), "cached_tokens"),
+        _count(raw.get("completion_tokens_details"), "reasoning_tokens"),
+    )
 
 
 class StreamDecoder:
@@ -235,6 +244,7 @@ class StreamDecoder:
         self._ncalls = 0  # calls so far, native and leaked: the next call's position
         self.finish_reason: str | None = None
         self.usage = Usage()
+        self._cache_n: int | None = None  # llama.cpp timings.cache_n, if sent
         self.model = ""
         self.failure: StreamFailure | None = None
         self.done_seen = False
@@ -333,8 +343,11 @@ class StreamDecoder:
             reason = "tool_calls"
         elif reason == "tool_calls":
             reason = "stop"  # a server said tool_calls but sent none
+        usage = self.usage
+        if usage.cached_tokens is None and self._cache_n is not None:
+            usage = replace(usage, cached_tokens=self._cache_n)
         return TurnResult(
-            blocks, reason, self.usage, self.model, self.failure, self.done_seen, self.events_seen
+            blocks, reason, usage, self.model, self.failure, self.done_seen, self.events_seen
         )
 
     # -- one SSE event ----------------------------------------------------------------------
@@ -483,6 +496,12 @@ class StreamDecoder:
             parsed = _usage(usage)
             if parsed is not None:
                 self.usage = parsed
+        timings = obj.get("timings")
+        if timings:
+            # llama-server's own counters, beside usage on the last chunk
+            cache_n = _count(timings, "cache_n")
+            if cache_n is not None:
+                self._cache_n = cache_n
         if not self.model:
             model = obj.get("model")
             if isinstance(model, str):
