@@ -32,6 +32,10 @@ from __future__ import annotations
 
 import builtins
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .types import ResultMessage
 
 __all__ = [
     "AnyAgentError",
@@ -57,7 +61,13 @@ __all__ = [
 
 
 class AnyAgentError(Exception):
-    """Base class of every error raised by any_agent."""
+    """Base class of every error raised by any_agent.
+
+    An error that ends a query carries that query's :class:`~any_agent.ResultMessage` as
+    ``result`` (``is_error``, ``terminal_reason``, ``api_error_status``, the usage so far);
+    None for an error raised before any query ran (a bad option)."""
+
+    result: ResultMessage | None = None
 
 
 #: the longest server-supplied text an exception message carries

@@ -14,9 +14,11 @@ __all__ = [
     "ContentBlock",
     "ImageBlock",
     "Message",
+    "ModelUsage",
     "ResultMessage",
     "StopReason",
     "StreamEvent",
+    "TerminalReason",
     "TextBlock",
     "ThinkingBlock",
     "ToolResultBlock",
@@ -178,6 +180,46 @@ class StreamEvent:
 
 
 @dataclass(slots=True)
+class ModelUsage:
+    """One model's share of a query (claude-agent-sdk's ``ModelUsage``, in snake case).
+
+    The token counts are the sums the server reported over the model's turns (``None``
+    when it never did); ``context_window`` is the model's window where it is known (None
+    until the server or ``AgentOptions`` says); ``max_output_tokens`` the request's cap."""
+
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    cache_read_input_tokens: int | None = None
+    reasoning_tokens: int | None = None
+    context_window: int | None = None
+    max_output_tokens: int | None = None
+    requests: int = 0
+
+
+#: Why a query's loop ended (claude-agent-sdk's names where they exist): ``completed``,
+#: ``max_turns``, ``tool_deferred`` (calls left for the caller), ``aborted_streaming`` /
+#: ``aborted_tools`` (interrupted during a model turn / during tools); and on an error
+#: (``AnyAgentError.result``): ``api_error`` (an HTTP error status), ``prompt_too_long``,
+#: ``connection_error``, ``timeout``, ``stream_error``, ``limit_exceeded``,
+#: ``prompt_blocked``, ``error``.
+TerminalReason = Literal[
+    "completed",
+    "max_turns",
+    "tool_deferred",
+    "aborted_streaming",
+    "aborted_tools",
+    "api_error",
+    "prompt_too_long",
+    "connection_error",
+    "timeout",
+    "stream_error",
+    "limit_exceeded",
+    "prompt_blocked",
+    "error",
+]
+
+
+@dataclass(slots=True)
 class ResultMessage:
     """The last message of every query: outcome, timing and usage."""
 
@@ -195,6 +237,13 @@ class ResultMessage:
     subtype: Literal["success", "error_max_turns", "error_during_execution", "interrupted"] = (
         "success"
     )
+    # -- REASON (issue 14 item 7): what claude-agent-sdk users read ------------------------
+    #: why the loop ended (see :data:`TerminalReason`)
+    terminal_reason: TerminalReason | None = None
+    #: the HTTP status of the API error that ended the run (on ``AnyAgentError.result``)
+    api_error_status: int | None = None
+    #: per model (as the server named it): its tokens, cache, window and requests
+    model_usage: dict[str, ModelUsage] = field(default_factory=dict)
 
 
 Message = AssistantMessage | UserMessage | ResultMessage | StreamEvent

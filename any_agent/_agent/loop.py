@@ -11,12 +11,24 @@ from typing import Any
 
 from .._wire.decoder import TurnResult
 from .._wire.servers import profile_for
-from ..errors import ConfigurationError
+from ..errors import (
+    AnyAgentError,
+    ConfigurationError,
+    ConnectionFailedError,
+    ContextLengthExceededError,
+    HTTPStatusError,
+    LimitExceededError,
+    PromptBlockedError,
+    StreamError,
+    TimeoutError,
+)
 from ..options import AgentOptions
 from ..types import (
     Message,
+    ModelUsage,
     ResultMessage,
     StopReason,
+    TerminalReason,
     TextBlock,
     ToolResultBlock,
     ToolUseBlock,
@@ -80,16 +92,17 @@ class AgentLoop:
         stats = RunStats()
         prompt, self._pending_prompt, self._has_pending = self._pending_prompt, None, False
         ledger = self.ledger
+        last_text = ""
         try:
             ledger.close(self.history)
             if prompt is not None:
                 prompt = await self._tools.user_prompt(prompt)
                 self.history.append({"role": "user", "content": prompt})
             stop: StopReason = "stop"
-            last_text = ""
+            ended: TerminalReason = "completed"
             while True:
                 if self._interrupted:
-                    stop = "interrupted"
+                    stop, ended = "interrupted", "aborted_streaming"
                     break
                 turn: TurnResult | None = None
                 items = self.turns.run(self.history, ledger, stats, wanted, self._is_interrupted)
@@ -105,7 +118,7 @@ class AgentLoop:
                 last_text = "".join(b.text for b in turn.blocks if isinstance(b, TextBlock))
                 stats.tool_calls += len(calls)
                 if self._interrupted:
-                    stop = "interrupted"
+                    stop, ended = "interrupted", "aborted_streaming"
                     break
                 if not calls:
                     stop = stop_reason(turn.finish_reason)
@@ -113,7 +126,7 @@ class AgentLoop:
                 results = await self._run_tools(calls)
                 if results is None:  # interrupt() stopped the tools
                     ledger.close(self.history)
-                    stop = "interrupted"
+                    stop, ended = "interrupted", "aborted_tools"
                     break
                 ledger.record(results)
                 if results:
@@ -123,17 +136,32 @@ class AgentLoop:
                 if self._tools.interrupt_requested:
                     self._tools.interrupt_requested = False
                     ledger.close(self.history)
-                    stop = "interrupted"
+                    stop, ended = "interrupted", "aborted_tools"
                     break
                 if not ledger.answered(calls):
-                    stop = "tool_calls"  # manual mode: the caller answers, then query(None)
+                    # manual mode: the caller answers, then query(None)
+                    stop, ended = "tool_calls", "tool_deferred"
                     break
                 if stats.turns >= self.options.max_turns:
-                    stop = "max_turns"
+                    stop, ended = "max_turns", "max_turns"
                     break
                 ledger.close(self.history)
             await self._tools.stop(stop)
-            yield _result(stats, stop, last_text)
+            yield _result(stats, stop, last_text, ended, self.options)
+        except AnyAgentError as exc:
+            # errors stay exceptions (a caller who stops at the ResultMessage would never see
+            # one yielded before it); the run's figures travel on the exception
+            if exc.result is None:
+                exc.result = _result(
+                    stats,
+                    "error",
+                    last_text,
+                    _terminal_reason(exc),
+                    self.options,
+                    status=exc.status if isinstance(exc, HTTPStatusError) else None,
+                    error=str(exc),
+                )
+            raise
         finally:
             # on an error, history keeps the prompt and every completed turn; the failed
             # turn's partial output is dropped (an interrupt keeps its partial text)
@@ -158,14 +186,57 @@ class AgentLoop:
             self._tools_task = None
 
 
-def _result(stats: RunStats, stop: StopReason, text: str) -> ResultMessage:
+def _terminal_reason(exc: AnyAgentError) -> TerminalReason:
+    """Which failure ended a run, by the error's class (most specific first)."""
+    for cls, reason in _ERROR_REASONS:
+        if isinstance(exc, cls):
+            return reason
+    return "error"
+
+
+_ERROR_REASONS: tuple[tuple[type[AnyAgentError], TerminalReason], ...] = (
+    (ContextLengthExceededError, "prompt_too_long"),
+    (HTTPStatusError, "api_error"),
+    (ConnectionFailedError, "connection_error"),
+    (TimeoutError, "timeout"),
+    (LimitExceededError, "limit_exceeded"),
+    (StreamError, "stream_error"),
+    (PromptBlockedError, "prompt_blocked"),
+)
+
+
+def _result(
+    stats: RunStats,
+    stop: StopReason,
+    text: str,
+    ended: TerminalReason,
+    options: AgentOptions,
+    *,
+    status: int | None = None,
+    error: str | None = None,
+) -> ResultMessage:
     duration = time.monotonic() - stats.started
     tps = (
         round(stats.generated / stats.generating_seconds, 2)
         if stats.generating_seconds > 0
         else None
     )
-    subtype = {"max_turns": "error_max_turns", "interrupted": "interrupted"}.get(stop, "success")
+    subtype = {
+        "max_turns": "error_max_turns",
+        "interrupted": "interrupted",
+        "error": "error_during_execution",
+    }.get(stop, "success")
+    per_model = {
+        model: ModelUsage(
+            input_tokens=usage.prompt_tokens,
+            output_tokens=usage.completion_tokens,
+            cache_read_input_tokens=usage.cached_tokens,
+            reasoning_tokens=usage.reasoning_tokens,
+            max_output_tokens=options.max_tokens,
+            requests=requests,
+        )
+        for model, (usage, requests) in stats.model_usage.items()
+    }
     return ResultMessage(
         num_turns=stats.turns,
         duration_ms=int(duration * 1000),
@@ -177,5 +248,9 @@ def _result(stats: RunStats, stop: StopReason, text: str) -> ResultMessage:
         time_to_first_token_ms=stats.first_token_ms,
         tokens_per_second=tps,
         num_tool_calls=stats.tool_calls,
+        error=error,
         subtype=subtype,  # type: ignore[arg-type]
+        terminal_reason=ended,
+        api_error_status=status,
+        model_usage=per_model,
     )

@@ -88,6 +88,8 @@ class RunStats:
     turns: int = 0
     tool_calls: int = 0
     usage: Usage = field(default_factory=Usage)
+    #: per model, as the server named it: (usage summed, requests answered)
+    model_usage: dict[str, tuple[Usage, int]] = field(default_factory=dict)
     first_token_ms: int | None = None
     generated: int = 0
     generating_seconds: float = 0.0
@@ -358,6 +360,9 @@ class Turns:
         if stats.first_token_ms is None and first_at is not None:
             stats.first_token_ms = int((first_at - started) * 1000)
         stats.usage = stats.usage + result.usage
+        model = result.model or options.model
+        so_far, requests = stats.model_usage.get(model, (Usage(), 0))
+        stats.model_usage[model] = (so_far + result.usage, requests + 1)
         generated = result.usage.completion_tokens or result.events_seen
         if first_at is not None and generated:
             stats.generated += generated
