@@ -65,7 +65,9 @@ async def test_ollama_ps_and_show(sse_server: SSEServer, script: Scenario) -> No
     info = await _info(sse_server, provider="ollama")
     assert info.context_window == 2048  # what the loaded model runs with, not the trained 32k
     assert info.trained_context == 32768
-    assert info.vision is True and info.reasoning is True and info.tools is False
+    assert info.vision is True
+    assert info.reasoning is True
+    assert info.tools is False
     assert info.capabilities == ("completion", "vision", "thinking")
     show = next(r for r in sse_server.requests if r.path == OLLAMA_SHOW)
     assert show.json == {"model": "test-model"}
@@ -82,7 +84,8 @@ async def test_lmstudio_v0_models(sse_server: SSEServer, script: Scenario) -> No
     info = await _info(sse_server, provider="lmstudio")
     assert info.context_window == 16384
     assert info.trained_context == 32768
-    assert info.vision is True and info.tools is True
+    assert info.vision is True
+    assert info.tools is True
 
 
 async def test_vllm_max_model_len(sse_server: SSEServer, script: Scenario) -> None:
@@ -94,7 +97,8 @@ async def test_vllm_max_model_len(sse_server: SSEServer, script: Scenario) -> No
 async def test_generic_server_that_says_nothing(sse_server: SSEServer) -> None:
     info = await _info(sse_server)  # the scripted server's plain /v1/models
     assert info.server == "generic"
-    assert info.context_window is None and info.vision is None
+    assert info.context_window is None
+    assert info.vision is None
     assert info.sources == ()
 
 
@@ -116,7 +120,8 @@ async def test_garbage_is_unknown_never_a_crash(
 ) -> None:
     script.add(reply, path=PROPS, method="GET")
     info = await _info(sse_server, provider="llamacpp")
-    assert info.context_window is None and info.total_slots is None
+    assert info.context_window is None
+    assert info.total_slots is None
     assert any("props" in p for p in info.problems)
 
 
