@@ -43,7 +43,9 @@ def _read(path: str, max_bytes: int) -> tuple[bytes, str]:
     """The file's bytes and media type; ConfigurationError naming the path otherwise."""
     shown = repr(path)
     try:
-        with open(path, "rb") as f:
+        # O_NONBLOCK: a FIFO or a device in the path's place must not block the open
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+        with os.fdopen(fd, "rb") as f:
             info = os.fstat(f.fileno())
             if not stat.S_ISREG(info.st_mode):
                 raise ConfigurationError(f"ImageBlock.path {shown} is not a regular file")
@@ -53,6 +55,8 @@ def _read(path: str, max_bytes: int) -> tuple[bytes, str]:
                     f"max_image_bytes={max_bytes}"
                 )
             data = f.read(max_bytes + 1)
+    except IsADirectoryError:
+        raise ConfigurationError(f"ImageBlock.path {shown} is not a regular file") from None
     except OSError as exc:
         raise ConfigurationError(
             f"ImageBlock.path {shown} cannot be read: {exc.strerror or exc}"
