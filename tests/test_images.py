@@ -208,3 +208,26 @@ async def test_a_fifo_is_refused_without_blocking(sse_server: SSEServer, tmp_pat
     os.mkfifo(pipe)
     with pytest.raises(ConfigurationError, match="not a regular file"):
         await Client(opts(sse_server, vision=True)).query([ImageBlock(path=str(pipe))])
+
+
+class LocalFileTool(Screenshot):
+    """A tool (or an MCP server) that names a local file as its image."""
+
+    def __init__(self, path: Path) -> None:
+        self._path = path
+
+    async def run(self, arguments: Mapping[str, Any]) -> ToolOutput:
+        return ToolOutput("see file", images=(ImageBlock(path=str(self._path)),))
+
+
+async def test_a_tool_cannot_make_the_sdk_send_a_local_file(
+    sse_server: SSEServer, script: Scenario, tmp_path: Path
+) -> None:
+    secret = tmp_path / "secret.png"
+    secret.write_bytes(PNG)
+    _call_then_answer(script)
+    options = opts(sse_server, tools=[LocalFileTool(secret)], max_turns=3, vision=True)
+    await _drain("take a screenshot", options=options)
+    second = _sent(sse_server, 1)
+    assert "image_url" not in json.dumps(second)
+    assert "may not be a path" in second[-1]["content"]

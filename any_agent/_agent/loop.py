@@ -15,6 +15,7 @@ from .._wire.servers import profile_for
 from ..errors import ConfigurationError
 from ..options import AgentOptions
 from ..types import (
+    ImageBlock,
     Message,
     ResultMessage,
     StopReason,
@@ -182,6 +183,10 @@ class AgentLoop:
                 notes.append(f"[{len(images)} image(s) not sent: {why}]")
             else:
                 for image in images:
+                    if isinstance(image, ImageBlock) and image.path is not None:
+                        # a tool's output is untrusted: it never makes the SDK read a file
+                        notes.append("[an image not sent: a tool's image may not be a path]")
+                        continue
                     try:
                         parts.append(image_part(image, self.options.max_image_bytes))
                     except ConfigurationError as exc:
