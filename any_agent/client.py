@@ -15,13 +15,17 @@ from typing import Any
 from ._agent.loop import AgentLoop
 from ._agent.turn import ALL_DELTAS, NO_DELTAS, TEXT_DELTAS
 from ._wire.history import checked_history
+from ._wire.images import prompt_content
 from .errors import ConfigurationError
 from .options import AgentOptions, check_unicode
 from .types import (
     AssistantMessage,
     ContentBlock,
+    ContextUsage,
+    ImageBlock,
     Message,
     ResultMessage,
+    ServerInfo,
     StreamEvent,
     TextBlock,
     ThinkingBlock,
@@ -68,19 +72,47 @@ class Client:
         """A copy of the conversation in OpenAI message format (JSON-serialisable)."""
         return copy.deepcopy(self._agent.history)
 
-    async def query(self, prompt: str | None = None) -> None:
-        """Queue ``prompt`` for the next ``receive_*`` call.
+    async def query(self, prompt: str | Sequence[TextBlock | ImageBlock] | None = None) -> None:
+        """Queue ``prompt`` for the next ``receive_*`` call: a string, or a list of
+        :class:`TextBlock` and :class:`ImageBlock` (an image's ``path`` is read now).
 
         ``None`` continues the conversation without a new user message (after manual
         tool results were added with :meth:`add_tool_result`).
         """
+        content: str | list[dict[str, Any]] | None = None
         if prompt is not None:
-            if not isinstance(prompt, str):
-                raise ConfigurationError(f"prompt must be a string, got {type(prompt).__name__}")
-            check_unicode("prompt", prompt)
+            if isinstance(prompt, str):
+                check_unicode("prompt", prompt)
+                content = prompt
+            elif isinstance(prompt, (list, tuple)):
+                for i, block in enumerate(prompt):
+                    if isinstance(block, TextBlock) and isinstance(block.text, str):
+                        check_unicode(f"prompt[{i}].text", block.text)
+                content = prompt_content(prompt, self.options.max_image_bytes)
+            else:
+                raise ConfigurationError(
+                    "prompt must be a string or a list of TextBlock and ImageBlock, "
+                    f"got {type(prompt).__name__}"
+                )
         if self._agent.running:
             await self._settle()
-        self._agent.queue(prompt)
+        self._agent.queue(content)
+
+    async def get_server_info(self, *, refresh: bool = False) -> ServerInfo:
+        """What the server says about itself: context window, slots, vision, tools
+        (asked once per client, from the endpoints the provider's profile lists; each
+        bounded by ``server_info_timeout``). What it does not say is ``None``."""
+        turns = self._agent.turns
+        return await turns.server_info.get(turns.transport(), refresh=refresh)
+
+    async def get_context_usage(self) -> ContextUsage:
+        """Tokens the conversation uses against the context window: the server's counts of
+        the last turn when it sent them, else the SDK's estimate of the history."""
+        turns = self._agent.turns
+        window, _ = await turns.guard.window(turns.transport())
+        if window is None and self.options.on_context_overflow != "off":
+            window = (await self.get_server_info()).context_window
+        return turns.guard.usage(self._agent.history, window)
 
     async def _settle(self) -> None:
         """A ``receive_*`` loop left with ``break`` is closed by asyncio a moment later (its

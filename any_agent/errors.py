@@ -185,7 +185,31 @@ class ModelNotFoundError(HTTPStatusError):
 
 
 class ContextLengthExceededError(InvalidRequestError):
-    """The prompt does not fit the model's context window."""
+    """The prompt does not fit the model's context window.
+
+    Raised from the server's refusal (``status`` is its HTTP status) or by the SDK itself:
+    before sending, when the context guard finds the prompt larger than the window, and after
+    a response whose ``prompt_tokens`` show the server cut the prompt (``status`` 0: nothing
+    was refused, the SDK measured). ``prompt_tokens`` and ``context_window`` are the numbers
+    it compared (``None`` when the server's refusal did not carry them).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int = 0,
+        body: str = "",
+        error_type: str | None = None,
+        code: str | None = None,
+        prompt_tokens: int | None = None,
+        context_window: int | None = None,
+    ) -> None:
+        super().__init__(message, status=status, body=body, error_type=error_type, code=code)
+        if status == 0:
+            self.args = (self.message,)  # measured by the SDK: no HTTP status to show
+        self.prompt_tokens = prompt_tokens
+        self.context_window = context_window
 
 
 class RateLimitError(HTTPStatusError):

@@ -153,6 +153,32 @@ class AgentOptions:
     #: provider profile's way), ``"reasoning_content"``, ``"reasoning"`` (message fields),
     #: ``"tags"`` (``<think>…</think>`` before the content) or ``"off"``.
     reasoning_replay: Literal["auto", "reasoning_content", "reasoning", "tags", "off"] = "auto"
+    # -- context (issue 14): the window, images, server slots, transient parser failures --
+    #: Tokens of the model's context window; None reads it from the server (see
+    #: ``Client.get_server_info()``), where the provider's profile says it tells.
+    context_window: int | None = None
+    #: A prompt the guard finds larger than the window: ``"error"`` raises
+    #: ContextLengthExceededError before sending, ``"drop_oldest"`` sends it without its
+    #: oldest turns (history keeps them), ``"off"`` sends it as it is.
+    on_context_overflow: Literal["error", "drop_oldest", "off"] = "error"
+    #: A response whose ``prompt_tokens`` show the server cut the prompt (Ollama's default
+    #: window): ``"warn"`` logs it (logger ``any_agent.context``), ``"error"`` raises
+    #: ContextLengthExceededError, ``"off"`` ignores it.
+    on_truncation: Literal["warn", "error", "off"] = "warn"
+    #: Seconds one metadata request (``/props``, ``/api/show``, ``/tokenize``, ...) may take.
+    server_info_timeout: float = 5.0
+    #: Bytes of one image read from ``ImageBlock.path`` or given as ``data``.
+    max_image_bytes: int = 20 * 1024 * 1024
+    #: The model takes images: None asks the profile, then the server's metadata; True
+    #: sends them anyway; False refuses them before sending.
+    vision: bool | None = None
+    #: Requests in flight to this server (its ``base_url``) from the whole process, every
+    #: Client and query() together; more wait for a free slot. None: the server's own
+    #: ``total_slots`` when known (llama.cpp ``/props``), else no limit.
+    max_concurrent_requests: int | None = None
+    #: Times a turn that failed with one of the profile's known transient tool-parser
+    #: errors is sent again; None: the profile's number.
+    transient_retries: int | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.model, str) or not self.model.strip():
@@ -267,6 +293,7 @@ class AgentOptions:
             raise ConfigurationError(
                 f"max_held_text must be a positive int (characters), got {self.max_held_text!r}"
             )
+        self._check_context()
         if self.provider is not None and not isinstance(self.provider, str):
             raise ConfigurationError(
                 f"provider must be a server name (str) or None, got {self.provider!r}"
@@ -280,6 +307,41 @@ class AgentOptions:
             )
         # ConfigurationError for a bad value or a control the server has no field for
         thinking_fields(self.thinking, self.effort, server(self.provider).profile)
+
+    def _check_context(self) -> None:
+        for name in ("context_window", "max_concurrent_requests"):
+            value = getattr(self, name)
+            if value is not None and (
+                isinstance(value, bool) or not isinstance(value, int) or value < 1
+            ):
+                raise ConfigurationError(f"{name} must be a positive int or None, got {value!r}")
+        if self.on_context_overflow not in ("error", "drop_oldest", "off"):
+            raise ConfigurationError(
+                "on_context_overflow must be 'error', 'drop_oldest' or 'off', "
+                f"got {self.on_context_overflow!r}"
+            )
+        if self.on_truncation not in ("warn", "error", "off"):
+            raise ConfigurationError(
+                f"on_truncation must be 'warn', 'error' or 'off', got {self.on_truncation!r}"
+            )
+        _positive("server_info_timeout", self.server_info_timeout, allow_none=False)
+        if (
+            isinstance(self.max_image_bytes, bool)
+            or not isinstance(self.max_image_bytes, int)
+            or self.max_image_bytes < 1
+        ):
+            raise ConfigurationError(
+                f"max_image_bytes must be a positive int (bytes), got {self.max_image_bytes!r}"
+            )
+        if self.vision is not None and not isinstance(self.vision, bool):
+            raise ConfigurationError(f"vision must be True, False or None, got {self.vision!r}")
+        retries = self.transient_retries
+        if retries is not None and (
+            isinstance(retries, bool) or not isinstance(retries, int) or not 0 <= retries <= 10
+        ):
+            raise ConfigurationError(
+                f"transient_retries must be an int from 0 to 10 or None, got {retries!r}"
+            )
 
     def __repr__(self) -> str:
         def value(name: str) -> str:

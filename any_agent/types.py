@@ -12,10 +12,12 @@ from typing import Any, Literal
 __all__ = [
     "AssistantMessage",
     "ContentBlock",
+    "ContextUsage",
     "ImageBlock",
     "Message",
     "ModelUsage",
     "ResultMessage",
+    "ServerInfo",
     "StopReason",
     "StreamEvent",
     "TerminalReason",
@@ -244,6 +246,54 @@ class ResultMessage:
     api_error_status: int | None = None
     #: per model (as the server named it): its tokens, cache, window and requests
     model_usage: dict[str, ModelUsage] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class ServerInfo:
+    """What the server says about itself (``Client.get_server_info()``); ``None`` is unknown.
+
+    ``context_window`` is the window one request gets (llama.cpp: one slot's ``n_ctx``;
+    Ollama: the loaded model's ``context_length`` or ``num_ctx``); ``trained_context`` the
+    model's own maximum. ``sources`` names the endpoints that answered, ``problems`` why the
+    others told nothing (each bounded in time and size; garbage is a problem, not a crash).
+    """
+
+    server: str
+    model: str
+    context_window: int | None = None
+    trained_context: int | None = None
+    total_slots: int | None = None
+    vision: bool | None = None
+    tools: bool | None = None
+    reasoning: bool | None = None
+    capabilities: tuple[str, ...] = ()
+    sources: tuple[str, ...] = ()
+    problems: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class ContextUsage:
+    """Tokens the conversation uses against the window (``Client.get_context_usage()``).
+
+    ``used_tokens`` is the server's ``prompt_tokens + completion_tokens`` of the last turn
+    when it reported them (``estimated=False``), else the SDK's estimate of the history.
+    """
+
+    used_tokens: int
+    context_window: int | None
+    estimated: bool
+
+    @property
+    def remaining_tokens(self) -> int | None:
+        """Tokens left in the window (``None`` when the window is unknown)."""
+        return None if self.context_window is None else self.context_window - self.used_tokens
+
+    @property
+    def percent_used(self) -> float | None:
+        """How full the window is, 0-100 (``None`` when the window is unknown)."""
+        if not self.context_window:
+            return None
+        return round(100 * self.used_tokens / self.context_window, 1)
 
 
 Message = AssistantMessage | UserMessage | ResultMessage | StreamEvent

@@ -214,10 +214,14 @@ async def test_query_function_checks_its_options() -> None:
         [m async for m in query("hi", OK)]  # type: ignore[arg-type]
 
 
-@pytest.mark.parametrize("prompt", [["hi"], {"role": "user"}, 3.0])
-async def test_prompt_of_the_wrong_type_names_it(prompt: Any) -> None:
+@pytest.mark.parametrize(
+    ("prompt", "named"),
+    # a list is a prompt of blocks (issue 14): its wrong element is named
+    [(["hi"], r"prompt\[0\] .* got str"), ({"role": "user"}, "got dict"), (3.0, "got float")],
+)
+async def test_prompt_of_the_wrong_type_names_it(prompt: Any, named: str) -> None:
     client = Client(AgentOptions(**OK))
-    with pytest.raises(ConfigurationError, match=f"got {type(prompt).__name__}"):
+    with pytest.raises(ConfigurationError, match=named):
         await client.query(prompt)
 
 

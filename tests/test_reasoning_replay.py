@@ -40,7 +40,7 @@ async def run(options: Any, prompt: str = "weather in Paris?") -> list[Any]:
 
 def replayed(server: SSEServer, request: int = 1) -> dict[str, Any]:
     """The assistant message of ``request``'s messages (the replayed tool-call turn)."""
-    return next(m for m in server.requests[request].json["messages"] if m["role"] == "assistant")
+    return next(m for m in server.chat_requests[request].json["messages"] if m["role"] == "assistant")
 
 
 async def test_reasoning_is_kept_in_history_and_replayed_to_llamacpp(
@@ -120,7 +120,7 @@ async def test_think_tags_in_content_are_kept_as_reasoning(sse_server: SSEServer
         entry = c.history[1]
     assert entry["content"] == "5"
     assert entry["reasoning_content"].strip() == "2 + 3 equals 5."
-    sent = sse_server.requests[1].json["messages"][1]
+    sent = sse_server.chat_requests[1].json["messages"][1]
     assert sent["content"] == "5"
     assert sent["reasoning_content"].strip() == "2 + 3 equals 5."
 
@@ -135,7 +135,7 @@ async def test_a_plain_text_turn_replays_its_reasoning_too(sse_server: SSEServer
         [m async for m in c.receive_response()]
         await c.query("Why?")
         [m async for m in c.receive_response()]
-    assert sse_server.requests[1].json["messages"][1] == {
+    assert sse_server.chat_requests[1].json["messages"][1] == {
         "role": "assistant",
         "content": "No",
         "reasoning_content": "Prime check.",
@@ -168,7 +168,7 @@ async def test_a_server_refusing_replayed_reasoning_is_learnt_once(
         # history keeps the reasoning even though the server is not sent it
         assert c.history[1]["reasoning_content"] == "The user wants the weather."
     carried = [
-        any("reasoning_content" in m for m in r.json["messages"]) for r in sse_server.requests
+        any("reasoning_content" in m for m in r.json["messages"]) for r in sse_server.chat_requests
     ]
     assert carried == [False, True, False, False, False]
 
@@ -182,10 +182,10 @@ async def test_both_stream_options_and_reasoning_refused_are_both_learnt(
     sse_server.script.stream(text_stream("Sunny."))
     messages = await run(opts(sse_server, provider="llamacpp", tools=[get_weather], max_turns=3))
     assert messages[-1].result == "Sunny."
-    last = sse_server.requests[-1].json
+    last = sse_server.chat_requests[-1].json
     assert "stream_options" not in last
     assert not any("reasoning_content" in m for m in last["messages"])
-    assert len(sse_server.requests) == 4
+    assert len(sse_server.chat_requests) == 4
 
 
 async def test_a_refusal_naming_another_reasoning_field_is_not_learnt(
@@ -196,7 +196,7 @@ async def test_a_refusal_naming_another_reasoning_field_is_not_learnt(
     sse_server.script.error(400, "Unrecognized request argument supplied: reasoning_effort")
     with pytest.raises(InvalidRequestError, match="reasoning_effort"):
         await run(opts(sse_server, provider="ollama", tools=[get_weather], max_turns=3))
-    assert len(sse_server.requests) == 2
+    assert len(sse_server.chat_requests) == 2
 
 
 async def test_a_refusal_that_only_echoes_the_field_is_forgotten(sse_server: SSEServer) -> None:
@@ -205,7 +205,7 @@ async def test_a_refusal_that_only_echoes_the_field_is_forgotten(sse_server: SSE
     with pytest.raises(InvalidRequestError):
         await run(opts(sse_server, provider="llamacpp", tools=[get_weather], max_turns=3))
     carried = [
-        any("reasoning_content" in m for m in r.json["messages"]) for r in sse_server.requests
+        any("reasoning_content" in m for m in r.json["messages"]) for r in sse_server.chat_requests
     ]
     assert carried == [False, True, False]
 
@@ -219,7 +219,7 @@ async def test_saved_history_with_reasoning_loads_and_is_replayed(sse_server: SS
     async with Client(opts(sse_server, provider="llamacpp"), history=saved) as c:
         await c.query("how are you?")
         [m async for m in c.receive_response()]
-    assert sse_server.requests[0].json["messages"][1]["reasoning_content"] == "Greet back."
+    assert sse_server.chat_requests[0].json["messages"][1]["reasoning_content"] == "Greet back."
 
 
 async def test_old_history_without_reasoning_still_loads(sse_server: SSEServer) -> None:
@@ -228,7 +228,7 @@ async def test_old_history_without_reasoning_still_loads(sse_server: SSEServer) 
     async with Client(opts(sse_server, provider="llamacpp"), history=saved) as c:
         await c.query("how are you?")
         [m async for m in c.receive_response()]
-    assert sse_server.requests[0].json["messages"][1] == {"role": "assistant", "content": "hello"}
+    assert sse_server.chat_requests[0].json["messages"][1] == {"role": "assistant", "content": "hello"}
 
 
 def test_saved_reasoning_that_is_not_text_is_refused_by_name(sse_server: SSEServer) -> None:

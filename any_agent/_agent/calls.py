@@ -44,6 +44,8 @@ class CallLedger:
         self.results: dict[str, tuple[str, bool]] = {}
         self.executed: set[str] = set()
         self.refused: set[str] = set()  # ids answered with the max_tool_calls error
+        #: image content parts a call's tool returned, kept beside its tool message
+        self.images: dict[str, list[dict[str, Any]]] = {}
 
     def opened(self, calls: Sequence[Call]) -> None:
         """A response made ``calls``: answerable as soon as the caller sees them. Those
@@ -108,6 +110,10 @@ class CallLedger:
                     text = "Error: no result was provided for this tool call."
             elif is_error and not text.lower().startswith("error"):
                 text = f"Error: {text}"  # the wire has no is_error flag; say it in words
-            history.append({"role": "tool", "tool_call_id": call_id, "content": text})
+            entry: dict[str, Any] = {"role": "tool", "tool_call_id": call_id, "content": text}
+            images = self.images.pop(call_id, None)
+            if images:
+                entry["images"] = images  # sent after the tool messages (_wire/history.py)
+            history.append(entry)
             self.executed.add(call_id)
         self.open.clear()

@@ -10,6 +10,7 @@ from collections.abc import AsyncGenerator, Sequence
 from typing import Any
 
 from .._wire.decoder import TurnResult
+from .._wire.images import image_part, prompt_text
 from .._wire.servers import profile_for
 from ..errors import (
     AnyAgentError,
@@ -24,6 +25,7 @@ from ..errors import (
 )
 from ..options import AgentOptions
 from ..types import (
+    ImageBlock,
     Message,
     ModelUsage,
     ResultMessage,
@@ -57,14 +59,14 @@ class AgentLoop:
         self.ledger = CallLedger(options.max_tool_calls)
         self.turns = Turns(options, profile_for(options.provider))
         self._tools = ToolRunner(options)
-        self._pending_prompt: str | None = None
+        self._pending_prompt: str | list[dict[str, Any]] | None = None
         self._has_pending = False
         self._interrupted = False
         self.running = False
         self.run_done: asyncio.Event | None = None  # set when the current receive_* ends
         self._tools_task: asyncio.Future[list[ToolOutcome]] | None = None
 
-    def queue(self, prompt: str | None) -> None:
+    def queue(self, prompt: str | list[dict[str, Any]] | None) -> None:
         """The prompt of the next run (None: continue without a new user message)."""
         self._pending_prompt = prompt
         self._has_pending = True
@@ -96,7 +98,7 @@ class AgentLoop:
         try:
             ledger.close(self.history)
             if prompt is not None:
-                prompt = await self._tools.user_prompt(prompt)
+                prompt = await self._prompt_hooks(prompt)
                 self.history.append({"role": "user", "content": prompt})
             stop: StopReason = "stop"
             ended: TerminalReason = "completed"
@@ -130,9 +132,9 @@ class AgentLoop:
                     break
                 ledger.record(results)
                 if results:
-                    yield UserMessage(
-                        [ToolResultBlock(cid, text, err) for cid, text, err in results]
-                    )
+                    blocks = [ToolResultBlock(cid, text, err) for cid, text, err in results]
+                    await self._tool_images(blocks)
+                    yield UserMessage(list(blocks))
                 if self._tools.interrupt_requested:
                     self._tools.interrupt_requested = False
                     ledger.close(self.history)
@@ -168,6 +170,63 @@ class AgentLoop:
             self.running = False
             self.run_done.set()
             self.turns.watchdog = None
+
+    async def _prompt_hooks(self, prompt: str | list[dict[str, Any]]) -> Any:
+        """UserPromptSubmit hooks see the prompt's text; images are checked against the
+        server before anything reaches history."""
+        if isinstance(prompt, str):
+            return await self._tools.user_prompt(prompt)
+        if any(p.get("type") == "image_url" for p in prompt):
+            accepted, why = await self.turns.vision()
+            if not accepted:
+                raise ConfigurationError(
+                    f"the prompt has images and {why}; set AgentOptions(vision=True) if the "
+                    "model does take images"
+                )
+        text = prompt_text(prompt)
+        new = await self._tools.user_prompt(text)
+        if new == text:
+            return prompt
+        images = [p for p in prompt if p.get("type") != "text"]
+        return [{"type": "text", "text": new}, *images]
+
+    async def _tool_images(self, blocks: list[ToolResultBlock]) -> None:
+        """Images the tools returned: content parts beside their tool messages, or a note
+        in the result when the server takes no images or an image is unusable."""
+        found = self._tools.images
+        if not found:
+            return
+        self._tools.images = {}
+        accepted: bool | None = None
+        why = ""
+        for block in blocks:
+            images = found.get(block.tool_use_id)
+            if not images:
+                continue
+            if accepted is None:
+                accepted, why = await self.turns.vision()
+            notes: list[str] = []
+            parts: list[dict[str, Any]] = []
+            if not accepted:
+                notes.append(f"[{len(images)} image(s) not sent: {why}]")
+            else:
+                for image in images:
+                    if isinstance(image, ImageBlock) and image.path is not None:
+                        # a tool's output is untrusted: it never makes the SDK read a file
+                        notes.append("[an image not sent: a tool's image may not be a path]")
+                        continue
+                    try:
+                        parts.append(image_part(image, self.options.max_image_bytes))
+                    except ConfigurationError as exc:
+                        notes.append(f"[an image not sent: {exc}]")
+            block.images = list(images)
+            if parts:
+                self.ledger.images[block.tool_use_id] = parts
+            if notes:
+                text, err = self.ledger.results.get(block.tool_use_id, (block.content, False))
+                text = f"{text}\n{' '.join(notes)}"
+                self.ledger.results[block.tool_use_id] = (text, err)
+                block.content = text
 
     async def _run_tools(
         self, calls: Sequence[ToolUseBlock | ToolUseError]

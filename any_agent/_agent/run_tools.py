@@ -33,7 +33,7 @@ from ..hooks import (
 )
 from ..options import AgentOptions
 from ..tools import ToolOutput, result_to_text
-from ..types import StopReason, ToolUseBlock, ToolUseError
+from ..types import ImageBlock, StopReason, ToolUseBlock, ToolUseError
 from .aio import call_in_thread, describe_exception
 from .calls import CallLedger, ToolOutcome, malformed_call_result
 from .registry import ToolRegistry
@@ -306,6 +306,8 @@ class ToolRunner:
         # one per event loop: a Client may be used again under a new asyncio.run()
         self._slots: tuple[asyncio.AbstractEventLoop, asyncio.Semaphore] | None = None
         self.interrupt_requested = False  # a can_use_tool denial asked to stop the query
+        #: images the tools of the current turn returned, by call id (taken by the loop)
+        self.images: dict[str, tuple[ImageBlock, ...]] = {}
 
     async def user_prompt(self, prompt: str) -> str:
         decision = await self._hooks.user_prompt(prompt)
@@ -354,6 +356,8 @@ class ToolRunner:
                 self.interrupt_requested = True
             return call.id, decision.message, True
         output = await self._registry.run(call.name, decision.input)
+        if output.images:
+            self.images[call.id] = output.images  # beside the text, which hooks may rewrite
         output = await self._hooks.post_tool_use(
             call.name, decision.input, call.id, output.content, output.is_error
         )

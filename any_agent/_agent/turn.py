@@ -10,6 +10,7 @@ for a field the client can drop is sent once more without it).
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 import time
 from collections.abc import AsyncGenerator, Callable, Sequence
@@ -31,7 +32,13 @@ from .._wire.history import assistant_entry, to_request_messages
 from .._wire.http import Transport
 from .._wire.servers import Profile, ReasoningReplay
 from .._wire.thinking import merge_fields, thinking_fields
-from ..errors import InvalidRequestError, LimitExceededError, StreamError, StreamTruncatedError
+from ..errors import (
+    InvalidRequestError,
+    LimitExceededError,
+    ServerError,
+    StreamError,
+    StreamTruncatedError,
+)
 from ..options import AgentOptions
 from ..types import (
     AssistantMessage,
@@ -46,6 +53,8 @@ from ..types import (
 )
 from .aio import uncancel
 from .calls import CallLedger
+from .context import ContextGuard, ServerInfoCache
+from .slots import ServerSlots, slots_for
 
 __all__ = [
     "ALL_DELTAS",
@@ -61,6 +70,8 @@ __all__ = [
 
 # the events that mean the model has started answering (time to first token)
 _FIRST_OUTPUT = (TextDelta, ThinkingDelta, ToolStart)
+
+logger = logging.getLogger("any_agent.context")
 
 # silence after the finish_reason that ends a stream whose server never sends [DONE]
 _AFTER_FINISH_SECONDS = 2.0
@@ -185,6 +196,48 @@ class Turns:
         # checked when the options were built: a bad thinking option never gets here
         self._thinking = thinking_fields(options.thinking, options.effort, profile)
         self.watchdog: Watchdog | None = None  # the deadlines of the request in flight
+        self.server_info = ServerInfoCache(options, profile)
+        self.guard = ContextGuard(options, profile, self.server_info)
+
+    def transport(self) -> Transport:
+        """The HTTP transport of the running event loop."""
+        loop = asyncio.get_running_loop()
+        if self._transport is None or self._transport_loop is not loop:
+            # pooled connections belong to the event loop that opened them: a client used
+            # again under a new loop (a second asyncio.run) starts a new pool
+            self._transport = Transport(self.options)
+            self._transport_loop = loop
+        return self._transport
+
+    async def vision(self) -> tuple[bool, str]:
+        """Whether the server takes image parts, and the words that say who said so."""
+        if self.options.vision is not None:
+            said = "accepts" if self.options.vision else "refuses"
+            return self.options.vision, f"AgentOptions.vision {said} images"
+        profile = self._profile
+        if profile.vision is not None:
+            said = "accepts" if profile.vision else "does not accept"
+            return profile.vision, f"the {profile.name!r} profile {said} images"
+        info = await self.server_info.get(self.transport())
+        if info.vision is not None:
+            said = "accepts" if info.vision else "does not accept"
+            return info.vision, f"the server's {', '.join(info.sources)} says it {said} images"
+        return False, (
+            f"the server does not say it accepts images (provider {profile.name!r}; asked "
+            f"{', '.join(profile.info_endpoints)})"
+        )
+
+    def _slots(self) -> ServerSlots | None:
+        """The server's process-wide slots, when a limit is known."""
+        limit = self.options.max_concurrent_requests
+        if limit is None and self.server_info.info is not None:
+            limit = self.server_info.info.total_slots
+        return None if limit is None else slots_for(self.options.base_url, limit)
+
+    def _transient(self, exc: ServerError | StreamError) -> bool:
+        """Whether ``exc`` is one of the profile's known transient parser failures."""
+        text = str(exc).lower()
+        return any(p.lower() in text for p in self._profile.transient_errors)
 
     async def aclose(self) -> None:
         """Close the HTTP connections (only from the event loop that opened them)."""
@@ -199,6 +252,41 @@ class Turns:
             self.watchdog.interrupt()
 
     async def run(
+        self,
+        history: list[dict[str, Any]],
+        ledger: CallLedger,
+        stats: RunStats,
+        wanted: Deltas,
+        interrupted: Callable[[], bool],
+    ) -> AsyncGenerator[Any, None]:
+        """One model turn: :meth:`_turn`, sent again (at most the profile's
+        ``transient_retries`` times, unchanged) after one of the server's known transient
+        tool-parser failures. Nothing of the failed attempt reaches history; StreamEvents it
+        already yielded stay yielded."""
+        retries = self.options.transient_retries
+        if retries is None:
+            retries = self._profile.transient_retries
+        attempt = 0
+        while True:
+            try:
+                async with aclosing(
+                    self._turn(history, ledger, stats, wanted, interrupted)
+                ) as items:
+                    async for item in items:
+                        yield item
+                return
+            except (ServerError, StreamError) as exc:
+                if attempt >= retries or interrupted() or not self._transient(exc):
+                    raise
+                attempt += 1
+                logger.info(
+                    "transient server failure, sent again (%d/%d): %s",
+                    attempt,
+                    retries,
+                    exc,
+                )
+
+    async def _turn(
         self,
         history: list[dict[str, Any]],
         ledger: CallLedger,
@@ -245,14 +333,9 @@ class Turns:
     ) -> AsyncGenerator[Any, None]:
         """One HTTP request of :meth:`run`."""
         options = self.options
-        loop = asyncio.get_running_loop()
-        if self._transport is None or self._transport_loop is not loop:
-            # pooled connections belong to the event loop that opened them: a client used
-            # again under a new loop (a second asyncio.run) starts a new pool
-            self._transport = Transport(options)
-            self._transport_loop = loop
-        transport = self._transport
+        transport = self.transport()
         body = self._request_body(history)
+        sizing = await self.guard.check(body, transport)  # may lower max_tokens, or refuse
         recover = options.text_tool_calls == "always" or (
             options.text_tool_calls == "auto" and self._profile.text_tool_calls
         )
@@ -274,7 +357,12 @@ class Turns:
         started = time.monotonic()
         first_at: float | None = None
         partial_text: list[str] = []
-        chunks = transport.stream(body, watchdog)
+        slots = self._slots()
+        if slots is not None:
+            # the wait for a slot is bounded by the user's own deadlines
+            waits = [t for t in (options.first_token_timeout, options.timeout) if t is not None]
+            await slots.acquire(min(waits) if waits else None)
+        chunks = transport.stream(body, watchdog)  # an async generator: nothing runs yet
         try:
             try:
                 async for chunk in chunks:
@@ -315,7 +403,11 @@ class Turns:
                 uncancel()
         finally:
             watchdog.cancel()
-            await chunks.aclose()
+            try:
+                await chunks.aclose()
+            finally:
+                if slots is not None:
+                    slots.release()
             stats.api_seconds += time.monotonic() - started
         if interrupted():
             text = "".join(partial_text)
@@ -356,6 +448,7 @@ class Turns:
                 error_type=None if etype is None else transport.redact(etype),
                 code=transport.redact(code) if isinstance(code, str) else code,
             )
+        self.guard.after(result.usage, sizing)  # a prompt the server cut: warn or raise
         ended = time.monotonic()
         if stats.first_token_ms is None and first_at is not None:
             stats.first_token_ms = int((first_at - started) * 1000)

@@ -124,6 +124,21 @@ def to_request_messages(
         used.add(new)
         return new
 
+    # Images a tool returned: a tool message's content is text on most servers (OpenAI's
+    # own API takes only text parts there; llama.cpp and Ollama read images from user
+    # messages), so they follow the run of tool messages as one user message.
+    tool_images: list[tuple[str, list[Any]]] = []
+
+    def flush_images() -> None:
+        if not tool_images:
+            return
+        parts: list[Any] = []
+        for wire, images in tool_images:
+            parts.append({"type": "text", "text": f"Images returned by tool call {wire}:"})
+            parts.extend(images)
+        tool_images.clear()
+        body.append({"role": "user", "content": parts})
+
     for entry in history:
         role = entry.get("role")
         if role in ("system", "developer"):
@@ -131,6 +146,8 @@ def to_request_messages(
             if isinstance(content, str) and content:
                 systems.append(content)
             continue
+        if role != "tool":
+            flush_images()
         if role == "assistant" and entry.get("tool_calls"):
             calls = []
             for call in entry["tool_calls"]:
@@ -156,20 +173,26 @@ def to_request_messages(
         elif role == "tool":
             original = str(entry.get("tool_call_id", ""))
             content = entry.get("content", "")
+            wire = id_map.get(original, original)
             body.append(
                 {
                     "role": "tool",
-                    "tool_call_id": id_map.get(original, original),
+                    "tool_call_id": wire,
                     "content": content
                     if isinstance(content, str)
                     else orjson.dumps(content).decode(),
                 }
             )
+            images = entry.get("images")
+            if isinstance(images, list) and images:
+                tool_images.append((wire, images))
+            # its images wait for the end of this run of tool messages
         elif role == "assistant":
             plain = {k: v for k, v in entry.items() if k in ("role", "content", "name")}
             body.append(_replayed(plain, reasoning_of(entry), replay))
         else:
             body.append({k: v for k, v in entry.items() if k in ("role", "content", "name")})
+    flush_images()
     if systems:
         body.insert(0, {"role": "system", "content": "\n\n".join(systems)})
     return body

@@ -253,6 +253,56 @@ class Transport:
         except Exception:  # best effort: the error being reported matters more
             return []
 
+    def base_root(self) -> str:
+        """``base_url`` without its query (sent on every request anyway)."""
+        return split_query(self.options.base_url)[0]
+
+    def root_url(self) -> str:
+        """The server's root: ``base_url`` without its query and its ``/v1`` (llama.cpp's
+        ``/props`` and Ollama's ``/api/*`` live there)."""
+        root, _ = split_query(self.options.base_url)
+        return root[:-3] if root.endswith("/v1") else root
+
+    async def fetch_json(
+        self, method: str, url: str, body: Any = None, *, limit: float, max_bytes: int
+    ) -> tuple[Any, str | None]:
+        """One metadata request: ``(parsed JSON, None)``, or ``(None, why not)`` when it
+        failed, took longer than ``limit`` seconds, sent more than ``max_bytes`` (read as it
+        inflates), more JSON items than that allows, or something that is not JSON. Never
+        raises (but for cancellation): what a server says about itself is a hint."""
+        where = f"{method} {redact_url(url)}"
+
+        async def fetch() -> tuple[bytes | None, str | None]:
+            async with self._http.stream(
+                method,
+                url,
+                headers={"Authorization": f"Bearer {self.options.api_key}"},
+                content=None if body is None else orjson.dumps(body),
+            ) as response:
+                if response.status_code != 200:
+                    return None, f"{where}: HTTP {response.status_code}"
+                kept = bytearray()
+                async for piece in response.aiter_bytes():
+                    kept += piece
+                    if len(kept) > max_bytes:
+                        return None, f"{where}: answer larger than {max_bytes} bytes"
+                return bytes(kept), None
+
+        try:
+            content, problem = await asyncio.wait_for(fetch(), limit)
+        except asyncio.TimeoutError:
+            return None, f"{where}: no answer within {limit:g} s"
+        except Exception as exc:  # refused, reset, TLS, a proxy: all mean "it does not say"
+            return None, f"{where}: {type(exc).__name__}: {_cause(exc, self.redact)}"
+        if content is None:
+            return None, problem
+        if jsontext.too_many_items(content, jsontext.item_budget(max_bytes)):
+            return None, f"{where}: answer with too many JSON items"
+        try:
+            return orjson.loads(content), None
+        except orjson.JSONDecodeError:
+            return None, f"{where}: answer is not JSON"
+
     async def _status_error(
         self, exc: openai.APIStatusError, body: dict[str, Any], remaining: float | None = None
     ) -> HTTPStatusError:

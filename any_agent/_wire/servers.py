@@ -78,6 +78,26 @@ class Profile:
     #: The request field that caps thinking tokens (``thinking["budget_tokens"]``):
     #: llama.cpp ``reasoning_budget_tokens``, vLLM ``thinking_token_budget``; None: none.
     thinking_budget_field: str | None = None
+    # -- context (issue 14): what the server tells about itself, images, slots, retries --
+    #: The metadata endpoints ``Client.get_server_info()`` asks, in order of trust (names
+    #: of ``_wire/serverinfo.py:ENDPOINTS``; an earlier one's facts win).
+    info_endpoints: tuple[str, ...] = ("models",)
+    #: Ask them once per client before its first request, so the context guard knows the
+    #: window without being told (off where they rarely say it: one request saved).
+    discover_window: bool = False
+    #: The server's ``POST /tokenize`` dialect, used by the guard near the window's limit:
+    #: ``"llamacpp"`` (``{"content"}`` → ``tokens``), ``"vllm"`` (``{"model","messages"}``
+    #: → ``count``), or None (the SDK's conservative estimate).
+    tokenize: Literal["llamacpp", "vllm"] | None = None
+    #: Whether the server takes ``image_url`` content parts: True, False, or None (ask the
+    #: server's metadata: llama.cpp ``modalities.vision``, Ollama ``capabilities``, LM
+    #: Studio ``type: "vlm"``).
+    vision: bool | None = None
+    #: Case-insensitive fragments of error messages that are known transient failures of
+    #: the server's own tool-call parser: such a failed turn is sent again, unchanged.
+    transient_errors: tuple[str, ...] = ()
+    #: How many times such a turn is sent again (``AgentOptions.transient_retries`` overrides).
+    transient_retries: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,6 +138,13 @@ _LLAMACPP = Profile(
         "named tool_choice is served as auto",
         "parallel_tool_calls defaults to false",
     ),
+    info_endpoints=("props", "models"),
+    discover_window=True,
+    tokenize="llamacpp",
+    # HTTP 500 / in-stream error "The model produced output that does not match the expected
+    # peg-native format" (research/real-servers.md §3.3, llamaserver-*-tools-auto-fenced)
+    transient_errors=("peg-native format",),
+    transient_retries=2,
 )
 # unknown server: transformers serve (recorded) answers calls only as JSON text
 # reasoning_effort is OpenAI's own field; chat_template_kwargs is what vLLM, llama.cpp and
@@ -139,7 +166,7 @@ SERVERS = MappingProxyType(
                 "openai",
                 "OpenAI API",
                 "https://api.openai.com/v1",
-                Profile("openai", reasoning_effort=True),
+                Profile("openai", reasoning_effort=True, vision=True),
             ),
             Server("llamacpp", "llama.cpp llama-server", "http://localhost:8080/v1", _LLAMACPP),
             Server(
@@ -158,6 +185,8 @@ SERVERS = MappingProxyType(
                     "lmstudio",
                     text_tool_calls=True,
                     notes=("rejects empty tool-call ids (made unique by the SDK)",),
+                    info_endpoints=("lmstudio_models", "models"),
+                    discover_window=True,
                 ),
             ),
             # parses calls itself and sends whole structured calls per chunk
@@ -172,7 +201,16 @@ SERVERS = MappingProxyType(
                     reasoning_replay="reasoning",
                     reasoning_effort=True,
                     thinking_switch="reasoning_effort",
-                    notes=("swallows mid-stream errors: reported as truncation",),
+                    notes=(
+                        "swallows mid-stream errors: reported as truncation",
+                        "silently drops the oldest messages past num_ctx (the guard's case)",
+                    ),
+                    info_endpoints=("ollama_ps", "ollama_show", "models"),
+                    discover_window=True,
+                    # HTTP 500 "error parsing tool call" (ollama/ollama#12884,
+                    # cuga-project/cuga-agent#503)
+                    transient_errors=("error parsing tool call",),
+                    transient_retries=2,
                 ),
             ),
             # hermes parser misses calls written without <tool_call> (tests/data/servers/vllm-*)
@@ -190,6 +228,8 @@ SERVERS = MappingProxyType(
                     thinking_switch="chat_template_kwargs",
                     thinking_budget_field="thinking_token_budget",
                     notes=("auto tool choice needs --enable-auto-tool-choice",),
+                    discover_window=True,  # /v1/models carries max_model_len
+                    tokenize="vllm",
                 ),
             ),
             # chatml-function-calling returns structured calls (recorded)
@@ -221,6 +261,9 @@ SERVERS = MappingProxyType(
                     "litellm",
                     text_tool_calls=True,
                     notes=("repeats type on every tool-call fragment",),
+                    # passes its backend's 500s through (recorded in front of llama-server)
+                    transient_errors=("peg-native format", "error parsing tool call"),
+                    transient_retries=2,
                 ),
             ),
             # answers calls only as JSON text (cassettes/transformers)
@@ -254,6 +297,7 @@ SERVERS = MappingProxyType(
                     text_tool_calls=True,
                     reasoning_effort=True,
                     thinking_switch="chat_template_kwargs",
+                    discover_window=True,
                 ),
             ),
             # Mistral templates' [TOOL_CALLS] reaches content when no parser takes it; a

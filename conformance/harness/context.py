@@ -196,6 +196,8 @@ class Ctx:
             "timeout": self.target.request_timeout,
             "first_token_timeout": self.target.request_timeout,
             "idle_timeout": self.target.request_timeout,
+            # the server's own failures are what is judged: the SDK does not resend them
+            "transient_retries": 0,
         }
         kwargs.update(overrides)
         return AgentOptions(**kwargs)
