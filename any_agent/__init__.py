@@ -12,6 +12,7 @@ from .errors import (
     IdleTimeoutError,
     InvalidRequestError,
     LimitExceededError,
+    MCPServerError,
     ModelNotFoundError,
     OverallTimeoutError,
     PromptBlockedError,
@@ -53,6 +54,15 @@ if _typing.TYPE_CHECKING:
         ToolPermissionContext,
         UserPromptSubmitInput,
     )
+    from .mcp import (
+        McpHttpServerConfig,
+        McpSdkServerConfig,
+        McpServerConfig,
+        McpSSEServerConfig,
+        McpStdioServerConfig,
+        SdkMcpTool,
+        create_sdk_mcp_server,
+    )
     from .query import query
     from .tools import Tool, ToolOutput, tool
 
@@ -75,6 +85,12 @@ __all__ = [
     "ImageBlock",
     "InvalidRequestError",
     "LimitExceededError",
+    "MCPServerError",
+    "McpHttpServerConfig",
+    "McpSSEServerConfig",
+    "McpSdkServerConfig",
+    "McpServerConfig",
+    "McpStdioServerConfig",
     "Message",
     "ModelNotFoundError",
     "OverallTimeoutError",
@@ -85,6 +101,7 @@ __all__ = [
     "PromptBlockedError",
     "RateLimitError",
     "ResultMessage",
+    "SdkMcpTool",
     "ServerError",
     "StopInput",
     "StreamError",
@@ -105,6 +122,7 @@ __all__ = [
     "UserMessage",
     "UserPromptSubmitInput",
     "__version__",
+    "create_sdk_mcp_server",
     "query",
     "tool",
 ]
@@ -116,6 +134,18 @@ _LAZY = {
     "tool": ".tools",
     "Tool": ".tools",
     "ToolOutput": ".tools",
+    **dict.fromkeys(
+        (
+            "McpHttpServerConfig",
+            "McpSSEServerConfig",
+            "McpSdkServerConfig",
+            "McpServerConfig",
+            "McpStdioServerConfig",
+            "SdkMcpTool",
+            "create_sdk_mcp_server",
+        ),
+        ".mcp",
+    ),
     **dict.fromkeys(
         (
             "HookMatcher",

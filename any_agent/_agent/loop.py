@@ -9,6 +9,7 @@ import time
 from collections.abc import AsyncGenerator, Sequence
 from typing import Any
 
+from .._mcp.session import McpHub
 from .._wire.decoder import TurnResult
 from .._wire.servers import profile_for
 from ..errors import ConfigurationError
@@ -45,12 +46,36 @@ class AgentLoop:
         self.ledger = CallLedger(options.max_tool_calls)
         self.turns = Turns(options, profile_for(options.provider))
         self._tools = ToolRunner(options)
+        self.mcp = McpHub(options)
+        self._tools.add_tools(self.mcp.local_tools)
+        self._local_mcp = [t.definition for t in self.mcp.local_tools]
+        self.turns.mcp_tools = list(self._local_mcp)
         self._pending_prompt: str | None = None
         self._has_pending = False
         self._interrupted = False
         self.running = False
         self.run_done: asyncio.Event | None = None  # set when the current receive_* ends
         self._tools_task: asyncio.Future[list[ToolOutcome]] | None = None
+
+    async def start_mcp(self) -> None:
+        """Start the MCP servers (once per event loop); a failure is MCPServerError and
+        leaves nothing running."""
+        if not self.mcp.needs_start:
+            return
+        tools = await self.mcp.start()
+        try:
+            self._tools.add_tools(tools)
+        except BaseException:
+            await self.mcp.close()
+            raise
+        self.turns.mcp_tools = self._local_mcp + [t.definition for t in tools]
+
+    async def aclose(self) -> None:
+        """Stop the MCP servers and close the HTTP connections."""
+        try:
+            await self.mcp.close()
+        finally:
+            await self.turns.aclose()
 
     def queue(self, prompt: str | None) -> None:
         """The prompt of the next run (None: continue without a new user message)."""
@@ -81,6 +106,7 @@ class AgentLoop:
         prompt, self._pending_prompt, self._has_pending = self._pending_prompt, None, False
         ledger = self.ledger
         try:
+            await self.start_mcp()
             ledger.close(self.history)
             if prompt is not None:
                 prompt = await self._tools.user_prompt(prompt)
@@ -118,8 +144,15 @@ class AgentLoop:
                 ledger.record(results)
                 if results:
                     yield UserMessage(
-                        [ToolResultBlock(cid, text, err) for cid, text, err in results]
+                        [
+                            ToolResultBlock(cid, text, err, images=list(images))
+                            for cid, text, err, images in results
+                        ]
                     )
+                failure = self._tools.take_failure()
+                if failure is not None:
+                    ledger.close(self.history)  # the failed call's error result is kept
+                    raise failure
                 if self._tools.interrupt_requested:
                     self._tools.interrupt_requested = False
                     ledger.close(self.history)
