@@ -43,6 +43,12 @@ def _signal_group(process: asyncio.subprocess.Process, sig: int) -> None:
             os.killpg(process.pid, sig)
 
 
+async def _drain(process: asyncio.subprocess.Process) -> None:
+    if process.stdout is not None and process.returncode is not None:
+        while await process.stdout.read(_READ):
+            pass
+
+
 async def _end(process: asyncio.subprocess.Process) -> None:
     """Stop the server: close its stdin, then SIGTERM, then SIGKILL its process group."""
     try:
@@ -57,6 +63,10 @@ async def _end(process: asyncio.subprocess.Process) -> None:
             _signal_group(process, sig)
         with contextlib.suppress(asyncio.TimeoutError):
             await asyncio.wait_for(process.wait(), _GRACE_SECONDS)
+        with contextlib.suppress(asyncio.TimeoutError, OSError):
+            # read what a dead server left in the pipe (reading stopped at a bound): only
+            # then does asyncio see the pipe's end and release the process's transport
+            await asyncio.wait_for(_drain(process), _GRACE_SECONDS)
     except BaseException:
         _signal_group(process, signal.SIGKILL)  # cancelled while ending it: no survivor
         raise
