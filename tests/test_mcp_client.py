@@ -29,7 +29,6 @@ from any_agent import (
 )
 
 
-
 async def run(options: Any, prompt: str = "go") -> list[Any]:
     return [m async for m in query(prompt, options)]
 
@@ -49,10 +48,12 @@ async def test_stdio_round_trip_offers_the_schema_and_sends_the_result(
     offered = {t["function"]["name"]: t["function"] for t in sse_server.requests[0].json["tools"]}
     assert offered["mcp__calc__add"]["description"] == "Add two numbers."
     schema = offered["mcp__calc__add"]["parameters"]
-    assert set(schema["properties"]) == {"a", "b"} and schema["required"] == ["a", "b"]
+    assert set(schema["properties"]) == {"a", "b"}
+    assert schema["required"] == ["a", "b"]
     assert tool_messages(sse_server, 1) == [{"role": "tool", "tool_call_id": "c1", "content": "5"}]
     assert messages[1] == UserMessage([ToolResultBlock("c1", "5", False)])
-    assert isinstance(messages[-1], ResultMessage) and messages[-1].result == "five"
+    assert isinstance(messages[-1], ResultMessage)
+    assert messages[-1].result == "five"
     assert not alive(read_pid(pid_file))  # query() stopped the server
 
 
@@ -91,13 +92,12 @@ async def test_a_json_rpc_error_from_the_server_is_a_tool_error_not_a_failure(
     options = opts(sse_server, max_turns=3, mcp_servers={"t": stdio_config(tmp_path / "pid")})
     messages = await run(options)
     block = messages[1].content[0]
-    assert block.is_error and "add" in block.content
+    assert block.is_error
+    assert "add" in block.content
     assert messages[-1].result == "sorry"
 
 
-async def test_hooks_and_can_use_tool_deny_mcp_tools(
-    sse_server: SSEServer, tmp_path: Path
-) -> None:
+async def test_hooks_and_can_use_tool_deny_mcp_tools(sse_server: SSEServer, tmp_path: Path) -> None:
     seen: list[str] = []
 
     async def deny_add(event: Any) -> HookResult:
@@ -121,9 +121,11 @@ async def test_hooks_and_can_use_tool_deny_mcp_tools(
     )
     messages = await run(options)
     results = {b.tool_use_id: b for b in messages[1].content}
-    assert results["a"].is_error and "no adding today" in results["a"].content
+    assert results["a"].is_error
+    assert "no adding today" in results["a"].content
     # crash would kill the server: the refusal means it never ran (the run ends normally)
-    assert results["c"].is_error and "not this one" in results["c"].content
+    assert results["c"].is_error
+    assert "not this one" in results["c"].content
     assert sorted(seen) == ["can_use_tool:mcp__t__crash", "mcp__t__add"]
     assert messages[-1].result == "fine"
 
@@ -180,7 +182,8 @@ async def test_a_tool_name_over_64_characters_is_a_clear_error(
     with pytest.raises(MCPServerError, match="picture") as caught:
         async with Client(options):
             pass
-    assert caught.value.server == key and caught.value.tool == "picture"
+    assert caught.value.server == key
+    assert caught.value.tool == "picture"
     assert not alive(read_pid(pid_file))
 
 

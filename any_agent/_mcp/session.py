@@ -75,12 +75,12 @@ class Connection:
         self.pid = pid
 
     async def _own(self) -> None:
-        mcp = require_mcp()
-        from .compat import http_transport
-        from .stdio import stdio_transport
-
         options = self._options
         try:
+            mcp = require_mcp()
+            from .compat import http_transport
+            from .stdio import stdio_transport
+
             async with contextlib.AsyncExitStack() as stack:
                 if isinstance(self.spec, StdioSpec):
                     transport = stdio_transport(
@@ -122,6 +122,7 @@ class Connection:
 
     async def start(self) -> None:
         timeout = self._options.mcp_startup_timeout
+        require_mcp()  # ConfigurationError saying how to install the extra
         self._task = asyncio.create_task(self._own(), name=f"any-agent mcp server {self.name}")
         try:
             try:
