@@ -295,6 +295,18 @@ class AgentOptions:
                 return repr("***")
             if name == "base_url":
                 return repr(redact_url(self.base_url))
+            if name == "mcp_servers":  # headers and env may carry tokens
+                return repr(
+                    {
+                        key: {
+                            k: ({h: "***" for h in v} if k in ("headers", "env") else v)
+                            for k, v in config.items()
+                        }
+                        if isinstance(config, Mapping) and config.get("type") != "sdk"
+                        else config
+                        for key, config in self.mcp_servers.items()
+                    }
+                )
             return repr(getattr(self, name))
 
         return f"AgentOptions({', '.join(f'{f.name}={value(f.name)}' for f in fields(self))})"

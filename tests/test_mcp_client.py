@@ -225,3 +225,21 @@ def test_configs_are_checked_at_construction(
 def test_mcp_options_are_checked(sse_server: SSEServer, field: str, value: Any) -> None:
     with pytest.raises(ConfigurationError, match=field.split("_")[0]):
         opts(sse_server, **{field: value})
+
+
+def test_repr_hides_header_and_env_values(sse_server: SSEServer) -> None:
+    options = opts(
+        sse_server,
+        mcp_servers={
+            "web": {
+                "type": "http",
+                "url": "http://127.0.0.1:9/mcp",
+                "headers": {"Authorization": "Bearer s3cret"},
+            },
+            "local": {"command": "srv", "env": {"TOKEN": "t0ken"}},
+        },
+    )
+    shown = repr(options)
+    assert "s3cret" not in shown
+    assert "t0ken" not in shown
+    assert "'Authorization': '***'" in shown
