@@ -299,7 +299,7 @@ class AgentOptions:
                 return repr(
                     {
                         key: {
-                            k: ({h: "***" for h in v} if k in ("headers", "env") else v)
+                            k: (dict.fromkeys(v, "***") if k in ("headers", "env") else v)
                             for k, v in config.items()
                         }
                         if isinstance(config, Mapping) and config.get("type") != "sdk"
