@@ -12,6 +12,7 @@ from .errors import (
     IdleTimeoutError,
     InvalidRequestError,
     LimitExceededError,
+    MCPServerError,
     ModelNotFoundError,
     OverallTimeoutError,
     PromptBlockedError,
@@ -57,6 +58,15 @@ if _typing.TYPE_CHECKING:
         ToolPermissionContext,
         UserPromptSubmitInput,
     )
+    from .mcp import (
+        McpHttpServerConfig,
+        McpSdkServerConfig,
+        McpServerConfig,
+        McpSSEServerConfig,
+        McpStdioServerConfig,
+        SdkMcpTool,
+        create_sdk_mcp_server,
+    )
     from .query import query
     from .tools import Tool, ToolOutput, tool
 
@@ -80,6 +90,12 @@ __all__ = [
     "ImageBlock",
     "InvalidRequestError",
     "LimitExceededError",
+    "MCPServerError",
+    "McpHttpServerConfig",
+    "McpSSEServerConfig",
+    "McpSdkServerConfig",
+    "McpServerConfig",
+    "McpStdioServerConfig",
     "Message",
     "ModelNotFoundError",
     "ModelUsage",
@@ -91,6 +107,7 @@ __all__ = [
     "PromptBlockedError",
     "RateLimitError",
     "ResultMessage",
+    "SdkMcpTool",
     "ServerError",
     "ServerInfo",
     "StopInput",
@@ -113,6 +130,7 @@ __all__ = [
     "UserMessage",
     "UserPromptSubmitInput",
     "__version__",
+    "create_sdk_mcp_server",
     "query",
     "tool",
 ]
@@ -124,6 +142,18 @@ _LAZY = {
     "tool": ".tools",
     "Tool": ".tools",
     "ToolOutput": ".tools",
+    **dict.fromkeys(
+        (
+            "McpHttpServerConfig",
+            "McpSSEServerConfig",
+            "McpSdkServerConfig",
+            "McpServerConfig",
+            "McpStdioServerConfig",
+            "SdkMcpTool",
+            "create_sdk_mcp_server",
+        ),
+        ".mcp",
+    ),
     **dict.fromkeys(
         (
             "HookMatcher",

@@ -57,14 +57,16 @@ class Client:
 
     # -- context manager --------------------------------------------------------------------
     async def __aenter__(self) -> Client:
+        """Start the MCP servers of ``options.mcp_servers`` (MCPServerError if one fails)."""
+        await self._agent.start_mcp()
         return self
 
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
 
     async def close(self) -> None:
-        """Close the HTTP connections. The history stays readable."""
-        await self._agent.turns.aclose()
+        """Stop the MCP servers and close the HTTP connections. The history stays readable."""
+        await self._agent.aclose()
 
     # -- conversation -----------------------------------------------------------------------
     @property

@@ -26,6 +26,7 @@ subclass as well, so ordinary ``except ValueError`` keeps working.
   + StreamError - the stream broke after it began
     - StreamTruncatedError
     - LimitExceededError - a response broke one of the max_* bounds
+  + MCPServerError - an MCP server failed to start, died, hung or sent garbage (``.server``)
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ __all__ = [
     "IdleTimeoutError",
     "InvalidRequestError",
     "LimitExceededError",
+    "MCPServerError",
     "ModelNotFoundError",
     "OverallTimeoutError",
     "PromptBlockedError",
@@ -261,3 +263,15 @@ class LimitExceededError(StreamError):
         self.option = option
         self.limit = limit
         self.what = what
+
+
+class MCPServerError(AnyAgentError):
+    """An MCP server of ``AgentOptions.mcp_servers`` failed: it could not start, did not
+    answer within ``mcp_startup_timeout`` or ``mcp_tool_timeout``, died, or sent bytes that
+    are not MCP. ``server`` is its name in ``mcp_servers``; ``tool`` the MCP tool being
+    called, if any. The conversation's history is kept (see docs/mcp.md)."""
+
+    def __init__(self, server: str, message: str, *, tool: str | None = None) -> None:
+        super().__init__(f"MCP server {server!r}: {clip(message)}")
+        self.server = server
+        self.tool = tool

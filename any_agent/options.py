@@ -9,6 +9,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any, Literal, Protocol, runtime_checkable
 from urllib.parse import urlsplit
 
+from ._mcp.config import parse_servers, tool_name
 from ._wire.credentials import normalize_url, redact_url
 from ._wire.servers import REPLAY_MODES, server
 from ._wire.thinking import thinking_fields
@@ -179,6 +180,16 @@ class AgentOptions:
     #: Times a turn that failed with one of the profile's known transient tool-parser
     #: errors is sent again; None: the profile's number.
     transient_retries: int | None = None
+    # -- MCP servers (issue 13; docs/mcp.md) --
+    #: name → claude-agent-sdk server config (stdio / http / sse dict, or the in-process
+    #: server from ``create_sdk_mcp_server``); tools offered as ``mcp__<name>__<tool>``
+    mcp_servers: Mapping[str, Any] = field(default_factory=dict)
+    #: seconds one server may take to start (spawn or connect, initialize, tools/list)
+    mcp_startup_timeout: float = 30.0
+    #: seconds one MCP tool call may take (None: unbounded)
+    mcp_tool_timeout: float | None = 600.0
+    #: bytes of one message from a stdio MCP server (and one SSE event over HTTP)
+    max_mcp_message_bytes: int = 32 * 1024 * 1024
 
     def __post_init__(self) -> None:
         if not isinstance(self.model, str) or not self.model.strip():
@@ -300,6 +311,22 @@ class AgentOptions:
             )
         if self.provider is not None:
             server(self.provider)  # raises ConfigurationError for an unknown name
+        for server_spec in parse_servers(self.mcp_servers):  # ConfigurationError naming it
+            for sdk_tool in getattr(getattr(server_spec, "server", None), "tools", ()):
+                offered = tool_name(server_spec.name, sdk_tool.name)
+                if offered in seen:
+                    raise ConfigurationError(
+                        f"mcp_servers[{server_spec.name!r}]: its tool {offered!r} has the name "
+                        "of a tool "
+                        "in tools"
+                    )
+        _positive("mcp_startup_timeout", self.mcp_startup_timeout, allow_none=False)
+        _positive("mcp_tool_timeout", self.mcp_tool_timeout)
+        value = self.max_mcp_message_bytes
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ConfigurationError(
+                f"max_mcp_message_bytes must be a positive int (a number of bytes), got {value!r}"
+            )
         if self.reasoning_replay != "auto" and self.reasoning_replay not in REPLAY_MODES:
             raise ConfigurationError(
                 "reasoning_replay must be 'auto', 'reasoning_content', 'reasoning', 'tags' or "
@@ -349,6 +376,18 @@ class AgentOptions:
                 return repr("***")
             if name == "base_url":
                 return repr(redact_url(self.base_url))
+            if name == "mcp_servers":  # headers and env may carry tokens
+                return repr(
+                    {
+                        key: {
+                            k: (dict.fromkeys(v, "***") if k in ("headers", "env") else v)
+                            for k, v in config.items()
+                        }
+                        if isinstance(config, Mapping) and config.get("type") != "sdk"
+                        else config
+                        for key, config in self.mcp_servers.items()
+                    }
+                )
             return repr(getattr(self, name))
 
         return f"AgentOptions({', '.join(f'{f.name}={value(f.name)}' for f in fields(self))})"

@@ -15,7 +15,7 @@ import copy
 import functools
 import inspect
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Generic, Protocol, TypeVar, overload, runtime_checkable
 
@@ -25,6 +25,7 @@ from typing_extensions import ParamSpec
 
 from ._agent.aio import call_in_thread, describe_exception, pending_cancellations
 from ._agent.schema import build_arguments, default_name, target_of
+from ._mcp.sdk import SdkMcpTool, sdk_tool
 from .errors import ToolDefinitionError, ToolResultError
 from .options import TOOL_NAME, ToolLike
 from .types import ImageBlock
@@ -244,13 +245,19 @@ def tool(
 ) -> Callable[[Callable[P, R]], Tool[P, R]]: ...
 
 
+@overload
 def tool(
-    function: Callable[P, R] | None = None,
+    name: str, description: str, input_schema: Any, /
+) -> Callable[[Callable[[dict[str, Any]], Awaitable[Mapping[str, Any]]]], SdkMcpTool]: ...
+
+
+def tool(
+    function: Callable[P, R] | str | None = None,
     /,
-    *,
+    *schema_args: Any,
     name: str | None = None,
     description: str | None = None,
-) -> Tool[P, R] | Callable[[Callable[P, R]], Tool[P, R]]:
+) -> Any:
     """Make a function (sync or async) a tool the model can call.
 
     Use bare (``@tool``) or with overrides (``@tool(name=..., description=...)``). The
@@ -258,12 +265,24 @@ def tool(
     Google-style ``Args:``, NumPy ``Parameters`` or reST ``:param x:`` docstring section;
     parameters with defaults are optional. An annotation that has no JSON form raises
     :class:`ToolDefinitionError` here, at decoration time.
+
+    claude-agent-sdk's form ``@tool("add", "Add two numbers", {"a": float, "b": float})``
+    (a dict of name → type, or a JSON schema) decorates ``async def handler(args: dict)``
+    returning ``{"content": [...], "is_error"?: bool}``: an :class:`SdkMcpTool` for
+    :func:`create_sdk_mcp_server` (or ``AgentOptions.tools``).
     """
-    if function is not None:
-        if isinstance(function, str):
+    if isinstance(function, str):
+        if len(schema_args) != 2 or name is not None or description is not None:
             raise ToolDefinitionError(
-                f"tool({function!r}): pass the name as a keyword, @tool(name={function!r})"
+                f"tool({function!r}, ...): claude-agent-sdk's form is tool(name, description, "
+                f"input_schema); for a typed function use @tool(name={function!r})"
             )
+        return sdk_tool(function, schema_args[0], schema_args[1])
+    if schema_args:
+        raise ToolDefinitionError(
+            "tool() takes a function, or (name, description, input_schema), or name=/description="
+        )
+    if function is not None:
         return Tool(function, name=name, description=description)
 
     def decorate(fn: Callable[P, R]) -> Tool[P, R]:

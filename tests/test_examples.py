@@ -29,6 +29,11 @@ EXPECTED = {
         "1 tool calls",
     ],
     "timeouts.py": ["done: '2, 3, 5"],
+    "mcp_stdio.py": [
+        "[call] mcp__weather__get_weather({'city': 'Paris'})",
+        '"temperature": 21',
+        "[stop: 1 tool calls]",
+    ],
 }
 
 

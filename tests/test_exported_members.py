@@ -83,7 +83,25 @@ def test_tools_exports_only_its_vocabulary() -> None:
     }
 
 
+def test_mcp_exports_only_its_vocabulary() -> None:
+    from any_agent import mcp
+
+    assert set(mcp.__all__) == {
+        "MCPServerError",
+        "McpHttpServerConfig",
+        "McpSSEServerConfig",
+        "McpSdkServerConfig",
+        "McpServerConfig",
+        "McpStdioServerConfig",
+        "SdkMcpServer",
+        "SdkMcpTool",
+        "create_sdk_mcp_server",
+    }
+
+
 def test_public_modules_define_what_they_export() -> None:
-    for module in (hooks, tools, any_agent.errors, any_agent.options, any_agent.types):
+    from any_agent import mcp
+
+    for module in (hooks, tools, mcp, any_agent.errors, any_agent.options, any_agent.types):
         for name in module.__all__:
             assert hasattr(module, name), f"{module.__name__}.{name}"

@@ -40,7 +40,9 @@ async def run(options: Any, prompt: str = "weather in Paris?") -> list[Any]:
 
 def replayed(server: SSEServer, request: int = 1) -> dict[str, Any]:
     """The assistant message of ``request``'s messages (the replayed tool-call turn)."""
-    return next(m for m in server.chat_requests[request].json["messages"] if m["role"] == "assistant")
+    return next(
+        m for m in server.chat_requests[request].json["messages"] if m["role"] == "assistant"
+    )
 
 
 async def test_reasoning_is_kept_in_history_and_replayed_to_llamacpp(
@@ -228,7 +230,10 @@ async def test_old_history_without_reasoning_still_loads(sse_server: SSEServer) 
     async with Client(opts(sse_server, provider="llamacpp"), history=saved) as c:
         await c.query("how are you?")
         [m async for m in c.receive_response()]
-    assert sse_server.chat_requests[0].json["messages"][1] == {"role": "assistant", "content": "hello"}
+    assert sse_server.chat_requests[0].json["messages"][1] == {
+        "role": "assistant",
+        "content": "hello",
+    }
 
 
 def test_saved_reasoning_that_is_not_text_is_refused_by_name(sse_server: SSEServer) -> None:

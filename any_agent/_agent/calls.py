@@ -11,11 +11,12 @@ from typing import Any
 
 from ..errors import ToolResultError
 from ..tools import result_to_text
-from ..types import ToolUseBlock, ToolUseError
+from ..types import ImageBlock, ToolUseBlock, ToolUseError
 
 __all__ = ["CallLedger", "ToolOutcome", "malformed_call_result", "over_limit_result"]
 
-ToolOutcome = tuple[str, str, bool]  # (tool_use_id, content, is_error)
+# (tool_use_id, content, is_error, images the tool returned besides its text)
+ToolOutcome = tuple[str, str, bool, tuple[ImageBlock, ...]]
 Call = ToolUseBlock | ToolUseError
 
 
@@ -71,7 +72,7 @@ class CallLedger:
 
     def record(self, outcomes: Sequence[ToolOutcome]) -> None:
         """Results of calls run here; a result the caller already gave is kept."""
-        for call_id, text, is_error in outcomes:
+        for call_id, text, is_error, _images in outcomes:
             self.results.setdefault(call_id, (text, is_error))
 
     def answered(self, calls: Sequence[Call]) -> bool:
@@ -81,7 +82,9 @@ class CallLedger:
     def refuse_over_limit(self, calls: Sequence[Call]) -> list[ToolOutcome]:
         """Error results for the calls beyond ``max_tool_calls`` not yet answered."""
         over = [c for c in calls[self._max_calls :] if c.id not in self.executed]
-        refused = [(c.id, over_limit_result(len(calls), self._max_calls), True) for c in over]
+        refused: list[ToolOutcome] = [
+            (c.id, over_limit_result(len(calls), self._max_calls), True, ()) for c in over
+        ]
         for call in over:
             self.executed.add(call.id)
             self.refused.add(call.id)

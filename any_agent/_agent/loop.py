@@ -9,6 +9,7 @@ import time
 from collections.abc import AsyncGenerator, Sequence
 from typing import Any
 
+from .._mcp.session import McpHub
 from .._wire.decoder import TurnResult
 from .._wire.images import image_part, prompt_text
 from .._wire.servers import profile_for
@@ -59,12 +60,36 @@ class AgentLoop:
         self.ledger = CallLedger(options.max_tool_calls)
         self.turns = Turns(options, profile_for(options.provider))
         self._tools = ToolRunner(options)
+        self.mcp = McpHub(options)
+        self._tools.add_tools(self.mcp.local_tools)
+        self._local_mcp = [t.definition for t in self.mcp.local_tools]
+        self.turns.mcp_tools = list(self._local_mcp)
         self._pending_prompt: str | list[dict[str, Any]] | None = None
         self._has_pending = False
         self._interrupted = False
         self.running = False
         self.run_done: asyncio.Event | None = None  # set when the current receive_* ends
         self._tools_task: asyncio.Future[list[ToolOutcome]] | None = None
+
+    async def start_mcp(self) -> None:
+        """Start the MCP servers (once per event loop); a failure is MCPServerError and
+        leaves nothing running."""
+        if not self.mcp.needs_start:
+            return
+        tools = await self.mcp.start()
+        try:
+            self._tools.add_tools(tools)
+        except BaseException:
+            await self.mcp.close()
+            raise
+        self.turns.mcp_tools = self._local_mcp + [t.definition for t in tools]
+
+    async def aclose(self) -> None:
+        """Stop the MCP servers and close the HTTP connections."""
+        try:
+            await self.mcp.close()
+        finally:
+            await self.turns.aclose()
 
     def queue(self, prompt: str | list[dict[str, Any]] | None) -> None:
         """The prompt of the next run (None: continue without a new user message)."""
@@ -96,6 +121,7 @@ class AgentLoop:
         ledger = self.ledger
         last_text = ""
         try:
+            await self.start_mcp()
             ledger.close(self.history)
             if prompt is not None:
                 prompt = await self._prompt_hooks(prompt)
@@ -132,9 +158,13 @@ class AgentLoop:
                     break
                 ledger.record(results)
                 if results:
-                    blocks = [ToolResultBlock(cid, text, err) for cid, text, err in results]
+                    blocks = [ToolResultBlock(cid, text, err) for cid, text, err, _ in results]
                     await self._tool_images(blocks)
                     yield UserMessage(list(blocks))
+                failure = self._tools.take_failure()
+                if failure is not None:
+                    ledger.close(self.history)  # the failed call's error result is kept
+                    raise failure
                 if self._tools.interrupt_requested:
                     self._tools.interrupt_requested = False
                     ledger.close(self.history)

@@ -86,6 +86,15 @@ class ToolRegistry:
             if runnable is not None:
                 self._runnable[name] = runnable
 
+    def add(self, runnable: RunnableTool, *, replace: bool = False) -> None:
+        """Register a tool made by the SDK itself (an MCP tool: it may raise
+        MCPServerError, which the runner turns into the run's error)."""
+        name = runnable.name
+        if name in self._definitions and not replace:
+            raise ToolDefinitionError(f"two tools are named {name!r}; tool names must be unique")
+        self._definitions[name] = runnable.definition
+        self._runnable[name] = runnable
+
     @property
     def names(self) -> tuple[str, ...]:
         """Every registered name, in registration order."""

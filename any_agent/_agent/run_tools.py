@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ..errors import PromptBlockedError, ToolResultError
+from ..errors import MCPServerError, PromptBlockedError, ToolResultError
 from ..hooks import (
     CanUseTool,
     HookEvent,
@@ -32,7 +32,7 @@ from ..hooks import (
     check_hooks,
 )
 from ..options import AgentOptions
-from ..tools import ToolOutput, result_to_text
+from ..tools import RunnableTool, ToolOutput, result_to_text
 from ..types import ImageBlock, StopReason, ToolUseBlock, ToolUseError
 from .aio import call_in_thread, describe_exception
 from .calls import CallLedger, ToolOutcome, malformed_call_result
@@ -226,13 +226,14 @@ class HookRunner:
         tool_use_id: str,
         result: str,
         is_error: bool,
+        images: tuple[Any, ...] = (),
     ) -> ToolOutput:
         """Run PostToolUse hooks; return the result the model will see.
 
         Each hook sees the result as rewritten so far. If a hook fails, the result is
         replaced by an error result naming the failure (the original is withheld).
         """
-        output = ToolOutput(result, is_error)
+        output = ToolOutput(result, is_error, images)
         for hook, timeout in self._selected("PostToolUse", tool_name):
             event = PostToolUseInput(
                 tool_name,
@@ -248,7 +249,7 @@ class HookRunner:
                         text = result_to_text(decision.updated_result)
                     except ToolResultError as exc:
                         raise _HookFailure(f"{_label(hook)} gave {exc}") from exc
-                    output = ToolOutput(text, output.is_error)
+                    output = ToolOutput(text, output.is_error, output.images)
             except _HookFailure as exc:
                 logger.warning("PostToolUse hook failed: %s", exc, exc_info=exc.__cause__)
                 return ToolOutput(f"PostToolUse hook failed: {exc}", is_error=True)
@@ -299,6 +300,7 @@ class ToolRunner:
     def __init__(self, options: AgentOptions) -> None:
         self._registry = ToolRegistry(options.tools)
         self._hooks = HookRunner(options.hooks, options.can_use_tool)
+        self._options_auto = options.auto_execute_tools
         self._auto = options.auto_execute_tools and any(
             self._registry.handles(name) for name in self._registry
         )
@@ -308,6 +310,22 @@ class ToolRunner:
         self.interrupt_requested = False  # a can_use_tool denial asked to stop the query
         #: images the tools of the current turn returned, by call id (taken by the loop)
         self.images: dict[str, tuple[ImageBlock, ...]] = {}
+        self.failure: MCPServerError | None = None  # an MCP server failed during a call
+        self._mcp_names: set[str] = set()
+
+    def add_tools(self, tools: Sequence[RunnableTool]) -> None:
+        """Tools that exist only once the agent runs (MCP servers' tools)."""
+        for runnable in tools:
+            # a server started again (a new event loop) replaces its own tools
+            self._registry.add(runnable, replace=runnable.name in self._mcp_names)
+            self._mcp_names.add(runnable.name)
+        self._auto = self._options_auto and any(
+            self._registry.handles(name) for name in self._registry
+        )
+
+    def take_failure(self) -> MCPServerError | None:
+        failure, self.failure = self.failure, None
+        return failure
 
     async def user_prompt(self, prompt: str) -> str:
         decision = await self._hooks.user_prompt(prompt)
@@ -347,18 +365,24 @@ class ToolRunner:
 
     async def _one(self, call: ToolUseBlock | ToolUseError) -> ToolOutcome:
         if isinstance(call, ToolUseError):
-            return call.id, malformed_call_result(call), True
+            return call.id, malformed_call_result(call), True, ()
         decision = await self._hooks.pre_tool_use(
             call.name, call.input, call.id, recovered=call.recovered
         )
         if not decision.allowed:
             if decision.interrupt:
                 self.interrupt_requested = True
-            return call.id, decision.message, True
-        output = await self._registry.run(call.name, decision.input)
+            return call.id, decision.message, True, ()
+        try:
+            output = await self._registry.run(call.name, decision.input)
+        except MCPServerError as exc:
+            # the call gets an error result naming the server (history stays whole); the
+            # run then ends with this error (the loop raises it after recording results)
+            self.failure = self.failure or exc
+            return call.id, f"Error: {exc}", True, ()
         if output.images:
             self.images[call.id] = output.images  # beside the text, which hooks may rewrite
         output = await self._hooks.post_tool_use(
-            call.name, decision.input, call.id, output.content, output.is_error
+            call.name, decision.input, call.id, output.content, output.is_error, output.images
         )
-        return call.id, output.content, output.is_error
+        return call.id, output.content, output.is_error, output.images

@@ -198,6 +198,7 @@ class Turns:
         self.watchdog: Watchdog | None = None  # the deadlines of the request in flight
         self.server_info = ServerInfoCache(options, profile)
         self.guard = ContextGuard(options, profile, self.server_info)
+        self.mcp_tools: list[dict[str, Any]] = []  # MCP tools offered besides options.tools
 
     def transport(self) -> Transport:
         """The HTTP transport of the running event loop."""
@@ -245,6 +246,10 @@ class Turns:
             if self._transport_loop is asyncio.get_running_loop():
                 await self._transport.aclose()
             self._transport = None
+
+    def tool_names(self) -> frozenset[str]:
+        """The names of every tool offered: ``AgentOptions.tools`` and MCP tools."""
+        return self.options.tool_names() | {d["function"]["name"] for d in self.mcp_tools}
 
     def interrupt(self) -> None:
         """Stop the request in flight now (its stream is closed, its partial text kept)."""
@@ -342,7 +347,7 @@ class Turns:
         watchdog = Watchdog(options.first_token_timeout, options.idle_timeout, options.timeout)
         self.watchdog = watchdog
         decoder = StreamDecoder(
-            options.tool_names() if recover else frozenset(),
+            self.tool_names() if recover else frozenset(),
             think_open=self._profile.think_open,
             max_held_text=options.max_held_text,
             id_seed=f"{len(history)}",
@@ -483,7 +488,7 @@ class Turns:
             body["temperature"] = options.temperature
         if options.max_tokens is not None:
             body["max_tokens"] = options.max_tokens
-        tools = options.tool_definitions()
+        tools = options.tool_definitions() + self.mcp_tools
         if tools:
             body["tools"] = tools
             if self._profile.parallel_tool_calls is not None:
