@@ -4,6 +4,7 @@ import typing as _typing
 
 from .errors import (
     AnyAgentError,
+    ClaudeSDKError,
     ConfigurationError,
     ConnectionFailedError,
     ContextLengthExceededError,
@@ -41,6 +42,7 @@ from .types import (
 )
 
 if _typing.TYPE_CHECKING:
+    from .claude import ClaudeAgentOptions, ClaudeSDKClient, HookContext, SystemMessage
     from .client import Client
     from .hooks import (
         HookMatcher,
@@ -62,6 +64,9 @@ __all__ = [
     "AgentOptions",
     "AnyAgentError",
     "AssistantMessage",
+    "ClaudeAgentOptions",
+    "ClaudeSDKClient",
+    "ClaudeSDKError",
     "Client",
     "ConfigurationError",
     "ConnectionFailedError",
@@ -69,6 +74,7 @@ __all__ = [
     "ContextLengthExceededError",
     "FirstTokenTimeoutError",
     "HTTPStatusError",
+    "HookContext",
     "HookMatcher",
     "HookResult",
     "IdleTimeoutError",
@@ -90,6 +96,7 @@ __all__ = [
     "StreamError",
     "StreamEvent",
     "StreamTruncatedError",
+    "SystemMessage",
     "TextBlock",
     "ThinkingBlock",
     "TimeoutError",
@@ -116,6 +123,9 @@ _LAZY = {
     "tool": ".tools",
     "Tool": ".tools",
     "ToolOutput": ".tools",
+    **dict.fromkeys(
+        ("ClaudeAgentOptions", "ClaudeSDKClient", "HookContext", "SystemMessage"), ".claude"
+    ),
     **dict.fromkeys(
         (
             "HookMatcher",

@@ -183,9 +183,21 @@ class ResultMessage:
     tokens_per_second: float | None = None
     num_tool_calls: int = 0
     error: str | None = None
-    subtype: Literal["success", "error_max_turns", "error_during_execution", "interrupted"] = (
-        "success"
-    )
+    subtype: Literal[
+        "success",
+        "error_max_turns",
+        "error_during_execution",
+        "interrupted",
+        "error_max_structured_output_retries",
+    ] = "success"
+    #: the validated final answer when ``AgentOptions.output_format`` is set: a dict (or
+    #: other JSON value) for a JSON schema, an instance for a pydantic model class
+    structured_output: Any = None
+
+    @property
+    def total_cost_usd(self) -> float | None:
+        """Always None: a local model's cost is not known (claude-agent-sdk's field)."""
+        return None
 
 
 Message = AssistantMessage | UserMessage | ResultMessage | StreamEvent

@@ -26,6 +26,7 @@ from ..types import (
 from .aio import pending_cancellations
 from .calls import CallLedger, ToolOutcome
 from .run_tools import ToolRunner
+from .structured import Verdict
 from .turn import Deltas, RunStats, Turns, stop_reason
 
 __all__ = ["AgentLoop"]
@@ -87,6 +88,10 @@ class AgentLoop:
                 self.history.append({"role": "user", "content": prompt})
             stop: StopReason = "stop"
             last_text = ""
+            output = self.turns.output
+            asked_again = 0
+            structured: Verdict | None = None
+            self.turns.structured_turn = False
             while True:
                 if self._interrupted:
                     stop = "interrupted"
@@ -109,7 +114,20 @@ class AgentLoop:
                     break
                 if not calls:
                     stop = stop_reason(turn.finish_reason)
-                    break
+                    if output is None or stop not in ("stop", "length"):
+                        break
+                    structured = output.check(last_text)
+                    if structured.ok or asked_again >= self.options.max_structured_output_retries:
+                        break
+                    if stats.turns >= self.options.max_turns:
+                        stop = "max_turns"
+                        break
+                    # asked again in the conversation, as it happened; now with the schema
+                    # enforced where the server can (tools or not)
+                    asked_again += 1
+                    self.history.append({"role": "user", "content": output.reask(structured.error)})
+                    self.turns.structured_turn = True
+                    continue
                 results = await self._run_tools(calls)
                 if results is None:  # interrupt() stopped the tools
                     ledger.close(self.history)
@@ -133,13 +151,14 @@ class AgentLoop:
                     break
                 ledger.close(self.history)
             await self._tools.stop(stop)
-            yield _result(stats, stop, last_text)
+            yield _result(stats, stop, last_text, structured)
         finally:
             # on an error, history keeps the prompt and every completed turn; the failed
             # turn's partial output is dropped (an interrupt keeps its partial text)
             self.running = False
             self.run_done.set()
             self.turns.watchdog = None
+            self.turns.structured_turn = False
 
     async def _run_tools(
         self, calls: Sequence[ToolUseBlock | ToolUseError]
@@ -158,7 +177,9 @@ class AgentLoop:
             self._tools_task = None
 
 
-def _result(stats: RunStats, stop: StopReason, text: str) -> ResultMessage:
+def _result(
+    stats: RunStats, stop: StopReason, text: str, structured: Verdict | None
+) -> ResultMessage:
     duration = time.monotonic() - stats.started
     tps = (
         round(stats.generated / stats.generating_seconds, 2)
@@ -166,16 +187,24 @@ def _result(stats: RunStats, stop: StopReason, text: str) -> ResultMessage:
         else None
     )
     subtype = {"max_turns": "error_max_turns", "interrupted": "interrupted"}.get(stop, "success")
+    failed = structured is not None and not structured.ok and stop in ("stop", "length")
+    error = None
+    if failed:
+        assert structured is not None
+        subtype = "error_max_structured_output_retries"
+        error = f"the answer does not match output_format: {structured.error}"
     return ResultMessage(
         num_turns=stats.turns,
         duration_ms=int(duration * 1000),
         duration_api_ms=int(stats.api_seconds * 1000),
-        is_error=stop in ("error", "max_turns"),
+        is_error=stop in ("error", "max_turns") or failed,
         stop_reason=stop,
         result=text,
         usage=stats.usage,
         time_to_first_token_ms=stats.first_token_ms,
         tokens_per_second=tps,
         num_tool_calls=stats.tool_calls,
+        error=error,
         subtype=subtype,  # type: ignore[arg-type]
+        structured_output=structured.value if structured is not None and structured.ok else None,
     )

@@ -43,6 +43,7 @@ from ..types import (
 )
 from .aio import uncancel
 from .calls import CallLedger
+from .structured import output_spec
 
 __all__ = [
     "ALL_DELTAS",
@@ -146,6 +147,10 @@ class Turns:
         self._transport_loop: asyncio.AbstractEventLoop | None = None
         self.facts = ServerFacts(stream_usage=profile.stream_usage)
         self.watchdog: Watchdog | None = None  # the deadlines of the request in flight
+        self.output = output_spec(options.output_format)
+        #: the agent loop asked again for the structured answer: enforce the schema even
+        #: where that makes tool calls impossible
+        self.structured_turn = False
 
     async def aclose(self) -> None:
         """Close the HTTP connections (only from the event loop that opened them)."""
@@ -334,7 +339,7 @@ class Turns:
         options = self.options
         body: dict[str, Any] = {
             "model": options.model,
-            "messages": to_request_messages(history, options.system_prompt, self._profile),
+            "messages": to_request_messages(history, self._system_prompt(), self._profile),
             "stream": True,
         }
         if self.facts.stream_usage:
@@ -348,5 +353,20 @@ class Turns:
             body["tools"] = tools
             if self._profile.parallel_tool_calls is not None:
                 body["parallel_tool_calls"] = self._profile.parallel_tool_calls
+        if self.output is not None and self._enforce_schema(bool(tools)):
+            body["response_format"] = self.output.response_format()
         body.update(options.extra_body)
         return body
+
+    def _enforce_schema(self, with_tools: bool) -> bool:
+        """Whether this request carries ``response_format``: where the server enforces it,
+        and never beside tools it would make impossible, except when the loop asks again
+        for the structured answer (then the answer is what matters)."""
+        profile = self._profile
+        if profile.json_schema != "enforced":
+            return False
+        return not with_tools or not profile.json_schema_excludes_tools or self.structured_turn
+
+    def _system_prompt(self) -> str | None:
+        base = self.options.system_prompt
+        return base if self.output is None else self.output.system_prompt(base)

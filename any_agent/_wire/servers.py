@@ -47,6 +47,15 @@ class Profile:
     #: that looks like a call is only text. See the evidence per profile below.
     text_tool_calls: bool = False
     notes: tuple[str, ...] = field(default=())
+    # -- COMPAT (issue 13): structured output --
+    #: ``response_format: json_schema``: ``"enforced"`` where the server constrains decoding
+    #: to the schema (the SDK sends it), ``"prompted"`` where it ignores, mis-parses or
+    #: refuses the field (the SDK only asks for the schema in the system prompt).
+    json_schema: Literal["enforced", "prompted"] = "prompted"
+    #: An enforced schema constrains the whole generation, so no tool call can be written
+    #: (vLLM, silently: pydantic/pydantic-ai#6552). Where True the SDK never sends
+    #: ``response_format`` with tools; a structured answer comes after the tool turns.
+    json_schema_excludes_tools: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +85,9 @@ _LLAMACPP = Profile(
     # the stock template leaves fenced/bare JSON calls in content (cassettes,
     # tests/data/servers/llamaserver-*-stocktemplate-*)
     text_tool_calls=True,
+    # response_format json_schema becomes a grammar (server-common.cpp, response_format);
+    # with tools that grammar and the tool-call format compete: never sent together
+    json_schema="enforced",
     notes=(
         "named tool_choice is served as auto",
         "parallel_tool_calls defaults to false",
@@ -90,7 +102,12 @@ SERVERS = MappingProxyType(
         for s in (
             Server("generic", "OpenAI-compatible server", "http://127.0.0.1:8000/v1", _GENERIC),
             # structured calls only
-            Server("openai", "OpenAI API", "https://api.openai.com/v1", Profile("openai")),
+            Server(
+                "openai",
+                "OpenAI API",
+                "https://api.openai.com/v1",
+                Profile("openai", json_schema="enforced", json_schema_excludes_tools=False),
+            ),
             Server("llamacpp", "llama.cpp llama-server", "http://localhost:8080/v1", _LLAMACPP),
             Server(
                 "llamacpp-tools",
@@ -107,6 +124,8 @@ SERVERS = MappingProxyType(
                 Profile(
                     "lmstudio",
                     text_tool_calls=True,
+                    # json_schema and text are its only response formats (0.4.x changelog)
+                    json_schema="enforced",
                     notes=("rejects empty tool-call ids (made unique by the SDK)",),
                 ),
             ),
@@ -115,7 +134,13 @@ SERVERS = MappingProxyType(
                 "ollama",
                 "Ollama (/v1)",
                 "http://localhost:11434/v1",
-                Profile("ollama", notes=("swallows mid-stream errors: reported as truncation",)),
+                Profile(
+                    "ollama",
+                    # json_schema becomes Ollama's `format` schema (enforced locally; Ollama
+                    # Cloud does not enforce it: pydantic/pydantic-ai#4917)
+                    json_schema="enforced",
+                    notes=("swallows mid-stream errors: reported as truncation",),
+                ),
             ),
             # hermes parser misses calls written without <tool_call> (tests/data/servers/vllm-*)
             Server(
@@ -125,6 +150,8 @@ SERVERS = MappingProxyType(
                 Profile(
                     "vllm",
                     text_tool_calls=True,
+                    # guided decoding: enforced, and with tools no call can be written
+                    json_schema="enforced",
                     notes=("auto tool choice needs --enable-auto-tool-choice",),
                 ),
             ),
@@ -184,7 +211,7 @@ SERVERS = MappingProxyType(
                 "sglang",
                 "SGLang",
                 "http://127.0.0.1:30000/v1",
-                Profile("sglang", text_tool_calls=True),
+                Profile("sglang", text_tool_calls=True, json_schema="enforced"),
             ),
             # Mistral templates' [TOOL_CALLS] reaches content when no parser takes it; a
             # template family served by many servers, so no address of its own
