@@ -115,7 +115,7 @@ class ClaudeSDKClient:
             self._prompts.append(aiter(prompt))
         else:
             raise ConfigurationError(
-                f"prompt must be a str or an async iterable of messages, got "
+                f"prompt must be a string (or an async iterable of messages), got "
                 f"{type(prompt).__name__}"
             )
 

@@ -6,6 +6,7 @@ from collections.abc import AsyncIterable, AsyncIterator, Mapping
 from typing import Any
 
 from .client import Client
+from .errors import ConfigurationError
 from .options import AgentOptions
 from .types import Message
 
@@ -23,6 +24,8 @@ async def query(
     left out (then ``ClaudeAgentOptions()``: server and model from the environment), and an
     async iterable of user-message dicts as the prompt (each answered in turn).
     """
+    if not isinstance(prompt, (str, AsyncIterable)):
+        raise ConfigurationError(f"prompt must be a string, got {type(prompt).__name__}")
     if options is None or not isinstance(prompt, str):
         from .claude import run_query
 
