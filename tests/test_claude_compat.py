@@ -518,3 +518,15 @@ def test_tool_result_user_message_type_is_shared() -> None:
     # claude-agent-sdk programs match UserMessage for tool results
     assert any_agent.UserMessage is UserMessage
     assert any_agent.SystemMessage("init").data == {}
+
+
+def test_the_migration_guide_lists_every_field() -> None:
+    guide = (
+        Path(__file__).parent.parent / "docs" / "migrating-from-claude-agent-sdk.md"
+    ).read_text()
+    rows = {
+        line.split("|")[1].strip().strip("`")
+        for line in guide.splitlines()
+        if line.startswith("| `")
+    }
+    assert set(CLAUDE_0_2_189_FIELDS) <= rows
