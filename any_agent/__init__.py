@@ -4,6 +4,7 @@ import typing as _typing
 
 from .errors import (
     AnyAgentError,
+    ClaudeSDKError,
     ConfigurationError,
     ConnectionFailedError,
     ContextLengthExceededError,
@@ -46,6 +47,7 @@ from .types import (
 )
 
 if _typing.TYPE_CHECKING:
+    from .claude import ClaudeAgentOptions, ClaudeSDKClient, HookContext, SystemMessage
     from .client import Client
     from .hooks import (
         HookMatcher,
@@ -76,6 +78,9 @@ __all__ = [
     "AgentOptions",
     "AnyAgentError",
     "AssistantMessage",
+    "ClaudeAgentOptions",
+    "ClaudeSDKClient",
+    "ClaudeSDKError",
     "Client",
     "ConfigurationError",
     "ConnectionFailedError",
@@ -84,6 +89,7 @@ __all__ = [
     "ContextUsage",
     "FirstTokenTimeoutError",
     "HTTPStatusError",
+    "HookContext",
     "HookMatcher",
     "HookResult",
     "IdleTimeoutError",
@@ -114,6 +120,7 @@ __all__ = [
     "StreamError",
     "StreamEvent",
     "StreamTruncatedError",
+    "SystemMessage",
     "TerminalReason",
     "TextBlock",
     "ThinkingBlock",
@@ -142,6 +149,9 @@ _LAZY = {
     "tool": ".tools",
     "Tool": ".tools",
     "ToolOutput": ".tools",
+    **dict.fromkeys(
+        ("ClaudeAgentOptions", "ClaudeSDKClient", "HookContext", "SystemMessage"), ".claude"
+    ),
     **dict.fromkeys(
         (
             "McpHttpServerConfig",

@@ -7,7 +7,7 @@ distinct ways (:class:`TimeoutError` subclasses), a server that said no
 (:class:`StreamError`). Bad input from the caller is a ``ValueError``/``TypeError``
 subclass as well, so ordinary ``except ValueError`` keeps working.
 
-* AnyAgentError
+* AnyAgentError (also importable as ClaudeSDKError, claude-agent-sdk's name)
   + ConfigurationError (ValueError) - an option, provider name, history or prompt
     - PromptBlockedError - a UserPromptSubmit hook blocked the prompt
   + ToolDefinitionError (TypeError) - a tool cannot be described to the model
@@ -40,6 +40,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "AnyAgentError",
+    "ClaudeSDKError",
     "ConfigurationError",
     "ConnectionFailedError",
     "ContextLengthExceededError",
@@ -70,6 +71,10 @@ class AnyAgentError(Exception):
     None for an error raised before any query ran (a bad option)."""
 
     result: ResultMessage | None = None
+
+
+#: claude-agent-sdk's base error, for ``except ClaudeSDKError`` in ported programs.
+ClaudeSDKError = AnyAgentError
 
 
 #: the longest server-supplied text an exception message carries

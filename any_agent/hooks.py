@@ -136,6 +136,9 @@ class HookMatcher:
     hooks: Sequence[HookCallback] = field(default_factory=list)
     timeout: float | None = 60.0
     _pattern: re.Pattern[str] | None = field(init=False, repr=False, compare=False, default=None)
+    #: claude-agent-sdk's failure policy; any-agent's hooks always fail closed (``"block"``),
+    #: so only None and ``"block"`` are accepted.
+    on_failure: Literal["block"] | None = None
 
     def __post_init__(self) -> None:
         if self.matcher is not None and not isinstance(self.matcher, str):
@@ -165,6 +168,12 @@ class HookMatcher:
                 f"HookMatcher.timeout must be a positive number or None, got {self.timeout!r}"
             )
 
+        if self.on_failure not in (None, "block"):
+            raise ConfigurationError(
+                f"HookMatcher.on_failure={self.on_failure!r} is not supported: a hook that "
+                "fails always blocks its action here (on_failure='block')"
+            )
+
     def matches(self, tool_name: str) -> bool:
         """Whether this matcher applies to ``tool_name``."""
         return self._pattern is None or self._pattern.fullmatch(tool_name) is not None
@@ -177,14 +186,21 @@ class ToolPermissionContext:
 
     tool_use_id: str
     recovered: bool = False
+    #: claude-agent-sdk's fields, for its callbacks: no abort signal, no suggestions
+    signal: Any = None
+    suggestions: tuple[Any, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
 class PermissionResultAllow:
-    """``can_use_tool`` allows the call, optionally with rewritten arguments."""
+    """``can_use_tool`` allows the call, optionally with rewritten arguments.
+
+    ``updated_permissions`` (claude-agent-sdk's permission-rule updates) must be None or
+    empty: there are no stored permission rules to update."""
 
     updated_input: Mapping[str, Any] | None = None
     behavior: Literal["allow"] = "allow"
+    updated_permissions: Sequence[Any] | None = None
 
 
 @dataclass(frozen=True, slots=True)

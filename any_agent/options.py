@@ -9,6 +9,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any, Literal, Protocol, runtime_checkable
 from urllib.parse import urlsplit
 
+from ._agent.structured import output_spec
 from ._mcp.config import parse_servers, tool_name
 from ._wire.credentials import normalize_url, redact_url
 from ._wire.servers import REPLAY_MODES, server
@@ -190,6 +191,18 @@ class AgentOptions:
     mcp_tool_timeout: float | None = 600.0
     #: bytes of one message from a stdio MCP server (and one SSE event over HTTP)
     max_mcp_message_bytes: int = 32 * 1024 * 1024
+    # -- COMPAT (issue 13): claude-agent-sdk's tool permissions and structured output --
+    #: Tool names approved without asking ``can_use_tool`` (claude-agent-sdk's meaning); when
+    #: the list is not empty, a call to an unlisted tool is refused unless ``can_use_tool``
+    #: approves it. Empty: no allowlist. Names are matched exactly (``mcp__srv__tool`` too).
+    allowed_tools: Sequence[str] = ()
+    #: Tool names never offered to the model; a call naming one anyway is refused.
+    disallowed_tools: Sequence[str] = ()
+    #: ``{"type": "json_schema", "schema": {...}}`` or a pydantic model class: the final
+    #: answer is validated JSON, in ``ResultMessage.structured_output``.
+    output_format: Mapping[str, Any] | type | None = None
+    #: How many times an answer that does not match ``output_format`` is asked again.
+    max_structured_output_retries: int = 2
 
     def __post_init__(self) -> None:
         if not isinstance(self.model, str) or not self.model.strip():
@@ -334,6 +347,14 @@ class AgentOptions:
             )
         # ConfigurationError for a bad value or a control the server has no field for
         thinking_fields(self.thinking, self.effort, server(self.provider).profile)
+        for name in ("allowed_tools", "disallowed_tools"):
+            self._check_tool_list(name)
+        output_spec(self.output_format)  # ConfigurationError naming output_format
+        retries = self.max_structured_output_retries
+        if isinstance(retries, bool) or not isinstance(retries, int) or not 0 <= retries <= 10:
+            raise ConfigurationError(
+                f"max_structured_output_retries must be an int from 0 to 10, got {retries!r}"
+            )
 
     def _check_context(self) -> None:
         for name in ("context_window", "max_concurrent_requests"):
@@ -370,6 +391,21 @@ class AgentOptions:
                 f"transient_retries must be an int from 0 to 10 or None, got {retries!r}"
             )
 
+    def _check_tool_list(self, name: str) -> None:
+        value = getattr(self, name)
+        if isinstance(value, (str, bytes, Mapping)) or not isinstance(value, Sequence):
+            raise ConfigurationError(f"{name} must be a list of tool names, got {value!r:.80}")
+        for entry in value:
+            if not isinstance(entry, str) or not entry.strip():
+                raise ConfigurationError(f"{name} entries must be tool names, got {entry!r:.80}")
+            if "(" in entry or "*" in entry:
+                # claude-agent-sdk's rule syntax scopes its built-in tools ("Bash(rm *)")
+                raise ConfigurationError(
+                    f"{name} entry {entry!r}: only whole tool names are matched here (exactly, "
+                    "mcp__<server>__<tool> included); rule patterns such as 'Bash(rm *)' "
+                    "scope Claude Code's built-in tools, which any-agent does not have"
+                )
+
     def __repr__(self) -> str:
         def value(name: str) -> str:
             if name == "api_key":
@@ -393,8 +429,13 @@ class AgentOptions:
         return f"AgentOptions({', '.join(f'{f.name}={value(f.name)}' for f in fields(self))})"
 
     def tool_definitions(self) -> list[dict[str, Any]]:
-        """The OpenAI ``tools`` array sent to the server."""
-        return [tool_definition(spec) for spec in self.tools]
+        """The OpenAI ``tools`` array sent to the server (``disallowed_tools`` left out)."""
+        definitions = [tool_definition(spec) for spec in self.tools]
+        return [d for d in definitions if self.offers(d["function"]["name"])]
+
+    def offers(self, tool_name: str) -> bool:
+        """Whether a tool of this name may be offered to the model (not disallowed)."""
+        return tool_name not in self.disallowed_tools
 
     def tool_names(self) -> frozenset[str]:
         return frozenset(d["function"]["name"] for d in self.tool_definitions())

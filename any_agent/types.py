@@ -236,9 +236,16 @@ class ResultMessage:
     tokens_per_second: float | None = None
     num_tool_calls: int = 0
     error: str | None = None
-    subtype: Literal["success", "error_max_turns", "error_during_execution", "interrupted"] = (
-        "success"
-    )
+    subtype: Literal[
+        "success",
+        "error_max_turns",
+        "error_during_execution",
+        "interrupted",
+        "error_max_structured_output_retries",
+    ] = "success"
+    #: the validated final answer when ``AgentOptions.output_format`` is set: a dict (or
+    #: other JSON value) for a JSON schema, an instance for a pydantic model class
+    structured_output: Any = None
     # -- REASON (issue 14 item 7): what claude-agent-sdk users read ------------------------
     #: why the loop ended (see :data:`TerminalReason`)
     terminal_reason: TerminalReason | None = None
@@ -246,6 +253,11 @@ class ResultMessage:
     api_error_status: int | None = None
     #: per model (as the server named it): its tokens, cache, window and requests
     model_usage: dict[str, ModelUsage] = field(default_factory=dict)
+
+    @property
+    def total_cost_usd(self) -> float | None:
+        """Always None: a local model's cost is not known (claude-agent-sdk's field)."""
+        return None
 
 
 @dataclass(frozen=True, slots=True)

@@ -34,7 +34,14 @@ EXPECTED = {
         '"temperature": 21',
         "[stop: 1 tool calls]",
     ],
+    "claude_sdk_program.py": [
+        "[hook] get_weather({'city': 'Paris'})",
+        "[tool] get_weather({'city': 'Paris'})",
+        "[success] structured: {'answer': '2, 3, 5 are primes.'}",
+    ],
 }
+# claude-agent-sdk programs take no command line: the server comes from the environment
+FROM_ENVIRONMENT = {"claude_sdk_program.py"}
 
 
 def answer(request: Request) -> Reply:
@@ -53,6 +60,9 @@ def answer(request: Request) -> Reply:
             ),
             chunk(finish="tool_calls"),
         )
+    elif "JSON schema" in str(body["messages"][0].get("content")):
+        # output_format asked for a JSON answer in the system prompt
+        stream = text_stream('{"answer": "2, 3, 5 are primes."}', usage=(12, 6))
     else:
         stream = text_stream("2, 3, 5", " are primes.", usage=(12, 6))
     return Reply(chunks=[stream])
@@ -66,8 +76,13 @@ def test_every_example_has_expectations() -> None:
 def test_example_runs(sse_server: SSEServer, script: Path) -> None:
     sse_server.script.add(answer, times=None)
     env = {k: v for k, v in os.environ.items() if not k.startswith("ANY_AGENT_")}
+    argv = [sys.executable, script.name]
+    if script.name in FROM_ENVIRONMENT:
+        env |= {"ANY_AGENT_BASE_URL": sse_server.url, "ANY_AGENT_MODEL": "test-model"}
+    else:
+        argv += ["--base-url", sse_server.url, "--model", "test-model"]
     proc = subprocess.run(
-        [sys.executable, script.name, "--base-url", sse_server.url, "--model", "test-model"],
+        argv,
         cwd=EXAMPLES,
         env=env,
         capture_output=True,

@@ -41,6 +41,7 @@ from ..types import (
 from .aio import pending_cancellations
 from .calls import CallLedger, ToolOutcome
 from .run_tools import ToolRunner
+from .structured import Verdict
 from .turn import Deltas, RunStats, Turns, stop_reason
 
 __all__ = ["AgentLoop"]
@@ -128,6 +129,10 @@ class AgentLoop:
                 self.history.append({"role": "user", "content": prompt})
             stop: StopReason = "stop"
             ended: TerminalReason = "completed"
+            output = self.turns.output
+            asked_again = 0
+            structured: Verdict | None = None
+            self.turns.structured_turn = False
             while True:
                 if self._interrupted:
                     stop, ended = "interrupted", "aborted_streaming"
@@ -150,7 +155,20 @@ class AgentLoop:
                     break
                 if not calls:
                     stop = stop_reason(turn.finish_reason)
-                    break
+                    if output is None or stop not in ("stop", "length"):
+                        break
+                    structured = output.check(last_text)
+                    if structured.ok or asked_again >= self.options.max_structured_output_retries:
+                        break
+                    if stats.turns >= self.options.max_turns:
+                        stop = "max_turns"
+                        break
+                    # asked again in the conversation, as it happened; now with the schema
+                    # enforced where the server can (tools or not)
+                    asked_again += 1
+                    self.history.append({"role": "user", "content": output.reask(structured.error)})
+                    self.turns.structured_turn = True
+                    continue
                 results = await self._run_tools(calls)
                 if results is None:  # interrupt() stopped the tools
                     ledger.close(self.history)
@@ -179,7 +197,7 @@ class AgentLoop:
                     break
                 ledger.close(self.history)
             await self._tools.stop(stop)
-            yield _result(stats, stop, last_text, ended, self.options)
+            yield _result(stats, stop, last_text, ended, self.options, structured=structured)
         except AnyAgentError as exc:
             # errors stay exceptions (a caller who stops at the ResultMessage would never see
             # one yielded before it); the run's figures travel on the exception
@@ -200,6 +218,7 @@ class AgentLoop:
             self.running = False
             self.run_done.set()
             self.turns.watchdog = None
+            self.turns.structured_turn = False
 
     async def _prompt_hooks(self, prompt: str | list[dict[str, Any]]) -> Any:
         """UserPromptSubmit hooks see the prompt's text; images are checked against the
@@ -303,6 +322,7 @@ def _result(
     *,
     status: int | None = None,
     error: str | None = None,
+    structured: Verdict | None = None,
 ) -> ResultMessage:
     duration = time.monotonic() - stats.started
     tps = (
@@ -326,11 +346,16 @@ def _result(
         )
         for model, (usage, requests) in stats.model_usage.items()
     }
+    failed = structured is not None and not structured.ok and stop in ("stop", "length")
+    if failed:
+        assert structured is not None
+        subtype = "error_max_structured_output_retries"
+        error = f"the answer does not match output_format: {structured.error}"
     return ResultMessage(
         num_turns=stats.turns,
         duration_ms=int(duration * 1000),
         duration_api_ms=int(stats.api_seconds * 1000),
-        is_error=stop in ("error", "max_turns"),
+        is_error=stop in ("error", "max_turns") or failed,
         stop_reason=stop,
         result=text,
         usage=stats.usage,
@@ -342,4 +367,5 @@ def _result(
         terminal_reason=ended,
         api_error_status=status,
         model_usage=per_model,
+        structured_output=structured.value if structured is not None and structured.ok else None,
     )

@@ -139,10 +139,15 @@ class HookRunner:
         self,
         hooks: Mapping[str, Sequence[HookMatcher]] | None = None,
         can_use_tool: CanUseTool | None = None,
+        *,
+        allowed_tools: Sequence[str] = (),
+        disallowed_tools: Sequence[str] = (),
     ) -> None:
         self._matchers = check_hooks(hooks, can_use_tool)
         self._can_use_tool = can_use_tool
         self._context = can_use_tool is not None and _accepts_context(can_use_tool)
+        self._allowed = frozenset(allowed_tools)
+        self._disallowed = frozenset(disallowed_tools)
 
     def has_hooks(self, event: HookEvent) -> bool:
         """Whether any hook is registered for ``event``."""
@@ -166,12 +171,18 @@ class HookRunner:
         *,
         recovered: bool = False,
     ) -> PreToolDecision:
-        """Run PreToolUse hooks, then ``can_use_tool``; decide whether the call runs.
+        """Decide whether the call runs, in claude-agent-sdk's order: ``disallowed_tools``
+        (refused, no hook runs: the tool was never offered), PreToolUse hooks, then
+        ``allowed_tools``, then ``can_use_tool``.
 
         Hooks run in order, each seeing the input as rewritten so far. The first denial
-        wins. A hook's ``decision="allow"`` skips ``can_use_tool``. Any failure denies.
+        wins. A hook's ``decision="allow"`` or a name in ``allowed_tools`` skips
+        ``can_use_tool``. With a non-empty ``allowed_tools`` and no ``can_use_tool``, an
+        unlisted tool is refused. Any failure denies.
         """
         current = dict(tool_input)
+        if tool_name in self._disallowed:
+            return PreToolDecision(False, current, f"the tool {tool_name!r} is disallowed")
         approved = False
         for hook, timeout in self._selected("PreToolUse", tool_name):
             try:
@@ -188,7 +199,16 @@ class HookRunner:
                     False, current, result.reason or f"denied by the hook {_label(hook)}"
                 )
             approved = approved or result.decision == "allow"
-        if approved or self._can_use_tool is None:
+        if approved or tool_name in self._allowed:
+            return PreToolDecision(True, current)
+        if self._can_use_tool is None:
+            if self._allowed:
+                return PreToolDecision(
+                    False,
+                    current,
+                    f"the tool {tool_name!r} is not in allowed_tools and no can_use_tool "
+                    "approved it",
+                )
             return PreToolDecision(True, current)
         fn = self._can_use_tool
         args: tuple[Any, ...] = (tool_name, copy.deepcopy(current))
@@ -207,6 +227,11 @@ class HookRunner:
                 raise _HookFailure(
                     f"{_label(fn)} returned {type(verdict).__name__}; can_use_tool returns "
                     "PermissionResultAllow or PermissionResultDeny"
+                )
+            if verdict.updated_permissions:
+                raise _HookFailure(
+                    f"{_label(fn)} gave updated_permissions; there are no permission rules "
+                    "to update here (allowed_tools / disallowed_tools are fixed per agent)"
                 )
             if verdict.updated_input is not None:
                 current = _as_input(fn, verdict.updated_input)
@@ -299,7 +324,12 @@ class ToolRunner:
 
     def __init__(self, options: AgentOptions) -> None:
         self._registry = ToolRegistry(options.tools)
-        self._hooks = HookRunner(options.hooks, options.can_use_tool)
+        self._hooks = HookRunner(
+            options.hooks,
+            options.can_use_tool,
+            allowed_tools=options.allowed_tools,
+            disallowed_tools=options.disallowed_tools,
+        )
         self._options_auto = options.auto_execute_tools
         self._auto = options.auto_execute_tools and any(
             self._registry.handles(name) for name in self._registry

@@ -55,6 +55,7 @@ from .aio import uncancel
 from .calls import CallLedger
 from .context import ContextGuard, ServerInfoCache
 from .slots import ServerSlots, slots_for
+from .structured import output_spec
 
 __all__ = [
     "ALL_DELTAS",
@@ -199,6 +200,11 @@ class Turns:
         self.server_info = ServerInfoCache(options, profile)
         self.guard = ContextGuard(options, profile, self.server_info)
         self.mcp_tools: list[dict[str, Any]] = []  # MCP tools offered besides options.tools
+
+        self.output = output_spec(options.output_format)
+        #: the agent loop asked again for the structured answer: enforce the schema even
+        #: where that makes tool calls impossible
+        self.structured_turn = False
 
     def transport(self) -> Transport:
         """The HTTP transport of the running event loop."""
@@ -477,7 +483,7 @@ class Turns:
     def _request_body(self, history: list[dict[str, Any]]) -> dict[str, Any]:
         options = self.options
         facts = self.facts
-        messages = to_request_messages(history, options.system_prompt, self._profile, facts.replay)
+        messages = to_request_messages(history, self._system_prompt(), self._profile, facts.replay)
         facts.replay_sent = facts.replay in ("reasoning_content", "reasoning") and any(
             facts.replay in m for m in messages
         )
@@ -488,10 +494,26 @@ class Turns:
             body["temperature"] = options.temperature
         if options.max_tokens is not None:
             body["max_tokens"] = options.max_tokens
-        tools = options.tool_definitions() + self.mcp_tools
+        offered = [t for t in self.mcp_tools if options.offers(t["function"]["name"])]
+        tools = options.tool_definitions() + offered
         if tools:
             body["tools"] = tools
             if self._profile.parallel_tool_calls is not None:
                 body["parallel_tool_calls"] = self._profile.parallel_tool_calls
+        if self.output is not None and self._enforce_schema(bool(tools)):
+            body["response_format"] = self.output.response_format()
         merge_fields(body, self._thinking, options.extra_body)
         return body
+
+    def _enforce_schema(self, with_tools: bool) -> bool:
+        """Whether this request carries ``response_format``: where the server enforces it,
+        and never beside tools it would make impossible, except when the loop asks again
+        for the structured answer (then the answer is what matters)."""
+        profile = self._profile
+        if profile.json_schema != "enforced":
+            return False
+        return not with_tools or not profile.json_schema_excludes_tools or self.structured_turn
+
+    def _system_prompt(self) -> str | None:
+        base = self.options.system_prompt
+        return base if self.output is None else self.output.system_prompt(base)

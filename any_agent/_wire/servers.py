@@ -98,6 +98,15 @@ class Profile:
     transient_errors: tuple[str, ...] = ()
     #: How many times such a turn is sent again (``AgentOptions.transient_retries`` overrides).
     transient_retries: int = 0
+    # -- COMPAT (issue 13): structured output --
+    #: ``response_format: json_schema``: ``"enforced"`` where the server constrains decoding
+    #: to the schema (the SDK sends it), ``"prompted"`` where it ignores, mis-parses or
+    #: refuses the field (the SDK only asks for the schema in the system prompt).
+    json_schema: Literal["enforced", "prompted"] = "prompted"
+    #: An enforced schema constrains the whole generation, so no tool call can be written
+    #: (vLLM, silently: pydantic/pydantic-ai#6552). Where True the SDK never sends
+    #: ``response_format`` with tools; a structured answer comes after the tool turns.
+    json_schema_excludes_tools: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,6 +143,9 @@ _LLAMACPP = Profile(
     reasoning_effort=True,
     thinking_switch="chat_template_kwargs",
     thinking_budget_field="reasoning_budget_tokens",
+    # response_format json_schema becomes a grammar (server-common.cpp, response_format);
+    # with tools that grammar and the tool-call format compete: never sent together
+    json_schema="enforced",
     notes=(
         "named tool_choice is served as auto",
         "parallel_tool_calls defaults to false",
@@ -166,7 +178,13 @@ SERVERS = MappingProxyType(
                 "openai",
                 "OpenAI API",
                 "https://api.openai.com/v1",
-                Profile("openai", reasoning_effort=True, vision=True),
+                Profile(
+                    "openai",
+                    reasoning_effort=True,
+                    vision=True,
+                    json_schema="enforced",
+                    json_schema_excludes_tools=False,
+                ),
             ),
             Server("llamacpp", "llama.cpp llama-server", "http://localhost:8080/v1", _LLAMACPP),
             Server(
@@ -184,6 +202,8 @@ SERVERS = MappingProxyType(
                 Profile(
                     "lmstudio",
                     text_tool_calls=True,
+                    # json_schema and text are its only response formats (0.4.x changelog)
+                    json_schema="enforced",
                     notes=("rejects empty tool-call ids (made unique by the SDK)",),
                     info_endpoints=("lmstudio_models", "models"),
                     discover_window=True,
@@ -201,6 +221,9 @@ SERVERS = MappingProxyType(
                     reasoning_replay="reasoning",
                     reasoning_effort=True,
                     thinking_switch="reasoning_effort",
+                    # json_schema becomes Ollama's `format` schema (enforced locally; Ollama
+                    # Cloud does not enforce it: pydantic/pydantic-ai#4917)
+                    json_schema="enforced",
                     notes=(
                         "swallows mid-stream errors: reported as truncation",
                         "silently drops the oldest messages past num_ctx (the guard's case)",
@@ -227,6 +250,8 @@ SERVERS = MappingProxyType(
                     reasoning_effort=True,
                     thinking_switch="chat_template_kwargs",
                     thinking_budget_field="thinking_token_budget",
+                    # guided decoding: enforced, and with tools no call can be written
+                    json_schema="enforced",
                     notes=("auto tool choice needs --enable-auto-tool-choice",),
                     discover_window=True,  # /v1/models carries max_model_len
                     tokenize="vllm",
@@ -298,6 +323,7 @@ SERVERS = MappingProxyType(
                     reasoning_effort=True,
                     thinking_switch="chat_template_kwargs",
                     discover_window=True,
+                    json_schema="enforced",
                 ),
             ),
             # Mistral templates' [TOOL_CALLS] reaches content when no parser takes it; a

@@ -1,0 +1,1 @@
+"""claude-agent-sdk compatibility: its options mapped or refused, its hook callbacks adapted."""
