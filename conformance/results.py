@@ -88,10 +88,12 @@ class RunInfo:
     server: ServerInfo
     model: str
     mode: Mode
-    date: str
+    #: When the run happened; None for a replay (its evidence's date is ``recorded_date``).
+    date: str | None
     suite_version: str
     any_agent_version: str | None
-    python: str
+    #: The run's interpreter; None for a replay, which depends on the recordings only.
+    python: str | None
     base_url: str
     recorded_date: str | None = None
 
@@ -117,7 +119,9 @@ class CheckResult:
     reason: str | None = None
     link: str | None = None
     evidence: Evidence = field(default_factory=Evidence)
-    duration_s: float = 0.0
+    #: Seconds the check took live; None in a replay file (a replay's own time measures
+    #: this machine, not the server), except for results kept from the manifest.
+    duration_s: float | None = 0.0
     from_manifest: bool = False
 
     @property
@@ -127,7 +131,7 @@ class CheckResult:
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
-        data["duration_s"] = round(self.duration_s, 3)
+        data["duration_s"] = None if self.duration_s is None else round(self.duration_s, 3)
         return data
 
     @classmethod
@@ -148,7 +152,7 @@ class CheckResult:
                 response_excerpt=ev.get("response_excerpt"),
                 cassette=ev.get("cassette"),
             ),
-            duration_s=float(data.get("duration_s") or 0.0),
+            duration_s=None if data.get("duration_s") is None else float(data["duration_s"]),
             from_manifest=bool(data.get("from_manifest", False)),
         )
 

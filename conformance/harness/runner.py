@@ -97,7 +97,8 @@ def run_item(check: Check, layer: Layer, column: Column) -> CheckResult:
     try:
         _run(check, layer, column, result)
     finally:
-        result.duration_s = time.perf_counter() - started
+        if not result.from_manifest:
+            result.duration_s = time.perf_counter() - started
         _apply_known_failure(result, column)
         secrets = column.secrets
         result.message = redact(result.message, secrets)
@@ -137,6 +138,7 @@ def _run(check: Check, layer: Layer, column: Column, result: CheckResult) -> Non
         result.message = f"recorded {column.manifest.recorded_at or '?'}: {past.message}".strip()
         result.reason, result.link = past.reason, past.link
         result.evidence = past.evidence
+        result.duration_s = past.duration_s  # the live measurement, not this replay's time
         result.from_manifest = True
         return
 
