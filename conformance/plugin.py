@@ -314,16 +314,14 @@ class ConformanceSession:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
-        from .results import summarize
+        from .results import must_verdict, summarize
 
         for column in self.columns:
             if not column.results:
                 continue
             counts = summarize(column.results)
             text = ", ".join(f"{n} {k}" for k, n in counts.items() if n)
-            musts = [r for r in column.results if r.level == "MUST"]
-            bad = [r for r in musts if r.outcome in ("fail", "error")]
-            verdict = "every MUST holds" if not bad else f"{len(bad)} MUST check(s) broken"
+            verdict = must_verdict((r.level, r.outcome) for r in column.results)
             terminalreporter.write_line(f"conformance {column.target.column}: {text} — {verdict}")
         for path in self.written:
             terminalreporter.write_line(f"conformance results: {path}")

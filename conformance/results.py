@@ -65,6 +65,7 @@ __all__ = [
     "ServerInfo",
     "load_results",
     "model_slug",
+    "must_verdict",
     "parse_run_file",
     "results_filename",
     "summarize",
@@ -439,6 +440,26 @@ def _check_identity(path: Path, run_file: RunFile) -> None:
             f"(provider {run.provider!r}, model {run.model!r}); name it {stem}.json "
             f"or {stem}.<label>.json"
         )
+
+
+def must_verdict(results: Iterable[tuple[str, str]]) -> str:
+    """One phrase for a column's MUST checks, from ``(level, outcome)`` pairs, in the words
+    the matrix uses: ``every MUST holds`` only when none failed at all, ``no unexpected MUST
+    failure (3 known)`` when the only failures are the profile's known ones (``xfail``), and
+    ``2 unexpected MUST failures (3 known)`` otherwise; ``flaky`` outcomes are counted beside
+    the known ones."""
+    outcomes = [outcome for level, outcome in results if level == "MUST"]
+    unexpected = sum(o in ("fail", "error") for o in outcomes)
+    aside = [
+        f"{n} {word}"
+        for n, word in ((outcomes.count("xfail"), "known"), (outcomes.count("flaky"), "flaky"))
+        if n
+    ]
+    tail = f" ({', '.join(aside)})" if aside else ""
+    if unexpected:
+        plural = "s" if unexpected > 1 else ""
+        return f"{unexpected} unexpected MUST failure{plural}{tail}"
+    return f"no unexpected MUST failure{tail}" if aside else "every MUST holds"
 
 
 def summarize(results: Iterable[CheckResult]) -> dict[str, int]:
