@@ -99,6 +99,7 @@ def _target(
         request_timeout=s.request_timeout,
         first_token_timeout=s.first_token_timeout,
         idle_timeout=s.idle_timeout,
+        flaky_tries=s.flaky_tries if s.mode == "live" else 1,
     )
 
 

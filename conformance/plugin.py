@@ -98,6 +98,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "stored in the manifest when recording",
     )
     g.addoption(
+        "--flaky-tries",
+        type=int,
+        default=None,
+        help="live: how many times a failing judgement is tried in all (3, at most 10); one "
+        "that passes on a retry is reported flaky, with the counts",
+    )
+    g.addoption(
         "--accept-baseline",
         action="store_true",
         default=False,
@@ -158,6 +165,8 @@ class ConformanceItem(pytest.Item):
             pytest.skip(f"{outcome}: {msg}")
         if outcome == "xfail":
             pytest.xfail(f"{result.reason} ({result.link})" if result.link else str(result.reason))
+        if outcome == "flaky":  # reported as such (summary, matrix), not as a pass or a failure
+            pytest.xfail(f"flaky: {msg}")
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> Any:
         if isinstance(excinfo.value, ConformanceFailure):
@@ -264,6 +273,7 @@ class ConformanceSession:
             "n/a": ("n/a", "n", "N/A"),
             "not-run": ("not-run", "-", "NOT-RUN"),
             "error": ("failed", "E", "ERROR"),
+            "flaky": ("flaky", "~", "FLAKY"),
         }
         if outcome == "fail" and level != "MUST":
             return (f"{level.lower()}-fail", "f", f"FAIL ({level})")

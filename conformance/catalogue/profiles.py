@@ -118,6 +118,14 @@ _LC_500_AUTO = KnownFailure(
     "https://github.com/ggml-org/llama.cpp/issues/24644",
     flaky=True,
 )
+_LC_LOOP_AUTO = KnownFailure(
+    "multiturn.agent-loop",
+    "the same peg-native format failure, sent as an in-stream error event after the 200: turn 1 "
+    "ends with no finish_reason and no [DONE] (depends on the server's prompt cache)",
+    _LC_500_AUTO.link,
+    layer="wire",
+    flaky=True,
+)
 _LC_TOOLS_STOCK = (
     KnownFailure(
         "tools.*",
@@ -309,7 +317,7 @@ PROFILES: Mapping[str, ProviderProfile] = MappingProxyType(
                 configuration="bare-JSON tool chat template (qwen25-bare-json-tools.jinja)",
                 start_command=_LLAMA_START + " --chat-template-file qwen25-bare-json-tools.jinja",
                 capabilities=_caps(),
-                known_failures=(_LC_NAMED, _LC_500, _LC_500_AUTO, _LC_MODEL),
+                known_failures=(_LC_NAMED, _LC_500, _LC_500_AUTO, _LC_LOOP_AUTO, _LC_MODEL),
                 sdk_provider="llamacpp",
             ),
             ProviderProfile(

@@ -10,6 +10,7 @@ A check is ``async def check(ctx) -> None``. It ends in one of these ways:
 from __future__ import annotations
 
 import copy
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, NoReturn
@@ -47,6 +48,8 @@ class Target:
     #: Bounds for the liveness checks (warn above them).
     first_token_timeout: float = 30.0
     idle_timeout: float = 30.0
+    #: Live mode: tries of a failing judgement in all (the runner's ``flaky`` rule).
+    flaky_tries: int = 1
     #: The ``/v1/models`` entry for the model (context size etc.), if known.
     model_meta: Mapping[str, Any] = field(default_factory=dict)
 
@@ -165,6 +168,19 @@ class Ctx:
         resp = await self.chat(body)
         self.require_2xx(resp, what)
         return summarize_stream(resp.events())
+
+    def require_finished(self, s: StreamSummary, what: str) -> None:
+        """Fail unless the stream ended as a completed answer: no in-stream error event and a
+        finish reason. Checks that judge what a stream *said* (the call to loop on, the answer
+        to a tool result) need this first; a cut or erroring stream is not an answer."""
+        if s.error_events:
+            detail = json.dumps(s.error_events[-1], ensure_ascii=False, default=str)[:200]
+            done = "" if s.done_count else ", no data: [DONE]"
+            finish = "" if s.finish_reason else ", no finish_reason"
+            self.fail(f"{what} ended in an in-stream error event{finish}{done}: {detail}")
+        if s.finish_reason is None:
+            done = " and no data: [DONE]" if not s.done_count else ""
+            self.fail(f"{what} ended without a finish_reason{done} (the stream was cut)")
 
     async def complete(self, body: Mapping[str, Any], what: str = "request") -> dict[str, Any]:
         """Send a non-streamed request, require 2xx and a JSON object with a choice."""
