@@ -106,6 +106,9 @@ class Evidence:
     request: dict[str, Any] | None = None
     response_excerpt: str | None = None
     cassette: str | None = None
+    #: Every exchange of a check that made more than one (``request``/``response_excerpt``
+    #: each, in order; the last is also ``request``/``response_excerpt`` above).
+    exchanges: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -152,6 +155,7 @@ class CheckResult:
                 request=ev.get("request"),
                 response_excerpt=ev.get("response_excerpt"),
                 cassette=ev.get("cassette"),
+                exchanges=list(ev.get("exchanges") or []),
             ),
             duration_s=None if data.get("duration_s") is None else float(data["duration_s"]),
             from_manifest=bool(data.get("from_manifest", False)),
@@ -279,6 +283,8 @@ class ResultView:
     duration_s: float | None
     from_manifest: bool
     raw: Mapping[str, Any] = field(repr=False, compare=False)
+    #: ``(request, response excerpt)`` of every exchange, when the check made more than one.
+    exchanges: tuple[tuple[Any, str | None], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -387,7 +393,22 @@ def _parse_result(obj: Mapping[str, Any], index: int) -> ResultView:
         duration_s=None if duration is None else float(duration),
         from_manifest=bool(obj.get("from_manifest", False)),
         raw=obj,
+        exchanges=_exchanges(evidence.get("exchanges")),
     )
+
+
+def _exchanges(value: Any) -> tuple[tuple[Any, str | None], ...]:
+    if not isinstance(value, list):
+        return ()
+    out = []
+    for item in value:
+        if not isinstance(item, Mapping):
+            continue
+        excerpt = item.get("response_excerpt")
+        if excerpt is not None and not isinstance(excerpt, str):
+            excerpt = json.dumps(excerpt, sort_keys=True, ensure_ascii=False)
+        out.append((item.get("request"), excerpt))
+    return tuple(out)
 
 
 def parse_run_file(data: Any, source: str) -> RunFile:

@@ -103,6 +103,11 @@ def run_item(check: Check, layer: Layer, column: Column) -> CheckResult:
 
             text = redact(json.dumps(result.evidence.request, ensure_ascii=False), secrets)
             result.evidence.request = json.loads(text)
+        if result.evidence.exchanges:
+            import json
+
+            text = redact(json.dumps(result.evidence.exchanges, ensure_ascii=False), secrets)
+            result.evidence.exchanges = json.loads(text)
     return result
 
 
@@ -257,6 +262,14 @@ def _run(check: Check, layer: Layer, column: Column, result: CheckResult) -> Non
         result.evidence.request = req if isinstance(req, dict) or req is None else {"value": req}
         if ctx.last_response is not None:
             result.evidence.response_excerpt = ctx.last_response.excerpt()
+        if ctx.exchanges and ctx.exchanges[-1]["request"] is ctx.last_request:
+            # the SDK layer has no raw response: its exchange says what the SDK made of it
+            result.evidence.response_excerpt = ctx.exchanges[-1]["response_excerpt"]
+        if len(ctx.exchanges) > 1:
+            result.evidence.exchanges = [dict(x) for x in ctx.exchanges]
+            if ctx.exchanges_dropped:
+                more = f"[{ctx.exchanges_dropped} more exchange(s) not kept]"
+                result.evidence.exchanges.append({"request": None, "response_excerpt": more})
         if ctx.facts:
             column.facts[result.key] = dict(ctx.facts)
         if target.mode == "record" and use_cassette and not path.is_file():

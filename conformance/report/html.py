@@ -65,6 +65,7 @@ def _result_data(result: ResultView, note: int | None) -> dict[str, Any]:
         "link": result.link,
         "request": _pretty(result.request),
         "response": result.response_excerpt,
+        "exchanges": [[_pretty(req), resp] for req, resp in result.exchanges],
         "cassette": result.cassette,
         "duration": result.duration_s,
         "from_manifest": result.from_manifest,
