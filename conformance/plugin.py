@@ -181,6 +181,35 @@ class ConformanceFailure(Exception):
     pass
 
 
+def _duration(seconds: float) -> str:
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    return f"{seconds / 60:.0f} min"
+
+
+def progress_line(done: int, total: int, name: str, outcome: str, elapsed: float) -> str:
+    """``check 23/74 tools.parallel[wire] pass … elapsed 3 min, ETA 4 min``: the ETA is the
+    mean time per check so far times the checks left."""
+    eta = elapsed / done * (total - done) if done else 0.0
+    shown = f"{name} {outcome}".strip()
+    left = f"ETA {_duration(eta)}" if done < total else "done"
+    return f"check {done}/{total} {shown} … elapsed {_duration(elapsed)}, {left}"
+
+
+def area_summary(results: list[CheckResult]) -> list[str]:
+    """One line per area, in catalogue order: ``tools: 10 pass, 2 xfail, 1 fail``."""
+    from .results import summarize
+
+    by_area: dict[str, list[CheckResult]] = {}
+    for r in results:
+        by_area.setdefault(r.area, []).append(r)
+    lines = []
+    for area, rs in by_area.items():
+        counts = summarize(rs)
+        lines.append(f"{area}: " + ", ".join(f"{n} {k}" for k, n in counts.items() if n))
+    return lines
+
+
 class ConformanceSession:
     """Registered only when the plugin is active."""
 
@@ -276,21 +305,34 @@ class ConformanceSession:
             "flaky": ("flaky", "~", "FLAKY"),
         }
         if outcome == "fail" and level != "MUST":
-            return (f"{level.lower()}-fail", "f", f"FAIL ({level})")
-        return table.get(outcome)
+            status: tuple[str, str, str] | None = (f"{level.lower()}-fail", "f", f"FAIL ({level})")
+        else:
+            status = table.get(outcome)
+        if self.settings.mode == "replay":
+            return status
+        # live and record print a progress line per check (pytest_runtest_logreport): no dots
+        if status is None:
+            if hasattr(report, "wasxfail"):
+                status = ("xfailed", "x", "XFAIL")
+            elif report.passed:
+                status = ("passed", ".", "PASSED")
+            elif report.failed:
+                status = ("failed", "F", "FAILED")
+            else:
+                status = ("skipped", "s", "SKIPPED")
+        return (status[0], "", status[2])
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        if report.when != "teardown" or self.settings.mode != "record":
+        # a live or record run talks to a real server for minutes: one line per check
+        if report.when != "teardown" or self.settings.mode == "replay":
             return
         self.done += 1
         elapsed = time.monotonic() - self.started
-        eta = elapsed / self.done * (self.total - self.done) if self.done else 0.0
         tr = self.config.pluginmanager.get_plugin("terminalreporter")
         if tr is not None:
-            tr.write_line(
-                f"[{self.done}/{self.total}] {report.nodeid.lstrip(':')}  elapsed {elapsed:.0f}s  "
-                f"ETA {eta:.0f}s"
-            )
+            name = report.nodeid.rsplit("::", 1)[-1]
+            outcome = str(dict(report.user_properties).get("outcome", ""))
+            tr.write_line(progress_line(self.done, self.total, name, outcome, elapsed))
 
     def pytest_unconfigure(self, config: pytest.Config) -> None:
         for lock in self.locks:  # a session that stopped before sessionfinish
@@ -329,6 +371,9 @@ class ConformanceSession:
         for column in self.columns:
             if not column.results:
                 continue
+            if self.settings.mode != "replay":
+                for line in area_summary(column.results):
+                    terminalreporter.write_line(f"  {line}")
             counts = summarize(column.results)
             text = ", ".join(f"{n} {k}" for k, n in counts.items() if n)
             verdict = must_verdict((r.level, r.outcome) for r in column.results)
