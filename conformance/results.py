@@ -8,7 +8,7 @@ One run certifies one server column (a provider profile + one model) and writes 
              "mode", "date", "suite_version", "any_agent_version", "python", "base_url",
              "recorded_date"},
      "results": [{"check", "layer", "outcome", "level", "area", "title", "message", "reason",
-                  "link", "evidence": {"request", "response_excerpt", "cassette"},
+                  "link", "evidence": {"request", "response_excerpt", "cassette", "exchanges"},
                   "duration_s", "from_manifest"}]}
 
 Readers must accept outcomes they do not know (render them as unknown), and must not rely on
