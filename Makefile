@@ -73,11 +73,17 @@ bench-typecheck: $(BENCH_STAMP) ## mypy --strict over bench/
 #   (exit 0 only for a completed certification; a bad manifest or a missing/unreadable cassette
 #   is a harness error and fails it; the recorded servers' own MUST failures do not)
 # make certify PROVIDER=llamacpp [BASE_URL=...] [MODEL=...] [API_KEY_ENV=VAR]   certify a live server
+#   (without BASE_URL: the port `make server PROVIDER=llamacpp` listens on)
 # make certify BASE_URL=http://host:port/v1 MODEL=id                            any server (generic profile)
 # make record PROVIDER=llamacpp-tools MODEL=qwen2.5-coder-1.5b [BASE_URL=...]    (re-)record cassettes/
 #   [ACCEPT_BASELINE=1]  accept outcomes that differ from the committed manifest (shown as a diff)
 #   (record runs the live-only timing checks in the same session and keeps them in manifest.json)
-CONFORMANCE_ARGS = $(if $(PROVIDER),--provider $(PROVIDER)) $(if $(BASE_URL),--base-url $(BASE_URL)) \
+# make certify / make record PROVIDER=x go where `make server PROVIDER=x` listens (the one port table,
+# conformance/catalogue/project_servers.py, which scripts/servers/lib.sh reads too) unless BASE_URL is given;
+# a provider the project does not run goes to its profile's default URL.
+PROJECT_URL = $(if $(PROVIDER),$(shell $(PYTHON) conformance/catalogue/project_servers.py base-url $(PROVIDER) 2>/dev/null))
+TARGET_URL  = $(or $(BASE_URL),$(PROJECT_URL))
+CONFORMANCE_ARGS = $(if $(PROVIDER),--provider $(PROVIDER)) $(if $(TARGET_URL),--base-url $(TARGET_URL)) \
   $(if $(MODEL),--model $(MODEL)) $(if $(API_KEY_ENV),--api-key-env $(API_KEY_ENV)) \
   $(if $(CHECKS),--checks '$(CHECKS)') $(if $(SERVER_FACTS),--server-facts $(SERVER_FACTS)) \
   --cassette-dir $(CASSETTE_DIR) --report-dir $(REPORT_DIR)

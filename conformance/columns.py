@@ -13,6 +13,7 @@ import os
 import platform
 import shutil
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -98,6 +99,7 @@ def _target(
         request_timeout=s.request_timeout,
         first_token_timeout=s.first_token_timeout,
         idle_timeout=s.idle_timeout,
+        flaky_tries=s.flaky_tries if s.mode == "live" else 1,
     )
 
 
@@ -242,6 +244,14 @@ def results_file(column: Column, mode: Mode) -> ResultsFile:
     recorded = column.manifest.recorded_at if mode == "replay" else None
     if mode == "record":
         recorded = now_iso()
+    # A replay is a function of the recordings and the suite's code: its file carries no
+    # fact of the moment it ran (date, interpreter, durations), so replaying unchanged
+    # recordings rewrites the committed file byte for byte. When the evidence was made is
+    # the manifest's ``recorded_at`` (``recorded_date`` here).
+    replay = mode == "replay"
+    results = list(column.results)
+    if replay:
+        results = [r if r.from_manifest else replace(r, duration_s=None) for r in results]
     run = RunInfo(
         provider=t.provider,
         column=t.column,
@@ -249,14 +259,14 @@ def results_file(column: Column, mode: Mode) -> ResultsFile:
         server=ServerInfo(name=column.server_name, version=column.server_version),
         model=t.model,
         mode=t.mode,
-        date=now_iso(),
+        date=None if replay else now_iso(),
         suite_version=SUITE_VERSION,
         any_agent_version=getattr(any_agent, "__version__", None),
-        python=platform.python_version(),
+        python=None if replay else platform.python_version(),
         base_url=public_url(t.base_url),
         recorded_date=recorded[:10] if recorded else None,
     )
-    return ResultsFile(run=run, results=list(column.results))
+    return ResultsFile(run=run, results=results)
 
 
 def save_manifest(column: Column) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx2
 
@@ -42,10 +43,22 @@ class ServerFacts:
 
 
 def _unreachable(base_url: str, err: str, profile: ProviderProfile) -> Exception:
-    hint = profile.start_command
-    if profile.repo_start:
-        hint += f"  (in this repository: {profile.repo_start})"
-    return UsageError(f"cannot reach {base_url} ({err}); start the server first: {hint}")
+    """Which port was tried, and which port this project's own server scripts use."""
+    parts = urlsplit(base_url)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    text = f"cannot reach {base_url} (port {port}: {err}); "
+    name, ours = profile.name, profile.project_port
+    if ours == port:
+        text += f"start this project's {name} server: make server PROVIDER={name}"
+    else:
+        text += f"start the server first: {profile.start_command}"
+        if ours is not None:
+            text += (
+                f"; this project's own server scripts serve {name} on port {ours} "
+                f"(make server PROVIDER={name}): certify that one with make certify "
+                f"PROVIDER={name}, or --base-url http://127.0.0.1:{ours}/v1"
+            )
+    return UsageError(text)
 
 
 def probe_server(

@@ -8,7 +8,7 @@ One run certifies one server column (a provider profile + one model) and writes 
              "mode", "date", "suite_version", "any_agent_version", "python", "base_url",
              "recorded_date"},
      "results": [{"check", "layer", "outcome", "level", "area", "title", "message", "reason",
-                  "link", "evidence": {"request", "response_excerpt", "cassette"},
+                  "link", "evidence": {"request", "response_excerpt", "cassette", "exchanges"},
                   "duration_s", "from_manifest"}]}
 
 Readers must accept outcomes they do not know (render them as unknown), and must not rely on
@@ -65,6 +65,7 @@ __all__ = [
     "ServerInfo",
     "load_results",
     "model_slug",
+    "must_verdict",
     "parse_run_file",
     "results_filename",
     "summarize",
@@ -88,10 +89,12 @@ class RunInfo:
     server: ServerInfo
     model: str
     mode: Mode
-    date: str
+    #: When the run happened; None for a replay (its evidence's date is ``recorded_date``).
+    date: str | None
     suite_version: str
     any_agent_version: str | None
-    python: str
+    #: The run's interpreter; None for a replay, which depends on the recordings only.
+    python: str | None
     base_url: str
     recorded_date: str | None = None
 
@@ -103,6 +106,9 @@ class Evidence:
     request: dict[str, Any] | None = None
     response_excerpt: str | None = None
     cassette: str | None = None
+    #: Every exchange of a check that made more than one (``request``/``response_excerpt``
+    #: each, in order; the last is also ``request``/``response_excerpt`` above).
+    exchanges: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -117,7 +123,9 @@ class CheckResult:
     reason: str | None = None
     link: str | None = None
     evidence: Evidence = field(default_factory=Evidence)
-    duration_s: float = 0.0
+    #: Seconds the check took live; None in a replay file (a replay's own time measures
+    #: this machine, not the server), except for results kept from the manifest.
+    duration_s: float | None = 0.0
     from_manifest: bool = False
 
     @property
@@ -127,7 +135,7 @@ class CheckResult:
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
-        data["duration_s"] = round(self.duration_s, 3)
+        data["duration_s"] = None if self.duration_s is None else round(self.duration_s, 3)
         return data
 
     @classmethod
@@ -147,8 +155,9 @@ class CheckResult:
                 request=ev.get("request"),
                 response_excerpt=ev.get("response_excerpt"),
                 cassette=ev.get("cassette"),
+                exchanges=list(ev.get("exchanges") or []),
             ),
-            duration_s=float(data.get("duration_s") or 0.0),
+            duration_s=None if data.get("duration_s") is None else float(data["duration_s"]),
             from_manifest=bool(data.get("from_manifest", False)),
         )
 
@@ -274,6 +283,8 @@ class ResultView:
     duration_s: float | None
     from_manifest: bool
     raw: Mapping[str, Any] = field(repr=False, compare=False)
+    #: ``(request, response excerpt)`` of every exchange, when the check made more than one.
+    exchanges: tuple[tuple[Any, str | None], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -382,7 +393,22 @@ def _parse_result(obj: Mapping[str, Any], index: int) -> ResultView:
         duration_s=None if duration is None else float(duration),
         from_manifest=bool(obj.get("from_manifest", False)),
         raw=obj,
+        exchanges=_exchanges(evidence.get("exchanges")),
     )
+
+
+def _exchanges(value: Any) -> tuple[tuple[Any, str | None], ...]:
+    if not isinstance(value, list):
+        return ()
+    out = []
+    for item in value:
+        if not isinstance(item, Mapping):
+            continue
+        excerpt = item.get("response_excerpt")
+        if excerpt is not None and not isinstance(excerpt, str):
+            excerpt = json.dumps(excerpt, sort_keys=True, ensure_ascii=False)
+        out.append((item.get("request"), excerpt))
+    return tuple(out)
 
 
 def parse_run_file(data: Any, source: str) -> RunFile:
@@ -435,6 +461,26 @@ def _check_identity(path: Path, run_file: RunFile) -> None:
             f"(provider {run.provider!r}, model {run.model!r}); name it {stem}.json "
             f"or {stem}.<label>.json"
         )
+
+
+def must_verdict(results: Iterable[tuple[str, str]]) -> str:
+    """One phrase for a column's MUST checks, from ``(level, outcome)`` pairs, in the words
+    the matrix uses: ``every MUST holds`` only when none failed at all, ``no unexpected MUST
+    failure (3 known)`` when the only failures are the profile's known ones (``xfail``), and
+    ``2 unexpected MUST failures (3 known)`` otherwise; ``flaky`` outcomes are counted beside
+    the known ones."""
+    outcomes = [outcome for level, outcome in results if level == "MUST"]
+    unexpected = sum(o in ("fail", "error") for o in outcomes)
+    aside = [
+        f"{n} {word}"
+        for n, word in ((outcomes.count("xfail"), "known"), (outcomes.count("flaky"), "flaky"))
+        if n
+    ]
+    tail = f" ({', '.join(aside)})" if aside else ""
+    if unexpected:
+        plural = "s" if unexpected > 1 else ""
+        return f"{unexpected} unexpected MUST failure{plural}{tail}"
+    return f"no unexpected MUST failure{tail}" if aside else "every MUST holds"
 
 
 def summarize(results: Iterable[CheckResult]) -> dict[str, int]:

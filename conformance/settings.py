@@ -28,6 +28,10 @@ class UsageError(Exception):
     """A usage problem: the message says what to change; the session exits with status 2."""
 
 
+#: Bound on ``--flaky-tries``: a failing judgement is never tried more often than this.
+MAX_FLAKY_TRIES = 10
+
+
 @dataclass(slots=True)
 class Settings:
     mode: Mode
@@ -47,6 +51,8 @@ class Settings:
     allow_insecure: bool
     server_facts: dict[str, Any] | None = None
     accept_baseline: bool = False
+    #: Live mode: tries of a failing judgement in all (1 = no repeat); see ``flaky``.
+    flaky_tries: int = 3
 
     @classmethod
     def from_config(cls, config: pytest.Config) -> Settings:
@@ -73,6 +79,9 @@ class Settings:
             if value is not None and not value > 0:
                 flag = "--" + name.replace("_", "-")
                 raise UsageError(f"{flag} must be a positive number of seconds, got {value:g}")
+        flaky_tries = opt("flaky_tries")
+        if flaky_tries is not None and not 1 <= flaky_tries <= MAX_FLAKY_TRIES:
+            raise UsageError(f"--flaky-tries takes 1 to {MAX_FLAKY_TRIES}, got {flaky_tries}")
         checks = select(opt("checks"))
         if not checks:
             raise UsageError(f"no check matches --checks {','.join(opt('checks'))}")
@@ -118,6 +127,7 @@ class Settings:
             allow_insecure=allow_insecure,
             server_facts=_server_facts(opt("server_facts")),
             accept_baseline=bool(opt("accept_baseline")),
+            flaky_tries=3 if flaky_tries is None else flaky_tries,
         )
 
 

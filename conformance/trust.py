@@ -189,10 +189,16 @@ class _Open(BaseModel):
     model_config = ConfigDict(extra="allow")
 
 
+class ExchangeSchema(_Open):
+    request: Any = None
+    response_excerpt: Excerpt | dict[str, Any] | list[Any] | None = None
+
+
 class EvidenceSchema(_Open):
     request: Any = None
     response_excerpt: Excerpt | dict[str, Any] | list[Any] | None = None
     cassette: Short | None = None
+    exchanges: Annotated[list[ExchangeSchema], Field(max_length=64)] | None = None
 
 
 class ResultSchema(_Open):

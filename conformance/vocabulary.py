@@ -23,7 +23,9 @@ __all__ = [
 
 SCHEMA_VERSION = 1
 
-Outcome = Literal["pass", "warn", "fail", "unsupported", "n/a", "xfail", "error", "not-run"]
+Outcome = Literal[
+    "pass", "warn", "fail", "flaky", "unsupported", "n/a", "xfail", "error", "not-run"
+]
 Level = Literal["MUST", "SHOULD", "MAY"]
 Layer = Literal["wire", "sdk"]
 Mode = Literal["live", "record", "replay"]
@@ -34,6 +36,7 @@ OUTCOMES: tuple[Outcome, ...] = (
     "warn",
     "fail",
     "xfail",
+    "flaky",
     "unsupported",
     "n/a",
     "error",
@@ -44,6 +47,8 @@ OUTCOME_MEANING: Mapping[str, str] = {
     "warn": "it holds, with a deviation worth knowing (pass with warnings)",
     "fail": "the requirement does not hold",
     "xfail": "a known failure the provider profile lists, with a reason and a link",
+    "flaky": "failed on some tries and held on others in one live run (the counts are in the "
+    "message); depends on chance, e.g. the server's prompt cache",
     "unsupported": "the provider profile declares the capability absent; not run",
     "n/a": "the check does not apply to this server or model",
     "error": "the harness could not judge (infrastructure, missing or unused cassette)",

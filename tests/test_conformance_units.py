@@ -169,7 +169,9 @@ def test_results_round_trip_with_the_exact_schema(tmp_path: Path) -> None:
         "check", "layer", "outcome", "level", "area", "title", "message", "reason", "link",
         "evidence", "duration_s", "from_manifest",
     }  # fmt: skip
-    assert set(data["results"][0]["evidence"]) == {"request", "response_excerpt", "cassette"}
+    assert set(data["results"][0]["evidence"]) == {
+        "request", "response_excerpt", "cassette", "exchanges",
+    }  # fmt: skip
     back = load_results(path)
     assert back.results[0].key == "stream.done-sentinel[wire]"
     assert back.run.server.name == "llama.cpp llama-server"

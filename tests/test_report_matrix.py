@@ -145,7 +145,9 @@ def test_notes_explain_every_numbered_cell(markdown: str) -> None:
         "2. ⚠️ **warning** — usage arrived on the last content chunk, not a separate "
         "`choices: []` chunk"
     )
-    assert lines[4] == "5. ❓ **unknown outcome 'flaky'** — an outcome from a future suite version"
+    assert (
+        lines[4] == "5. ❓ **unknown outcome 'sideways'** — an outcome from a future suite version"
+    )
     assert lines[5] == (
         "6. ➖ **unsupported** — the profile declares parallel\\_tool\\_calls absent — reason: "
         "llama.cpp defaults parallel\\_tool\\_calls to false"
@@ -224,7 +226,7 @@ def test_summary(matrix: Matrix, markdown: str) -> None:
     assert vllm.summary.counts == {"error": 1, "pass": 3, "unknown": 1}
     summary = re.sub(r" +", " ", markdown.split("## Summary", 1)[1].split("## Legend", 1)[0])
     assert (
-        "| 2/3 | 1/2 | 0 | 0 | 0 | 1 | 0 | 0 | streaming 0/1, timeouts 1/1, multiturn 1/1, "
+        "| 2/3 | 1/2 | 0 | 0 | 0 | 0 | 1 | 0 | 0 | streaming 0/1, timeouts 1/1, multiturn 1/1, "
         "chat 1/1 |" in summary
     )
 

@@ -65,6 +65,7 @@ async def _judge_streamed_answer(ctx: Ctx, messages: list[dict[str, Any]], where
     resp = await ctx.chat(_body(ctx, messages, stream=True))
     ctx.require_2xx(resp, where)
     s = summarize_stream(resp.events())
+    ctx.require_finished(s, where)
     _judge_answer(ctx, s.content, len(s.tool_calls), where)
 
 
@@ -187,7 +188,9 @@ async def agent_loop(ctx: Ctx) -> None:
     first = [{"role": "system", "content": SYSTEM}, {"role": "user", "content": _LOOP_PROMPT}]
     resp = await ctx.chat(_body(ctx, first, stream=True))
     ctx.require_2xx(resp, "turn 1")
-    calls = summarize_stream(resp.events()).tool_list()
+    turn1 = summarize_stream(resp.events())
+    ctx.require_finished(turn1, "turn 1")
+    calls = turn1.tool_list()
     if not calls or calls[0].name != "get_weather":
         ctx.fail("turn 1 returned no structured get_weather call (tool_calls) to loop on")
     call = calls[0]

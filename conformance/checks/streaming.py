@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 from typing import Any
 
 from ..catalogue.checks import impl
@@ -74,7 +75,18 @@ async def chunk_shape(ctx: Ctx) -> None:
     if len(s.ids) > 1:
         ctx.fail(f"the id changes within one stream ({len(s.ids)} ids)")
     if len(s.created) > 1:
-        ctx.warn("created changes from chunk to chunk (OpenAI keeps it constant)")
+        stamps = [c["created"] for c in s.chunks if isinstance(c.get("created"), int)]
+        if all(b >= a for a, b in itertools.pairwise(stamps)):
+            # llama-server stamps each chunk with its own second: a stream that lasts over a
+            # second shows it, a shorter one does not. The same words either way it is seen.
+            ctx.warn(
+                "created is each chunk's own time (it changes once a stream lasts over a "
+                "second); OpenAI keeps it constant"
+            )
+        else:
+            ctx.warn(
+                "created changes from chunk to chunk, out of time order (OpenAI keeps it constant)"
+            )
     models = {c.get("model") for c in s.chunks}
     if "" in models:
         ctx.warn('model is "" in some chunks')

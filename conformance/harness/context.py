@@ -10,6 +10,7 @@ A check is ``async def check(ctx) -> None``. It ends in one of these ways:
 from __future__ import annotations
 
 import copy
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, NoReturn
@@ -47,6 +48,8 @@ class Target:
     #: Bounds for the liveness checks (warn above them).
     first_token_timeout: float = 30.0
     idle_timeout: float = 30.0
+    #: Live mode: tries of a failing judgement in all (the runner's ``flaky`` rule).
+    flaky_tries: int = 1
     #: The ``/v1/models`` entry for the model (context size etc.), if known.
     model_meta: Mapping[str, Any] = field(default_factory=dict)
 
@@ -69,6 +72,10 @@ class Target:
 
 
 _CUT_BODY = "without sending complete message body"
+
+
+#: Exchanges one check keeps as evidence (a check makes a handful; a runaway loop is cut).
+MAX_EXCHANGES = 16
 
 
 def _short(value: Any, limit: int = 240) -> Any:
@@ -100,13 +107,24 @@ class Ctx:
         self.facts: dict[str, Any] = {}
         self.last_request: Any = None
         self.last_response: RawResponse | None = None
+        #: Every exchange of the check, in order (request excerpt, response excerpt), wire
+        #: and SDK layer alike; the first MAX_EXCHANGES are kept, then only a count.
+        self.exchanges: list[dict[str, Any]] = []
+        self.exchanges_dropped = 0
         self.extra_excerpt: str | None = None
         #: Why a recording of this check cannot be replayed (a request timed out or the
         #: connection failed: vcrpy records nothing for it), or None.
         self.unreplayable: str | None = None
 
+    def _exchange(self, request: Any, response_excerpt: str | None) -> None:
+        if len(self.exchanges) >= MAX_EXCHANGES:
+            self.exchanges_dropped += 1
+            return
+        self.exchanges.append({"request": request, "response_excerpt": response_excerpt})
+
     def _seen(self, resp: RawResponse) -> RawResponse:
         self.last_response = resp
+        self._exchange(self.last_request, resp.excerpt())
         if resp.error and not resp.aborted:
             self.unreplayable = resp.error  # vcrpy records nothing for a failed exchange
         return resp
@@ -166,6 +184,19 @@ class Ctx:
         self.require_2xx(resp, what)
         return summarize_stream(resp.events())
 
+    def require_finished(self, s: StreamSummary, what: str) -> None:
+        """Fail unless the stream ended as a completed answer: no in-stream error event and a
+        finish reason. Checks that judge what a stream *said* (the call to loop on, the answer
+        to a tool result) need this first; a cut or erroring stream is not an answer."""
+        if s.error_events:
+            detail = json.dumps(s.error_events[-1], ensure_ascii=False, default=str)[:200]
+            done = "" if s.done_count else ", no data: [DONE]"
+            finish = "" if s.finish_reason else ", no finish_reason"
+            self.fail(f"{what} ended in an in-stream error event{finish}{done}: {detail}")
+        if s.finish_reason is None:
+            done = " and no data: [DONE]" if not s.done_count else ""
+            self.fail(f"{what} ended without a finish_reason{done} (the stream was cut)")
+
     async def complete(self, body: Mapping[str, Any], what: str = "request") -> dict[str, Any]:
         """Send a non-streamed request, require 2xx and a JSON object with a choice."""
         resp = await self.chat(body)
@@ -221,21 +252,55 @@ class Ctx:
         self.last_request = {"sdk": True, "prompt": prompt, "history": _short(history or [])}
         run = SDKRun()
         options = self.sdk_options(**overrides)
+        sent: list[dict[str, Any]] = []
         try:
             async with Client(options, history=history) as client:
-                await client.query(prompt)
-                async for msg in client.receive_response():
-                    if isinstance(msg, AssistantMessage):
-                        run.assistant.append(msg)
-                        run.blocks.extend(msg.content)
-                    elif isinstance(msg, ResultMessage):
-                        run.result = msg
+                try:
+                    await client.query(prompt)
+                    async for msg in client.receive_response():
+                        if isinstance(msg, AssistantMessage):
+                            run.assistant.append(msg)
+                            run.blocks.extend(msg.content)
+                        elif isinstance(msg, ResultMessage):
+                            run.result = msg
+                finally:
+                    sent = list(client.history)
         except AnyAgentError as exc:
             _reraise_cassette_error(exc)
             run.error = exc
             if isinstance(exc, (TimeoutError, ConnectionFailedError)):
                 self.unreplayable = f"{type(exc).__name__}: {exc}"
+        self._exchange(self.last_request, _sdk_excerpt(run, sent))
         return run
+
+
+def _sdk_excerpt(run: SDKRun, history: list[dict[str, Any]]) -> str:
+    """What the SDK made of the exchange: the conversation as it stands (what was sent and
+    answered, tool results included), what it yielded, and how it ended."""
+    yielded = [_block_text(b) for b in run.blocks]
+    end: dict[str, Any] = {}
+    if run.result is not None:
+        end = {
+            "stop_reason": getattr(run.result, "stop_reason", None),
+            "num_turns": getattr(run.result, "num_turns", None),
+            "is_error": getattr(run.result, "is_error", None),
+        }
+    if run.error is not None:
+        end["error"] = f"{type(run.error).__name__}: {run.error}"[:500]
+    data = {"history": _short(history), "yielded": _short(yielded), "end": end}
+    text = json.dumps(data, ensure_ascii=False, indent=1, default=str)
+    return text if len(text) <= 8192 else text[:8192] + f"… [{len(text)} chars]"
+
+
+def _block_text(block: Any) -> str:
+    name = type(block).__name__
+    for attr in ("text", "thinking"):
+        value = getattr(block, attr, None)
+        if isinstance(value, str):
+            return f"{name}: {value}"
+    if hasattr(block, "name"):
+        return f"{name}: {block.name}({json.dumps(getattr(block, 'input', None), default=str)})"
+    return name
 
 
 @dataclass(slots=True)

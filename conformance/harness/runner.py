@@ -7,7 +7,10 @@ This is the only place that decides outcomes from what a check did:
   or ``not-run`` without one;
 * replay with the cassette missing, an interaction missing, or one left unused → ``error``;
 * a failure the provider profile lists → ``xfail`` (reason + link); a listed failure that
-  does not reproduce → ``warn``, so the profile gets cleaned up.
+  does not reproduce → ``warn``, so the profile gets cleaned up;
+* live mode: a failure that is not a listed deterministic one is tried again, up to
+  ``Target.flaky_tries`` tries in all; when a retry holds, the outcome is ``flaky`` with the
+  counts (and the profile's reason and link when it lists the check as flaky).
 """
 
 from __future__ import annotations
@@ -85,6 +88,30 @@ def _message(ctx: Ctx | None, base: str) -> str:
 
 
 def run_item(check: Check, layer: Layer, column: Column) -> CheckResult:
+    result = _one_try(check, layer, column)
+    try:
+        if result.outcome == "fail" and _may_be_chance(check, layer, column):
+            result = _retry(check, layer, column, result)
+    finally:
+        _apply_known_failure(result, column)
+        secrets = column.secrets
+        result.message = redact(result.message, secrets)
+        if result.evidence.response_excerpt:
+            result.evidence.response_excerpt = redact(result.evidence.response_excerpt, secrets)
+        if result.evidence.request is not None:
+            import json
+
+            text = redact(json.dumps(result.evidence.request, ensure_ascii=False), secrets)
+            result.evidence.request = json.loads(text)
+        if result.evidence.exchanges:
+            import json
+
+            text = redact(json.dumps(result.evidence.exchanges, ensure_ascii=False), secrets)
+            result.evidence.exchanges = json.loads(text)
+    return result
+
+
+def _one_try(check: Check, layer: Layer, column: Column) -> CheckResult:
     result = CheckResult(
         check=check.id,
         layer=layer,
@@ -97,18 +124,43 @@ def run_item(check: Check, layer: Layer, column: Column) -> CheckResult:
     try:
         _run(check, layer, column, result)
     finally:
-        result.duration_s = time.perf_counter() - started
-        _apply_known_failure(result, column)
-        secrets = column.secrets
-        result.message = redact(result.message, secrets)
-        if result.evidence.response_excerpt:
-            result.evidence.response_excerpt = redact(result.evidence.response_excerpt, secrets)
-        if result.evidence.request is not None:
-            import json
-
-            text = redact(json.dumps(result.evidence.request, ensure_ascii=False), secrets)
-            result.evidence.request = json.loads(text)
+        if not result.from_manifest:
+            result.duration_s = time.perf_counter() - started
     return result
+
+
+def _may_be_chance(check: Check, layer: Layer, column: Column) -> bool:
+    """Live only, and not for a failure the profile knows to be deterministic."""
+    target = column.target
+    if target.mode != "live" or target.flaky_tries < 2:
+        return False
+    known = target.profile.known_failure(check.id, layer)
+    return known is None or known.flaky
+
+
+def _retry(check: Check, layer: Layer, column: Column, first: CheckResult) -> CheckResult:
+    """Try a failing judgement again (bounded by ``flaky_tries``): all fail → ``fail`` with
+    the count; some hold → ``flaky`` with the counts. The first failure's message and
+    evidence are kept."""
+    tries = column.target.flaky_tries
+    held = failed = 0
+    spent = first.duration_s or 0.0
+    for _ in range(tries - 1):
+        again = _one_try(check, layer, column)
+        spent += again.duration_s or 0.0
+        if again.outcome in ("pass", "warn"):
+            held += 1
+        else:
+            failed += 1
+    failed += 1  # the first try
+    first.duration_s = spent
+    if held:
+        first.outcome = "flaky"
+        counts = f"failed {failed} of {tries} tries, held {held}"
+    else:
+        counts = f"failed {tries} of {tries} tries"
+    first.message = f"{counts}: {first.message}" if first.message else counts
+    return first
 
 
 def _run(check: Check, layer: Layer, column: Column, result: CheckResult) -> None:
@@ -137,6 +189,7 @@ def _run(check: Check, layer: Layer, column: Column, result: CheckResult) -> Non
         result.message = f"recorded {column.manifest.recorded_at or '?'}: {past.message}".strip()
         result.reason, result.link = past.reason, past.link
         result.evidence = past.evidence
+        result.duration_s = past.duration_s  # the live measurement, not this replay's time
         result.from_manifest = True
         return
 
@@ -209,6 +262,14 @@ def _run(check: Check, layer: Layer, column: Column, result: CheckResult) -> Non
         result.evidence.request = req if isinstance(req, dict) or req is None else {"value": req}
         if ctx.last_response is not None:
             result.evidence.response_excerpt = ctx.last_response.excerpt()
+        if ctx.exchanges and ctx.exchanges[-1]["request"] is ctx.last_request:
+            # the SDK layer has no raw response: its exchange says what the SDK made of it
+            result.evidence.response_excerpt = ctx.exchanges[-1]["response_excerpt"]
+        if len(ctx.exchanges) > 1:
+            result.evidence.exchanges = [dict(x) for x in ctx.exchanges]
+            if ctx.exchanges_dropped:
+                more = f"[{ctx.exchanges_dropped} more exchange(s) not kept]"
+                result.evidence.exchanges.append({"request": None, "response_excerpt": more})
         if ctx.facts:
             column.facts[result.key] = dict(ctx.facts)
         if target.mode == "record" and use_cassette and not path.is_file():
@@ -238,6 +299,9 @@ def _apply_known_failure(result: CheckResult, column: Column) -> None:
         return
     if result.outcome == "fail":
         result.outcome = "xfail"
+        result.reason = known.reason
+        result.link = known.link
+    elif result.outcome == "flaky":
         result.reason = known.reason
         result.link = known.link
     elif result.outcome in ("pass", "warn") and not known.flaky:

@@ -65,6 +65,7 @@ def _result_data(result: ResultView, note: int | None) -> dict[str, Any]:
         "link": result.link,
         "request": _pretty(result.request),
         "response": result.response_excerpt,
+        "exchanges": [[_pretty(req), resp] for req, resp in result.exchanges],
         "cassette": result.cassette,
         "duration": result.duration_s,
         "from_manifest": result.from_manifest,
@@ -241,7 +242,9 @@ def _cards(matrix: Matrix) -> str:
             passed, total = summary.must[layer]
             out.append(_meter(label, passed, total))
         chips = []
-        for outcome in ("pass", "fail", "xfail", "warn", "error", "unsupported", "not-run"):
+        for outcome in (
+            "pass", "fail", "xfail", "flaky", "warn", "error", "unsupported", "not-run"
+        ):  # fmt: skip
             count = summary.counts.get(outcome, 0)
             if count:
                 info = outcome_info(outcome)
@@ -347,7 +350,7 @@ def _notes(matrix: Matrix) -> str:
         if note.message:
             parts.append(f" — {_inline(note.message)}")
         if note.reason:
-            prefix = "known failure" if note.outcome == "xfail" else "reason"
+            prefix = {"xfail": "known failure", "flaky": "known flaky"}.get(note.outcome, "reason")
             parts.append(f' — <span class="reason">{prefix}: {_inline(note.reason)}</span>')
         link = _safe_link(note.link)
         if link:

@@ -102,6 +102,7 @@ def _summary_table(matrix: Matrix) -> str:
                 *must,
                 count("fail"),
                 count("xfail"),
+                count("flaky"),
                 count("warn"),
                 count("error"),
                 count("unsupported"),
@@ -115,6 +116,7 @@ def _summary_table(matrix: Matrix) -> str:
         "MUST pass (SDK)",
         "❌ fail",
         "🔶 known",
+        "🎲 flaky",
         "⚠️ warn",
         "⛔ error",
         "➖ unsupported",
@@ -137,7 +139,7 @@ def _note_line(note: Note) -> str:
     if note.message:
         parts.append(md_inline(note.message))
     if note.reason:
-        prefix = "known failure" if note.outcome == "xfail" else "reason"
+        prefix = {"xfail": "known failure", "flaky": "known flaky"}.get(note.outcome, "reason")
         parts.append(f"{prefix}: {md_inline(note.reason)}")
     link = _safe_link(note.link)
     if link:

@@ -50,6 +50,13 @@ LEGEND: tuple[OutcomeInfo, ...] = (
     ),
     OutcomeInfo("fail", "❌", "✗", "fail", "an assertion failed"),
     OutcomeInfo(
+        "flaky",
+        "🎲",
+        "≈",
+        "flaky",
+        "failed on some tries and held on others in one live run (the counts are in the note)",
+    ),
+    OutcomeInfo(
         "error",
         "⛔",
         "⚡",
@@ -73,7 +80,7 @@ LEGEND: tuple[OutcomeInfo, ...] = (
 _INFO = {info.outcome: info for info in LEGEND}
 
 #: Outcomes that get a numbered note explaining why.
-NOTE_OUTCOMES = frozenset({"warn", "xfail", "fail", "error", "unsupported"})
+NOTE_OUTCOMES = frozenset({"warn", "xfail", "flaky", "fail", "error", "unsupported"})
 #: Outcomes that count as passing in summaries.
 PASSING = frozenset({"pass", "warn"})
 #: Outcomes left out of pass/total counts.

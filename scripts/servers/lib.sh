@@ -34,19 +34,14 @@ VENV_VLLM="$CACHE/.venv-vllm"
 VENV_TRANSFORMERS="$CACHE/.venv-transformers"
 
 # ---- providers: port, model id, readiness path -----------------------------------------------------------------
-PROVIDERS="llamacpp llamacpp-tools litellm llamacpp-python vllm transformers"
+# Ports and model ids come from the one table, conformance/catalogue/project_servers.py (make certify and make
+# record read it too, so all three agree).
+PROJECT_SERVERS_PY="$SERVERS_DIR/../../conformance/catalogue/project_servers.py"
+PROVIDERS="$("$HOST_PYTHON" "$PROJECT_SERVERS_PY" names)"
 LITELLM_KEY="sk-test"
 
 provider_port() {
-  case "$1" in
-    llamacpp) echo 8091 ;;
-    llamacpp-tools) echo 8092 ;;
-    litellm) echo 8093 ;;
-    llamacpp-python) echo 8096 ;;
-    vllm) echo 8097 ;;
-    transformers) echo 8098 ;;
-    *) die "unknown provider '$1' (known: $PROVIDERS)" ;;
-  esac
+  "$HOST_PYTHON" "$PROJECT_SERVERS_PY" port "$1" 2>/dev/null || die "unknown provider '$1' (known: $PROVIDERS)"
 }
 
 # The model (a models.sh NAME) each provider serves, and the id it answers to.
@@ -59,12 +54,7 @@ provider_model() {
 }
 
 provider_model_id() {
-  case "$1" in
-    llamacpp | llamacpp-tools | litellm | llamacpp-python) echo "qwen2.5-coder-1.5b" ;;
-    vllm) echo "qwen2.5-coder-0.5b" ;;
-    transformers) echo "qwen2.5-coder-0.5b-instruct-hf" ;; # the folder name: `transformers serve` ids models by path
-    *) die "unknown provider '$1'" ;;
-  esac
+  "$HOST_PYTHON" "$PROJECT_SERVERS_PY" model "$1" 2>/dev/null || die "unknown provider '$1' (known: $PROVIDERS)"
 }
 
 provider_health_path() {

@@ -75,10 +75,11 @@ case "$P" in
     fi
     ;;
   litellm)
-    # Its backend: the llamacpp-tools server on 8092 (litellm-config.yaml). Started here if it is not up yet,
-    # and then stopped again by stop.sh litellm.
+    # Its backend: the llamacpp-tools server (its port is litellm-config.yaml's api_base; tests/test_ports.py
+    # holds the two together). Started here if it is not up yet, and then stopped again by stop.sh litellm.
     rm -f "$RUN_DIR/litellm.backend"
-    if ! { [[ -f $RUN_DIR/llamacpp-tools.pid ]] && is_ours "$(cat "$RUN_DIR/llamacpp-tools.pid")" 8092; }; then
+    backend_port=$(provider_port llamacpp-tools)
+    if ! { [[ -f $RUN_DIR/llamacpp-tools.pid ]] && is_ours "$(cat "$RUN_DIR/llamacpp-tools.pid")" "$backend_port"; }; then
       "$HERE/start.sh" llamacpp-tools >/dev/null
       echo llamacpp-tools >"$RUN_DIR/litellm.backend"
     fi

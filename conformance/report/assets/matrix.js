@@ -119,7 +119,16 @@
         row(dl, "cassette", r.cassette);
         if (r.from_manifest) row(dl, "source", "provider manifest (declared, not measured)");
         sec.appendChild(dl);
-        [["Request", r.request], ["Response excerpt", r.response]].forEach(function (p) {
+        var pairs = [["Request", r.request], ["Response excerpt", r.response]];
+        var n = (r.exchanges || []).length;
+        if (n > 1) {
+          pairs = [];
+          r.exchanges.forEach(function (x, i) {
+            var of = " " + (i + 1) + " of " + n;
+            pairs.push(["Request" + of, x[0]], ["Response excerpt" + of, x[1]]);
+          });
+        }
+        pairs.forEach(function (p) {
           if (!p[1]) return;
           sec.appendChild(el("h4", null, p[0]));
           sec.appendChild(el("pre", null, p[1]));
