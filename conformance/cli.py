@@ -6,6 +6,8 @@ Subcommands:
     Render ``compatibility.{md,html,json}`` from result files (``reports/results/*.json``).
 ``list``
     Print the check catalogue.
+``merge``
+    Merge result shards (one directory per CI job) into one results set for ``matrix``.
 ``certify``
     Replay every committed recording; exit 0 only when the certification completed (the
     recorded servers' own MUST failures are findings, not errors), non-zero when the harness
@@ -105,6 +107,21 @@ def _cmd_certify(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_merge(args: argparse.Namespace) -> int:
+    from .merge import MergeError, merge_results
+
+    try:
+        written = merge_results([Path(p) for p in args.shards], Path(args.out))
+    except MergeError as exc:
+        print("merge refused, nothing written:", file=sys.stderr)
+        for line in str(exc).splitlines():
+            print(f"  {line}", file=sys.stderr)
+        return 2
+    for path in written:
+        print(f"wrote: {path}")
+    return 0
+
+
 def _cmd_list(args: argparse.Namespace) -> int:
     from .catalogue.checks import select, text_table
 
@@ -161,6 +178,18 @@ def _parser() -> argparse.ArgumentParser:
     certify.add_argument("--report-dir", default="reports", metavar="DIR")
     certify.add_argument("--checks", action="append", metavar="GLOB", help="check ids (glob)")
     certify.set_defaults(func=_cmd_certify)
+
+    merge = sub.add_parser(
+        "merge",
+        help="merge result shards (one directory per CI job) into one results set",
+        description="Read every *.json under each DIR (each checked like any contributed "
+        "results file) and write them to OUT/results/. Refused, naming the files, when a column "
+        "appears twice or the suite versions differ; exit 2 then. Render with "
+        "`make matrix REPORT_DIR=OUT`.",
+    )
+    merge.add_argument("shards", nargs="+", metavar="DIR")
+    merge.add_argument("--out", required=True, metavar="DIR", help="report directory to write")
+    merge.set_defaults(func=_cmd_merge)
 
     lister = sub.add_parser("list", help="list the checks in the catalogue")
     lister.add_argument(

@@ -31,6 +31,7 @@ from .harness.runner import Column, now_iso
 from .probe import probe_server
 from .results import CheckResult, Mode, ResultsFile, RunInfo, ServerInfo, write_results
 from .settings import Settings, UsageError
+from .targets import MAX_TARGETS, TargetSpec
 from .trust import LOCK_SUFFIX, OLD_MARK, STAGING_MARK, ColumnError, check_column
 
 __all__ = [
@@ -103,21 +104,62 @@ def _target(
     )
 
 
-def live_columns(s: Settings, locks: list[ColumnLock], problems: list[str]) -> list[Column]:
-    """One column per model of the live server (live and record modes); in record mode each
-    column is locked (into ``locks``), repaired (notes into ``problems``) and staged."""
-    provider = s.provider or "generic"
+def live_columns(
+    s: Settings,
+    locks: list[ColumnLock],
+    problems: list[str],
+    unreachable: list[str] | None = None,
+) -> list[Column]:
+    """One column per model of each live target (live and record modes); in record mode each
+    column is locked (into ``locks``), repaired (notes into ``problems``) and staged.
+
+    With several targets, one that cannot be probed is named in ``unreachable`` and the
+    others still run; with one, or when none answers, it is a :class:`UsageError`."""
+    columns: list[Column] = []
+    failed: list[str] = []
+    for index, spec in enumerate(s.targets):
+        try:
+            columns += _target_columns(s, index, spec, locks, problems, columns)
+        except UsageError as exc:
+            if len(s.targets) == 1:
+                raise
+            failed.append(f"{spec.label} ({public_url(spec.base_url)}) not certified: {exc}")
+    if failed and not columns:
+        raise UsageError("no target could be certified:\n" + "\n".join(failed))
+    if unreachable is not None:
+        unreachable += failed
+    return columns
+
+
+def _target_columns(
+    s: Settings,
+    index: int,
+    spec: TargetSpec,
+    locks: list[ColumnLock],
+    problems: list[str],
+    taken: list[Column],
+) -> list[Column]:
+    provider = spec.provider
     profile = get_profile(provider)
-    base_url = s.base_url or profile.base_url
-    facts = probe_server(base_url, s.api_key, profile, timeout=s.connect_timeout)
-    models = s.models or facts.model_ids[:1]
+    base_url = spec.base_url
+    facts = probe_server(base_url, spec.api_key, profile, timeout=s.connect_timeout)
+    models = spec.models or (facts.model_ids if spec.all_models else facts.model_ids[:1])
     if not models:
         raise UsageError(f"{base_url}/models lists no model; pass --model ID")
+    if len(models) > MAX_TARGETS:
+        raise UsageError(f"{base_url}/models lists {len(models)} models; at most {MAX_TARGETS}")
+    seen = {c.target.column for c in taken}
     columns = []
-    for model in models:
+    for model in dict.fromkeys(models):
         target = _target(s, profile, provider, base_url, model)
+        target.api_key = spec.api_key
+        if target.column in seen:
+            problems.append(f"{spec.label}: {target.column} is certified once (listed twice)")
+            continue
+        seen.add(target.column)
         target.model_meta = facts.meta_for(model)
         manifest = Manifest(provider=provider, model=model, base_url=public_url(base_url))
+        manifest.configuration = spec.configuration or profile.configuration
         baseline: dict[str, str] = {}
         if s.mode == "record":
             # One record run per column at a time (taken before the baseline is read),
@@ -135,7 +177,7 @@ def live_columns(s: Settings, locks: list[ColumnLock], problems: list[str]) -> l
                 baseline = dict(manifest.expected)
             manifest.base_url = public_url(base_url)
             manifest.model = model
-            manifest.configuration = profile.configuration
+            manifest.configuration = spec.configuration or profile.configuration
             manifest.server = {"name": facts.server_name, "version": facts.server_version}
             manifest.model_meta = dict(target.model_meta)
             if s.server_facts is not None:
@@ -147,6 +189,7 @@ def live_columns(s: Settings, locks: list[ColumnLock], problems: list[str]) -> l
             server_name=facts.server_name,
             server_version=facts.server_version,
             baseline=baseline,
+            target_index=index,
         )
         if s.mode == "record":
             try:

@@ -23,7 +23,17 @@ from . import SUITE_VERSION
 from .catalogue.checks import Check, select, text_table
 from .catalogue.profiles import PROFILES, get_profile
 from .columns import ColumnLock, finish_recording, live_columns, replay_columns, results_file
+from .distributed import (
+    INPUT_KEY,
+    OUTPUT_KEY,
+    Aggregator,
+    columns_from_handoff,
+    enforce_column_scheduling,
+    is_worker,
+    worker_share,
+)
 from .harness.runner import Column, run_item
+from .plan import planned_items
 from .results import CheckResult, Layer, write_results
 from .settings import Settings, UsageError
 
@@ -44,6 +54,8 @@ _OPTIONS = (
     "idle_timeout",
     "allow_insecure",
     "layers",
+    "targets",
+    "all_models",
 )
 
 
@@ -91,6 +103,18 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="allow sending the API key over plain http to a non-loopback host",
     )
     g.addoption("--layers", default=None, help="layers to judge: wire,sdk (default both)")
+    g.addoption(
+        "--targets",
+        default=None,
+        metavar="FILE",
+        help="TOML file: the servers to certify, one [[target]] per server (docs/fleet.md)",
+    )
+    g.addoption(
+        "--all-models",
+        action="store_true",
+        default=None,
+        help="certify every model the server's /v1/models lists, each its own column",
+    )
     g.addoption(
         "--server-facts",
         default=None,
@@ -140,7 +164,12 @@ def pytest_configure(config: pytest.Config) -> None:
         settings = Settings.from_config(config)
     except UsageError as exc:
         pytest.exit(f"conformance: {exc}", returncode=2)
-    config.pluginmanager.register(ConformanceSession(config, settings), "conformance-session")
+    # pytest-xdist registers it too; without xdist the marker is inert but known.
+    config.addinivalue_line("markers", "xdist_group(name): run on one xdist worker")
+    session = ConformanceSession(config, settings)
+    if not is_worker(config):
+        session.dist_note = enforce_column_scheduling(config)
+    config.pluginmanager.register(session, "conformance-session")
 
 
 class ConformanceItem(pytest.Item):
@@ -225,6 +254,12 @@ class ConformanceSession:
         self.problems: list[str] = []
         #: Record mode: the column locks held for the whole session.
         self.locks: list[ColumnLock] = []
+        #: Under pytest-xdist, on the controller: the workers' shares (conformance.distributed).
+        self.aggregator: Aggregator | None = None
+        #: Targets that could not be probed (the others ran; the run fails).
+        self.unreachable: list[str] = []
+        #: A header line when the plugin changed xdist's distribution mode.
+        self.dist_note: str | None = None
 
     # -- header and setup ---------------------------------------------------------------------
     def pytest_report_header(self, config: pytest.Config) -> list[str]:
@@ -235,17 +270,27 @@ class ConformanceSession:
             f"{s.provider or 'all recorded'}, {where if s.mode != 'replay' else s.cassette_dir}",
             f"conformance: {len(s.checks)} checks, layers {'+'.join(s.layers)}, reports in "
             f"{s.report_dir}",
-        ]
+        ] + ([self.dist_note] if self.dist_note else [])
 
     def pytest_sessionstart(self, session: pytest.Session) -> None:
         s = self.settings
+        if is_worker(self.config):  # the controller built the columns (locks, staging)
+            workerinput: dict[str, Any] = self.config.workerinput  # type: ignore[attr-defined]
+            self.columns = columns_from_handoff(s, workerinput[INPUT_KEY])
+            return
         try:
             if s.mode == "replay":
                 self.columns = replay_columns(s)
             else:
-                self.columns = live_columns(s, self.locks, self.problems)
+                self.columns = live_columns(s, self.locks, self.problems, self.unreachable)
         except UsageError as exc:
             pytest.exit(f"conformance: {exc}", returncode=2)
+        if self.config.pluginmanager.hasplugin("dsession"):  # pytest-xdist's controller
+            self.aggregator = Aggregator(s, self.columns)
+            self.config.pluginmanager.register(self.aggregator, "conformance-aggregator")
+            for column, _check, _layer in planned_items(s, self.columns):
+                column.planned += 1
+                self.total += 1
 
     # -- collection ---------------------------------------------------------------------------
     @pytest.hookimpl(tryfirst=True)
@@ -258,24 +303,15 @@ class ConformanceSession:
     def pytest_collection_modifyitems(
         self, session: pytest.Session, config: pytest.Config, items: list[pytest.Item]
     ) -> None:
-        s = self.settings
-        ordered = sorted(s.checks, key=lambda c: c.id != "timeout.cold-start")
-        for column in self.columns:
-            for check in ordered:
-                for layer in check.layers:
-                    if layer not in s.layers:
-                        continue
-                    expected = column.manifest.expected
-                    recorded_only = s.mode == "replay" and not s.explicit_checks and expected
-                    if recorded_only and f"{check.id}[{layer}]" not in expected:
-                        continue  # replay what was recorded unless --checks says more
-                    name = f"{column.target.column}::{check.id}[{layer}]"
-                    column.planned += 1
-                    items.append(
-                        ConformanceItem.from_parent(
-                            session, name=name, check=check, layer=layer, column=column
-                        )
-                    )
+        for column, check, layer in planned_items(self.settings, self.columns):
+            name = f"{column.target.column}::{check.id}[{layer}]"
+            column.planned += 1
+            item = ConformanceItem.from_parent(
+                session, name=name, check=check, layer=layer, column=column
+            )
+            # A column's checks run on one xdist worker (conformance.distributed).
+            item.add_marker(pytest.mark.xdist_group(column.target.column))
+            items.append(item)
         self.total = sum(isinstance(i, ConformanceItem) for i in items)
 
     # -- reporting ----------------------------------------------------------------------------
@@ -341,13 +377,25 @@ class ConformanceSession:
 
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
         s = self.settings
-        failed = False
+        if is_worker(self.config):  # the controller writes; the worker hands its share back
+            self.config.workeroutput[OUTPUT_KEY] = worker_share(self.columns)  # type: ignore[attr-defined]
+            return
+        failed = bool(self.unreachable)
+        self.problems += self.unreachable
+        lost = bool(self.aggregator and self.aggregator.lost)
+        if self.aggregator is not None:
+            self.aggregator.put_in_serial_order()
+            self.problems += self.aggregator.lost
+            if lost:
+                failed = True
+                for column in self.columns:
+                    column.results.clear()  # nothing is written from part of a run
         for column in self.columns:
             if s.mode == "record":
                 failed |= not finish_recording(
                     column,
                     s,
-                    interrupted=exitstatus == pytest.ExitCode.INTERRUPTED,
+                    interrupted=lost or exitstatus == pytest.ExitCode.INTERRUPTED,
                     problems=self.problems,
                     written=self.written,
                 )

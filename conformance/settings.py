@@ -20,6 +20,7 @@ from .catalogue.checks import Check, select
 from .catalogue.profiles import PROFILES, get_profile
 from .harness.recording import is_loopback, public_url
 from .results import Layer, Mode
+from .targets import TargetsError, TargetSpec, load_targets, parse_url
 
 __all__ = ["Settings", "UsageError"]
 
@@ -53,27 +54,46 @@ class Settings:
     accept_baseline: bool = False
     #: Live mode: tries of a failing judgement in all (1 = no repeat); see ``flaky``.
     flaky_tries: int = 3
+    #: Live and record modes: the servers to certify (``--targets FILE`` or the command line).
+    targets: list[TargetSpec] = field(default_factory=list)
 
     @classmethod
     def from_config(cls, config: pytest.Config) -> Settings:
         opt = config.getoption
         provider = opt("provider")
         base_url = opt("base_url")
-        mode = opt("conformance_mode") or ("live" if provider or base_url else "replay")
+        targets_file = opt("targets")
+        all_models = bool(opt("all_models"))
+        live = provider or base_url or targets_file or all_models
+        mode = opt("conformance_mode") or ("live" if live else "replay")
+        if targets_file is not None:
+            named = {"--provider": provider, "--base-url": base_url, "--model": opt("model")}
+            named["--api-key-env"] = opt("api_key_env")
+            given = [flag for flag, value in named.items() if value]
+            if given:
+                raise UsageError(
+                    f"--targets {targets_file} names the servers; drop {', '.join(given)}"
+                )
+            if mode == "replay":
+                raise UsageError("--targets certifies live servers (live or record mode)")
+        if all_models and opt("model"):
+            raise UsageError("--all-models certifies every listed model; drop --model")
+        if all_models and mode == "replay":
+            raise UsageError("--all-models asks a live server; replay reads recordings")
         if provider is not None and provider.strip().lower() not in PROFILES:
             raise UsageError(
                 f"unknown provider {provider!r} (known: {', '.join(PROFILES)}); for another "
                 "server use --base-url URL --model ID"
             )
-        if mode in ("live", "record") and not (provider or base_url):
-            raise UsageError(f"{mode} mode needs --provider NAME or --base-url URL")
+        if mode in ("live", "record") and not (provider or base_url or targets_file):
+            raise UsageError(f"{mode} mode needs --provider NAME, --base-url URL or --targets FILE")
         if base_url is not None:
-            base_url = normalize_url(base_url)  # one spelling: HTTP:// is http://
-            parts = urlsplit(base_url)
-            if parts.scheme not in ("http", "https") or not parts.hostname:
+            checked = parse_url(base_url)  # one spelling: HTTP:// is http://
+            if checked is None:
                 raise UsageError(
                     f"--base-url {base_url!r} is not an http:// or https:// URL with a host"
                 )
+            base_url = checked
         for name in ("request_timeout", "connect_timeout", "first_token_timeout", "idle_timeout"):
             value = opt(name)
             if value is not None and not value > 0:
@@ -109,6 +129,26 @@ class Settings:
                     "https, a loopback address, or --allow-insecure"
                 )
         root = Path(str(config.invocation_params.dir))
+        targets: list[TargetSpec] = []
+        if targets_file is not None and mode != "replay":
+            try:
+                targets = load_targets(
+                    root / targets_file, all_models=all_models, allow_insecure=allow_insecure
+                )
+            except TargetsError as exc:
+                raise UsageError(str(exc)) from None
+        elif mode != "replay":
+            name = provider.strip().lower() if provider else "generic"
+            targets = [
+                TargetSpec(
+                    provider=name,
+                    base_url=(base_url or get_profile(name).base_url).rstrip("/"),
+                    models=list(opt("model") or []),
+                    api_key=api_key,
+                    all_models=all_models,
+                    label="--base-url" if base_url else f"--provider {name}",
+                )
+            ]
         return cls(
             mode=mode,  # type: ignore[arg-type]
             provider=provider.strip().lower() if provider else None,
@@ -128,6 +168,7 @@ class Settings:
             server_facts=_server_facts(opt("server_facts")),
             accept_baseline=bool(opt("accept_baseline")),
             flaky_tries=3 if flaky_tries is None else flaky_tries,
+            targets=targets,
         )
 
 

@@ -55,6 +55,8 @@ class Column:
     baseline: dict[str, str] = field(default_factory=dict)
     #: Items collected for this column (a run that did not reach them all is incomplete).
     planned: int = 0
+    #: Which of ``Settings.targets`` the column came from (its API key); None in replay.
+    target_index: int | None = None
 
     @property
     def final_directory(self) -> Path:
