@@ -5,9 +5,26 @@ from __future__ import annotations
 
 from typing import Any
 
-from sse_server import PROPS, SSEServer, llamacpp_props, opts, text_stream
+import pytest
+from sse_server import (
+    PROPS,
+    SSEServer,
+    chunk,
+    llamacpp_props,
+    opts,
+    sse,
+    text_stream,
+    tool_call,
+)
 
-from any_agent import ResultMessage, query
+from any_agent import (
+    Client,
+    ContextLengthExceededError,
+    InvalidRequestError,
+    ResultMessage,
+    query,
+    tool,
+)
 
 
 async def result_of(options: Any) -> ResultMessage:
@@ -28,3 +45,77 @@ async def test_model_usage_carries_the_window_the_server_said(sse_server: SSESer
     sse_server.script.stream(text_stream("hi", usage=(5, 1)))
     result = await result_of(opts(sse_server, provider="llamacpp"))
     assert result.model_usage["test-model"].context_window == 16384
+
+
+@tool
+def get_weather(city: str) -> str:
+    """Weather for a city."""
+    return f"sunny in {city}"
+
+
+def thinking_then_call() -> bytes:
+    """llama-server: reasoning_content deltas, then a streamed get_weather call."""
+    return sse(
+        chunk(delta={"role": "assistant", "content": None}),
+        chunk(delta={"reasoning_content": "The user wants the weather."}),
+        chunk(tool_calls=[tool_call(0, id="tDFj", type="function", name="get_weather")]),
+        chunk(tool_calls=[tool_call(0, arguments='{"city": "Paris"}')]),
+        chunk(finish="tool_calls"),
+    )
+
+
+def carried(server: SSEServer) -> list[bool]:
+    return [any("reasoning_content" in m for m in r.json["messages"]) for r in server.chat_requests]
+
+
+def echo(message: dict[str, Any]) -> str:
+    """A pydantic ValidationError as vLLM returns it (str(e)): the offending message's
+    ``input_value`` is echoed, so it names every key that message had."""
+    return (
+        "1 validation error for ChatCompletionRequest\nmessages.3.content\n  Input should be "
+        f"a valid string [type=string_type, input_value={message!r}]"
+    )
+
+
+async def test_a_refusal_echoing_the_message_does_not_turn_replay_off_for_good(
+    sse_server: SSEServer,
+) -> None:
+    script = sse_server.script
+    script.stream(thinking_then_call())
+    script.stream(text_stream("Sunny."))
+    with_field = {"role": "assistant", "content": "", "reasoning_content": "The user wants"}
+    without = {"role": "assistant", "content": ""}
+    script.error(400, echo(with_field))  # names the field only because it echoes the message
+    script.error(400, echo(without))  # the same refusal without it: the field was not the cause
+    script.stream(text_stream("Fine."))
+    async with Client(opts(sse_server, provider="llamacpp", tools=[get_weather], max_turns=3)) as c:
+        await c.query("weather in Paris?")
+        [m async for m in c.receive_response()]
+        await c.query("and now?")
+        with pytest.raises(InvalidRequestError):
+            [m async for m in c.receive_response()]
+        await c.query("and now?")
+        [m async for m in c.receive_response()]
+    # the refusal that named it was never proven to be about the field: still sent after it
+    assert carried(sse_server) == [False, True, True, False, True]
+
+
+async def test_a_context_length_refusal_naming_the_field_is_not_learnt(
+    sse_server: SSEServer,
+) -> None:
+    script = sse_server.script
+    script.stream(thinking_then_call())
+    script.stream(text_stream("Sunny."))
+    # a server that quotes the request when the prompt is too long: the field is named, but
+    # the refusal is about the length (dropping the reasoning would only hide it)
+    script.error(400, "the request exceeds the context size: {'reasoning_content': '...'}")
+    script.stream(text_stream("Fine."))
+    async with Client(opts(sse_server, provider="llamacpp", tools=[get_weather], max_turns=3)) as c:
+        await c.query("weather in Paris?")
+        [m async for m in c.receive_response()]
+        await c.query("and now?")
+        with pytest.raises(ContextLengthExceededError):
+            [m async for m in c.receive_response()]
+        await c.query("and now?")
+        [m async for m in c.receive_response()]
+    assert carried(sse_server) == [False, True, True, True]
