@@ -18,13 +18,17 @@ from sse_server import (
 )
 
 from any_agent import (
+    AgentOptions,
     Client,
+    ConfigurationError,
     ContextLengthExceededError,
     InvalidRequestError,
     ResultMessage,
     query,
     tool,
 )
+
+URL = "http://127.0.0.1:9/v1"  # never reached: options are checked when built
 
 
 async def result_of(options: Any) -> ResultMessage:
@@ -119,3 +123,39 @@ async def test_a_context_length_refusal_naming_the_field_is_not_learnt(
         await c.query("and now?")
         [m async for m in c.receive_response()]
     assert carried(sse_server) == [False, True, True, True]
+
+
+@pytest.mark.parametrize("budget", [2**31, 2**32, 2**63, 10**30])
+def test_a_budget_wider_than_a_32_bit_count_is_refused(budget: int) -> None:
+    # llama-server reads reasoning_budget_tokens into a C int: 2**32 would arrive as 0
+    with pytest.raises(ConfigurationError, match="budget_tokens"):
+        AgentOptions(
+            model="m",
+            base_url=URL,
+            provider="llamacpp",
+            thinking={"type": "enabled", "budget_tokens": budget},
+        )
+
+
+def test_the_largest_32_bit_budget_is_sent() -> None:
+    options = AgentOptions(
+        model="m",
+        base_url=URL,
+        provider="vllm",
+        thinking={"type": "enabled", "budget_tokens": 2**31 - 1},
+    )
+    assert options.thinking == {"type": "enabled", "budget_tokens": 2**31 - 1}
+
+
+@pytest.mark.parametrize("kwargs", ["x", [1], 3])
+def test_chat_template_kwargs_that_is_not_a_dict_cannot_drop_the_thinking_switch(
+    kwargs: Any,
+) -> None:
+    with pytest.raises(ConfigurationError, match="chat_template_kwargs"):
+        AgentOptions(
+            model="m",
+            base_url=URL,
+            provider="llamacpp",
+            thinking={"type": "disabled"},
+            extra_body={"chat_template_kwargs": kwargs},
+        )
