@@ -159,3 +159,19 @@ def test_chat_template_kwargs_that_is_not_a_dict_cannot_drop_the_thinking_switch
             thinking={"type": "disabled"},
             extra_body={"chat_template_kwargs": kwargs},
         )
+
+
+async def test_a_prompt_the_guard_refuses_has_no_api_error_status(sse_server: SSEServer) -> None:
+    # refused before sending: no HTTP status came back (ContextLengthExceededError.status 0)
+    options = opts(sse_server, context_window=64, on_context_overflow="error")
+    with pytest.raises(ContextLengthExceededError) as caught:
+        await result_of_prompt(options, "x" * 2000)
+    result = caught.value.result
+    assert result is not None
+    assert result.terminal_reason == "prompt_too_long"
+    assert result.api_error_status is None
+    assert sse_server.chat_requests == []
+
+
+async def result_of_prompt(options: Any, prompt: str) -> list[Any]:
+    return [m async for m in query(prompt, options)]

@@ -216,7 +216,8 @@ class AgentLoop:
                     last_text,
                     _terminal_reason(exc),
                     self.options,
-                    status=exc.status if isinstance(exc, HTTPStatusError) else None,
+                    # status 0: the SDK's own measure (the context guard), no API error
+                    status=exc.status if isinstance(exc, HTTPStatusError) and exc.status else None,
                     error=str(exc),
                     window=self.turns.guard.known_window(),
                 )
