@@ -346,7 +346,14 @@ class AgentOptions:
                 f"'off', got {self.reasoning_replay!r}"
             )
         # ConfigurationError for a bad value or a control the server has no field for
-        thinking_fields(self.thinking, self.effort, server(self.provider).profile)
+        control = thinking_fields(self.thinking, self.effort, server(self.provider).profile)
+        kwargs = self.extra_body.get("chat_template_kwargs")
+        if "chat_template_kwargs" in control and not isinstance(kwargs, (Mapping, type(None))):
+            # it would replace the SDK's enable_thinking: the control silently dropped
+            raise ConfigurationError(
+                "extra_body['chat_template_kwargs'] must be a dict (merged with the "
+                f"thinking option's enable_thinking), got {type(kwargs).__name__}"
+            )
         for name in ("allowed_tools", "disallowed_tools"):
             self._check_tool_list(name)
         output_spec(self.output_format)  # ConfigurationError naming output_format

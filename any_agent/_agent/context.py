@@ -167,6 +167,14 @@ class ContextGuard:
         self.last_sizing: Sizing | None = None
         self.last_usage: Usage | None = None
 
+    def known_window(self) -> int | None:
+        """The window as far as it is known now (the option, or server info already read);
+        never asks the server."""
+        if self._options.context_window is not None:
+            return self._options.context_window
+        info = self._info.info
+        return None if info is None else info.context_window
+
     async def window(self, transport: Transport) -> tuple[int | None, str]:
         """The window and where it came from; may ask the server once per client."""
         options = self._options

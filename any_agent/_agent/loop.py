@@ -197,7 +197,15 @@ class AgentLoop:
                     break
                 ledger.close(self.history)
             await self._tools.stop(stop)
-            yield _result(stats, stop, last_text, ended, self.options, structured=structured)
+            yield _result(
+                stats,
+                stop,
+                last_text,
+                ended,
+                self.options,
+                structured=structured,
+                window=self.turns.guard.known_window(),
+            )
         except AnyAgentError as exc:
             # errors stay exceptions (a caller who stops at the ResultMessage would never see
             # one yielded before it); the run's figures travel on the exception
@@ -208,8 +216,10 @@ class AgentLoop:
                     last_text,
                     _terminal_reason(exc),
                     self.options,
-                    status=exc.status if isinstance(exc, HTTPStatusError) else None,
+                    # status 0: the SDK's own measure (the context guard), no API error
+                    status=exc.status if isinstance(exc, HTTPStatusError) and exc.status else None,
                     error=str(exc),
+                    window=self.turns.guard.known_window(),
                 )
             raise
         finally:
@@ -323,6 +333,7 @@ def _result(
     status: int | None = None,
     error: str | None = None,
     structured: Verdict | None = None,
+    window: int | None = None,
 ) -> ResultMessage:
     duration = time.monotonic() - stats.started
     tps = (
@@ -341,6 +352,7 @@ def _result(
             output_tokens=usage.completion_tokens,
             cache_read_input_tokens=usage.cached_tokens,
             reasoning_tokens=usage.reasoning_tokens,
+            context_window=window,
             max_output_tokens=options.max_tokens,
             requests=requests,
         )

@@ -33,6 +33,7 @@ from .._wire.http import Transport
 from .._wire.servers import Profile, ReasoningReplay
 from .._wire.thinking import merge_fields, thinking_fields
 from ..errors import (
+    ContextLengthExceededError,
     InvalidRequestError,
     LimitExceededError,
     ServerError,
@@ -131,7 +132,8 @@ def _names_field(message: str, name: str) -> bool:
 class ServerFacts:
     """What one client has learnt its server refuses, from the server's own answers. It starts
     from the server's :class:`Profile` and lasts the client's lifetime; a fact only ever turns
-    a request field off, so each can cost one refused request at most, once."""
+    a request field off, and stands only once the request sent without the field is answered
+    (each costs one refused request, once)."""
 
     #: send ``stream_options: {"include_usage": true}`` (a usage chunk at the end)
     stream_usage: bool
@@ -143,6 +145,8 @@ class ServerFacts:
     def learn(self, exc: InvalidRequestError) -> str | None:
         """Record what ``exc`` says the server refuses; the fact learnt (then the request,
         sent again, is shaped differently), or None when there is nothing new."""
+        if isinstance(exc, ContextLengthExceededError):
+            return None  # about the prompt's length, whatever request text it quotes
         if self.stream_usage and rejects_stream_options(exc):
             self.stream_usage = False
             return "stream_options"
@@ -158,20 +162,26 @@ class ServerFacts:
             return replay
         return None
 
-    def doubt(self, exc: InvalidRequestError, learnt: Sequence[str]) -> bool:
-        """The request sent again without the fields ``learnt`` was refused as well: if that
-        refusal still names one, the name was not the field (a prompt echoed in the message,
-        a user's own ``extra_body``), so the fact learnt from it is forgotten; whether one
-        was."""
-        forgot = False
+    def names_any(self, exc: InvalidRequestError, learnt: Sequence[str]) -> bool:
+        """Whether the refusal of a request sent without the fields ``learnt`` still names
+        one of them: then the name was never the field (a prompt echoed in the message, a
+        user's own ``extra_body``)."""
         for fact in learnt:
             if fact == "stream_options" and rejects_stream_options(exc):
+                return True
+            if fact in ("reasoning_content", "reasoning") and _names_field(exc.message, fact):
+                return True
+        return False
+
+    def forget(self, learnt: Sequence[str]) -> None:
+        """Undo the facts ``learnt`` in one request: the request sent without their fields
+        was refused as well, so no answer proved them (a message that echoed the request
+        named the field, and stops naming it once the field is gone)."""
+        for fact in learnt:
+            if fact == "stream_options":
                 self.stream_usage = True
-                forgot = True
-            elif fact in ("reasoning_content", "reasoning") and _names_field(exc.message, fact):
+            elif fact in ("reasoning_content", "reasoning"):
                 self.replay = fact  # type: ignore[assignment]
-                forgot = True
-        return forgot
 
 
 def stop_reason(finish: str | None) -> StopReason:
@@ -322,10 +332,11 @@ class Turns:
                         yield item
                 return
             except InvalidRequestError as exc:
-                if self.facts.doubt(exc, learnt):
-                    raise
-                fact = self.facts.learn(exc)
+                facts = self.facts
+                fact = None if facts.names_any(exc, learnt) else facts.learn(exc)
                 if fact is None:
+                    # a fact stands only once a request without its field is answered
+                    facts.forget(learnt)
                     raise
                 learnt.append(fact)
                 if interrupted():

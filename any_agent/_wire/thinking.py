@@ -15,11 +15,13 @@ from typing import Any
 from ..errors import ConfigurationError
 from .servers import Profile
 
-__all__ = ["EFFORTS", "THINKING_TYPES", "merge_fields", "thinking_fields"]
+__all__ = ["EFFORTS", "MAX_BUDGET", "THINKING_TYPES", "merge_fields", "thinking_fields"]
 
 EFFORTS = ("low", "medium", "high")
 THINKING_TYPES = ("enabled", "disabled", "adaptive")
 _THINKING_KEYS = ("type", "budget_tokens")
+#: the largest budget every server reads exactly (llama-server keeps it in a C int)
+MAX_BUDGET = 2**31 - 1
 
 
 def _check(thinking: Any, effort: Any) -> tuple[str | None, int | None]:
@@ -49,6 +51,12 @@ def _check(thinking: Any, effort: Any) -> tuple[str | None, int | None]:
             raise ConfigurationError(
                 "thinking['budget_tokens'] must be a positive int (tokens of thinking; "
                 f"to turn thinking off use type 'disabled'), got {budget!r}"
+            )
+        if budget > MAX_BUDGET:
+            # llama-server reads it into a C int: a wider value is cut (2**32 to 0)
+            raise ConfigurationError(
+                f"thinking['budget_tokens'] must be at most {MAX_BUDGET} (a 32-bit count of "
+                f"tokens, as servers read it), got {budget!r}"
             )
         if kind != "enabled":
             raise ConfigurationError(
