@@ -34,8 +34,10 @@ from .trust import MAX_RESULTS_BYTES, ColumnError, read_json, safe_slug, validat
 from .vocabulary import (
     LAYERS,
     LEVELS,
+    NOT_COUNTED,
     OUTCOME_MEANING,
     OUTCOMES,
+    PASSING,
     SCHEMA_VERSION,
     Layer,
     Level,
@@ -464,18 +466,18 @@ def _check_identity(path: Path, run_file: RunFile) -> None:
 
 
 def must_verdict(results: Iterable[tuple[str, str]]) -> str:
-    """One phrase for a column's MUST checks, from ``(level, outcome)`` pairs, in the words
-    the matrix uses: ``every MUST holds`` only when none failed at all, ``no unexpected MUST
-    failure (3 known)`` when the only failures are the profile's known ones (``xfail``), and
-    ``2 unexpected MUST failures (3 known)`` otherwise; ``flaky`` outcomes are counted beside
-    the known ones."""
-    outcomes = [outcome for level, outcome in results if level == "MUST"]
-    unexpected = sum(o in ("fail", "error") for o in outcomes)
-    aside = [
-        f"{n} {word}"
-        for n, word in ((outcomes.count("xfail"), "known"), (outcomes.count("flaky"), "flaky"))
-        if n
-    ]
+    """One phrase for a column's MUST checks, from ``(level, outcome)`` pairs, counted as the
+    matrix's MUST meter counts them (``n/a`` and ``not-run`` left out): ``every MUST holds``
+    only when every counted one passed, ``no unexpected MUST failure (3 known)`` when the
+    only others are the profile's known failures (``xfail``), ``flaky`` or ``unsupported``
+    ones, ``2 unexpected MUST failures (3 known)`` otherwise (``fail``, ``error`` or an
+    outcome this reader does not know), and ``no MUST judged`` when none was counted."""
+    outcomes = [o for level, o in results if level == "MUST" and o not in NOT_COUNTED]
+    if not outcomes:
+        return "no MUST judged"
+    aside_words = {"xfail": "known", "flaky": "flaky", "unsupported": "unsupported"}
+    unexpected = sum(o not in PASSING and o not in aside_words for o in outcomes)
+    aside = [f"{n} {word}" for o, word in aside_words.items() if (n := outcomes.count(o))]
     tail = f" ({', '.join(aside)})" if aside else ""
     if unexpected:
         plural = "s" if unexpected > 1 else ""

@@ -11,8 +11,10 @@ from typing import Literal
 __all__ = [
     "LAYERS",
     "LEVELS",
+    "NOT_COUNTED",
     "OUTCOMES",
     "OUTCOME_MEANING",
+    "PASSING",
     "SCHEMA_VERSION",
     "Layer",
     "Level",
@@ -42,6 +44,11 @@ OUTCOMES: tuple[Outcome, ...] = (
     "error",
     "not-run",
 )
+#: Outcomes that count as passing in summaries (the matrix's meters, the verdict words).
+PASSING = frozenset({"pass", "warn"})
+#: Outcomes left out of pass/total counts.
+NOT_COUNTED = frozenset({"n/a", "not-run"})
+
 OUTCOME_MEANING: Mapping[str, str] = {
     "pass": "the requirement holds",
     "warn": "it holds, with a deviation worth knowing (pass with warnings)",

@@ -79,14 +79,16 @@ MAX_EXCHANGES = 16
 
 
 def _short(value: Any, limit: int = 240) -> Any:
-    """A request excerpt: long strings cut, long lists shortened."""
+    """A request excerpt: long strings cut, long lists shortened to their first and last
+    four items (a conversation's end is where a multi-turn check failed)."""
     if isinstance(value, str):
         return value if len(value) <= limit else value[:limit] + f"… [{len(value)} chars]"
     if isinstance(value, list):
-        items = [_short(v, limit) for v in value[:8]]
-        if len(value) > 8:
-            items.append(f"… [{len(value)} items]")
-        return items
+        if len(value) <= 8:
+            return [_short(v, limit) for v in value]
+        head = [_short(v, limit) for v in value[:4]]
+        tail = [_short(v, limit) for v in value[-4:]]
+        return [*head, f"… [{len(value)} items, {len(value) - 8} left out]", *tail]
     if isinstance(value, dict):
         return {k: _short(v, limit) for k, v in value.items()}
     return value

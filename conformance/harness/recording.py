@@ -43,6 +43,7 @@ __all__ = [
     "library_versions",
     "make_vcr",
     "redact",
+    "redact_data",
     "scan_for_secrets",
 ]
 
@@ -76,6 +77,19 @@ def redact(text: str, secrets: Iterable[str] = ()) -> str:
     for rx in KEY_PATTERNS:
         text = rx.sub(REDACTED, text)
     return text
+
+
+def redact_data(value: Any, secrets: Iterable[str] = ()) -> Any:
+    """``value`` (decoded JSON) with :func:`redact` applied to every string in it, keys too.
+    Never redact a JSON *text*: escaping changes how a secret is spelled (an excerpt that is
+    itself JSON gets escaped twice), and a mask over an escape sequence corrupts the text."""
+    if isinstance(value, str):
+        return redact(value, secrets)
+    if isinstance(value, dict):
+        return {redact(str(k), secrets): redact_data(v, secrets) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [redact_data(v, secrets) for v in value]
+    return value
 
 
 def scan_for_secrets(text: str, secrets: Iterable[str] = ()) -> list[str]:
@@ -369,9 +383,9 @@ class Manifest:
     def save(self, directory: str | Path, secrets: tuple[str, ...] = ()) -> Path:
         path = Path(directory) / MANIFEST
         path.parent.mkdir(parents=True, exist_ok=True)
-        text = json.dumps(self.to_dict(), indent=2, ensure_ascii=False)
+        text = json.dumps(redact_data(self.to_dict(), secrets), indent=2, ensure_ascii=False)
         tmp = path.with_name(f".{MANIFEST}.tmp")
-        tmp.write_text(redact(text, secrets) + "\n", encoding="utf-8")
+        tmp.write_text(text + "\n", encoding="utf-8")
         tmp.replace(path)
         return path
 

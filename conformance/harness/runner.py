@@ -29,7 +29,7 @@ from ..catalogue.checks import IMPLEMENTATIONS, Check
 from ..results import CheckResult, Layer, Outcome
 from .context import Ctx, Target, Verdict, cassette_error_in
 from .http import WireClient
-from .recording import Manifest, cassette_path, column_dir, make_vcr, redact
+from .recording import Manifest, cassette_path, column_dir, make_vcr, redact, redact_data
 
 __all__ = ["Column", "run_item"]
 
@@ -101,15 +101,9 @@ def run_item(check: Check, layer: Layer, column: Column) -> CheckResult:
         if result.evidence.response_excerpt:
             result.evidence.response_excerpt = redact(result.evidence.response_excerpt, secrets)
         if result.evidence.request is not None:
-            import json
-
-            text = redact(json.dumps(result.evidence.request, ensure_ascii=False), secrets)
-            result.evidence.request = json.loads(text)
+            result.evidence.request = redact_data(result.evidence.request, secrets)
         if result.evidence.exchanges:
-            import json
-
-            text = redact(json.dumps(result.evidence.exchanges, ensure_ascii=False), secrets)
-            result.evidence.exchanges = json.loads(text)
+            result.evidence.exchanges = redact_data(result.evidence.exchanges, secrets)
     return result
 
 

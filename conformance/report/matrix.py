@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 from ..catalogue.checks import AREAS, CHECKS
 from ..results import LAYERS, LEVELS, OUTCOMES, ResultView, RunFile, RunView
+from ..vocabulary import NOT_COUNTED, PASSING
 from .providers import SEED_PROVIDERS, display_name, family, make_command, record_command
 
 __all__ = [
@@ -81,10 +82,6 @@ _INFO = {info.outcome: info for info in LEGEND}
 
 #: Outcomes that get a numbered note explaining why.
 NOTE_OUTCOMES = frozenset({"warn", "xfail", "flaky", "fail", "error", "unsupported"})
-#: Outcomes that count as passing in summaries.
-PASSING = frozenset({"pass", "warn"})
-#: Outcomes left out of pass/total counts.
-NOT_COUNTED = frozenset({"n/a", "not-run"})
 
 
 def outcome_info(outcome: str | None) -> OutcomeInfo:
