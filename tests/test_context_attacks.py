@@ -1,0 +1,79 @@
+"""Attacks on the context helper's work (issue 14 items 3, 5, 6): hostile metadata answers,
+the guard's edges, images, slots and transient retries."""
+
+from __future__ import annotations
+
+import asyncio
+
+from sse_server import (
+    CHAT,
+    PROPS,
+    Scenario,
+    SSEServer,
+    chunk,
+    llamacpp_props,
+    opts,
+    sse,
+    text_stream,
+)
+
+from any_agent import Client, ResultMessage
+from any_agent._agent.slots import slots_for
+
+
+def _chats(server: SSEServer) -> int:
+    return sum(1 for r in server.requests if r.path == CHAT)
+
+
+async def _answer(client: Client, prompt: str) -> ResultMessage:
+    await client.query(prompt)
+    result = None
+    async for message in client.receive_response():
+        if isinstance(message, ResultMessage):
+            result = message
+    assert result is not None
+    return result
+
+
+async def test_interrupt_while_queued_for_a_slot_stops_at_once_and_sends_nothing(
+    sse_server: SSEServer, script: Scenario
+) -> None:
+    script.stream(sse(chunk("busy"), done=False), end="hang")  # holds the one slot
+    script.stream(text_stream("never asked for"))
+    holder = Client(opts(sse_server, max_concurrent_requests=1))
+    held = asyncio.ensure_future(_answer(holder, "one"))
+    await sse_server.until(lambda: _chats(sse_server) == 1)
+    # no deadline of its own: only interrupt() can end its wait
+    waiter = Client(
+        opts(sse_server, max_concurrent_requests=1, first_token_timeout=None, timeout=None)
+    )
+    queued = asyncio.ensure_future(_answer(waiter, "two"))
+    slots = slots_for(sse_server.url, 1)
+    await sse_server.until(lambda: slots.waiting == 1)
+    await waiter.interrupt()
+    result = await asyncio.wait_for(queued, 10)
+    assert result.stop_reason == "interrupted"
+    assert slots.waiting == 0
+    await holder.interrupt()
+    await asyncio.wait_for(held, 10)
+    assert _chats(sse_server) == 1  # the interrupted turn was never sent
+    assert slots.in_use == 0
+    await holder.close()
+    await waiter.close()
+
+
+async def test_interrupt_while_the_guard_asks_the_window_stops_at_once(
+    sse_server: SSEServer, script: Scenario
+) -> None:
+    # a llama-server whose /props answers slowly (loading): the guard asks it before sending
+    script.json(llamacpp_props(32768), path=PROPS, method="GET", stall=30)
+    script.stream(text_stream("never asked for"))
+    client = Client(opts(sse_server, provider="llamacpp", server_info_timeout=25))
+    task = asyncio.ensure_future(_answer(client, "hi"))
+    await sse_server.until(lambda: any(r.path == PROPS for r in sse_server.requests))
+    await client.interrupt()
+    result = await asyncio.wait_for(task, 10)
+    assert result.stop_reason == "interrupted"
+    assert _chats(sse_server) == 0
+    assert client.history == [{"role": "user", "content": "hi"}]
+    await client.close()
