@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
 from sse_server import (
     CHAT,
     PROPS,
@@ -17,7 +18,7 @@ from sse_server import (
     text_stream,
 )
 
-from any_agent import Client, ResultMessage
+from any_agent import Client, ContextLengthExceededError, ResultMessage
 from any_agent._agent.slots import slots_for
 
 
@@ -77,3 +78,20 @@ async def test_interrupt_while_the_guard_asks_the_window_stops_at_once(
     assert _chats(sse_server) == 0
     assert client.history == [{"role": "user", "content": "hi"}]
     await client.close()
+
+
+async def test_replayed_reasoning_counts_against_the_window(
+    sse_server: SSEServer, script: Scenario
+) -> None:
+    # llama.cpp replays a turn's reasoning as reasoning_content: it is prompt text too
+    history = [
+        {"role": "user", "content": "think hard"},
+        {"role": "assistant", "content": "done", "reasoning_content": "step " * 20_000},
+    ]
+    script.stream(text_stream("never sent"))
+    options = opts(sse_server, provider="llamacpp", context_window=4096, max_tokens=64)
+    async with Client(options, history=history) as client:
+        await client.query("and now?")
+        with pytest.raises(ContextLengthExceededError):
+            [m async for m in client.receive_response()]
+    assert _chats(sse_server) == 0

@@ -44,6 +44,8 @@ ESTIMATE_BYTES_PER_TOKEN = 3
 #: bytes per token below which a server's prompt_tokens means it cut the prompt: no
 #: tokenizer packs text into 8 bytes a token except on long runs of one character
 TRUNCATION_BYTES_PER_TOKEN = 8
+#: the fields an assistant message's reasoning is replayed in (``_wire/history.py``)
+REPLAY_FIELDS = ("reasoning_content", "reasoning")
 #: fewest answer tokens the guard leaves room for before refusing
 MIN_ANSWER_TOKENS = 16
 
@@ -147,6 +149,10 @@ def _measure(messages: Sequence[dict[str, Any]], tools: Any) -> tuple[int, int, 
         for call in message.get("tool_calls") or ():
             fn = call.get("function") or {}
             texts.append(f"{fn.get('name', '')} {fn.get('arguments', '')}")
+        for key in REPLAY_FIELDS:  # replayed reasoning is prompt text the template renders
+            value = message.get(key)
+            if isinstance(value, str):
+                texts.append(value)
     if tools:
         try:
             texts.append(jsontext.dumps(tools))
