@@ -4,11 +4,15 @@ the guard's edges, images, slots and transient retries."""
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import pytest
 from sse_server import (
     CHAT,
     PROPS,
+    TOKENIZE,
+    Reply,
+    Request,
     Scenario,
     SSEServer,
     chunk,
@@ -19,11 +23,16 @@ from sse_server import (
 )
 
 from any_agent import Client, ContextLengthExceededError, ResultMessage
+from any_agent._agent.context import DROP_COUNTS
 from any_agent._agent.slots import slots_for
 
 
 def _chats(server: SSEServer) -> int:
     return sum(1 for r in server.requests if r.path == CHAT)
+
+
+def _chat_bodies(server: SSEServer) -> list[dict[str, Any]]:
+    return [r.json for r in server.requests if r.path == CHAT]
 
 
 async def _answer(client: Client, prompt: str) -> ResultMessage:
@@ -94,4 +103,78 @@ async def test_replayed_reasoning_counts_against_the_window(
         await client.query("and now?")
         with pytest.raises(ContextLengthExceededError):
             [m async for m in client.receive_response()]
+    assert _chats(sse_server) == 0
+
+
+def _llamacpp_tokenize(request: Request) -> Reply:
+    # llama-server's /tokenize: {"tokens": [...]}, here one token per 4 bytes of content
+    content = request.json.get("content", "") if isinstance(request.json, dict) else ""
+    return Reply(body={"tokens": list(range(len(content.encode()) // 4))})
+
+
+def _long_history(turns: int) -> list[dict[str, object]]:
+    history: list[dict[str, object]] = []
+    for i in range(turns):
+        history += [
+            {"role": "user", "content": f"question {i} " + "pad " * 100},
+            {"role": "assistant", "content": f"answer {i} " + "pad " * 100},
+        ]
+    return history
+
+
+async def test_drop_oldest_asks_tokenize_a_bounded_number_of_times(
+    sse_server: SSEServer, script: Scenario
+) -> None:
+    script.add(_llamacpp_tokenize, path=TOKENIZE, times=None)
+    script.stream(text_stream("ok"))
+    options = opts(
+        sse_server,
+        provider="llamacpp",
+        context_window=2000,
+        on_context_overflow="drop_oldest",
+        max_tokens=64,
+    )
+    async with Client(options, history=_long_history(300)) as client:
+        await client.query("the last question")
+        [m async for m in client.receive_response()]
+        assert len(client.history) == 600 + 2
+    tokenized = sum(1 for r in sse_server.requests if r.path == TOKENIZE)
+    assert 1 <= tokenized <= 1 + DROP_COUNTS  # was one request per dropped turn (~290)
+    sent = _chat_bodies(sse_server)[0]["messages"]
+    assert sent[-1] == {"role": "user", "content": "the last question"}
+    assert sent[0]["role"] == "user"
+    assert len(sent) > 1  # the newest whole turns that fit are kept
+
+
+async def test_drop_oldest_never_sends_a_tools_images_without_its_call(
+    sse_server: SSEServer, script: Scenario
+) -> None:
+    # mid tool loop: the tool's images follow its result as a user message, which is not a
+    # turn of its own (dropping up to it sent the images without the question or the call)
+    image = {"type": "image_url", "image_url": {"url": "data:image/png;base64,AAAA"}}
+    history = [
+        *_long_history(3),
+        {"role": "user", "content": "what is in the picture? " + "detail " * 300},
+        {
+            "role": "assistant",
+            "content": "",
+            "tool_calls": [
+                {"id": "c1", "type": "function", "function": {"name": "shot", "arguments": "{}"}}
+            ],
+        },
+        {"role": "tool", "tool_call_id": "c1", "content": "taken", "images": [image]},
+    ]
+    script.stream(text_stream("a cat"))
+    options = opts(
+        sse_server,
+        context_window=1400,
+        on_context_overflow="drop_oldest",
+        max_tokens=64,
+        vision=True,
+    )
+    async with Client(options, history=history) as client:
+        await client.query(None)
+        with pytest.raises(ContextLengthExceededError):
+            [m async for m in client.receive_response()]
+        assert len(client.history) == len(history)
     assert _chats(sse_server) == 0
