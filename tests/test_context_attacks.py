@@ -178,3 +178,30 @@ async def test_drop_oldest_never_sends_a_tools_images_without_its_call(
             [m async for m in client.receive_response()]
         assert len(client.history) == len(history)
     assert _chats(sse_server) == 0
+
+
+async def test_a_cached_prompt_counted_as_zero_is_not_truncation(
+    sse_server: SSEServer, script: Scenario
+) -> None:
+    # Ollama reports prompt_tokens 0 for a prompt it found in its cache (ollama/ollama#5370):
+    # a server that cut a prompt still counts what it kept
+    script.stream(text_stream("ok", usage=(0, 1)))
+    async with Client(opts(sse_server, provider="ollama", on_truncation="error")) as client:
+        result = await _answer(client, "lorem ipsum dolor " * 3000)
+        assert result.result == "ok"
+
+
+async def test_cached_tokens_left_out_of_prompt_tokens_are_not_truncation(
+    sse_server: SSEServer, script: Scenario
+) -> None:
+    # a server counting only the newly evaluated tokens, the cached ones apart
+    usage = {
+        "prompt_tokens": 40,
+        "completion_tokens": 1,
+        "total_tokens": 41,
+        "prompt_tokens_details": {"cached_tokens": 12000},
+    }
+    script.stream(sse(chunk("ok"), chunk(finish="stop"), chunk(usage=usage)))
+    async with Client(opts(sse_server, on_truncation="error")) as client:
+        result = await _answer(client, "lorem ipsum dolor " * 3000)
+        assert result.result == "ok"

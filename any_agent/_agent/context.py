@@ -393,8 +393,13 @@ class ContextGuard:
         self.last_usage = usage
         option = self._options.on_truncation
         got = usage.prompt_tokens
-        if option == "off" or sizing is None or got is None:
+        if option == "off" or sizing is None or not got:
+            # 0 is no count: Ollama says 0 for a prompt it found in its cache (ollama#5370),
+            # and a server that cut a prompt still counts what it kept
             return
+        cached = usage.cached_tokens
+        if cached is not None and got < cached:
+            got += cached  # counted apart from the newly evaluated tokens, not inside them
         if sizing.how == "tokenize":
             expected = sizing.tokens - MESSAGE_TOKENS * sizing.messages
             cut = got * 5 < expected * 4  # a fifth missing: more than template differences
