@@ -363,7 +363,9 @@ class Turns:
             watchdog = Watchdog(options.first_token_timeout, options.idle_timeout, options.timeout)
             self.watchdog = watchdog
             slots = self._slots()  # after the guard: it may have learnt total_slots
-            if slots is not None and not interrupted():
+            if slots is not None and interrupted():
+                slots = None  # not taken
+            elif slots is not None:
                 # the wait for a slot is bounded by the user's own deadlines
                 waits = [t for t in (options.first_token_timeout, options.timeout) if t is not None]
                 await slots.acquire(min(waits) if waits else None)
