@@ -44,6 +44,10 @@ ESTIMATE_BYTES_PER_TOKEN = 3
 #: bytes per token below which a server's prompt_tokens means it cut the prompt: no
 #: tokenizer packs text into 8 bytes a token except on long runs of one character
 TRUNCATION_BYTES_PER_TOKEN = 8
+#: the fields an assistant message's reasoning is replayed in (``_wire/history.py``)
+REPLAY_FIELDS = ("reasoning_content", "reasoning")
+#: most ``/tokenize`` requests the guard sends while dropping turns to fit
+DROP_COUNTS = 3
 #: fewest answer tokens the guard leaves room for before refusing
 MIN_ANSWER_TOKENS = 16
 
@@ -128,31 +132,59 @@ class Sizing:
         )
 
 
+def _message_texts(message: dict[str, Any], texts: list[str]) -> int:
+    """Append the texts of one message to ``texts``; its image count."""
+    images = 0
+    content = message.get("content")
+    if isinstance(content, str):
+        texts.append(content)
+    elif isinstance(content, list):
+        for part in content:
+            if not isinstance(part, dict):
+                continue
+            if part.get("type") == "image_url":
+                images += 1
+            elif isinstance(part.get("text"), str):
+                texts.append(part["text"])
+    for call in message.get("tool_calls") or ():
+        fn = call.get("function") or {}
+        texts.append(f"{fn.get('name', '')} {fn.get('arguments', '')}")
+    for key in REPLAY_FIELDS:  # replayed reasoning is prompt text the template renders
+        value = message.get(key)
+        if isinstance(value, str):
+            texts.append(value)
+    return images
+
+
+def _bytes(texts: Sequence[str]) -> int:
+    return sum(len(t.encode("utf-8", "replace")) for t in texts)
+
+
+def _tools_text(tools: Any) -> str:
+    try:
+        return jsontext.dumps(tools)
+    except ValueError:
+        return str(tools)
+
+
 def _measure(messages: Sequence[dict[str, Any]], tools: Any) -> tuple[int, int, list[str]]:
     """Bytes of text, images, and the texts themselves (for ``/tokenize``)."""
     texts: list[str] = []
-    images = 0
-    for message in messages:
-        content = message.get("content")
-        if isinstance(content, str):
-            texts.append(content)
-        elif isinstance(content, list):
-            for part in content:
-                if not isinstance(part, dict):
-                    continue
-                if part.get("type") == "image_url":
-                    images += 1
-                elif isinstance(part.get("text"), str):
-                    texts.append(part["text"])
-        for call in message.get("tool_calls") or ():
-            fn = call.get("function") or {}
-            texts.append(f"{fn.get('name', '')} {fn.get('arguments', '')}")
+    images = sum(_message_texts(message, texts) for message in messages)
     if tools:
-        try:
-            texts.append(jsontext.dumps(tools))
-        except ValueError:
-            texts.append(str(tools))
-    return sum(len(t.encode("utf-8", "replace")) for t in texts), images, texts
+        texts.append(_tools_text(tools))
+    return _bytes(texts), images, texts
+
+
+def _turn_starts(messages: Sequence[dict[str, Any]], first: int) -> list[int]:
+    """Where each turn of ``messages[first:]`` starts: ``first``, then each user message
+    (but one right after a tool message: it carries that tool's images, and belongs to
+    the tool call's turn)."""
+    starts = [first]
+    for i in range(first + 1, len(messages)):
+        if messages[i].get("role") == "user" and messages[i - 1].get("role") != "tool":
+            starts.append(i)
+    return starts
 
 
 class ContextGuard:
@@ -210,13 +242,11 @@ class ContextGuard:
         if sizing.upper + (answer or 0) <= window:
             return sizing  # clearly fits: nothing asked, nothing changed
         await self._count(sizing, body, transport)
-        while sizing.tokens + MIN_ANSWER_TOKENS > window:
-            if self._options.on_context_overflow != "drop_oldest" or not self._drop_oldest(body):
+        if sizing.tokens + MIN_ANSWER_TOKENS > window:
+            if self._options.on_context_overflow != "drop_oldest":
                 raise self._overflow(sizing, window, source)
-            sizing = self.size(body)
+            sizing = await self._drop_oldest(sizing, body, window, source, transport)
             self.last_sizing = sizing
-            if sizing.upper + MIN_ANSWER_TOKENS > window:
-                await self._count(sizing, body, transport)
         if answer is not None and sizing.tokens + answer > window:
             left = window - sizing.tokens
             logger.info(
@@ -262,23 +292,74 @@ class ContextGuard:
             self._tokenize_works = False
         sizing.tokens, sizing.how = sizing.estimate, "estimate"
 
-    @staticmethod
-    def _drop_oldest(body: dict[str, Any]) -> bool:
-        """Drop the oldest turn of the wire copy (from the first non-system message up to the
-        next user message, so a tool call never loses its result); False when only the last
-        user turn is left."""
+    async def _drop_oldest(
+        self,
+        sizing: Sizing,
+        body: dict[str, Any],
+        window: int,
+        source: str,
+        transport: Transport,
+    ) -> Sizing:
+        """Drop the oldest whole turns of the wire copy (from the first non-system message up
+        to a later turn's user message, so a tool call never loses its result) until the
+        rest fits; :class:`ContextLengthExceededError` when even the last turn does not.
+
+        Linear in the messages: each message is measured once and the cut found on running
+        sums; the server's ``/tokenize`` is asked at most :data:`DROP_COUNTS` more times
+        (its count of what is left scales the estimate of each cut)."""
         messages: list[dict[str, Any]] = body["messages"]
         first = next((i for i, m in enumerate(messages) if m.get("role") != "system"), None)
         if first is None:
-            return False
-        nxt = next(
-            (i for i in range(first + 1, len(messages)) if messages[i].get("role") == "user"),
-            None,
-        )
-        if nxt is None:
-            return False
-        del messages[first:nxt]
-        return True
+            raise self._overflow(sizing, window, source)
+        starts = _turn_starts(messages, first)
+        # per message: bytes of text and images, summed from the end (what a cut leaves)
+        tail_bytes = [0] * (len(messages) + 1)
+        tail_images = [0] * (len(messages) + 1)
+        for i in range(len(messages) - 1, -1, -1):
+            texts: list[str] = []
+            images = _message_texts(messages[i], texts)
+            tail_bytes[i] = tail_bytes[i + 1] + _bytes(texts)
+            tail_images[i] = tail_images[i + 1] + images
+        head_bytes = tail_bytes[0] - tail_bytes[first]  # the system message(s), always kept
+        head_images = tail_images[0] - tail_images[first]
+        other_bytes = sizing.text_bytes - tail_bytes[0]  # the tools' definitions
+
+        def left_by(k: int) -> Sizing:
+            cut = starts[k]
+            return Sizing(
+                head_bytes + other_bytes + tail_bytes[cut],
+                first + len(messages) - cut,
+                head_images + tail_images[cut],
+                0,
+                "upper bound",
+            )
+
+        counts = DROP_COUNTS
+        k = 0
+        measured = sizing
+        while measured.tokens + MIN_ANSWER_TOKENS > window:
+            # tokens per estimated token, as last measured (1 when estimated)
+            ratio = measured.tokens / max(1, measured.estimate)
+            k += 1
+            while (
+                k < len(starts) - 1
+                and math.ceil(left_by(k).estimate * ratio) + MIN_ANSWER_TOKENS > window
+            ):
+                k += 1
+            if k >= len(starts):  # even the last turn alone does not fit
+                raise self._overflow(measured, window, source)
+            measured = left_by(k)
+            measured.tokens = measured.upper
+            if measured.upper + MIN_ANSWER_TOKENS <= window:
+                break  # fits by the bound alone
+            if counts > 0 and self._tokenize_works:
+                counts -= 1
+                kept = messages[:first] + messages[starts[k] :]
+                await self._count(measured, {**body, "messages": kept}, transport)
+            else:
+                measured.tokens, measured.how = measured.estimate, "estimate"
+        del messages[first : starts[k]]
+        return measured
 
     def _overflow(self, sizing: Sizing, window: int, source: str) -> ContextLengthExceededError:
         counted = (
@@ -320,8 +401,13 @@ class ContextGuard:
         self.last_usage = usage
         option = self._options.on_truncation
         got = usage.prompt_tokens
-        if option == "off" or sizing is None or got is None:
+        if option == "off" or sizing is None or not got:
+            # 0 is no count: Ollama says 0 for a prompt it found in its cache (ollama#5370),
+            # and a server that cut a prompt still counts what it kept
             return
+        cached = usage.cached_tokens
+        if cached is not None and got < cached:
+            got += cached  # counted apart from the newly evaluated tokens, not inside them
         if sizing.how == "tokenize":
             expected = sizing.tokens - MESSAGE_TOKENS * sizing.messages
             cut = got * 5 < expected * 4  # a fifth missing: more than template differences

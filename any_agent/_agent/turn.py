@@ -207,6 +207,9 @@ class Turns:
         # checked when the options were built: a bad thinking option never gets here
         self._thinking = thinking_fields(options.thinking, options.effort, profile)
         self.watchdog: Watchdog | None = None  # the deadlines of the request in flight
+        #: the task sizing a request or queued for a server slot (nothing sent yet): an
+        #: interrupt cancels it there, where no watchdog is reading
+        self._before_send: asyncio.Task[Any] | None = None
         self.server_info = ServerInfoCache(options, profile)
         self.guard = ContextGuard(options, profile, self.server_info)
         self.mcp_tools: list[dict[str, Any]] = []  # MCP tools offered besides options.tools
@@ -271,6 +274,8 @@ class Turns:
         """Stop the request in flight now (its stream is closed, its partial text kept)."""
         if self.watchdog is not None:
             self.watchdog.interrupt()
+        if self._before_send is not None:
+            self._before_send.cancel()
 
     async def run(
         self,
@@ -357,12 +362,40 @@ class Turns:
         options = self.options
         transport = self.transport()
         body = self._request_body(history)
-        sizing = await self.guard.check(body, transport)  # may lower max_tokens, or refuse
         recover = options.text_tool_calls == "always" or (
             options.text_tool_calls == "auto" and self._profile.text_tool_calls
         )
-        watchdog = Watchdog(options.first_token_timeout, options.idle_timeout, options.timeout)
-        self.watchdog = watchdog
+        slots: ServerSlots | None = None
+        self._before_send = asyncio.current_task()
+        try:
+            # the guard may ask the server (its window, /tokenize), and a slot may be a long
+            # wait: an interrupt cancels either (no watchdog is reading yet)
+            sizing = await self.guard.check(body, transport)  # may lower max_tokens, or refuse
+            watchdog = Watchdog(options.first_token_timeout, options.idle_timeout, options.timeout)
+            self.watchdog = watchdog
+            slots = self._slots()  # after the guard: it may have learnt total_slots
+            if slots is not None and interrupted():
+                slots = None  # not taken
+            elif slots is not None:
+                # the wait for a slot is bounded by the user's own deadlines
+                waits = [t for t in (options.first_token_timeout, options.timeout) if t is not None]
+                await slots.acquire(min(waits) if waits else None)
+        except asyncio.CancelledError:
+            if not interrupted():
+                raise
+            uncancel()
+            # acquire, cancelled, gives back a slot handed to it meanwhile: none is held
+            slots = None
+        finally:
+            self._before_send = None
+        if interrupted():  # before anything was sent: nothing to keep
+            if slots is not None:
+                slots.release()
+            if self.watchdog is not None:
+                self.watchdog.cancel()
+            yield AssistantMessage([], options.model, "interrupted")
+            yield TurnResult([], "stop", Usage(), "", None, False, 0)
+            return
         decoder = StreamDecoder(
             self.tool_names() if recover else frozenset(),
             think_open=self._profile.think_open,
@@ -379,11 +412,6 @@ class Turns:
         started = time.monotonic()
         first_at: float | None = None
         partial_text: list[str] = []
-        slots = self._slots()
-        if slots is not None:
-            # the wait for a slot is bounded by the user's own deadlines
-            waits = [t for t in (options.first_token_timeout, options.timeout) if t is not None]
-            await slots.acquire(min(waits) if waits else None)
         chunks = transport.stream(body, watchdog)  # an async generator: nothing runs yet
         try:
             try:
