@@ -4,6 +4,7 @@ the guard's edges, images, slots and transient retries."""
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -22,9 +23,16 @@ from sse_server import (
     text_stream,
 )
 
-from any_agent import Client, ContextLengthExceededError, ResultMessage
+from any_agent import (
+    Client,
+    ConfigurationError,
+    ContextLengthExceededError,
+    ImageBlock,
+    ResultMessage,
+)
 from any_agent._agent.context import DROP_COUNTS
 from any_agent._agent.slots import slots_for
+from any_agent._wire.images import image_part
 
 
 def _chats(server: SSEServer) -> int:
@@ -205,3 +213,15 @@ async def test_cached_tokens_left_out_of_prompt_tokens_are_not_truncation(
     async with Client(opts(sse_server, on_truncation="error")) as client:
         result = await _answer(client, "lorem ipsum dolor " * 3000)
         assert result.result == "ok"
+
+
+def test_a_file_named_like_an_image_is_not_sent_unless_its_content_is_one(
+    tmp_path: Path,
+) -> None:
+    # found by attack: x.png -> /etc/hostname was sent as data:image/png (suffix fallback)
+    secret = tmp_path / "notes.txt"
+    secret.write_text("not an image: a secret")
+    disguised = tmp_path / "x.png"
+    disguised.symlink_to(secret)
+    with pytest.raises(ConfigurationError, match="by its content"):
+        image_part(ImageBlock(path=str(disguised)), 1024)

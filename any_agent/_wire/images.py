@@ -2,14 +2,14 @@
 
 A URL is sent as it is (``http(s)://`` or ``data:image/...``); bytes become a data URI;
 a path is read here, once, when the prompt is queued (a readable regular file of at most
-``max_image_bytes``, its media type sniffed from its first bytes, else from its suffix).
+``max_image_bytes``, its media type read from its first bytes only: a file's name never
+makes it an image, so a path to any other file is refused, not sent).
 History keeps the part itself, so it stays JSON and loads into a new Client unchanged.
 """
 
 from __future__ import annotations
 
 import base64
-import mimetypes
 import os
 import stat
 from collections.abc import Sequence
@@ -63,11 +63,11 @@ def _read(path: str, max_bytes: int) -> tuple[bytes, str]:
         ) from None
     if len(data) > max_bytes:  # it grew while being read
         raise ConfigurationError(f"ImageBlock.path {shown} is over max_image_bytes={max_bytes}")
-    media = _sniff(data) or mimetypes.guess_type(path)[0]
-    if media is None or not media.startswith("image/"):
+    media = _sniff(data)
+    if media is None:
         raise ConfigurationError(
-            f"ImageBlock.path {shown} is not an image the SDK recognises (PNG, JPEG, GIF, "
-            "WebP, BMP by content, or an image/* suffix)"
+            f"ImageBlock.path {shown} is not an image the SDK recognises by its content "
+            "(PNG, JPEG, GIF, WebP, BMP); its name does not count"
         )
     return data, media
 
