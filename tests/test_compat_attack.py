@@ -9,10 +9,19 @@ import subprocess
 import sys
 from typing import Any
 
+import pytest
 from pydantic import BaseModel, field_validator
-from sse_server import SSEServer, opts, text_stream
+from sse_server import SSEServer, chunk, opts, sse, text_stream, tool_call
 
-from any_agent import ResultMessage, query
+from any_agent import (
+    Client,
+    ResultMessage,
+    ToolResultBlock,
+    ToolResultError,
+    ToolUseBlock,
+    UserMessage,
+    query,
+)
 
 SCHEMA = {"type": "object", "properties": {"x": {"type": "integer"}}, "required": ["x"]}
 FORMAT = {"type": "json_schema", "schema": SCHEMA}
@@ -96,3 +105,65 @@ async def test_an_output_class_validator_raising_ends_in_an_error_result(
     assert result.subtype == "error_max_structured_output_retries"
     assert result.error is not None
     assert "KeyError" in result.error
+
+
+WIPE = {
+    "type": "function",
+    "function": {
+        "name": "wipe_disk",
+        "description": "Erase the disk.",
+        "parameters": {"type": "object", "properties": {}},
+    },
+}
+LOOKUP = {
+    "type": "function",
+    "function": {
+        "name": "lookup",
+        "description": "Look a word up.",
+        "parameters": {"type": "object", "properties": {}},
+    },
+}
+
+
+def call_stream(name: str) -> bytes:
+    return sse(
+        chunk(role="assistant", content=None),
+        chunk(tool_calls=[tool_call(0, id="c1", type="function", name=name, arguments="{}")]),
+        chunk(finish="tool_calls"),
+    )
+
+
+async def test_a_disallowed_manual_tool_is_refused_not_left_to_the_caller(
+    sse_server: SSEServer,
+) -> None:
+    # manual mode: a caller's loop that runs every ToolUseBlock it sees would run the
+    # disallowed tool the model called anyway
+    sse_server.script.stream(call_stream("wipe_disk"))
+    sse_server.script.stream(text_stream("done"))
+    client = Client(
+        opts(sse_server, tools=[WIPE, LOOKUP], disallowed_tools=["wipe_disk"], max_turns=3)
+    )
+    seen: list[Any] = []
+    async with client:
+        await client.query("hi")
+        async for message in client.receive_response():
+            seen.append(message)
+            if isinstance(message, UserMessage) or not hasattr(message, "content"):
+                continue
+            for block in message.content:
+                if isinstance(block, ToolUseBlock):
+                    with pytest.raises(ToolResultError, match="disallowed"):
+                        client.add_tool_result(block.id, "wiped")
+    result = seen[-1]
+    assert isinstance(result, ResultMessage)
+    assert result.stop_reason == "stop"
+    refusals = [
+        b
+        for m in seen
+        if isinstance(m, UserMessage) and isinstance(m.content, list)
+        for b in m.content
+        if isinstance(b, ToolResultBlock)
+    ]
+    assert [(b.is_error, "disallowed" in str(b.content)) for b in refusals] == [(True, True)]
+    tool_message = sse_server.chat_requests[1].json["messages"][-1]
+    assert "wiped" not in tool_message["content"]

@@ -58,7 +58,7 @@ class AgentLoop:
     def __init__(self, options: AgentOptions, history: list[dict[str, Any]]) -> None:
         self.options = options
         self.history = history
-        self.ledger = CallLedger(options.max_tool_calls)
+        self.ledger = CallLedger(options.max_tool_calls, options.disallowed_tools)
         self.turns = Turns(options, profile_for(options.provider))
         self._tools = ToolRunner(options)
         self.mcp = McpHub(options)

@@ -371,7 +371,7 @@ class ToolRunner:
     async def execute(
         self, calls: Sequence[ToolUseBlock | ToolUseError], ledger: CallLedger
     ) -> list[ToolOutcome]:
-        refused = ledger.refuse_over_limit(calls)
+        refused = ledger.refuse_over_limit(calls) + ledger.refuse_disallowed(calls)
         if not self._auto:
             return refused
         todo = ledger.claim(calls, lambda name: not self._registry.is_manual(name))
