@@ -14,13 +14,18 @@ from pydantic import BaseModel, field_validator
 from sse_server import SSEServer, chunk, opts, sse, text_stream, tool_call
 
 from any_agent import (
+    ClaudeAgentOptions,
     Client,
+    HookMatcher,
+    HookResult,
+    PermissionResultDeny,
     ResultMessage,
     ToolResultBlock,
     ToolResultError,
     ToolUseBlock,
     UserMessage,
     query,
+    tool,
 )
 
 SCHEMA = {"type": "object", "properties": {"x": {"type": "integer"}}, "required": ["x"]}
@@ -167,3 +172,89 @@ async def test_a_disallowed_manual_tool_is_refused_not_left_to_the_caller(
     assert [(b.is_error, "disallowed" in str(b.content)) for b in refusals] == [(True, True)]
     tool_message = sse_server.chat_requests[1].json["messages"][-1]
     assert "wiped" not in tool_message["content"]
+
+
+# --------------------------------------------------------------------------- hook decisions
+
+WIPED: list[str] = []
+
+
+@tool
+def wipe(path: str) -> str:
+    """Delete a path."""
+    WIPED.append(path)
+    return f"wiped {path}"
+
+
+async def wipe_call(server: SSEServer, **kw: Any) -> str:
+    """The tool message the model got for one call to ``wipe``; asserts it did not run."""
+    WIPED.clear()
+    server.script.stream(
+        sse(
+            chunk(role="assistant", content=None),
+            chunk(
+                tool_calls=[
+                    tool_call(0, id="c1", type="function", name="wipe", arguments='{"path":"/"}')
+                ]
+            ),
+            chunk(finish="tool_calls"),
+        )
+    )
+    server.script.stream(text_stream("ok"))
+    options = ClaudeAgentOptions(
+        base_url=server.url, model="test-model", max_retries=0, tools=[wipe], max_turns=3, **kw
+    )
+    async for _ in query("go", options):
+        pass
+    content: str = server.chat_requests[1].json["messages"][-1]["content"]
+    assert WIPED == []
+    return content
+
+
+def claude_hook(output: dict[str, Any]) -> Any:
+    async def hook(data: dict[str, Any], tool_use_id: Any, context: Any) -> dict[str, Any]:
+        return output
+
+    return {"PreToolUse": [HookMatcher(hooks=[hook])]}
+
+
+@pytest.mark.parametrize("decision", ["ask", "defer"])
+async def test_a_claude_hook_asking_or_deferring_never_lets_the_tool_run_unasked(
+    sse_server: SSEServer, decision: str
+) -> None:
+    # "ask" wants a person's yes (can_use_tool here); "defer" wants the call held back
+    hooks = claude_hook({"hookSpecificOutput": {"permissionDecision": decision}})
+    content = await wipe_call(sse_server, hooks=hooks)
+    assert content.startswith("Error: Permission denied")
+
+
+async def test_a_claude_hook_asking_goes_to_can_use_tool_even_for_a_listed_tool(
+    sse_server: SSEServer,
+) -> None:
+    asked: list[str] = []
+
+    async def ask(name: str, args: dict[str, Any]) -> Any:
+        asked.append(name)
+        return PermissionResultDeny("the person said no")
+
+    hooks = claude_hook({"hookSpecificOutput": {"permissionDecision": "ask"}})
+    content = await wipe_call(sse_server, hooks=hooks, allowed_tools=["wipe"], can_use_tool=ask)
+    assert asked == ["wipe"]
+    assert "the person said no" in content
+
+
+@pytest.mark.parametrize("output", [{"decision": "deny"}, {"decision": "Block"}])
+async def test_a_claude_hook_with_an_unknown_top_level_decision_fails_closed(
+    sse_server: SSEServer, output: dict[str, Any]
+) -> None:
+    content = await wipe_call(sse_server, hooks=claude_hook(output))
+    assert "PreToolUse hook failed" in content
+
+
+async def test_a_native_hook_with_an_unknown_decision_fails_closed(sse_server: SSEServer) -> None:
+    async def hook(event: Any) -> HookResult:
+        return HookResult(decision="block")  # type: ignore[arg-type]
+
+    hooks = {"PreToolUse": [HookMatcher(hooks=[hook])]}
+    content = await wipe_call(sse_server, hooks=hooks)
+    assert "PreToolUse hook failed" in content
