@@ -5,6 +5,7 @@ permission lists that must fail closed, ClaudeSDKClient edge cases."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from typing import Any
@@ -258,3 +259,37 @@ async def test_a_native_hook_with_an_unknown_decision_fails_closed(sse_server: S
     hooks = {"PreToolUse": [HookMatcher(hooks=[hook])]}
     content = await wipe_call(sse_server, hooks=hooks)
     assert "PreToolUse hook failed" in content
+
+
+# --------------------------------------------------------------------------- options
+
+
+def test_a_system_prompt_file_that_is_a_fifo_is_refused_not_waited_on(tmp_path: Any) -> None:
+    fifo = tmp_path / "prompt"
+    os.mkfifo(fifo)  # no writer: opening it for reading blocks for ever
+    program = (
+        "import sys\n"
+        "from any_agent import ClaudeAgentOptions, ConfigurationError\n"
+        "try:\n"
+        "    ClaudeAgentOptions(base_url='http://127.0.0.1:9/v1', model='m',\n"
+        "                       system_prompt={'type': 'file', 'path': sys.argv[1]})\n"
+        "except ConfigurationError as exc:\n"
+        "    print(exc)\n"
+    )
+    try:
+        done = subprocess.run(
+            [sys.executable, "-c", program, str(fifo)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
+        )
+    except subprocess.TimeoutExpired:
+        raise AssertionError("reading the FIFO hung") from None
+    assert "not a regular file" in done.stdout
+
+
+async def test_retries_cut_short_by_max_turns_say_max_turns(sse_server: SSEServer) -> None:
+    sse_server.script.stream(text_stream("not json"))
+    result = await run(sse_server, output_format=FORMAT, max_turns=1)
+    assert (result.subtype, result.terminal_reason) == ("error_max_turns", "max_turns")

@@ -161,7 +161,7 @@ class AgentLoop:
                     if structured.ok or asked_again >= self.options.max_structured_output_retries:
                         break
                     if stats.turns >= self.options.max_turns:
-                        stop = "max_turns"
+                        stop, ended = "max_turns", "max_turns"
                         break
                     # asked again in the conversation, as it happened; now with the schema
                     # enforced where the server can (tools or not)
