@@ -95,14 +95,16 @@ class HookResult:
     """What a hook decided; every field is optional and None means "no change".
 
     - PreToolUse: ``decision="deny"`` refuses the call (``reason`` is shown to the model);
-      ``decision="allow"`` approves it without asking ``can_use_tool``; ``updated_input``
-      replaces the arguments.
+      ``decision="allow"`` approves it without asking ``can_use_tool``; ``decision="ask"``
+      makes ``can_use_tool`` decide even if the tool is in ``allowed_tools`` or another hook
+      allowed it (refused when there is no ``can_use_tool``); ``updated_input`` replaces
+      the arguments. Any other decision is a hook failure (the call is refused).
     - PostToolUse: ``updated_result`` replaces the result text.
     - UserPromptSubmit: ``decision="deny"`` blocks the prompt; ``updated_prompt`` rewrites it.
     - Stop: the result is ignored.
     """
 
-    decision: Literal["allow", "deny"] | None = None
+    decision: Literal["allow", "deny", "ask"] | None = None
     reason: str | None = None
     updated_input: Mapping[str, Any] | None = None
     updated_result: str | None = None

@@ -13,7 +13,13 @@ from ..errors import ToolResultError
 from ..tools import result_to_text
 from ..types import ImageBlock, ToolUseBlock, ToolUseError
 
-__all__ = ["CallLedger", "ToolOutcome", "malformed_call_result", "over_limit_result"]
+__all__ = [
+    "CallLedger",
+    "ToolOutcome",
+    "disallowed_result",
+    "malformed_call_result",
+    "over_limit_result",
+]
 
 # (tool_use_id, content, is_error, images the tool returned besides its text)
 ToolOutcome = tuple[str, str, bool, tuple[ImageBlock, ...]]
@@ -36,11 +42,18 @@ def over_limit_result(made: int, limit: int) -> str:
     )
 
 
+def disallowed_result(name: str) -> str:
+    """What the model is told about a call to a tool in ``disallowed_tools`` (not run)."""
+    return f"Permission denied: the tool {name!r} is disallowed"
+
+
 class CallLedger:
     """Open calls, their answers, the ids already run and those refused as over the limit."""
 
-    def __init__(self, max_tool_calls: int) -> None:
+    def __init__(self, max_tool_calls: int, disallowed_tools: Sequence[str] = ()) -> None:
         self._max_calls = max_tool_calls
+        # calls naming these are refused here, in manual mode too: never left to the caller
+        self._disallowed = frozenset(disallowed_tools)
         self.open: dict[str, Call] = {}
         self.results: dict[str, tuple[str, bool]] = {}
         self.executed: set[str] = set()
@@ -62,6 +75,12 @@ class CallLedger:
             known = ", ".join(sorted(self.open)) or "none"
             raise ToolResultError(
                 f"no open tool call with id {tool_use_id!r} (open calls: {known})"
+            )
+        call = self.open[tool_use_id]
+        if isinstance(call, ToolUseBlock) and call.name in self._disallowed:
+            raise ToolResultError(
+                f"tool call {tool_use_id!r} names {call.name!r}, which is in disallowed_tools; "
+                "it is refused and not run"
             )
         if tool_use_id in self.refused:
             raise ToolResultError(
@@ -89,6 +108,20 @@ class CallLedger:
             self.executed.add(call.id)
             self.refused.add(call.id)
         return refused
+
+    def refuse_disallowed(self, calls: Sequence[Call]) -> list[ToolOutcome]:
+        """Error results for the calls within the limit that name a disallowed tool (it was
+        never offered): whoever would run them, the SDK or the caller, never does."""
+        denied = [
+            c
+            for c in calls[: self._max_calls]
+            if isinstance(c, ToolUseBlock)
+            and c.name in self._disallowed
+            and c.id not in self.executed
+        ]
+        for call in denied:
+            self.executed.add(call.id)
+        return [(c.id, disallowed_result(c.name), True, ()) for c in denied]
 
     def claim(self, calls: Sequence[Call], runs_here: Callable[[str], bool]) -> list[Call]:
         """The calls within the limit to run now, marked executed before they run: a

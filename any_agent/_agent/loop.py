@@ -58,7 +58,7 @@ class AgentLoop:
     def __init__(self, options: AgentOptions, history: list[dict[str, Any]]) -> None:
         self.options = options
         self.history = history
-        self.ledger = CallLedger(options.max_tool_calls)
+        self.ledger = CallLedger(options.max_tool_calls, options.disallowed_tools)
         self.turns = Turns(options, profile_for(options.provider))
         self._tools = ToolRunner(options)
         self.mcp = McpHub(options)
@@ -161,7 +161,7 @@ class AgentLoop:
                     if structured.ok or asked_again >= self.options.max_structured_output_retries:
                         break
                     if stats.turns >= self.options.max_turns:
-                        stop = "max_turns"
+                        stop, ended = "max_turns", "max_turns"
                         break
                     # asked again in the conversation, as it happened; now with the schema
                     # enforced where the server can (tools or not)

@@ -104,7 +104,14 @@ async def _call(fn: Callable[..., Any], args: tuple[Any, ...], timeout: float | 
 
 
 def _as_result(fn: Callable[..., Any], value: Any) -> HookResult | None:
-    if value is None or isinstance(value, HookResult):
+    if value is None:
+        return None
+    if isinstance(value, HookResult):
+        if value.decision not in (None, "allow", "deny", "ask"):
+            raise _HookFailure(
+                f"{_label(fn)} returned decision={value.decision!r:.40}; a hook decides "
+                "'allow', 'deny', 'ask' or None"
+            )
         return value
     raise _HookFailure(
         f"{_label(fn)} returned {type(value).__name__}; a hook returns HookResult or None"
@@ -177,13 +184,14 @@ class HookRunner:
 
         Hooks run in order, each seeing the input as rewritten so far. The first denial
         wins. A hook's ``decision="allow"`` or a name in ``allowed_tools`` skips
-        ``can_use_tool``. With a non-empty ``allowed_tools`` and no ``can_use_tool``, an
-        unlisted tool is refused. Any failure denies.
+        ``can_use_tool``, unless a hook said ``"ask"`` (then only ``can_use_tool`` can
+        approve). With a non-empty ``allowed_tools`` and no ``can_use_tool``, an unlisted
+        tool is refused. Any failure denies.
         """
         current = dict(tool_input)
         if tool_name in self._disallowed:
             return PreToolDecision(False, current, f"the tool {tool_name!r} is disallowed")
-        approved = False
+        approved = asked = False
         for hook, timeout in self._selected("PreToolUse", tool_name):
             try:
                 event = PreToolUseInput(tool_name, copy.deepcopy(current), tool_use_id, recovered)
@@ -199,9 +207,16 @@ class HookRunner:
                     False, current, result.reason or f"denied by the hook {_label(hook)}"
                 )
             approved = approved or result.decision == "allow"
-        if approved or tool_name in self._allowed:
+            asked = asked or result.decision == "ask"
+        if not asked and (approved or tool_name in self._allowed):
             return PreToolDecision(True, current)
         if self._can_use_tool is None:
+            if asked:
+                return PreToolDecision(
+                    False,
+                    current,
+                    "a PreToolUse hook asked for confirmation and there is no can_use_tool to ask",
+                )
             if self._allowed:
                 return PreToolDecision(
                     False,
@@ -371,7 +386,7 @@ class ToolRunner:
     async def execute(
         self, calls: Sequence[ToolUseBlock | ToolUseError], ledger: CallLedger
     ) -> list[ToolOutcome]:
-        refused = ledger.refuse_over_limit(calls)
+        refused = ledger.refuse_over_limit(calls) + ledger.refuse_disallowed(calls)
         if not self._auto:
             return refused
         todo = ledger.claim(calls, lambda name: not self._registry.is_manual(name))

@@ -23,6 +23,7 @@ from jsonschema.validators import validator_for
 from pydantic import BaseModel, ValidationError
 
 from ..errors import ConfigurationError
+from .aio import describe_exception
 
 __all__ = ["OutputSpec", "Verdict", "output_spec"]
 
@@ -96,6 +97,11 @@ class OutputSpec:
                     for e in exc.errors(include_url=False, include_input=False)
                 )
                 return Verdict(False, error=_clip(details))
+            except Exception as exc:  # a validator of the user's raising other than ValueError
+                return Verdict(
+                    False,
+                    error=_clip(f"the output class's validation raised {describe_exception(exc)}"),
+                )
         try:
             problem = best_match(self._validator.iter_errors(value))
         except Exception as exc:  # an unresolvable $ref in the user's schema, say
@@ -114,9 +120,16 @@ def _parse(text: str) -> tuple[Any] | None:
     """The JSON value in ``text``: the whole text, a fenced block, or the span from the first
     ``{``/``[`` to the last ``}``/``]`` (models add prose around it). None if none parses."""
     candidates = [text.strip()]
-    fenced = re.search(r"```(?:json)?\s*\n?(.*?)```", text, re.DOTALL)
-    if fenced:
-        candidates.append(fenced.group(1).strip())
+    # found with str.find, not a regex: ``\s*`` before a lazy ``.*?`` is quadratic in the
+    # whitespace after an unclosed fence
+    opening = text.find("```")
+    if opening >= 0:
+        body = opening + 3
+        if text.startswith("json", body):
+            body += 4
+        closing = text.find("```", body)
+        if closing >= 0:
+            candidates.append(text[body:closing].strip())
     starts = [i for i in (text.find("{"), text.find("[")) if i >= 0]
     end = max(text.rfind("}"), text.rfind("]"))
     if starts and end > min(starts):

@@ -7,9 +7,11 @@ engine (its order, timeouts and fail-closed policy) is the same for both. The di
 returns is translated:
 
 - PreToolUse: ``hookSpecificOutput.permissionDecision`` ``"deny"`` / ``"allow"`` (with
-  ``permissionDecisionReason``, ``updatedInput``); ``"ask"`` / ``"defer"`` give no decision
-  (``can_use_tool`` decides); top-level ``decision: "block"`` denies; ``continue_: False``
-  denies with ``stopReason``.
+  ``permissionDecisionReason``, ``updatedInput``); ``"ask"`` makes ``can_use_tool`` decide
+  (refused without one, even for a tool in ``allowed_tools``); ``"defer"`` refuses (a call
+  is never held back for later here); top-level ``decision: "block"`` denies,
+  ``"approve"`` allows, any other value is a hook failure; ``continue_: False`` denies
+  with ``stopReason``.
 - PostToolUse: ``updatedToolOutput`` / ``updatedMCPToolOutput`` replace the result;
   ``additionalContext`` and a ``decision: "block"`` reason are appended to it.
 - UserPromptSubmit: ``decision: "block"`` (or ``continue_: False``) blocks the prompt;
@@ -131,7 +133,10 @@ def _result(event: object, out: object) -> HookResult | None:
     stopped = out.get("continue_", out.get("continue", True)) is False
     stop_reason = _text(out.get("stopReason"), "stopReason")
     reason = _text(out.get("reason"), "reason")
-    blocked = out.get("decision") == "block"
+    top = out.get("decision")
+    if top not in (None, "approve", "block"):
+        raise TypeError(f"unknown decision {top!r:.40}; claude-agent-sdk's are 'approve', 'block'")
+    blocked = top == "block"
     if isinstance(event, PreToolUseInput):
         decision = specific.get("permissionDecision")
         why = _text(specific.get("permissionDecisionReason"), "permissionDecisionReason")
@@ -140,7 +145,13 @@ def _result(event: object, out: object) -> HookResult | None:
             raise TypeError(f"unknown permissionDecision {decision!r}")
         if stopped or blocked or decision == "deny":
             return HookResult.deny(why or reason or stop_reason or "denied by a PreToolUse hook")
-        if decision == "allow" or out.get("decision") == "approve":
+        if decision == "defer":
+            return HookResult.deny(
+                why or "a PreToolUse hook deferred the call (calls are not held back here)"
+            )
+        if decision == "ask":
+            return HookResult(decision="ask", reason=why, updated_input=updated)
+        if decision == "allow" or top == "approve":
             return HookResult.allow(updated)
         return HookResult(updated_input=updated)
     if isinstance(event, PostToolUseInput):

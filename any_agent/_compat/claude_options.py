@@ -9,9 +9,9 @@ so that a port never silently behaves differently.
 from __future__ import annotations
 
 import os
+import stat
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import fields
-from pathlib import Path
 from typing import Any
 
 from ..config import ENV_BASE_URL, ENV_MODEL, get_base_url
@@ -188,7 +188,11 @@ def _system_prompt(value: Any) -> str | None:
         if not isinstance(path, str):
             raise ConfigurationError("system_prompt {'type': 'file'} needs a str 'path'")
         try:
-            with Path(path).open("rb") as handle:
+            # O_NONBLOCK: a FIFO or a device in the path's place must not block the open
+            fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+            with os.fdopen(fd, "rb") as handle:
+                if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+                    raise ConfigurationError(f"system_prompt file {path!r} is not a regular file")
                 data = handle.read(_MAX_PROMPT_FILE_BYTES + 1)
         except OSError as exc:
             raise ConfigurationError(f"system_prompt file {path!r}: {exc.strerror}") from None
