@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 
 from .catalogue.checks import Check
-from .harness.runner import Column
+from .harness.runner import Column, recording_predates
 from .settings import Settings
 from .vocabulary import Layer
 
@@ -25,6 +25,11 @@ def planned_items(s: Settings, columns: Sequence[Column]) -> Iterator[tuple[Colu
             for layer in check.layers:
                 if layer not in s.layers:
                     continue
-                if recorded_only and f"{check.id}[{layer}]" not in expected:
-                    continue  # replay what was recorded unless --checks says more
+                if (
+                    recorded_only
+                    and f"{check.id}[{layer}]" not in expected
+                    and not recording_predates(column, check, layer)
+                ):
+                    continue  # replay what was recorded unless --checks says more; a check
+                    # newer than the recording is shown as not-recorded, not left out
                 yield column, check, layer

@@ -190,7 +190,7 @@ class ConformanceItem(pytest.Item):
             raise ConformanceFailure(f"ERROR (harness): {msg}")
         if outcome == "fail" and self.check.level == "MUST":
             raise ConformanceFailure(f"MUST: {self.check.statement}\n  → {msg}")
-        if outcome in ("unsupported", "n/a", "not-run"):
+        if outcome in ("unsupported", "n/a", "not-run", "not-recorded"):
             pytest.skip(f"{outcome}: {msg}")
         if outcome == "xfail":
             pytest.xfail(f"{result.reason} ({result.link})" if result.link else str(result.reason))
@@ -337,6 +337,7 @@ class ConformanceSession:
             "unsupported": ("unsupported", "u", "UNSUPPORTED"),
             "n/a": ("n/a", "n", "N/A"),
             "not-run": ("not-run", "-", "NOT-RUN"),
+            "not-recorded": ("not-recorded", "o", "NOT-RECORDED"),
             "error": ("failed", "E", "ERROR"),
             "flaky": ("flaky", "~", "FLAKY"),
         }

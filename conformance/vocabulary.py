@@ -26,7 +26,16 @@ __all__ = [
 SCHEMA_VERSION = 1
 
 Outcome = Literal[
-    "pass", "warn", "fail", "flaky", "unsupported", "n/a", "xfail", "error", "not-run"
+    "pass",
+    "warn",
+    "fail",
+    "flaky",
+    "unsupported",
+    "n/a",
+    "xfail",
+    "error",
+    "not-run",
+    "not-recorded",
 ]
 Level = Literal["MUST", "SHOULD", "MAY"]
 Layer = Literal["wire", "sdk"]
@@ -43,11 +52,12 @@ OUTCOMES: tuple[Outcome, ...] = (
     "n/a",
     "error",
     "not-run",
+    "not-recorded",
 )
 #: Outcomes that count as passing in summaries (the matrix's meters, the verdict words).
 PASSING = frozenset({"pass", "warn"})
 #: Outcomes left out of pass/total counts.
-NOT_COUNTED = frozenset({"n/a", "not-run"})
+NOT_COUNTED = frozenset({"n/a", "not-run", "not-recorded"})
 
 OUTCOME_MEANING: Mapping[str, str] = {
     "pass": "the requirement holds",
@@ -60,6 +70,8 @@ OUTCOME_MEANING: Mapping[str, str] = {
     "n/a": "the check does not apply to this server or model",
     "error": "the harness could not judge (infrastructure, missing or unused cassette)",
     "not-run": "not run in this mode (a live-only check during replay, without a recorded fact)",
+    "not-recorded": "the replayed recording predates the check (made by an older suite): the "
+    "message gives the command that records it",
 }
 LEVELS: tuple[Level, ...] = ("MUST", "SHOULD", "MAY")
 LAYERS: tuple[Layer, ...] = ("wire", "sdk")

@@ -1,9 +1,9 @@
 """A claude-agent-sdk program run on a local model: structured output, hooks, allowed_tools.
 
-Written for claude-agent-sdk; ported by changing the import line. The server and the model
-come from $ANY_AGENT_BASE_URL and $ANY_AGENT_MODEL. Claude Code's built-in tools (Bash,
-Read, ...) do not exist here, so the one tool is an @tool function given with ``tools=``
-(with an MCP server in ``mcp_servers=`` instead, that line would be claude-agent-sdk's too).
+Written for claude-agent-sdk; ported by changing the import line and nothing else (the
+test suite checks that mechanically). The server and the model come from $ANY_AGENT_BASE_URL
+and $ANY_AGENT_MODEL. Claude Code's built-in tools (Bash, Read, ...) do not exist here, so the
+one tool comes from an in-process MCP server.
 """
 
 import asyncio
@@ -17,6 +17,7 @@ from any_agent import (  # was: from claude_agent_sdk import (
     ResultMessage,
     TextBlock,
     ToolUseBlock,
+    create_sdk_mcp_server,
     tool,
 )
 
@@ -27,10 +28,10 @@ ANSWER_SCHEMA = {
 }
 
 
-@tool
-def get_weather(city: str) -> dict[str, Any]:
-    """Current weather for a city."""
-    return {"city": city, "temperature": 21, "sky": "clear"}
+@tool("get_weather", "Current weather for a city", {"city": str})
+async def get_weather(args: dict[str, Any]) -> dict[str, Any]:
+    report = f"{args['city']}: 21 °C, clear sky"
+    return {"content": [{"type": "text", "text": report}]}
 
 
 async def log_tool_use(input_data: dict[str, Any], tool_use_id: Any, context: Any) -> Any:
@@ -47,13 +48,13 @@ async def no_passwords(input_data: dict[str, Any], tool_use_id: Any, context: An
 async def main() -> None:
     options = ClaudeAgentOptions(
         system_prompt="Use the tools when they help.",
-        allowed_tools=["get_weather"],  # auto-approved; any other tool would be refused
+        mcp_servers={"weather": create_sdk_mcp_server(name="weather", tools=[get_weather])},
+        allowed_tools=["mcp__weather__get_weather"],  # auto-approved; others would be refused
         hooks={
-            "PreToolUse": [HookMatcher(matcher="get_weather", hooks=[log_tool_use])],
+            "PreToolUse": [HookMatcher(matcher="mcp__weather__get_weather", hooks=[log_tool_use])],
             "UserPromptSubmit": [HookMatcher(hooks=[no_passwords])],
         },
         output_format={"type": "json_schema", "schema": ANSWER_SCHEMA},
-        tools=[get_weather],
         max_turns=6,
     )
     async with ClaudeSDKClient(options=options) as client:

@@ -212,6 +212,12 @@ CHECKS: tuple[Check, ...] = (
     _c("tools.args-unicode", "SHOULD", "Non-ASCII arguments",
        "Arguments with non-ASCII text SHOULD stream as valid JSON that keeps the characters.",
        area=_T, requires=_TOOLS),
+    # SDK layer only: MCP is any-agent's, the wire round trip is multiturn.agent-loop's
+    Check(id="tools.mcp-round-trip", title="MCP tool round trip", level="SHOULD",
+          statement="Offered an MCP server's tool, named `mcp__<server>__<tool>`, the model SHOULD "
+          "call it by that name with valid arguments and answer from its result, which the SDK "
+          "gets through its MCP client (an in-process `create_sdk_mcp_server` tool).",
+          area=_T, since="0.1.1", requires=_TOOLS, layers=("sdk",)),
     # ---- timeouts and liveness (live only) ---------------------------------------------------
     _c("timeout.time-to-headers", "SHOULD", "Time to response headers",
        "A server SHOULD send response headers promptly (within the first-token bound), so "

@@ -20,6 +20,7 @@ __all__ = [
     "FOREIGN_IDS",
     "LONG_STORY",
     "MARKUP_PATTERNS",
+    "MCP_WEATHER_PROMPT",
     "PARALLEL_PROMPT",
     "SEED",
     "SHORT_STORY",
@@ -64,6 +65,8 @@ WEATHER_PROMPT = "What is the weather in Paris? Use the get_weather tool."
 PARALLEL_PROMPT = "What is the weather in Paris and in London? Call the tool once for each city."
 TIME_PROMPT = "What time is it now? Use the get_time tool."
 UNICODE_CITY_PROMPT = "What is the weather in São Paulo? Use the get_weather tool."
+#: tools.mcp-round-trip: the in-process MCP server "weather" offers get_weather under this name
+MCP_WEATHER_PROMPT = "What is the weather in Paris? Use the mcp__weather__get_weather tool."
 #: A model id no server serves.
 UNKNOWN_MODEL = "no-such-model-conformance-xyz"
 #: Tool-call ids in the shapes other servers mint, for histories a server must accept.

@@ -50,7 +50,7 @@ async def history(ctx: Ctx) -> None:
         ctx.warn(f"the answer does not use the history: {content[:60]!r}")
 
 
-def _judge_answer(ctx: Ctx, content: str, calls: int, where: str) -> None:
+def judge_answer(ctx: Ctx, content: str, calls: int, where: str) -> None:
     if calls and not content.strip():
         ctx.warn(f"{where}: the model called the tool again instead of answering")
         return
@@ -66,7 +66,7 @@ async def _judge_streamed_answer(ctx: Ctx, messages: list[dict[str, Any]], where
     ctx.require_2xx(resp, where)
     s = summarize_stream(resp.events())
     ctx.require_finished(s, where)
-    _judge_answer(ctx, s.content, len(s.tool_calls), where)
+    judge_answer(ctx, s.content, len(s.tool_calls), where)
 
 
 @impl("multiturn.tool-result-roundtrip")
@@ -74,7 +74,7 @@ async def tool_result_roundtrip(ctx: Ctx) -> None:
     messages = tool_history(content="")
     data = await ctx.complete(_body(ctx, messages), "non-streamed")
     msg = data["choices"][0].get("message") or {}
-    _judge_answer(ctx, msg.get("content") or "", len(msg.get("tool_calls") or []), "non-streamed")
+    judge_answer(ctx, msg.get("content") or "", len(msg.get("tool_calls") or []), "non-streamed")
     await _judge_streamed_answer(ctx, messages, "streamed")
 
 
@@ -86,7 +86,7 @@ async def tool_result_roundtrip_sdk(ctx: Ctx) -> None:
     )
     if run.error is not None:
         ctx.fail(f"the SDK raised {run.describe()}")
-    _judge_answer(ctx, run.text, len(run.of_type("ToolUseBlock")), "SDK")
+    judge_answer(ctx, run.text, len(run.of_type("ToolUseBlock")), "SDK")
 
 
 @impl("multiturn.assistant-content-null")
@@ -254,4 +254,4 @@ async def agent_loop_sdk(ctx: Ctx) -> None:
     if result.stop_reason == "max_turns":
         ctx.warn("the model kept calling the tool until max_turns instead of answering")
         return
-    _judge_answer(ctx, result.result, 0, "SDK loop")
+    judge_answer(ctx, result.result, 0, "SDK loop")

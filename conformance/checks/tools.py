@@ -12,6 +12,7 @@ from ..harness.context import Ctx, SDKRun
 from ..harness.stream import StreamSummary, ToolCallAcc
 from ._prompts import (
     FORECAST_TOOL,
+    MCP_WEATHER_PROMPT,
     PARALLEL_PROMPT,
     SYSTEM,
     TIME_PROMPT,
@@ -25,6 +26,7 @@ from ._prompts import (
     message_text,
     validate_schema,
 )
+from .multiturn import judge_answer
 
 ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
@@ -464,3 +466,47 @@ async def args_unicode(ctx: Ctx) -> None:
         ctx.fail(f"city carries U+FFFD: {city!r}")
     if "São" not in city:
         ctx.warn(f"city is {city!r} (non-ASCII not kept by the model)")
+
+
+@impl("tools.mcp-round-trip", "sdk")
+async def mcp_round_trip_sdk(ctx: Ctx) -> None:
+    """An MCP tool through the agent loop: an in-process server (no subprocess, no ``mcp``
+    package), its tool offered as ``mcp__weather__get_weather``, run when the model calls it,
+    its result sent back for the answer."""
+    from any_agent import create_sdk_mcp_server, tool
+
+    ran: list[dict[str, Any]] = []
+
+    @tool("get_weather", "Get the current weather for a city", {"city": str})
+    async def get_weather(args: dict[str, Any]) -> dict[str, Any]:
+        ran.append(dict(args))
+        report = '{"city": "Paris", "temperature_c": 21, "sky": "sunny"}'
+        return {"content": [{"type": "text", "text": report}]}
+
+    server = create_sdk_mcp_server(name="weather", version="1.0.0", tools=[get_weather])
+    name = "mcp__weather__get_weather"
+    run = await ctx.sdk_run(
+        MCP_WEATHER_PROMPT,
+        system_prompt=SYSTEM,
+        mcp_servers={"weather": server},
+        allowed_tools=[name],
+        auto_execute_tools=True,
+        max_turns=3,
+        max_tokens=64,
+    )
+    if run.error is not None:
+        ctx.fail(f"the SDK raised {run.describe()}")
+    called = [b.name for b in run.of_type("ToolUseBlock")]
+    if not ran:
+        if called:
+            ctx.fail(f"the model called {called} but never {name}, so the MCP tool never ran")
+        ctx.fail(f"the model never called {name} ({run.describe()})")
+    if not any(str(r.get("city", "")).strip() for r in ran):
+        ctx.fail(f"{name} ran with an empty city: {ran!r}")
+    result = run.result
+    if result is None or result.num_turns < 2:
+        ctx.fail("the loop did not send the MCP tool's result back for a second turn")
+    if result.stop_reason == "max_turns":
+        ctx.warn("the model kept calling the MCP tool until max_turns instead of answering")
+        return
+    judge_answer(ctx, result.result, 0, "MCP loop")

@@ -5,6 +5,8 @@ This is the only place that decides outcomes from what a check did:
 * declared capability absent → ``unsupported``;
 * live-only check during replay → the result recorded in the manifest (``from_manifest``),
   or ``not-run`` without one;
+* replay of a recording made by a suite older than the check's ``since`` (and whose manifest
+  has no outcome for it) → ``not-recorded``, with the command that records it;
 * replay with the cassette missing, an interaction missing, or one left unused → ``error``;
 * a failure the provider profile lists → ``xfail`` (reason + link); a listed failure that
   does not reproduce → ``warn``, so the profile gets cleaned up;
@@ -31,7 +33,7 @@ from .context import Ctx, Target, Verdict, cassette_error_in
 from .http import WireClient
 from .recording import Manifest, cassette_path, column_dir, make_vcr, redact, redact_data
 
-__all__ = ["Column", "run_item"]
+__all__ = ["Column", "recording_predates", "run_item"]
 
 
 @dataclass(slots=True)
@@ -173,6 +175,15 @@ def _run(check: Check, layer: Layer, column: Column, result: CheckResult) -> Non
         result.message = f"no implementation for {check.id} [{layer}]"
         return
 
+    if target.mode == "replay" and recording_predates(column, check, layer):
+        result.outcome = "not-recorded"
+        result.message = (
+            f"this recording was made by suite {column.manifest.suite_version}, "
+            f"before the check existed (suite {check.since}); record it with: make record "
+            f"PROVIDER={target.provider} MODEL={target.model} CHECKS={check.id}"
+        )
+        return
+
     recorded_live = result.key in column.manifest.live
     if target.mode == "replay" and (not check.replayable or recorded_live):
         recorded = column.manifest.live.get(result.key)
@@ -275,6 +286,21 @@ def _run(check: Check, layer: Layer, column: Column, result: CheckResult) -> Non
             result.message = _message(
                 ctx, f"{message} (not replayable: {ctx.unreplayable}; kept in the manifest)"
             )
+
+
+def recording_predates(column: Column, check: Check, layer: Layer) -> bool:
+    """The column's recording was made by a suite older than the check (and holds no outcome
+    for it): a replay reports it ``not-recorded`` instead of erring on the missing cassette."""
+    return (
+        _version(column.manifest.suite_version) < _version(check.since)
+        and f"{check.id}[{layer}]" not in column.manifest.expected
+    )
+
+
+def _version(text: str) -> tuple[int, ...]:
+    """``0.1.1`` → ``(0, 1, 1)`` (a pre-release suffix ignored; junk counts as 0)."""
+    parts = text.split("-")[0].split(".")
+    return tuple(int(p) if p.isdigit() else 0 for p in parts)
 
 
 def _execute(go: Any, *, block_network: bool) -> None:

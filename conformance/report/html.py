@@ -243,7 +243,8 @@ def _cards(matrix: Matrix) -> str:
             out.append(_meter(label, passed, total))
         chips = []
         for outcome in (
-            "pass", "fail", "xfail", "flaky", "warn", "error", "unsupported", "not-run"
+            "pass", "fail", "xfail", "flaky", "warn", "error", "unsupported", "not-run",
+            "not-recorded",
         ):  # fmt: skip
             count = summary.counts.get(outcome, 0)
             if count:

@@ -75,13 +75,22 @@ LEGEND: tuple[OutcomeInfo, ...] = (
         "not run",
         "deselected, or a live-only check in a replayed run (unknown)",
     ),
+    OutcomeInfo(
+        "not-recorded",
+        "⏺️",
+        "○",
+        "not recorded",
+        "the recording predates the check (an older suite made it); the note says how to record it",
+    ),
     OutcomeInfo("missing", "·", "·", "no result", "this run has no result for the check"),
     OutcomeInfo("unknown", "❓", "?", "unknown outcome", "an outcome this renderer does not know"),
 )
 _INFO = {info.outcome: info for info in LEGEND}
 
 #: Outcomes that get a numbered note explaining why.
-NOTE_OUTCOMES = frozenset({"warn", "xfail", "flaky", "fail", "error", "unsupported"})
+NOTE_OUTCOMES = frozenset(
+    {"warn", "xfail", "flaky", "fail", "error", "unsupported", "not-recorded"}
+)
 
 
 def outcome_info(outcome: str | None) -> OutcomeInfo:
@@ -229,8 +238,13 @@ def _merge(group: Sequence[RunFile]) -> dict[tuple[str, str], ResultView]:
         for result in run_file.results:
             slot = (result.check, result.layer)
             old = cells.get(slot)
-            # A check that a newer run could not run (live-only in replay) keeps the older result.
-            if result.outcome == "not-run" and old is not None and old.outcome != "not-run":
+            # A check that a newer run could not run (live-only in replay, or newer than the
+            # recording) keeps the older result.
+            if (
+                result.outcome in ("not-run", "not-recorded")
+                and old is not None
+                and old.outcome not in ("not-run", "not-recorded")
+            ):
                 continue
             cells[slot] = result
     return cells

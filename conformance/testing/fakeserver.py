@@ -35,6 +35,8 @@ QUIRKS: dict[str, str] = {
     "named-as-auto": "a named tool_choice is ignored",
     "secret-headers": "responses carry x-litellm-* headers and echo a key-like string",
     "slow-headers": "headers are sent after 1.5 s",
+    "stream-drops-tool-calls": "streamed tool calls are dropped: the stream ends with "
+    "finish_reason stop and no delta.tool_calls (LiteLLM's ollama/ route, BerriAI/litellm#35711)",
 }
 MODEL = "ref-model"
 CITIES = ("Paris", "London", "São Paulo", "Tokyo")
@@ -410,7 +412,9 @@ class FakeServer:
         if plan["reasoning"]:
             for piece in self._tokens(plan["reasoning"]):
                 await send(chunk({"reasoning_content": piece}))
-        if plan["calls"] and "markup" not in q:
+        if plan["calls"] and "stream-drops-tool-calls" in q:
+            finish = "stop"
+        elif plan["calls"] and "markup" not in q:
             for k, (name, args) in enumerate(plan["calls"]):
                 raw = json.dumps(args)
                 head: dict[str, Any] = {
