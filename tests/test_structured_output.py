@@ -124,7 +124,10 @@ async def test_tools_first_then_the_structured_answer_on_vllm(sse_server: SSESer
     assert "tools" in sent[0]
     assert "response_format" not in sent[0]  # the tool turn
     assert "response_format" not in sent[1]  # after the tool result, tools still offered
-    assert "response_format" in sent[2]  # asked again for the structured answer
+    # asked again for the structured answer: the schema enforced, and no tools beside it
+    assert "response_format" in sent[2]
+    assert "tools" not in sent[2]
+    assert "parallel_tool_calls" not in sent[2]
     assert result.structured_output == {"city": "Paris", "temp": 21.5}
     assert result.num_tool_calls == 1
 

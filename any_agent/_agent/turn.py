@@ -535,23 +535,35 @@ class Turns:
             body["max_tokens"] = options.max_tokens
         offered = [t for t in self.mcp_tools if options.offers(t["function"]["name"])]
         tools = options.tool_definitions() + offered
-        if tools:
+        schema_only = self._schema_only_turn()
+        if tools and not schema_only:
             body["tools"] = tools
             if self._profile.parallel_tool_calls is not None:
                 body["parallel_tool_calls"] = self._profile.parallel_tool_calls
-        if self.output is not None and self._enforce_schema(bool(tools)):
+        if self.output is not None and (schema_only or self._enforce_schema(bool(tools))):
             body["response_format"] = self.output.response_format()
         merge_fields(body, self._thinking, options.extra_body)
         return body
 
     def _enforce_schema(self, with_tools: bool) -> bool:
         """Whether this request carries ``response_format``: where the server enforces it,
-        and never beside tools it would make impossible, except when the loop asks again
-        for the structured answer (then the answer is what matters)."""
+        and never beside tools it would make impossible."""
         profile = self._profile
         if profile.json_schema != "enforced":
             return False
-        return not with_tools or not profile.json_schema_excludes_tools or self.structured_turn
+        return not with_tools or not profile.json_schema_excludes_tools
+
+    def _schema_only_turn(self) -> bool:
+        """The loop asks again for the structured answer on a server whose enforced schema
+        rules tool calls out: that request offers no tools and enforces the schema (the tools
+        came first; the two are never sent together there)."""
+        profile = self._profile
+        return (
+            self.output is not None
+            and self.structured_turn
+            and profile.json_schema == "enforced"
+            and profile.json_schema_excludes_tools
+        )
 
     def _system_prompt(self) -> str | None:
         base = self.options.system_prompt
