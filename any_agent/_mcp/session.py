@@ -216,6 +216,8 @@ class Connection:
         task = self._task
         if task is None:
             return
+        if not self._ready.is_set():
+            task.cancel()  # still starting: it waits on the server, not on the stop event
         cancelled = False
         for attempt in (0, 1):
             while not task.done():
@@ -264,13 +266,17 @@ class McpHub:
             if isinstance(spec, (StdioSpec, HttpSpec))
         ]
         self._loop = asyncio.get_running_loop()
-        results = await asyncio.gather(
-            *(c.start() for c in self._connections), return_exceptions=True
-        )
+        try:
+            results = await asyncio.gather(
+                *(c.start() for c in self._connections), return_exceptions=True
+            )
+        except BaseException:
+            # cancelled while starting: forget the start, so the next query starts again
+            await self.close()
+            raise
         failures = [r for r in results if isinstance(r, BaseException)]
         if failures:
             await self.close()
-            self._loop = None
             raise failures[0]
         return [tool for c in self._connections for tool in c.tools]
 
