@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from mcp_helpers import SERVERS, calls_turn
+from mcp_helpers import SERVERS
 from sse_server import SSEServer, opts, text_stream
 
 from any_agent import Client, MCPServerError
@@ -39,8 +39,7 @@ async def test_a_start_cancelled_midway_starts_again_on_the_next_query(
     client = Client(options)
     await client.query("go")
     first = asyncio.ensure_future(client.receive_response().__anext__())
-    while not flag.exists():
-        await asyncio.sleep(0.05)
+    await sse_server.until(flag.exists, GUARD)
     first.cancel()
     with pytest.raises(asyncio.CancelledError):
         await asyncio.wait_for(first, GUARD)
@@ -50,3 +49,68 @@ async def test_a_start_cancelled_midway_starts_again_on_the_next_query(
         assert offered == ["mcp__h__t"]  # was: no tools at all, the servers never restarted
     finally:
         await asyncio.wait_for(client.close(), GUARD)
+
+
+async def start(options: Any) -> None:
+    async with Client(options):
+        pass
+
+
+@pytest.mark.parametrize(
+    ("servers", "words", "culprit"),
+    [
+        # one server offering the same name twice (the chat server would get it twice)
+        ({"h": hostile("tools", "a,a")}, "offers two tools named 'a'", "h"),
+        # 'a' + 'b__c' and 'a__b' + 'c' are both mcp__a__b__c
+        (
+            {"a": hostile("tools", "b__c"), "a__b": hostile("tools", "c")},
+            "mcp__a__b__c, the name of a tool of server 'a'",
+            "a__b",
+        ),
+    ],
+)
+async def test_tool_names_that_clash_are_refused_at_start(
+    sse_server: SSEServer, servers: dict[str, Any], words: str, culprit: str
+) -> None:
+    options = opts(sse_server, mcp_servers=servers)
+    with pytest.raises(MCPServerError, match=words) as caught:
+        await asyncio.wait_for(start(options), GUARD)
+    assert caught.value.server == culprit
+
+
+async def test_a_tool_name_ending_in_a_newline_is_refused(sse_server: SSEServer) -> None:
+    # `$` matches before a final newline: "mcp__h__t\n" was offered to the chat server
+    options = opts(sse_server, mcp_servers={"h": hostile("tools", "t\n")})
+    with pytest.raises(MCPServerError, match="offers a tool named 't\\\\n'") as caught:
+        await asyncio.wait_for(start(options), GUARD)
+    assert caught.value.tool == "t\n"
+
+
+def test_names_ending_in_a_newline_are_refused_at_construction() -> None:
+    from any_agent import AgentOptions, ConfigurationError, ToolDefinitionError, tool
+
+    with pytest.raises(ConfigurationError, match="server name"):
+        AgentOptions(
+            model="m", base_url="http://127.0.0.1:9/v1", mcp_servers={"srv\n": {"command": "x"}}
+        )
+    with pytest.raises(ToolDefinitionError, match="invalid"):
+        tool("add\n", "Add", {"a": int})
+    with pytest.raises(ToolDefinitionError):
+
+        @tool(name="add\n")
+        def add(a: int) -> int:
+            return a
+
+
+def test_in_process_servers_whose_names_join_to_one_name_are_refused() -> None:
+    from any_agent import AgentOptions, ConfigurationError, create_sdk_mcp_server, tool
+
+    async def handler(args: dict[str, Any]) -> dict[str, Any]:
+        return {"content": []}
+
+    first = create_sdk_mcp_server("one", tools=[tool("b__c", "x", {})(handler)])
+    second = create_sdk_mcp_server("two", tools=[tool("c", "y", {})(handler)])
+    with pytest.raises(ConfigurationError, match="of mcp_servers\\['a'\\]"):
+        AgentOptions(
+            model="m", base_url="http://127.0.0.1:9/v1", mcp_servers={"a": first, "a__b": second}
+        )

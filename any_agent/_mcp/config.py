@@ -16,8 +16,8 @@ __all__ = ["PREFIX", "HttpSpec", "SdkSpec", "ServerSpec", "StdioSpec", "parse_se
 
 #: MCP tools are offered as ``mcp__<server>__<tool>`` (claude-agent-sdk's names).
 PREFIX = "mcp__"
-_SERVER_NAME = re.compile(r"^[A-Za-z0-9_-]+$")
-_TOOL_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+_SERVER_NAME = re.compile(r"^[A-Za-z0-9_-]+\Z")
+_TOOL_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}\Z")
 _KEYS = {
     "stdio": {"type", "command", "args", "env"},
     "http": {"type", "url", "headers"},

@@ -38,10 +38,11 @@ def _leaf(exc: BaseException) -> BaseException:
 class McpTool:
     """One MCP tool as a tool of the agent, offered as ``mcp__<server>__<tool>``."""
 
-    def __init__(self, name: str, definition: dict[str, Any], call: Any) -> None:
+    def __init__(self, name: str, definition: dict[str, Any], call: Any, tool: str = "") -> None:
         self.name = name
         self.definition = definition
         self._call = call
+        self.tool = tool or name  # the server's own name for it
 
     async def run(self, arguments: Mapping[str, Any]) -> ToolOutput:
         """The call's result; raises MCPServerError when the server failed."""
@@ -170,7 +171,7 @@ class Connection:
         async def call(arguments: Mapping[str, Any]) -> ToolOutput:
             return await self.call(mcp_name, arguments)
 
-        return McpTool(full, definition, call)
+        return McpTool(full, definition, call, mcp_name)
 
     async def call(self, tool: str, arguments: Mapping[str, Any]) -> ToolOutput:
         if self._dead.is_set() or self._session is None:
@@ -275,10 +276,38 @@ class McpHub:
             await self.close()
             raise
         failures = [r for r in results if isinstance(r, BaseException)]
-        if failures:
+        clash = None if failures else self._clash()
+        if failures or clash:
             await self.close()
-            raise failures[0]
+            raise failures[0] if failures else clash  # type: ignore[misc]
         return [tool for c in self._connections for tool in c.tools]
+
+    def _clash(self) -> MCPServerError | None:
+        """A tool name offered twice (one server listing it twice, or two servers whose
+        key and tool names join to the same ``mcp__…`` name): the chat server must not get
+        two tools of one name, and which one a call runs would be a guess."""
+        owners: dict[str, str] = dict.fromkeys(self._options.tool_names(), "AgentOptions.tools")
+        for spec in self._specs:
+            if isinstance(spec, SdkSpec):
+                for sdk_tool in spec.server.tools:
+                    owners[tool_name(spec.name, sdk_tool.name) or ""] = f"server {spec.name!r}"
+        for connection in self._connections:
+            mine: set[str] = set()
+            for tool in connection.tools:
+                if tool.name in mine:
+                    return MCPServerError(
+                        connection.name, f"offers two tools named {tool.tool!r}", tool=tool.tool
+                    )
+                if tool.name in owners:
+                    return MCPServerError(
+                        connection.name,
+                        f"its tool {tool.tool!r} would be offered as {tool.name}, the name of "
+                        f"a tool of {owners[tool.name]}; rename a server key or a tool",
+                        tool=tool.tool,
+                    )
+                mine.add(tool.name)
+            owners.update(dict.fromkeys(mine, f"server {connection.name!r}"))
+        return None
 
     async def close(self) -> None:
         """Stop every server (bounded; no process survives)."""
