@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from mcp_helpers import SERVERS
+from mcp_helpers import SERVERS, calls_turn
 from sse_server import SSEServer, opts, text_stream
 
 from any_agent import Client, MCPServerError
@@ -114,3 +114,24 @@ def test_in_process_servers_whose_names_join_to_one_name_are_refused() -> None:
         AgentOptions(
             model="m", base_url="http://127.0.0.1:9/v1", mcp_servers={"a": first, "a__b": second}
         )
+
+
+@pytest.mark.parametrize("kind", ["video", "structured-list", "output-schema"])
+async def test_a_result_that_does_not_validate_is_an_error_result_and_the_server_lives(
+    sse_server: SSEServer, kind: str
+) -> None:
+    # a JSON-RPC answer whose result the mcp package rejects (a content type newer than it,
+    # structuredContent that is not an object, or one breaking the tool's outputSchema): the
+    # connection is fine, so the call gets an error result; it used to end the server and run
+    sse_server.script.stream(calls_turn(("c1", "mcp__h__t", "{}")))
+    sse_server.script.stream(text_stream("it failed"))
+    sse_server.script.stream(calls_turn(("c2", "mcp__h__t", "{}")))
+    sse_server.script.stream(text_stream("failed again"))
+    options = opts(sse_server, max_turns=3, mcp_servers={"h": hostile("bad-result", kind)})
+    async with Client(options) as client:
+        for prompt in ("go", "again"):
+            messages = await asyncio.wait_for(converse(client, prompt), GUARD)
+            assert messages[-1].subtype == "success"
+            result = client.history[-2]
+            assert result["role"] == "tool"
+            assert "MCP server 'h' answered with a result that is not valid" in result["content"]

@@ -12,9 +12,17 @@ from collections.abc import Mapping
 from typing import Any
 
 from .._agent.aio import describe_exception
-from ..errors import MCPServerError
+from ..errors import MCPServerError, clip
 from ..tools import ToolOutput
-from .compat import CONNECTION_CLOSED, dump, error_code, list_tools_page, next_cursor, require_mcp
+from .compat import (
+    CONNECTION_CLOSED,
+    dump,
+    error_code,
+    is_invalid_result,
+    list_tools_page,
+    next_cursor,
+    require_mcp,
+)
 from .config import HttpSpec, SdkSpec, ServerSpec, StdioSpec, parse_servers, tool_name
 from .results import to_output
 from .sdk import SdkMcpTool
@@ -199,6 +207,12 @@ class Connection:
             if code is not None and code != CONNECTION_CLOSED and not self._dead.is_set():
                 # the server answered with a JSON-RPC error (unknown tool, bad params...)
                 return ToolOutput(f"MCP server {self.name!r} refused the call: {exc}", True)
+            if is_invalid_result(exc) and not self._dead.is_set():
+                return ToolOutput(
+                    f"MCP server {self.name!r} answered with a result that is not valid: "
+                    + clip(describe_exception(_leaf(exc)), 600),
+                    True,
+                )
             self._fail(describe_exception(_leaf(exc)))
         if self._dead.is_set():
             raise MCPServerError(
