@@ -417,7 +417,13 @@ class AgentOptions:
                 return repr(
                     {
                         key: {
-                            k: (dict.fromkeys(v, "***") if k in ("headers", "env") else v)
+                            k: (
+                                dict.fromkeys(v, "***")
+                                if k in ("headers", "env") and isinstance(v, Mapping)
+                                else redact_url(v)
+                                if k == "url" and isinstance(v, str)
+                                else v
+                            )
                             for k, v in config.items()
                         }
                         if isinstance(config, Mapping) and config.get("type") != "sdk"

@@ -135,3 +135,19 @@ async def test_a_result_that_does_not_validate_is_an_error_result_and_the_server
             result = client.history[-2]
             assert result["role"] == "tool"
             assert "MCP server 'h' answered with a result that is not valid" in result["content"]
+
+
+def test_the_repr_of_options_hides_credentials_in_an_mcp_url() -> None:
+    from any_agent import AgentOptions
+
+    url = "http://user:hunter2@127.0.0.1:9/mcp?api_key=SECRET"
+    options = AgentOptions(
+        model="m",
+        base_url="http://127.0.0.1:9/v1",
+        mcp_servers={"s": {"type": "http", "url": url, "headers": {"X-Key": "TOKEN"}}},
+    )
+    shown = repr(options)
+    assert "hunter2" not in shown
+    assert "SECRET" not in shown
+    assert "TOKEN" not in shown
+    assert "127.0.0.1:9/mcp" in shown

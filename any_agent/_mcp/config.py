@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
@@ -31,15 +31,15 @@ class StdioSpec:
     name: str
     command: str
     args: tuple[str, ...]
-    env: Mapping[str, str] | None
+    env: Mapping[str, str] | None = field(repr=False)  # may carry tokens
 
 
 @dataclass(frozen=True, slots=True)
 class HttpSpec:
     name: str
     kind: Literal["http", "sse"]
-    url: str
-    headers: Mapping[str, str]
+    url: str = field(repr=False)  # may carry credentials
+    headers: Mapping[str, str] = field(repr=False)
 
 
 @dataclass(frozen=True, slots=True)
