@@ -151,3 +151,36 @@ def test_the_repr_of_options_hides_credentials_in_an_mcp_url() -> None:
     assert "SECRET" not in shown
     assert "TOKEN" not in shown
     assert "127.0.0.1:9/mcp" in shown
+
+
+@pytest.mark.parametrize(
+    ("schema", "arguments"),
+    [
+        ({"level": {"enum": [0, 1]}}, {"level": True}),  # True == 1 in Python, not in JSON
+        ({"level": {"const": 1}}, {"level": True}),
+        ({"flag": {"enum": [False]}}, {"flag": 0}),
+        ({"pair": {"const": [1, 0]}}, {"pair": [True, False]}),
+    ],
+)
+async def test_a_bool_is_not_a_number_for_enum_and_const(
+    schema: dict[str, Any], arguments: dict[str, Any]
+) -> None:
+    from any_agent import tool
+
+    ran: list[Any] = []
+
+    @tool("pick", "Pick a level", {"type": "object", "properties": schema})
+    async def pick(args: dict[str, Any]) -> dict[str, Any]:
+        ran.append(args)
+        return {"content": [{"type": "text", "text": "ok"}]}
+
+    output = await pick.run(arguments)
+    assert output.is_error
+    assert "invalid arguments" in output.content
+    assert ran == []
+    valid = {k: (int(v) if isinstance(v, bool) else v) for k, v in arguments.items()}
+    if isinstance(valid.get("pair"), list):
+        valid["pair"] = [1, 0]
+    if "flag" in valid:
+        valid["flag"] = False
+    assert not (await pick.run(valid)).is_error
