@@ -36,7 +36,7 @@ class ToolLike(Protocol):
 
 
 #: The tool names servers accept (OpenAI's rule): ``@tool`` and plain definitions alike.
-TOOL_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+TOOL_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}\Z")
 #: Request fields the SDK owns; ``extra_body`` may not replace them.
 _RESERVED_BODY = ("model", "messages", "stream")
 
@@ -324,15 +324,16 @@ class AgentOptions:
             )
         if self.provider is not None:
             server(self.provider)  # raises ConfigurationError for an unknown name
+        owners = dict.fromkeys(seen, "in tools")
         for server_spec in parse_servers(self.mcp_servers):  # ConfigurationError naming it
             for sdk_tool in getattr(getattr(server_spec, "server", None), "tools", ()):
-                offered = tool_name(server_spec.name, sdk_tool.name)
-                if offered in seen:
+                offered = str(tool_name(server_spec.name, sdk_tool.name))
+                if offered in owners:  # 'a' + 'b__c' and 'a__b' + 'c' are one name
                     raise ConfigurationError(
                         f"mcp_servers[{server_spec.name!r}]: its tool {offered!r} has the name "
-                        "of a tool "
-                        "in tools"
+                        f"of a tool {owners[offered]}"
                     )
+                owners[offered] = f"of mcp_servers[{server_spec.name!r}]"
         _positive("mcp_startup_timeout", self.mcp_startup_timeout, allow_none=False)
         _positive("mcp_tool_timeout", self.mcp_tool_timeout)
         value = self.max_mcp_message_bytes
@@ -423,7 +424,13 @@ class AgentOptions:
                 return repr(
                     {
                         key: {
-                            k: (dict.fromkeys(v, "***") if k in ("headers", "env") else v)
+                            k: (
+                                dict.fromkeys(v, "***")
+                                if k in ("headers", "env") and isinstance(v, Mapping)
+                                else redact_url(v)
+                                if k == "url" and isinstance(v, str)
+                                else v
+                            )
                             for k, v in config.items()
                         }
                         if isinstance(config, Mapping) and config.get("type") != "sdk"

@@ -16,6 +16,7 @@ __all__ = [
     "dump",
     "error_code",
     "http_transport",
+    "is_invalid_result",
     "list_tools_page",
     "parse_message",
     "require_mcp",
@@ -70,6 +71,17 @@ def error_code(exc: BaseException) -> int | None:
     error = getattr(exc, "error", None)
     code = getattr(error, "code", None)
     return code if isinstance(code, int) else None
+
+
+def is_invalid_result(exc: BaseException) -> bool:
+    """Whether the ``mcp`` package rejected a result the server did send (its shape, or its
+    structured content against the tool's ``outputSchema``, 1.x and 2.x): one bad answer,
+    not a broken connection."""
+    import pydantic
+
+    if isinstance(exc, pydantic.ValidationError):
+        return True
+    return isinstance(exc, RuntimeError) and "structured content" in str(exc)
 
 
 async def list_tools_page(session: Any, cursor: str | None) -> Any:

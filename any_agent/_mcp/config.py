@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
@@ -16,8 +16,8 @@ __all__ = ["PREFIX", "HttpSpec", "SdkSpec", "ServerSpec", "StdioSpec", "parse_se
 
 #: MCP tools are offered as ``mcp__<server>__<tool>`` (claude-agent-sdk's names).
 PREFIX = "mcp__"
-_SERVER_NAME = re.compile(r"^[A-Za-z0-9_-]+$")
-_TOOL_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+_SERVER_NAME = re.compile(r"^[A-Za-z0-9_-]+\Z")
+_TOOL_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}\Z")
 _KEYS = {
     "stdio": {"type", "command", "args", "env"},
     "http": {"type", "url", "headers"},
@@ -31,15 +31,15 @@ class StdioSpec:
     name: str
     command: str
     args: tuple[str, ...]
-    env: Mapping[str, str] | None
+    env: Mapping[str, str] | None = field(repr=False)  # may carry tokens
 
 
 @dataclass(frozen=True, slots=True)
 class HttpSpec:
     name: str
     kind: Literal["http", "sse"]
-    url: str
-    headers: Mapping[str, str]
+    url: str = field(repr=False)  # may carry credentials
+    headers: Mapping[str, str] = field(repr=False)
 
 
 @dataclass(frozen=True, slots=True)

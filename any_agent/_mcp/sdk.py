@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 
 __all__ = ["SdkMcpServer", "SdkMcpTool", "create_sdk_mcp_server", "json_schema_of", "sdk_tool"]
 
-_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}\Z")
 _SIMPLE = {
     str: "string",
     int: "integer",

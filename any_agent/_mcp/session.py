@@ -12,9 +12,17 @@ from collections.abc import Mapping
 from typing import Any
 
 from .._agent.aio import describe_exception
-from ..errors import MCPServerError
+from ..errors import MCPServerError, clip
 from ..tools import ToolOutput
-from .compat import CONNECTION_CLOSED, dump, error_code, list_tools_page, next_cursor, require_mcp
+from .compat import (
+    CONNECTION_CLOSED,
+    dump,
+    error_code,
+    is_invalid_result,
+    list_tools_page,
+    next_cursor,
+    require_mcp,
+)
 from .config import HttpSpec, SdkSpec, ServerSpec, StdioSpec, parse_servers, tool_name
 from .results import to_output
 from .sdk import SdkMcpTool
@@ -38,10 +46,11 @@ def _leaf(exc: BaseException) -> BaseException:
 class McpTool:
     """One MCP tool as a tool of the agent, offered as ``mcp__<server>__<tool>``."""
 
-    def __init__(self, name: str, definition: dict[str, Any], call: Any) -> None:
+    def __init__(self, name: str, definition: dict[str, Any], call: Any, tool: str = "") -> None:
         self.name = name
         self.definition = definition
         self._call = call
+        self.tool = tool or name  # the server's own name for it
 
     async def run(self, arguments: Mapping[str, Any]) -> ToolOutput:
         """The call's result; raises MCPServerError when the server failed."""
@@ -170,7 +179,7 @@ class Connection:
         async def call(arguments: Mapping[str, Any]) -> ToolOutput:
             return await self.call(mcp_name, arguments)
 
-        return McpTool(full, definition, call)
+        return McpTool(full, definition, call, mcp_name)
 
     async def call(self, tool: str, arguments: Mapping[str, Any]) -> ToolOutput:
         if self._dead.is_set() or self._session is None:
@@ -198,6 +207,12 @@ class Connection:
             if code is not None and code != CONNECTION_CLOSED and not self._dead.is_set():
                 # the server answered with a JSON-RPC error (unknown tool, bad params...)
                 return ToolOutput(f"MCP server {self.name!r} refused the call: {exc}", True)
+            if is_invalid_result(exc) and not self._dead.is_set():
+                return ToolOutput(
+                    f"MCP server {self.name!r} answered with a result that is not valid: "
+                    + clip(describe_exception(_leaf(exc)), 600),
+                    True,
+                )
             self._fail(describe_exception(_leaf(exc)))
         if self._dead.is_set():
             raise MCPServerError(
@@ -216,6 +231,8 @@ class Connection:
         task = self._task
         if task is None:
             return
+        if not self._ready.is_set():
+            task.cancel()  # still starting: it waits on the server, not on the stop event
         cancelled = False
         for attempt in (0, 1):
             while not task.done():
@@ -264,15 +281,47 @@ class McpHub:
             if isinstance(spec, (StdioSpec, HttpSpec))
         ]
         self._loop = asyncio.get_running_loop()
-        results = await asyncio.gather(
-            *(c.start() for c in self._connections), return_exceptions=True
-        )
-        failures = [r for r in results if isinstance(r, BaseException)]
-        if failures:
+        try:
+            results = await asyncio.gather(
+                *(c.start() for c in self._connections), return_exceptions=True
+            )
+        except BaseException:
+            # cancelled while starting: forget the start, so the next query starts again
             await self.close()
-            self._loop = None
-            raise failures[0]
+            raise
+        failures = [r for r in results if isinstance(r, BaseException)]
+        clash = None if failures else self._clash()
+        if failures or clash:
+            await self.close()
+            raise failures[0] if failures else clash  # type: ignore[misc]
         return [tool for c in self._connections for tool in c.tools]
+
+    def _clash(self) -> MCPServerError | None:
+        """A tool name offered twice (one server listing it twice, or two servers whose
+        key and tool names join to the same ``mcp__…`` name): the chat server must not get
+        two tools of one name, and which one a call runs would be a guess."""
+        owners: dict[str, str] = dict.fromkeys(self._options.tool_names(), "AgentOptions.tools")
+        for spec in self._specs:
+            if isinstance(spec, SdkSpec):
+                for sdk_tool in spec.server.tools:
+                    owners[tool_name(spec.name, sdk_tool.name) or ""] = f"server {spec.name!r}"
+        for connection in self._connections:
+            mine: set[str] = set()
+            for tool in connection.tools:
+                if tool.name in mine:
+                    return MCPServerError(
+                        connection.name, f"offers two tools named {tool.tool!r}", tool=tool.tool
+                    )
+                if tool.name in owners:
+                    return MCPServerError(
+                        connection.name,
+                        f"its tool {tool.tool!r} would be offered as {tool.name}, the name of "
+                        f"a tool of {owners[tool.name]}; rename a server key or a tool",
+                        tool=tool.tool,
+                    )
+                mine.add(tool.name)
+            owners.update(dict.fromkeys(mine, f"server {connection.name!r}"))
+        return None
 
     async def close(self) -> None:
         """Stop every server (bounded; no process survives)."""

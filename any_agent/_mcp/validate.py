@@ -25,6 +25,21 @@ _TYPES: dict[str, Callable[[Any], bool]] = {
 }
 
 
+def _same(a: Any, b: Any, depth: int = 0) -> bool:
+    """JSON equality: ``true`` is not ``1`` (as it is in Python); 1 and 1.0 are equal."""
+    if depth > MAX_DEPTH:
+        return False
+    if isinstance(a, bool) or isinstance(b, bool):
+        return isinstance(a, bool) and isinstance(b, bool) and a is b
+    if isinstance(a, (int, float)) and isinstance(b, (int, float)):
+        return a == b
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(_same(x, y, depth + 1) for x, y in zip(a, b, strict=True))
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(_same(a[k], b[k], depth + 1) for k in a)
+    return type(a) is type(b) and bool(a == b)
+
+
 def _show(value: Any) -> str:
     text = repr(value)
     return text if len(text) <= 60 else text[:57] + "..."
@@ -44,9 +59,10 @@ def problems(schema: Any, value: Any, where: str = "arguments", depth: int = 0) 
         known = [k for k in kinds if k in _TYPES]
         if known and not any(_TYPES[k](value) for k in known):
             return [f"{where}: expected {' or '.join(known)}, got {_show(value)}"]
-    if "enum" in schema and isinstance(schema["enum"], list) and value not in schema["enum"]:
-        found.append(f"{where}: must be one of {_show(schema['enum'])}, got {_show(value)}")
-    if "const" in schema and value != schema["const"]:
+    enum = schema.get("enum")
+    if isinstance(enum, list) and not any(_same(value, option) for option in enum):
+        found.append(f"{where}: must be one of {_show(enum)}, got {_show(value)}")
+    if "const" in schema and not _same(value, schema["const"]):
         found.append(f"{where}: must be {_show(schema['const'])}, got {_show(value)}")
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         for key in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):
