@@ -23,6 +23,7 @@ from typing import Any
 
 import pytest
 from sse_server import Reply, Request, SSEServer, chunk, sse, text_stream, tool_call
+from test_examples import SCHEMA_MARKER, example_value
 
 REPO = Path(__file__).resolve().parents[1]
 FRAGMENT = "<!-- fragment -->"
@@ -105,9 +106,22 @@ def answer(request: Request) -> Reply:
         )
         opening = chunk(role="assistant", content=None)
         stream = sse(opening, chunk(tool_calls=[call]), chunk(finish="tool_calls"))
+    elif SCHEMA_MARKER in system_prompt(body):
+        # output_format: the SDK asked for JSON matching the schema in the system prompt
+        schema = json.loads(system_prompt(body).split(SCHEMA_MARKER, 1)[1])
+        stream = text_stream(json.dumps(example_value(schema)), usage=(12, 6))
     else:
         stream = text_stream("2, 3, 5", " are primes.", usage=(12, 6))
     return Reply(chunks=[stream])
+
+
+def system_prompt(body: dict[str, Any]) -> str:
+    first = body["messages"][0]
+    return str(first.get("content") or "") if first.get("role") == "system" else ""
+
+
+#: ResultMessage subtypes of a run that failed: a block printing one did not work as written
+ERROR_SUBTYPES = ("error_max_structured_output_retries", "error_during_execution")
 
 
 def test_the_docs_have_blocks_to_run() -> None:
@@ -142,6 +156,8 @@ def test_block_runs_as_written(sse_server: SSEServer, block: Block, tmp_path: Pa
         check=False,
     )
     assert proc.returncode == 0, f"{block.name} failed:\n{proc.stdout[-2000:]}{proc.stderr[-3000:]}"
+    failed = [s for s in ERROR_SUBTYPES if s in proc.stdout]
+    assert not failed, f"{block.name} ran into {failed[0]}:\n{proc.stdout[-2000:]}"
     assert sse_server.requests, (
         f"{block.name} exited without talking to the server: a complete program runs "
         f"(asyncio.run(main())); a deliberate fragment has `{FRAGMENT}` before its fence"
