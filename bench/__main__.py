@@ -110,14 +110,14 @@ class Config:
             scan_kb=[32, 64, 128],
             scan_reps=1,
             guard_n=2000,
-            guard_reps=3,
+            guard_reps=5,
             guard_turns=10,
             guard_turn_reps=3,
             discovery_reps=3,
             slot_streams=20,
             slot_n=500,
             slot_pacing=(20, 10),
-            slot_reps=3,
+            slot_reps=5,
         )
 
 

@@ -68,8 +68,14 @@ def _median(rs: list[dict[str, float]], key: str) -> float:
     return statistics.median(r[key] for r in rs)
 
 
-def _ratios(med: dict[str, float], on: str, off: str, again: str) -> dict[str, float]:
-    return {"ratio": med[on] / med[off], "aa_ratio": med[again] / med[off]}
+def _ratios(
+    runs: dict[str, list[dict[str, float]]], key: str, on: str, off: str, again: str
+) -> dict[str, float]:
+    """on ÷ off, against the median of both off variants' runs (a steadier baseline than
+    either alone), and the A/A ratio of the two off variants: this run's noise."""
+    med = {v: _median(rs, key) for v, rs in runs.items()}
+    both = _median(runs[off] + runs[again], key)
+    return {"ratio": med[on] / both, "aa_ratio": med[again] / med[off], "off_both": both}
 
 
 async def _guard_chunk(server: ServerProcess, cl: Clients, n: int, reps: int) -> dict[str, Any]:
@@ -92,7 +98,7 @@ async def _guard_chunk(server: ServerProcess, cl: Clients, n: int, reps: int) ->
         "reps": reps,
         "cpu_us_per_chunk": med,
         "cpu_all": {v: [round(r["cpu_us_per_chunk"], 4) for r in rs] for v, rs in runs.items()},
-        **_ratios(med, "on", "off", "off_again"),
+        **_ratios(runs, "cpu_us_per_chunk", "on", "off", "off_again"),
     }
 
 
@@ -148,7 +154,7 @@ async def _guard_turn(
         "reps": reps,
         "cpu_us_per_turn": med,
         "cpu_all": {v: [round(r["cpu_us_per_turn"], 1) for r in rs] for v, rs in runs.items()},
-        **_ratios(med, "on", "off", "off_again"),
+        **_ratios(runs, "cpu_us_per_turn", "on", "off", "off_again"),
         "check_us": alone,
     }
 
@@ -308,7 +314,7 @@ async def run_slots(
         "cpu_all": {v: [round(r["cpu_us_per_chunk"], 4) for r in rs] for v, rs in runs.items()},
         "wall_s": {v: _median(rs, "wall_s") for v, rs in runs.items()},
         "peak_in_flight": min(r["peak"] for rs in runs.values() for r in rs),
-        **_ratios(med, "limit", "none", "none_again"),
+        **_ratios(runs, "cpu_us_per_chunk", "limit", "none", "none_again"),
     }
     _log(f"  slot limiter: {row}")
     return row

@@ -41,7 +41,7 @@ def test_a_short_spec_name_gets_each_left_out_field_its_own_default() -> None:
 
 def _results(chunk: float, turn: float, slots: float, *, peak: int = 20, later: int = 0) -> Any:
     def pair(ratio: float) -> dict[str, Any]:
-        return {"ratio": ratio, "aa_ratio": 1.0}
+        return {"ratio": ratio, "aa_ratio": 1.0, "off_both": 1.0}
 
     return {
         "guard": {
