@@ -84,7 +84,7 @@ class Config:
     guard_turn_reps: int = 7
     discovery_reps: int = 15
     slot_streams: int = 100
-    slot_n: int = 2000
+    slot_n: int = 1000
     slot_pacing: tuple[int, int] = (40, 10)  # events per burst, ms of silence after it
     slot_reps: int = 5
 
