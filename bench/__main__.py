@@ -3,9 +3,9 @@
 
 Full mode takes about 6-8 minutes on 2 cores; ``--quick`` is a smoke run of well under a
 minute with small sizes. ``--only`` runs some sections (single, aggregation, concurrency,
-requests, replay, memory, scanning). ``--render JSON`` measures nothing and writes the report
-again from the raw results of an earlier run (after editing ``bench/history.md`` or the report's
-layout).
+requests, overhead, replay, memory, scanning). ``--render JSON`` measures nothing and writes
+the report again from the raw results of an earlier run (after editing ``bench/history.md`` or
+the report's layout).
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from typing import Any
 from .aggregate import run_aggregation
 from .concurrency import run_concurrency
 from .memory import run_memory
+from .overhead import run_discovery, run_guard, run_slots
 from .replay import run_replay
 from .report import evaluate_goals, write_chart, write_markdown
 from .requests import run_connections, run_imports, run_ttfc
@@ -42,6 +43,7 @@ SECTIONS = (
     "aggregation",
     "concurrency",
     "requests",
+    "overhead",
     "replay",
     "memory",
     "scanning",
@@ -75,6 +77,16 @@ class Config:
     memory_limit: int = 64 * 1024 * 1024  # bytes; payloads are 4× (plain) and 16× (gzip) it
     scan_kb: list[int] = field(default_factory=lambda: [256, 512, 1024, 2048])
     scan_reps: int = 3
+    # overhead: the context guard, window discovery and the slot limiter, each vs off
+    guard_n: int = 10_000
+    guard_reps: int = 9
+    guard_turns: int = 20
+    guard_turn_reps: int = 7
+    discovery_reps: int = 15
+    slot_streams: int = 100
+    slot_n: int = 1000
+    slot_pacing: tuple[int, int] = (40, 10)  # events per burst, ms of silence after it
+    slot_reps: int = 5
 
     @classmethod
     def full(cls) -> Config:
@@ -97,6 +109,15 @@ class Config:
             memory_limit=8 * 1024 * 1024,
             scan_kb=[32, 64, 128],
             scan_reps=1,
+            guard_n=2000,
+            guard_reps=5,
+            guard_turns=10,
+            guard_turn_reps=3,
+            discovery_reps=3,
+            slot_streams=20,
+            slot_n=500,
+            slot_pacing=(20, 10),
+            slot_reps=5,
         )
 
 
@@ -165,6 +186,16 @@ async def _run(cfg: Config, sections: set[str], res: dict[str, Any]) -> None:
             methods = ["hand", "openai_create", "client", "query"]
             res["ttfc"] = await run_ttfc(server, methods, cfg.ttfc_requests)
             res["connections"] = await run_connections(server, methods, cfg.connection_requests)
+        if "overhead" in sections:
+            _log("overhead: the context guard, window discovery, the slot limiter")
+            res["guard"] = await run_guard(
+                server, cfg.guard_n, cfg.guard_reps, cfg.guard_turns, cfg.guard_turn_reps
+            )
+            res["discovery"] = await run_discovery(server, cfg.discovery_reps)
+            every, pause = cfg.slot_pacing
+            res["slots"] = await run_slots(
+                server, cfg.slot_streams, cfg.slot_n, every, pause, cfg.slot_reps
+            )
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -30,7 +30,7 @@ from openai.types.chat import ChatCompletionMessageParam
 
 from .streams import TOOL_NAME, TOOL_SPEC, StreamSpec, expected_arguments, expected_text
 
-__all__ = ["LABELS", "METHODS", "Clients", "Outcome", "verify"]
+__all__ = ["LABELS", "METHODS", "Clients", "Outcome", "query_with", "verify"]
 
 MESSAGES: list[ChatCompletionMessageParam] = [{"role": "user", "content": "go"}]
 HEADERS = {"Authorization": "Bearer bench"}
@@ -151,7 +151,8 @@ async def c_openai_stream(cl: Clients, spec: StreamSpec) -> Outcome:
     return Outcome(n, message.content or "", t_first)
 
 
-def agent_options(cl_base_url: str, spec: StreamSpec, *, partial: bool) -> Any:
+def agent_options(cl_base_url: str, spec: StreamSpec, *, partial: bool, **overrides: Any) -> Any:
+    """The options every any_agent consumer uses; ``overrides`` set other fields."""
     from any_agent import AgentOptions
 
     return AgentOptions(
@@ -163,6 +164,7 @@ def agent_options(cl_base_url: str, spec: StreamSpec, *, partial: bool) -> Any:
         tools=[TOOL_SPEC] if spec.kind == "tool" else [],
         auto_execute_tools=False,
         include_partial_messages=partial,
+        **overrides,
     )
 
 
@@ -176,10 +178,13 @@ def agent_aggregate(content: list[Any]) -> Any:
     return "".join(b.text for b in content if isinstance(b, TextBlock))
 
 
-async def _query(cl: Clients, spec: StreamSpec, partial: bool) -> Outcome:
+async def query_with(
+    cl: Clients, spec: StreamSpec, partial: bool = False, **overrides: Any
+) -> Outcome:
+    """One ``query()`` call with ``overrides`` on the options (``context_window=...``)."""
     from any_agent import AssistantMessage, ResultMessage, StreamEvent, query
 
-    options = agent_options(cl.base_url, spec, partial=partial)
+    options = agent_options(cl.base_url, spec, partial=partial, **overrides)
     t_first = None
     deltas = 0
     aggregate: Any = None
@@ -202,11 +207,11 @@ async def _query(cl: Clients, spec: StreamSpec, partial: bool) -> Outcome:
 
 
 async def c_query(cl: Clients, spec: StreamSpec) -> Outcome:
-    return await _query(cl, spec, False)
+    return await query_with(cl, spec, False)
 
 
 async def c_query_partial(cl: Clients, spec: StreamSpec) -> Outcome:
-    return await _query(cl, spec, True)
+    return await query_with(cl, spec, True)
 
 
 Consumer = Callable[[Clients, StreamSpec], Awaitable[Outcome]]

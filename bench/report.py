@@ -202,7 +202,181 @@ def evaluate_goals(res: dict[str, Any]) -> list[Row]:
             )
         )
     goals += _scanning_goals(res)
+    goals += _overhead_goals(res)
     return goals
+
+
+#: the most a ratio of "on" to "off" may be for the feature to cost nothing measurable: the
+#: A/A spread of the same comparison on this 2-core machine is a few per cent (history.md)
+OVERHEAD_RATIO = 1.05
+
+
+def _aa(x: Row) -> str:
+    return f"A/A {x['aa_ratio']:.2f}×"
+
+
+def _overhead_goals(res: dict[str, Any]) -> list[Row]:
+    goals: list[Row] = []
+    target = f"≤ {OVERHEAD_RATIO:.2f}×"
+    guard = res.get("guard", {})
+    chunk, turn = guard.get("chunk"), guard.get("turn")
+    if chunk is not None:
+        us = chunk["cpu_us_per_chunk"]
+        goals.append(
+            _goal(
+                f"context guard on ÷ off, CPU per chunk (query(), text N={chunk['n']:,}, "
+                "window given, prompt small)",
+                f"{chunk['ratio']:.2f}× ({us['on']:.2f} vs {chunk['off_both']:.2f} µs; "
+                f"{_aa(chunk)})",
+                target,
+                chunk["ratio"] <= OVERHEAD_RATIO,
+            )
+        )
+    if turn is not None:
+        us, alone = turn["cpu_us_per_turn"], turn["check_us"]
+        goals.append(
+            _goal(
+                f"context guard on ÷ off, CPU per turn (one Client, {turn['turns']} turns of "
+                "5 chunks)",
+                f"{turn['ratio']:.2f}× ({us['on']:,.0f} vs {turn['off_both']:,.0f} µs; "
+                f"{_aa(turn)}; "
+                f"check + after alone {alone['on']:.1f} µs at {turn['messages']} messages)",
+                target,
+                turn["ratio"] <= OVERHEAD_RATIO,
+            )
+        )
+    d = res.get("discovery")
+    if d is not None:
+        once = d["info_first"] >= 1 and d["info_later"] == 0 and d["info_given"] == 0
+        goals.append(
+            _goal(
+                "window discovery (llamacpp profile): metadata requests per Client",
+                f"{d['info_first']} before the first turn, {d['info_later']} later "
+                f"(first turn +{d['extra_first_ms']:.1f} ms wall, "
+                f"+{d['extra_first_cpu_ms']:.1f} ms CPU: {d['first_ratio']:.2f}× a first turn "
+                f"with the window given; second turn {d['second_ratio']:.2f}×)",
+                "one round before the first request, none later",
+                once,
+            )
+        )
+    sl = res.get("slots")
+    if sl is not None:
+        us = sl["cpu_us_per_chunk"]
+        below = sl["peak_in_flight"] == sl["streams"]
+        goals.append(
+            _goal(
+                f"slot limiter set ÷ none, CPU per chunk ({sl['streams']} paced query() streams "
+                f"at once, limit {sl['limit']})",
+                f"{sl['ratio']:.2f}× ({us['limit']:.2f} vs {sl['off_both']:.2f} µs; {_aa(sl)}; "
+                f"peak in flight {sl['peak_in_flight']})",
+                f"{target}, all {sl['streams']} in flight",
+                sl["ratio"] <= OVERHEAD_RATIO and below,
+            )
+        )
+    return goals
+
+
+def _overhead_section(res: dict[str, Any]) -> list[str]:
+    guard = res.get("guard", {})
+    chunk, turn = guard.get("chunk"), guard.get("turn")
+    d, sl = res.get("discovery"), res.get("slots")
+    if not (chunk or turn or d or sl):
+        return []
+    rows = []
+    if chunk is not None:
+        us = chunk["cpu_us_per_chunk"]
+        rows.append(
+            [
+                f"context guard, `query()` text N={chunk['n']:,}: CPU µs per chunk",
+                _f(us["off"]),
+                _f(us["on"]),
+                _f(us["off_again"]),
+                f"{chunk['ratio']:.3f}×",
+                f"{chunk['aa_ratio']:.3f}×",
+            ]
+        )
+    if turn is not None:
+        us = turn["cpu_us_per_turn"]
+        rows.append(
+            [
+                f"context guard, one Client, {turn['turns']} turns: CPU µs per turn",
+                _f(us["off"], 0),
+                _f(us["on"], 0),
+                _f(us["off_again"], 0),
+                f"{turn['ratio']:.3f}×",
+                f"{turn['aa_ratio']:.3f}×",
+            ]
+        )
+        alone = turn["check_us"]
+        rows.append(
+            [
+                f"`ContextGuard.check` + `after` alone, {turn['messages']} messages: CPU µs",
+                _f(alone["off"]),
+                _f(alone["on"]),
+                "",
+                f"{alone['on'] / alone['off']:.2f}×",
+                "",
+            ]
+        )
+    if sl is not None:
+        us = sl["cpu_us_per_chunk"]
+        rows.append(
+            [
+                f"slot limiter, {sl['streams']} paced streams × {sl['n']:,} ({sl['pacing']}), "
+                f"limit {sl['limit']}: CPU µs per chunk",
+                _f(us["none"]),
+                _f(us["limit"]),
+                _f(us["none_again"]),
+                f"{sl['ratio']:.3f}×",
+                f"{sl['aa_ratio']:.3f}×",
+            ]
+        )
+    out = [
+        "## Overhead: the context guard, window discovery, the slot limiter",
+        "",
+        "Each feature against the same code with it off, same server, same stream, variants "
+        "interleaved in rotating order, medians. *Off again* runs the off configuration a second "
+        "time: its ratio to *off* (A/A) is this run's noise, the yardstick for the on ÷ off "
+        "ratio, which divides by the median of both off variants' runs. Guard *on*: "
+        "`context_window` given, `on_context_overflow='error'`, "
+        "`on_truncation='warn'` (every stream ends with a usage chunk, so the check after the "
+        "response runs); *off*: both `'off'` (the cheap size walk still runs). Slot limiter "
+        "*on*: `max_concurrent_requests` twice the streams in flight, so no stream waits.",
+        "",
+        _table(["measure", "off", "on", "off again", "on ÷ off", "A/A"], rows),
+        "",
+    ]
+    if d is not None:
+        g, dd = d["median"]["given"], d["median"]["discover"]
+        out += [
+            f"**Window discovery** (`provider='llamacpp'`; the server answers `/props` and "
+            f"`/v1/models` like llama-server): a fresh `Client`'s first turn asks "
+            f"{d['info_first']} metadata requests (concurrently) before its first request, then "
+            f"none. Medians of {d['reps']} clients each; *given*: `context_window` and "
+            "`max_concurrent_requests` set, so nothing is asked.",
+            "",
+            _table(
+                ["turn of a fresh Client", "given: wall / CPU ms", "discover: wall / CPU ms"],
+                [
+                    [
+                        "first",
+                        _pair(g["first_ms"], g["first_cpu_ms"], 2),
+                        _pair(dd["first_ms"], dd["first_cpu_ms"], 2),
+                    ],
+                    [
+                        "second",
+                        _pair(g["second_ms"], g["second_cpu_ms"], 2),
+                        _pair(dd["second_ms"], dd["second_cpu_ms"], 2),
+                    ],
+                ],
+            ),
+            "",
+            f"The discovery is a one-time cost per client: +{d['extra_first_ms']:.1f} ms of wall "
+            f"time (+{d['extra_first_cpu_ms']:.1f} ms CPU) on its first turn over loopback, one "
+            "round trip to a real server; `context_window=` skips it.",
+            "",
+        ]
+    return out
 
 
 def _scanning_goals(res: dict[str, Any]) -> list[Row]:
@@ -703,6 +877,7 @@ def write_markdown(res: dict[str, Any], path: Path) -> None:
     out += _aggregation_section(res)
     out += _scanning_section(res)
     out += _concurrency_section(res)
+    out += _overhead_section(res)
     out += _requests_section(res)
     out += _memory_section(res)
     out += _replay_section(res)

@@ -9,6 +9,8 @@ it next to the fastest client, which shows that the server is not the bottleneck
 Endpoints::
 
     POST /v1/chat/completions   the stream named by the request's "model" (see streams.py)
+    GET  /props, /v1/models     llama-server's metadata (window WINDOW, SLOTS slots), counted
+                                as "info" requests: what the window discovery asks
     POST /prepare               {"specs": [...]}: render those bodies now
     GET  /stats                 counters: accepted connections, requests, streams, peaks
     GET  /reset                 zero the counters (the peaks restart from what is active)
@@ -44,6 +46,29 @@ _HEADERS = (
     b"transfer-encoding: chunked\r\n\r\n"
 )
 _SLICE = 256 * 1024
+#: the window and slots the metadata endpoints report (llama-server -c 32768 -np 4)
+WINDOW = 32768
+SLOTS = 4
+# the parts of llama-server's answers the SDK reads (b6000-era /props and /v1/models)
+_PROPS = {
+    "default_generation_settings": {"n_ctx": WINDOW, "params": {"n_predict": -1}},
+    "total_slots": SLOTS,
+    "model_path": "/models/bench.gguf",
+    "chat_template_caps": {"supports_tool_calls": True, "supports_tools": True},
+    "modalities": {"vision": False, "audio": False},
+    "build_info": "b6000-bench",
+}
+_MODELS = {
+    "object": "list",
+    "data": [
+        {
+            "id": "bench-model",
+            "object": "model",
+            "owned_by": "llamacpp",
+            "meta": {"n_ctx": WINDOW, "n_ctx_train": 131072, "n_params": 8030261312},
+        }
+    ],
+}
 _END = b"0\r\n\r\n"
 
 
@@ -53,8 +78,8 @@ def _frame(event: bytes) -> bytes:
 
 class _Server:
     def __init__(self) -> None:
-        self.bodies: dict[tuple[str, int, int], bytes] = {}
-        self.bursts: dict[tuple[str, int, int, int], list[bytes]] = {}
+        self.bodies: dict[tuple[str, int, int, int], bytes] = {}
+        self.bursts: dict[tuple[str, int, int, int, int], list[bytes]] = {}
         self.stats = {
             "connections": 0,  # accepted TCP connections
             "active": 0,
@@ -63,6 +88,7 @@ class _Server:
             "streams": 0,  # chat completion responses started
             "streams_active": 0,
             "peak_streams": 0,  # most responses in flight at once
+            "info": 0,  # metadata requests (/props, /v1/models)
         }
 
     def body(self, spec: StreamSpec) -> bytes:
@@ -117,6 +143,9 @@ class _Server:
                 if path.endswith("/chat/completions"):
                     spec = StreamSpec.parse(json.loads(payload)["model"])
                     await self._stream(spec, writer)
+                elif path == "/props" or path.endswith("/v1/models"):
+                    st["info"] += 1
+                    self._json(writer, _PROPS if path == "/props" else _MODELS)
                 elif path.endswith("/prepare"):
                     for text in json.loads(payload)["specs"]:
                         spec = StreamSpec.parse(text)
@@ -129,6 +158,7 @@ class _Server:
                         connections=0,
                         requests=0,
                         streams=0,
+                        info=0,
                         peak_active=st["active"],
                         peak_streams=st["streams_active"],
                     )

@@ -6,6 +6,7 @@ server needs no other channel::
     bench:text:10000            role chunk, 10,000 text deltas, finish chunk, [DONE]
     bench:tool:100000:4         one tool call whose arguments arrive in 100,000 4-char pieces
     bench:text:1000:0:5:50      the same text stream, paced: 5 events, then 50 ms of silence
+    bench:text:5:4:0:0:9        5 text deltas, then a usage chunk (prompt_tokens 9) before [DONE]
 
 Every content event is one ``data:`` line of compact OpenAI ``chat.completion.chunk`` JSON
 (about 200-300 bytes) and the server sends each event as its own HTTP chunk, as uvicorn,
@@ -76,6 +77,7 @@ _ENVELOPE = (
     '{"id":"chatcmpl-bench0123456789","object":"chat.completion.chunk","created":1700000000,'
     '"model":"bench-model","system_fingerprint":"fp_bench","choices":[{"index":0,"delta":'
 )
+_USAGE_HEAD = _ENVELOPE.split(',"choices"')[0] + ',"choices":[],"usage":'
 
 
 @dataclass(frozen=True)
@@ -87,26 +89,30 @@ class StreamSpec:
     frag: int = 4  # characters per argument fragment (tool only)
     every: int = 0  # pacing: events per burst (0 = no pacing)
     pause_ms: int = 0  # pacing: silence after each burst
+    usage: int = 0  # prompt_tokens of a usage chunk sent after the finish (0: none)
 
     def __str__(self) -> str:
-        return f"bench:{self.kind}:{self.n}:{self.frag}:{self.every}:{self.pause_ms}"
+        text = f"bench:{self.kind}:{self.n}:{self.frag}:{self.every}:{self.pause_ms}"
+        return f"{text}:{self.usage}" if self.usage else text
 
     @classmethod
     def parse(cls, text: str) -> StreamSpec:
         parts = text.split(":")
         if len(parts) < 3 or parts[0] != "bench" or parts[1] not in ("text", "tool"):
             raise ValueError(f"not a bench stream spec: {text!r}")
-        nums = [int(p) for p in parts[2:]] + [4, 0, 0]
-        return cls(parts[1], nums[0], nums[1], nums[2], nums[3])
+        given = [int(p) for p in parts[2:]]
+        nums = given + [1000, 4, 0, 0, 0][len(given) :]  # the defaults of the fields left out
+        return cls(parts[1], nums[0], nums[1], nums[2], nums[3], nums[4])
 
     @property
     def events(self) -> int:
-        """JSON chunks in the stream: the content events plus the role and finish chunks."""
-        return self.n + 2
+        """JSON chunks in the stream: the content events plus the role and finish chunks
+        (and the usage chunk)."""
+        return self.n + 2 + bool(self.usage)
 
     @property
-    def body_key(self) -> tuple[str, int, int]:
-        return (self.kind, self.n, self.frag)
+    def body_key(self) -> tuple[str, int, int, int]:
+        return (self.kind, self.n, self.frag, self.usage)
 
 
 def expected_text(n: int) -> str:
@@ -162,5 +168,12 @@ def render_events(spec: StreamSpec) -> list[bytes]:
             for i in range(spec.n)
         )
         out.append(_event("{}", "tool_calls"))
+    if spec.usage:
+        # the shape of stream_options.include_usage: no choices, the counts of the request
+        usage = (
+            f'{{"prompt_tokens":{spec.usage},"completion_tokens":{spec.n},'
+            f'"total_tokens":{spec.usage + spec.n}}}'
+        )
+        out.append(f"data: {_USAGE_HEAD}{usage}}}\n\n".encode())
     out.append(b"data: [DONE]\n\n")
     return out

@@ -31,6 +31,7 @@ def test_bench_quick_mode_writes_its_report(tmp_path: Path) -> None:
     assert "## Tool-argument aggregation through StreamDecoder" in report
     assert "## Concurrency: paced streams through one process" in report
     assert "## Offline replay of the conformance suite" in report
+    assert "## Overhead: the context guard, window discovery, the slot limiter" in report
 
     res = json.loads((out / "performance.json").read_text())
     assert res["meta"]["quick"] is True
@@ -42,6 +43,9 @@ def test_bench_quick_mode_writes_its_report(tmp_path: Path) -> None:
         errors = [r for r in rows if "error" in r]
         assert not errors, f"{section}: {errors}"
     assert all(c["ok"] == c["streams"] for c in res["concurrency"])
+    assert {"chunk", "turn"} <= set(res["guard"])
+    assert res["discovery"]["info_later"] == 0
+    assert res["slots"]["peak_in_flight"] == res["slots"]["streams"]
     assert res["replay"]["status"] or "wall_s" in res["replay"]
     assert {g["result"] for g in res["goals"]} <= {"PASS", "MISS", "n/a"}
     if "chart" not in res["meta"]:  # matplotlib is a bench-only tool; without it, no chart
