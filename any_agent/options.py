@@ -41,6 +41,11 @@ TOOL_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}\Z")
 _RESERVED_BODY = ("model", "messages", "stream")
 
 
+def _is_int(value: object) -> bool:
+    """An int that is not a bool (``True`` is an int to Python, never a count here)."""
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
 def _positive(name: str, value: float | None, *, allow_none: bool = True) -> None:
     if value is None:
         if not allow_none:
@@ -235,15 +240,11 @@ class AgentOptions:
             )
         if self.system_prompt is not None:
             check_unicode("system_prompt", self.system_prompt)
-        if isinstance(self.max_turns, bool) or not isinstance(self.max_turns, int):
+        if not _is_int(self.max_turns):
             raise ConfigurationError(f"max_turns must be an int, got {self.max_turns!r}")
         if self.max_turns < 1:
             raise ConfigurationError(f"max_turns must be at least 1, got {self.max_turns}")
-        if self.max_tokens is not None and (
-            isinstance(self.max_tokens, bool)
-            or not isinstance(self.max_tokens, int)
-            or self.max_tokens < 1
-        ):
+        if self.max_tokens is not None and (not _is_int(self.max_tokens) or self.max_tokens < 1):
             raise ConfigurationError(
                 f"max_tokens must be a positive int or None, got {self.max_tokens!r}"
             )
@@ -257,11 +258,7 @@ class AgentOptions:
             )
         for name in ("timeout", "first_token_timeout", "idle_timeout"):
             _positive(name, getattr(self, name))
-        if (
-            isinstance(self.max_retries, bool)
-            or not isinstance(self.max_retries, int)
-            or (self.max_retries < 0)
-        ):
+        if not _is_int(self.max_retries) or (self.max_retries < 0):
             raise ConfigurationError(f"max_retries must be an int >= 0, got {self.max_retries!r}")
         if not isinstance(self.api_key, str):
             raise ConfigurationError("api_key must be a string")
@@ -274,7 +271,7 @@ class AgentOptions:
             )
         for name in ("max_tool_calls", "max_concurrent_tools"):
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            if not _is_int(value) or value < 1:
                 raise ConfigurationError(f"{name} must be an int >= 1, got {value!r}")
         for name in ("include_partial_messages", "auto_execute_tools", "proxy_loopback"):
             if not isinstance(getattr(self, name), bool):
@@ -301,7 +298,7 @@ class AgentOptions:
         check_hooks(self.hooks, self.can_use_tool)  # ConfigurationError naming the field
         for name in ("max_response_bytes", "max_event_bytes", "max_tool_argument_bytes"):
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            if not _is_int(value) or value < 1:
                 raise ConfigurationError(
                     f"{name} must be a positive int (a number of bytes), got {value!r}"
                 )
@@ -309,11 +306,7 @@ class AgentOptions:
             raise ConfigurationError(
                 f"text_tool_calls must be 'auto', 'off' or 'always', got {self.text_tool_calls!r}"
             )
-        if (
-            isinstance(self.max_held_text, bool)
-            or not isinstance(self.max_held_text, int)
-            or self.max_held_text < 1
-        ):
+        if not _is_int(self.max_held_text) or self.max_held_text < 1:
             raise ConfigurationError(
                 f"max_held_text must be a positive int (characters), got {self.max_held_text!r}"
             )
@@ -337,7 +330,7 @@ class AgentOptions:
         _positive("mcp_startup_timeout", self.mcp_startup_timeout, allow_none=False)
         _positive("mcp_tool_timeout", self.mcp_tool_timeout)
         value = self.max_mcp_message_bytes
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        if not _is_int(value) or value < 1:
             raise ConfigurationError(
                 f"max_mcp_message_bytes must be a positive int (a number of bytes), got {value!r}"
             )
@@ -359,7 +352,7 @@ class AgentOptions:
             self._check_tool_list(name)
         output_spec(self.output_format)  # ConfigurationError naming output_format
         retries = self.max_structured_output_retries
-        if isinstance(retries, bool) or not isinstance(retries, int) or not 0 <= retries <= 10:
+        if not _is_int(retries) or not 0 <= retries <= 10:
             raise ConfigurationError(
                 f"max_structured_output_retries must be an int from 0 to 10, got {retries!r}"
             )
@@ -367,9 +360,7 @@ class AgentOptions:
     def _check_context(self) -> None:
         for name in ("context_window", "max_concurrent_requests"):
             value = getattr(self, name)
-            if value is not None and (
-                isinstance(value, bool) or not isinstance(value, int) or value < 1
-            ):
+            if value is not None and (not _is_int(value) or value < 1):
                 raise ConfigurationError(f"{name} must be a positive int or None, got {value!r}")
         if self.on_context_overflow not in ("error", "drop_oldest", "off"):
             raise ConfigurationError(
@@ -381,20 +372,14 @@ class AgentOptions:
                 f"on_truncation must be 'warn', 'error' or 'off', got {self.on_truncation!r}"
             )
         _positive("server_info_timeout", self.server_info_timeout, allow_none=False)
-        if (
-            isinstance(self.max_image_bytes, bool)
-            or not isinstance(self.max_image_bytes, int)
-            or self.max_image_bytes < 1
-        ):
+        if not _is_int(self.max_image_bytes) or self.max_image_bytes < 1:
             raise ConfigurationError(
                 f"max_image_bytes must be a positive int (bytes), got {self.max_image_bytes!r}"
             )
         if self.vision is not None and not isinstance(self.vision, bool):
             raise ConfigurationError(f"vision must be True, False or None, got {self.vision!r}")
         retries = self.transient_retries
-        if retries is not None and (
-            isinstance(retries, bool) or not isinstance(retries, int) or not 0 <= retries <= 10
-        ):
+        if retries is not None and (not _is_int(retries) or not 0 <= retries <= 10):
             raise ConfigurationError(
                 f"transient_retries must be an int from 0 to 10 or None, got {retries!r}"
             )
