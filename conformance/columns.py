@@ -17,7 +17,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from . import SUITE_VERSION
+from . import OLDEST_REPLAYABLE, SUITE_VERSION
 from .catalogue.profiles import PROFILES, ProviderProfile, get_profile
 from .harness.context import Target
 from .harness.recording import (
@@ -33,6 +33,7 @@ from .results import CheckResult, Mode, ResultsFile, RunInfo, ServerInfo, write_
 from .settings import Settings, UsageError
 from .targets import MAX_TARGETS, TargetSpec
 from .trust import LOCK_SUFFIX, OLD_MARK, STAGING_MARK, ColumnError, check_column
+from .vocabulary import version_tuple
 
 __all__ = [
     "ColumnLock",
@@ -44,9 +45,10 @@ __all__ = [
 ]
 
 
-def _minor(version: str) -> str:
-    """``major.minor`` of a suite version: requests only change with a minor bump."""
-    return ".".join(version.split("-")[0].split(".")[:2])
+def _replayable(version: str) -> bool:
+    """A recording made by this suite version can be replayed by this suite."""
+    v = version_tuple(version)
+    return version_tuple(OLDEST_REPLAYABLE) <= v <= version_tuple(SUITE_VERSION)
 
 
 def replay_columns(s: Settings) -> list[Column]:
@@ -63,15 +65,17 @@ def replay_columns(s: Settings) -> list[Column]:
             manifest = Manifest.load(path)
         except ColumnError as exc:
             raise UsageError(str(exc)) from None
-        if _minor(manifest.suite_version) != _minor(SUITE_VERSION):
+        if not _replayable(manifest.suite_version):
             raise UsageError(
                 f"{path} was recorded with suite {manifest.suite_version}; this is suite "
+                f"{SUITE_VERSION}, which replays recordings from {OLDEST_REPLAYABLE} to "
                 f"{SUITE_VERSION}: re-record it (make record PROVIDER={manifest.provider} "
                 f"MODEL={manifest.model})"
             )
         profile = PROFILES.get(manifest.provider, PROFILES["generic"])
         target = _target(s, profile, manifest.provider, manifest.base_url, manifest.model)
         target.model_meta = manifest.model_meta
+        target.suite_version = manifest.suite_version
         target.api_key = None
         columns.append(
             Column(

@@ -21,6 +21,7 @@ __all__ = [
     "Mode",
     "Outcome",
     "model_slug",
+    "version_tuple",
 ]
 
 SCHEMA_VERSION = 1
@@ -91,3 +92,10 @@ def model_slug(model: str) -> str:
         text = re.split(r"[\\/]", text)[-1]
     slug = re.sub(r"\.{2,}", ".", _SLUG_BAD.sub("-", text.lower())).strip("-.")
     return slug[:80] or "model"
+
+
+def version_tuple(text: str) -> tuple[int, ...]:
+    """A suite version as numbers: ``0.1.1`` → ``(0, 1, 1)`` (a pre-release suffix ignored,
+    junk counts as 0), so versions compare in order."""
+    parts = text.split("-")[0].split(".")
+    return tuple(int(p) if p.isdigit() else 0 for p in parts)

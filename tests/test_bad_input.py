@@ -33,7 +33,7 @@ from any_agent import (
 )
 from any_agent.config import get_base_url, get_model
 from any_agent.tools import tool
-from conformance import SUITE_VERSION
+from conformance import OLDEST_REPLAYABLE, SUITE_VERSION
 from conformance.harness.recording import Manifest
 
 OK: dict[str, Any] = {"model": "m", "base_url": "http://127.0.0.1:9/v1"}
@@ -403,6 +403,13 @@ def test_conformance_cassette_from_another_suite_version(tmp_path: Path) -> None
     line = usage_error(run_plugin(tmp_path, "--conformance-mode", "replay"))
     assert "0.0.0-old" in line
     assert SUITE_VERSION in line
+
+
+def test_conformance_cassette_from_a_newer_suite_is_refused(tmp_path: Path) -> None:
+    recording(tmp_path, suite_version="9.0.0")
+    line = usage_error(run_plugin(tmp_path, "--conformance-mode", "replay"))
+    assert "9.0.0" in line
+    assert f"from {OLDEST_REPLAYABLE} to {SUITE_VERSION}" in line
 
 
 @pytest.mark.parametrize(

@@ -12,7 +12,6 @@ from typing import Any
 import pytest
 from test_conformance_plugin import results, run
 
-from conformance import SUITE_VERSION
 from conformance.catalogue.checks import get
 from conformance.report.matrix import NOT_COUNTED, NOTE_OUTCOMES, outcome_info
 from conformance.testing.fakeserver import FakeServer
@@ -28,7 +27,7 @@ def test_the_check_is_an_sdk_only_should_gated_on_tools() -> None:
     assert check.layers == ("sdk",)
     assert check.level == "SHOULD"
     assert check.requires == ("tools",)
-    assert check.since == SUITE_VERSION  # added by this suite version
+    assert check.since == "0.1.1"  # the suite version that added it
 
 
 def test_passes_on_the_reference_server(tmp_path: Path) -> None:

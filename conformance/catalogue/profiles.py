@@ -121,9 +121,17 @@ _LC_500_AUTO = KnownFailure(
 _LC_LOOP_AUTO = KnownFailure(
     "multiturn.agent-loop",
     "the same peg-native format failure, sent as an in-stream error event after the 200: turn 1 "
-    "ends with no finish_reason and no [DONE] (depends on the server's prompt cache)",
+    "ends with no finish_reason and no [DONE] (depends on the server's prompt cache; the SDK "
+    "layer gets it as a StreamError)",
     _LC_500_AUTO.link,
-    layer="wire",
+    flaky=True,
+)
+_LC_MCP_AUTO = KnownFailure(
+    "tools.mcp-round-trip",
+    "the same peg-native format failure under tool_choice auto, as an in-stream error event "
+    "(seen live on 2026-12-02, 3 of 3 tries; the 2026-11-27 recording passed)",
+    _LC_500_AUTO.link,
+    layer="sdk",
     flaky=True,
 )
 _LC_TOOLS_STOCK = (
@@ -317,7 +325,14 @@ PROFILES: Mapping[str, ProviderProfile] = MappingProxyType(
                 configuration="bare-JSON tool chat template (qwen25-bare-json-tools.jinja)",
                 start_command=_LLAMA_START + " --chat-template-file qwen25-bare-json-tools.jinja",
                 capabilities=_caps(),
-                known_failures=(_LC_NAMED, _LC_500, _LC_500_AUTO, _LC_LOOP_AUTO, _LC_MODEL),
+                known_failures=(
+                    _LC_NAMED,
+                    _LC_500,
+                    _LC_500_AUTO,
+                    _LC_LOOP_AUTO,
+                    _LC_MCP_AUTO,
+                    _LC_MODEL,
+                ),
                 sdk_provider="llamacpp",
             ),
             ProviderProfile(

@@ -15,9 +15,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, NoReturn
 
+from .. import SUITE_VERSION
 from ..catalogue.checks import Check
 from ..catalogue.profiles import ProviderProfile
 from ..results import Layer, Mode, Outcome
+from ..vocabulary import version_tuple
 from .http import RawResponse, WireClient
 from .stream import StreamSummary, summarize_stream
 
@@ -52,6 +54,9 @@ class Target:
     flaky_tries: int = 1
     #: The ``/v1/models`` entry for the model (context size etc.), if known.
     model_meta: Mapping[str, Any] = field(default_factory=dict)
+    #: The suite whose requests the column sends: this one live and when recording, the
+    #: recording's own in a replay (so a 0.1 cassette is asked what 0.1 asked).
+    suite_version: str = SUITE_VERSION
 
     @property
     def column(self) -> str:
@@ -130,6 +135,11 @@ class Ctx:
         if resp.error and not resp.aborted:
             self.unreplayable = resp.error  # vcrpy records nothing for a failed exchange
         return resp
+
+    def requests_since(self, version: str) -> bool:
+        """The column sends the requests of suite ``version`` or later: a check whose request
+        changed in ``version`` builds the new one only then (older recordings replay)."""
+        return version_tuple(self.target.suite_version) >= version_tuple(version)
 
     # -- verdicts ----------------------------------------------------------------------------
     def fail(self, message: str) -> NoReturn:

@@ -29,6 +29,7 @@ from any_agent._wire.credentials import url_secrets
 from .. import checks as _checks  # noqa: F401 - registers the implementations
 from ..catalogue.checks import IMPLEMENTATIONS, Check
 from ..results import CheckResult, Layer, Outcome
+from ..vocabulary import version_tuple
 from .context import Ctx, Target, Verdict, cassette_error_in
 from .http import WireClient
 from .recording import Manifest, cassette_path, column_dir, make_vcr, redact, redact_data
@@ -292,15 +293,9 @@ def recording_predates(column: Column, check: Check, layer: Layer) -> bool:
     """The column's recording was made by a suite older than the check (and holds no outcome
     for it): a replay reports it ``not-recorded`` instead of erring on the missing cassette."""
     return (
-        _version(column.manifest.suite_version) < _version(check.since)
+        version_tuple(column.manifest.suite_version) < version_tuple(check.since)
         and f"{check.id}[{layer}]" not in column.manifest.expected
     )
-
-
-def _version(text: str) -> tuple[int, ...]:
-    """``0.1.1`` → ``(0, 1, 1)`` (a pre-release suffix ignored; junk counts as 0)."""
-    parts = text.split("-")[0].split(".")
-    return tuple(int(p) if p.isdigit() else 0 for p in parts)
 
 
 def _execute(go: Any, *, block_network: bool) -> None:
