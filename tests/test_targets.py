@@ -94,3 +94,17 @@ def test_targets_conflicts_with_the_single_target_options(tmp_path: Path) -> Non
     proc = _pytest(tmp_path, "--targets", "t.toml", "--model", "m")
     assert proc.returncode == 2
     assert "drop --model" in proc.stdout + proc.stderr
+
+
+def test_targets_are_refused_in_replay_mode_before_anything_is_sent(tmp_path: Path) -> None:
+    with FakeServer() as srv:
+        (tmp_path / "t.toml").write_text(
+            f'[[target]]\nbase_url = "{srv.base_url}"\nmodel = "ref-model"\n', encoding="utf-8"
+        )
+        proc = _pytest(tmp_path, "--targets", "t.toml", "--conformance-mode", "replay")
+        sent = list(srv.requests)
+    err = proc.stdout + proc.stderr
+    assert proc.returncode == 2, err[-3000:]
+    assert "--targets certifies live servers (live or record mode)" in err
+    assert sent == []
+    assert not (tmp_path / "reports").exists()
