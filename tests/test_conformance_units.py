@@ -7,11 +7,13 @@ import asyncio
 import json
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from any_agent.config import get_base_url
 from any_agent.errors import ConfigurationError
+from conformance import SUITE_VERSION
 from conformance.catalogue import checks as registry
 from conformance.catalogue.checks import IMPLEMENTATIONS
 from conformance.catalogue.profiles import PROFILES, get_profile
@@ -348,3 +350,46 @@ def test_wire_client_does_not_follow_redirects_and_sends_key_only_in_header() ->
         assert len(srv.requests) == 1  # not followed
         assert srv.requests[0]["headers"]["authorization"] == "Bearer k-123456"
         assert "k-123456" not in srv.requests[0]["path"]
+
+
+# ---- which suite's requests a column sends ----------------------------------------------------
+
+
+def _settings(root: Path) -> Any:
+    from conformance.settings import Settings
+
+    return Settings(
+        mode="replay", provider=None, base_url=None, models=[], api_key=None,
+        cassette_dir=root / "cassettes", report_dir=root / "reports", checks=[],
+        explicit_checks=False, layers=("wire", "sdk"), request_timeout=5.0,
+        connect_timeout=5.0, first_token_timeout=5.0, idle_timeout=5.0, allow_insecure=False,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize(("recorded", "new_requests"), [("0.1.0", False), ("0.1.1", False),
+                                                          (SUITE_VERSION, True)])  # fmt: skip
+def test_a_replay_sends_the_requests_of_its_recordings_suite(
+    tmp_path: Path, recorded: str, new_requests: bool
+) -> None:
+    from conformance.columns import replay_columns
+    from conformance.harness.context import Ctx
+    from conformance.harness.recording import Manifest
+
+    column_dir = tmp_path / "cassettes" / "generic" / "ref-model"
+    Manifest(provider="generic", model="ref-model", base_url="http://conformance.invalid/v1",
+             suite_version=recorded).save(column_dir)  # fmt: skip
+    (column,) = replay_columns(_settings(tmp_path))
+    assert column.target.suite_version == recorded
+    ctx = Ctx(registry.get("models.list"), "wire", column.target, wire=None)  # type: ignore[arg-type]
+    assert ctx.requests_since("0.1.0")
+    assert ctx.requests_since("0.2.0") is new_requests
+
+
+def test_a_live_column_sends_this_suites_requests() -> None:
+    from conformance.harness.context import Ctx, Target
+
+    target = Target(provider="generic", profile=PROFILES["generic"],
+                    base_url="http://127.0.0.1:9/v1", model="m", mode="live")  # fmt: skip
+    ctx = Ctx(registry.get("models.list"), "wire", target, wire=None)  # type: ignore[arg-type]
+    assert ctx.requests_since(SUITE_VERSION)
+    assert not ctx.requests_since("99.0.0")
