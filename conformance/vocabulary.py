@@ -95,7 +95,12 @@ def model_slug(model: str) -> str:
 
 
 def version_tuple(text: str) -> tuple[int, ...]:
-    """A suite version as numbers: ``0.1.1`` → ``(0, 1, 1)`` (a pre-release suffix ignored,
-    junk counts as 0), so versions compare in order."""
-    parts = text.split("-")[0].split(".")
-    return tuple(int(p) if p.isdigit() else 0 for p in parts)
+    """A suite version as numbers, so versions compare in order: ``0.1.1`` → ``(0, 1, 1)``.
+    A pre-release or build suffix is ignored, junk counts as 0, and trailing zeros are dropped
+    (``0.2`` equals ``0.2.0``)."""
+    parts = [
+        int(p) if p.isascii() and p.isdigit() else 0 for p in re.split(r"[-+]", text)[0].split(".")
+    ]
+    while len(parts) > 1 and parts[-1] == 0:
+        parts.pop()
+    return tuple(parts)

@@ -393,3 +393,13 @@ def test_a_live_column_sends_this_suites_requests() -> None:
     ctx = Ctx(registry.get("models.list"), "wire", target, wire=None)  # type: ignore[arg-type]
     assert ctx.requests_since(SUITE_VERSION)
     assert not ctx.requests_since("99.0.0")
+
+
+@pytest.mark.parametrize(
+    ("a", "b"), [("0.2", "0.2.0"), ("0.2.0+local", "0.2.0"), ("0.2.0-rc1", "0.2.0")]
+)
+def test_suite_versions_that_name_the_same_release_compare_equal(a: str, b: str) -> None:
+    from conformance.vocabulary import version_tuple
+
+    assert version_tuple(a) == version_tuple(b)
+    assert version_tuple("0.10.0") > version_tuple("0.2.0")
