@@ -38,6 +38,15 @@ class SSEEvent:
     stray: list[str] = field(default_factory=list)  # lines that are no SSE field at all
 
     @property
+    def event(self) -> str | None:
+        """The event's name from its last ``event:`` line (Anthropic and Responses streams)."""
+        for line in reversed(self.fields):
+            name, _, value = line.partition(":")
+            if name == "event":
+                return value[1:] if value.startswith(" ") else value
+        return None
+
+    @property
     def is_done(self) -> bool:
         return self.data is not None and self.data.strip() == "[DONE]"
 
