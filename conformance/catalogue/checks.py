@@ -48,6 +48,7 @@ AREAS: tuple[str, ...] = (
     "reasoning",
     "parameters",
     "errors",
+    "responses",
 )
 
 #: Capability names a check may require and a provider profile may declare.
@@ -113,7 +114,7 @@ def _c(
     )
 
 
-_S, _T, _TO, _MT, _R, _P, _E = AREAS
+_S, _T, _TO, _MT, _R, _P, _E = AREAS[:7]
 _TOOLS = ("tools",)
 
 CHECKS: tuple[Check, ...] = (
@@ -323,6 +324,37 @@ CHECKS: tuple[Check, ...] = (
     _c("errors.stream-invalid-request", "SHOULD", "Invalid stream request fails early",
        "An invalid request with `stream: true` SHOULD get an HTTP 4xx before any SSE event.",
        area=_E),
+    # ---- /v1/responses (the OpenAI Responses API) ----------------------------------------------
+    _c("responses.basic", "MUST", "`/v1/responses` answer shape",
+       "A non-streamed `POST /v1/responses` with a string `input` MUST return `object: "
+       "\"response\"`, a non-empty string `id`, `status: \"completed\"` and an `output` array "
+       "with an assistant `message` item whose `content` holds `output_text` parts with the "
+       "answer.", area="responses", since="0.2.0"),
+    _c("responses.stream-events", "MUST", "Responses stream event order",
+       "A streamed response MUST be typed SSE events whose data `type` equals the `event:` name, "
+       "opening with `response.created` and ending with `response.completed`, each item's "
+       "`response.output_item.added` before its deltas and `.done`, text deltas joining to "
+       "`response.output_text.done`, and `sequence_number` increasing.", area="responses",
+       since="0.2.0"),
+    _c("responses.function-call", "MUST", "Responses function call",
+       "Offered a function tool, a non-streamed response MUST carry a `function_call` output item "
+       "with a non-empty `call_id`, the tool's `name` and string `arguments` that parse to a JSON "
+       "object valid against the tool's schema.", area="responses", requires=_TOOLS,
+       since="0.2.0"),
+    _c("responses.function-call-stream", "MUST", "Streamed Responses function call",
+       "A streamed function call MUST open with `response.output_item.added` carrying the item's "
+       "`call_id` and `name`, and its `response.function_call_arguments.delta` events MUST join to "
+       "the `.done` arguments and to the `output_item.done` item: a JSON object valid against the "
+       "schema.", area="responses", requires=_TOOLS, since="0.2.0"),
+    _c("responses.input-items-roundtrip", "MUST", "Function call output resent as input",
+       "An `input` resending a `function_call` item and its `function_call_output` MUST be "
+       "accepted and answered with a `message` (that SHOULD use the output rather than call the "
+       "tool again).", area="responses", requires=_TOOLS, since="0.2.0"),
+    _c("responses.previous-response-id", "SHOULD", "`previous_response_id` continues a response",
+       "A server that stores responses SHOULD answer a request naming `previous_response_id` "
+       "with that conversation as context; one that does not store SHOULD say so (`store: "
+       "false`, or a 4xx naming `previous_response_id`): silently ignoring it is a failure.",
+       area="responses", since="0.2.0"),
 )  # fmt: skip
 
 _BY_ID = {c.id: c for c in CHECKS}
