@@ -78,6 +78,8 @@ def test_a_server_without_the_api_is_not_offered_everywhere(tmp_path: Path) -> N
          "function_call_output"),
         ("responses-ignore-previous", "responses.previous-response-id", "fail",
          "accepted and ignored"),
+        ("responses-store-lost", "responses.previous-response-id", "fail",
+         "said store: true, yet previous_response_id is not found"),
         ("responses-stateless", "responses.previous-response-id", "n/a",
          "does not support 'previous_response_id'"),
         ("responses-store-ignored", "responses.previous-response-id", "n/a", "store: false"),

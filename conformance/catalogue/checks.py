@@ -353,7 +353,8 @@ CHECKS: tuple[Check, ...] = (
     _c("responses.previous-response-id", "SHOULD", "`previous_response_id` continues a response",
        "A server that stores responses SHOULD answer a request naming `previous_response_id` "
        "with that conversation as context; one that does not store SHOULD say so (`store: "
-       "false`, or a 4xx naming `previous_response_id`): silently ignoring it is a failure.",
+       "false`, a 404 for the id, or a 4xx naming `previous_response_id` or `store`): silently "
+       "ignoring it is a failure.",
        area="responses", since="0.2.0"),
 )  # fmt: skip
 

@@ -406,6 +406,9 @@ async def basic(ctx: Ctx) -> None:
 async def stream_events(ctx: Ctx) -> None:
     s = await _stream(ctx, _body(ctx, BASIC_PROMPT, max_output_tokens=16), "streamed")
     _judge_stream(ctx, s, "streamed")
+    end = (s.terminal or {}).get("type")
+    if end != "response.completed":  # a short answer completes: incomplete is a cut
+        ctx.fail(f"the stream ends with {end!r}, not 'response.completed'")
     if not s.text.strip():
         ctx.fail(f"no response.output_text.delta text; events: {s.types[:12]}")
     final = (s.terminal or {}).get("response")
@@ -491,7 +494,8 @@ async def previous_response_id(ctx: Ctx) -> None:
     if declined and first.get("store") is True and resp.status == 404:
         ctx.fail(f"the first turn said store: true, yet previous_response_id is not found: "
                  f"{resp.error_message()[:160]}")  # fmt: skip
-    if declined and _names_statelessness(resp, rid):
+    # the endpoint answered the first turn: a 404 now is the stored response not found
+    if declined and (resp.status == 404 or _names_statelessness(resp, rid)):
         ctx.na(f"the server does not keep responses: HTTP {resp.status}: "
                f"{resp.error_message()[:160]}")  # fmt: skip
     ctx.require_2xx(resp, "second turn")

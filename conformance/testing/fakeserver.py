@@ -57,6 +57,8 @@ QUIRKS: dict[str, str] = {
     "responses-store-ignored": "store: true is ignored: the response says store: false and a "
     "previous_response_id is not found, 404 (vLLM without VLLM_ENABLE_RESPONSES_API_STORE)",
     "responses-ignore-previous": "previous_response_id is accepted and silently ignored",
+    "responses-store-lost": "a response says store: true, yet previous_response_id naming it "
+    "is not found (404)",
 }
 MODEL = "ref-model"
 CITIES = ("Paris", "London", "São Paulo", "Tokyo")
@@ -504,7 +506,7 @@ class FakeServer:
             return
         plan = self._responses_plan(chat)
         obj, history = self._response_object(req, chat, plan)
-        if obj.get("store"):
+        if obj.get("store") and "responses-store-lost" not in self.quirks:
             kept = self._kept()
             kept[obj["id"]] = history
             while len(kept) > self.RESPONSES_KEPT:
