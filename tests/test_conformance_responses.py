@@ -196,17 +196,25 @@ def test_the_reference_servers_response_store_is_bounded() -> None:
 # ---- through the plugin -------------------------------------------------------------------------
 
 
-def test_the_plugin_reports_the_area_and_not_offered_does_not_fail_the_run(
-    tmp_path: Path,
+@pytest.mark.parametrize(
+    ("quirk", "code", "expected"),
+    [
+        ("no-responses-api", 0, dict.fromkeys(IDS, "not-offered")),
+        ("responses-no-call-id", 1, {**dict.fromkeys(IDS, "pass"),
+                                     "responses.function-call": "fail",
+                                     "responses.function-call-stream": "fail"}),
+    ],
+)  # fmt: skip
+def test_through_the_plugin_not_offered_passes_the_run_and_a_must_failure_fails_it(
+    tmp_path: Path, quirk: str, code: int, expected: dict[str, str]
 ) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
-    with FakeServer(["no-responses-api"]) as srv:
+    with FakeServer([quirk]) as srv:
         proc = subprocess.run(
             [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "--base-url",
              srv.base_url, "--checks", "responses.*"],
             cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300, check=False,
         )  # fmt: skip
-    assert proc.returncode == 0, proc.stdout[-2000:]
+    assert proc.returncode == code, proc.stdout[-2000:]
     data = json.loads((tmp_path / "reports/results/generic__ref-model.json").read_text())
-    outcomes = {r["check"]: r["outcome"] for r in data["results"]}
-    assert outcomes == dict.fromkeys(IDS, "not-offered")
+    assert {r["check"]: r["outcome"] for r in data["results"]} == expected
