@@ -331,11 +331,11 @@ CHECKS: tuple[Check, ...] = (
        "with an assistant `message` item whose `content` holds `output_text` parts with the "
        "answer.", area="responses", since="0.2.0"),
     _c("responses.stream-events", "MUST", "Responses stream event order",
-       "A streamed response MUST be typed SSE events whose data `type` equals the `event:` name, "
-       "opening with `response.created` and ending with `response.completed`, each item's "
-       "`response.output_item.added` before its deltas and `.done`, text deltas joining to "
-       "`response.output_text.done`, and `sequence_number` increasing.", area="responses",
-       since="0.2.0"),
+       "A streamed response MUST be typed SSE events (each `event:` name, which SHOULD be sent, "
+       "equal to its data `type`), opening with `response.created` and ending with "
+       "`response.completed`, each item's `response.output_item.added` before its deltas and "
+       "`.done`, text deltas joining to `response.output_text.done`, and `sequence_number` "
+       "(SHOULD be sent) increasing.", area="responses", since="0.2.0"),
     _c("responses.function-call", "MUST", "Responses function call",
        "Offered a function tool, a non-streamed response MUST carry a `function_call` output item "
        "with a non-empty `call_id`, the tool's `name` and string `arguments` that parse to a JSON "
