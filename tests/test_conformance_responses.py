@@ -80,6 +80,8 @@ def test_a_server_without_the_api_is_not_offered_everywhere(tmp_path: Path) -> N
          "accepted and ignored"),
         ("responses-store-lost", "responses.previous-response-id", "fail",
          "said store: true, yet previous_response_id is not found"),
+        ("responses-no-store-field+responses-store-lost", "responses.previous-response-id",
+         "n/a", "HTTP 404: no stored response with id"),
         ("responses-stateless", "responses.previous-response-id", "n/a",
          "does not support 'previous_response_id'"),
         ("responses-store-ignored", "responses.previous-response-id", "n/a", "store: false"),
@@ -88,8 +90,9 @@ def test_a_server_without_the_api_is_not_offered_everywhere(tmp_path: Path) -> N
 def test_each_quirk_breaks_its_check(
     tmp_path: Path, quirk: str, check: str, outcome: str, words: str
 ) -> None:
-    assert quirk in QUIRKS
-    res = _run(tmp_path, [quirk], [check, "responses.basic"])
+    quirks = quirk.split("+")
+    assert set(quirks) <= set(QUIRKS)
+    res = _run(tmp_path, quirks, [check, "responses.basic"])
     assert res[check].outcome == outcome, res[check].message
     assert words in res[check].message
     if quirk != "responses-chat-shape":  # the quirk breaks what it is for, not the basic shape

@@ -59,6 +59,7 @@ QUIRKS: dict[str, str] = {
     "responses-ignore-previous": "previous_response_id is accepted and silently ignored",
     "responses-store-lost": "a response says store: true, yet previous_response_id naming it "
     "is not found (404)",
+    "responses-no-store-field": "response objects carry no store field",
 }
 MODEL = "ref-model"
 CITIES = ("Paris", "London", "São Paulo", "Tokyo")
@@ -505,8 +506,8 @@ class FakeServer:
             await self._send_json(writer, exc.status, {"error": err})
             return
         plan = self._responses_plan(chat)
-        obj, history = self._response_object(req, chat, plan)
-        if obj.get("store") and "responses-store-lost" not in self.quirks:
+        obj, history, keep = self._response_object(req, chat, plan)
+        if keep:
             kept = self._kept()
             kept[obj["id"]] = history
             while len(kept) > self.RESPONSES_KEPT:
@@ -628,8 +629,9 @@ class FakeServer:
 
     def _response_object(
         self, req: dict[str, Any], chat: dict[str, Any], plan: dict[str, Any]
-    ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-        """The response object, and the conversation it ends (kept for previous_response_id)."""
+    ) -> tuple[dict[str, Any], list[dict[str, Any]], bool]:
+        """The response object, the conversation it ends, and whether to keep that for
+        previous_response_id."""
         h = _stable(req)
         items: list[dict[str, Any]] = []
         status, ntok = "completed", 10
@@ -671,12 +673,12 @@ class FakeServer:
                 "total_tokens": prompt_tokens + ntok,
             },
         }
-        if "responses-stateless" not in self.quirks:
-            obj["store"] = req.get("store") is not False and "responses-store-ignored" not in (
-                self.quirks
-            )
+        said_stored = req.get("store") is not False and "responses-store-ignored" not in self.quirks
+        if not self.quirks & {"responses-stateless", "responses-no-store-field"}:
+            obj["store"] = said_stored
+        keep = said_stored and not self.quirks & {"responses-stateless", "responses-store-lost"}
         history = [m for m in chat["messages"] if m.get("role") != "system"] + [said]
-        return obj, history
+        return obj, history, keep
 
     async def _responses_stream(self, obj: dict[str, Any], writer: asyncio.StreamWriter) -> None:
         q = self.quirks
