@@ -48,6 +48,7 @@ AREAS: tuple[str, ...] = (
     "reasoning",
     "parameters",
     "errors",
+    "messages",
 )
 
 #: Capability names a check may require and a provider profile may declare.
@@ -113,7 +114,7 @@ def _c(
     )
 
 
-_S, _T, _TO, _MT, _R, _P, _E = AREAS
+_S, _T, _TO, _MT, _R, _P, _E = AREAS[:7]  # the 0.1 areas; later ones use literals
 _TOOLS = ("tools",)
 
 CHECKS: tuple[Check, ...] = (
@@ -323,6 +324,36 @@ CHECKS: tuple[Check, ...] = (
     _c("errors.stream-invalid-request", "SHOULD", "Invalid stream request fails early",
        "An invalid request with `stream: true` SHOULD get an HTTP 4xx before any SSE event.",
        area=_E),
+    # ---- the Anthropic Messages API (/v1/messages; wire layer only) ---------------------------
+    _c("messages.basic", "MUST", "Messages API: non-streamed reply",
+       "`POST /v1/messages` MUST answer `type: \"message\"`, `role: \"assistant\"`, a string "
+       "`id`, a `content` array of typed blocks (a text block with string `text`), a "
+       "`stop_reason` from Anthropic's set and `usage` with integer `input_tokens` and "
+       "`output_tokens`.", area="messages", since="0.2.0"),
+    _c("messages.stream.event-order", "MUST", "Messages API: streamed event order",
+       "A streamed `/v1/messages` reply MUST name every event (`event:`) as its data's `type`, "
+       "start with `message_start`, send each content block as `content_block_start`, its "
+       "deltas and `content_block_stop` by `index`, then `message_delta` with the "
+       "`stop_reason`, and end with `message_stop` (`ping` allowed anywhere).",
+       area="messages", since="0.2.0"),
+    _c("messages.tool-use", "MUST", "Messages API: tool use",
+       "Asked to use an offered tool, `/v1/messages` MUST answer with a `tool_use` block that "
+       "has a non-empty `id`, the tool's `name` and an `input` object valid against its "
+       "`input_schema`, and `stop_reason: \"tool_use\"`.", area="messages", since="0.2.0",
+       requires=_TOOLS),
+    _c("messages.stream.tool-use", "MUST", "Messages API: streamed tool use",
+       "Streamed, a `tool_use` block MUST start with its `id` and `name` (SHOULD with "
+       "`input: {}`), its `input_json_delta` fragments MUST concatenate to a JSON object valid "
+       "against the schema, and `message_delta` MUST say `stop_reason: \"tool_use\"`.",
+       area="messages", since="0.2.0", requires=_TOOLS),
+    _c("messages.tool-result", "MUST", "Messages API: tool result round trip",
+       "A history with an assistant `tool_use` block and a user `tool_result` block MUST be "
+       "accepted (never 5xx) and answered in text (SHOULD use the result).",
+       area="messages", since="0.2.0", requires=_TOOLS),
+    _c("messages.count-tokens", "MUST", "Messages API: `count_tokens`",
+       "Where offered, `POST /v1/messages/count_tokens` MUST answer `{\"input_tokens\": N}`, a "
+       "positive integer that grows with the prompt; N SHOULD equal the `usage.input_tokens` "
+       "`/v1/messages` reports for the same prompt.", area="messages", since="0.2.0"),
 )  # fmt: skip
 
 _BY_ID = {c.id: c for c in CHECKS}

@@ -37,8 +37,26 @@ QUIRKS: dict[str, str] = {
     "slow-headers": "headers are sent after 1.5 s",
     "stream-drops-tool-calls": "streamed tool calls are dropped: the stream ends with "
     "finish_reason stop and no delta.tool_calls (LiteLLM's ollama/ route, BerriAI/litellm#35711)",
+    # the Anthropic Messages API (/v1/messages)
+    "no-messages-api": "/v1/messages and /v1/messages/count_tokens answer 404 (a server "
+    "without the Anthropic API)",
+    "msg-openai-stop-reason": "/v1/messages reports OpenAI finish reasons (stop, length, "
+    "tool_calls) as stop_reason, unmapped (no real server known; guards the mapping)",
+    "msg-no-event-lines": "streamed /v1/messages events have data: lines and no event: names "
+    "(Anthropic-compatible proxies, earendil-works/pi#1983)",
+    "msg-tool-input-string": "tool_use.input is the arguments as a JSON string, not an object "
+    "(no real server known; the OpenAI arguments shape leaking through)",
+    "msg-tool-start-no-input": "a streamed tool_use content_block_start has no input field "
+    "(llama-server, ggml-org/llama.cpp#22960)",
+    "msg-stream-empty-tool-input": "streamed tool_use blocks get no input_json_delta, so the "
+    "input is empty (LiteLLM's /v1/messages, BerriAI/litellm#25390)",
+    "msg-tool-result-500": "a tool_result block gives HTTP 500 unsupported content[].type "
+    "(llama-server before it converted tool_result blocks; its test_compat_anthropic.py)",
+    "msg-count-tokens-constant": "/v1/messages/count_tokens gives the same count for every "
+    "prompt (a stub endpoint; no real server known)",
 }
 MODEL = "ref-model"
+MESSAGES_PATHS = ("/v1/messages", "/v1/messages/count_tokens")
 CITIES = ("Paris", "London", "São Paulo", "Tokyo")
 STORY = (
     "Once upon a time a lighthouse keeper watched the sea every night and wrote down each "
@@ -204,6 +222,10 @@ class FakeServer:
             return
         if method == "GET" and path == "/version":
             await self._send_json(writer, 200, {"version": "fake-1"})
+            return
+        bare = path.split("?", 1)[0]
+        if method == "POST" and bare in MESSAGES_PATHS and "no-messages-api" not in self.quirks:
+            await self._messages_api(bare, body, writer)
             return
         if method != "POST" or path != "/v1/chat/completions":
             await self._send_json(writer, 404, {"error": {"message": "not found", "type": "x"}})
@@ -456,6 +478,214 @@ class FakeServer:
             writer.write(f"{len(echo):x}\r\n".encode() + echo + b"\r\n")
         if "no-done" not in q:
             await send(b"[DONE]")
+        writer.write(b"0\r\n\r\n")
+        await writer.drain()
+
+    # -- the Anthropic Messages API: translated to the toy model's chat request --------------
+    async def _messages_api(self, path: str, body: bytes, writer: asyncio.StreamWriter) -> None:
+        try:
+            req = json.loads(body)
+            chat = self._chat_from_messages(req, count_only=path.endswith("/count_tokens"))
+            if path.endswith("/count_tokens"):
+                n = 1 if "msg-count-tokens-constant" in self.quirks else self._input_tokens(chat)
+                await self._send_json(writer, 200, {"input_tokens": n})
+                return
+            plan = self._plan(chat)
+        except ValueError as exc:
+            await self._send_anthropic_error(writer, BadRequest(400, f"invalid JSON: {exc}"))
+            return
+        except BadRequest as exc:
+            await self._send_anthropic_error(writer, exc)
+            return
+        if req.get("stream"):
+            await self._anthropic_stream(req, chat, plan, writer)
+        else:
+            await self._send_json(writer, 200, self._anthropic_reply(req, chat, plan))
+
+    async def _send_anthropic_error(self, writer: asyncio.StreamWriter, exc: BadRequest) -> None:
+        kind = "api_error" if exc.status >= 500 else exc.type
+        err = {"type": "error", "error": {"type": kind, "message": exc.message}}
+        await self._send_json(writer, exc.status, err)
+
+    def _chat_from_messages(self, req: Any, *, count_only: bool) -> dict[str, Any]:
+        if not isinstance(req, dict):
+            raise BadRequest(400, "body must be an object")
+        turns = req.get("messages")
+        if not isinstance(turns, list) or not turns:
+            raise BadRequest(400, "messages: must be a non-empty array")
+        if req.get("model") not in self.models and "ignore-model" not in self.quirks:
+            raise BadRequest(404, f"model: {req.get('model')}", "not_found_error")
+        limit = req.get("max_tokens")
+        if not count_only and (not isinstance(limit, int) or limit < 1):
+            raise BadRequest(400, "max_tokens: a positive integer is required")
+        messages: list[dict[str, Any]] = []
+        if req.get("system"):
+            messages.append({"role": "system", "content": _text_of(req["system"])})
+        for turn in turns:
+            messages += self._chat_turn(turn)
+        chat: dict[str, Any] = {"model": req["model"], "messages": messages, "max_tokens": limit}
+        tools = req.get("tools") or []
+        chat["tools"] = [
+            {
+                "type": "function",
+                "function": {"name": t.get("name"), "parameters": t.get("input_schema")},
+            }
+            for t in tools
+            if isinstance(t, dict)
+        ]
+        choice = req.get("tool_choice") or {}
+        kind = choice.get("type") if isinstance(choice, dict) else None
+        if kind == "any":
+            chat["tool_choice"] = "required"
+        elif kind == "tool":
+            chat["tool_choice"] = {"type": "function", "function": {"name": choice.get("name")}}
+        elif kind == "none":
+            chat["tool_choice"] = "none"
+        return chat
+
+    def _chat_turn(self, turn: Any) -> list[dict[str, Any]]:
+        if not isinstance(turn, dict) or turn.get("role") not in ("user", "assistant"):
+            raise BadRequest(400, "messages: each turn has role user or assistant")
+        role, content = turn["role"], turn.get("content")
+        if isinstance(content, str):
+            return [{"role": role, "content": content}]
+        if not isinstance(content, list):
+            raise BadRequest(400, "content: a string or an array of blocks")
+        texts: list[str] = []
+        calls: list[dict[str, Any]] = []
+        results: list[dict[str, Any]] = []
+        for block in content:
+            kind = block.get("type") if isinstance(block, dict) else None
+            if kind == "text":
+                texts.append(str(block.get("text", "")))
+            elif kind == "tool_use" and role == "assistant":
+                fn = {"name": block.get("name"), "arguments": json.dumps(block.get("input") or {})}
+                calls.append({"id": block.get("id"), "type": "function", "function": fn})
+            elif kind == "tool_result" and role == "user":
+                if "msg-tool-result-500" in self.quirks:
+                    raise BadRequest(500, "unsupported content[].type")
+                results.append({"role": "tool", "tool_call_id": block.get("tool_use_id"),
+                                "content": _text_of(block.get("content"))})  # fmt: skip
+            elif kind not in ("image", "thinking"):
+                raise BadRequest(400, f"content: unsupported block type {kind!r}")
+        out: list[dict[str, Any]] = []
+        if texts or calls or not results:
+            msg: dict[str, Any] = {"role": role, "content": "".join(texts)}
+            if calls:
+                msg["tool_calls"] = calls
+            out.append(msg)
+        return out + results
+
+    @staticmethod
+    def _input_tokens(chat: dict[str, Any]) -> int:
+        return sum(len(_text_of(m.get("content")).split()) for m in chat["messages"])
+
+    def _stop_reason(self, finish: str) -> str:
+        if "msg-openai-stop-reason" in self.quirks:
+            return finish
+        return {"stop": "end_turn", "length": "max_tokens", "tool_calls": "tool_use"}[finish]
+
+    def _anthropic_content(
+        self, req: dict[str, Any], chat: dict[str, Any], plan: dict[str, Any]
+    ) -> tuple[list[dict[str, Any]], str, int]:
+        """The reply's blocks, its stop reason and output token count."""
+        ids = [f"toolu_{_stable(req, i)[:24]}" for i in range(len(plan["calls"]))]
+        blocks: list[dict[str, Any]] = []
+        if plan["reasoning"]:
+            blocks.append({"type": "thinking", "thinking": plan["reasoning"], "signature": ""})
+        if plan["calls"]:
+            for k, (name, args) in enumerate(plan["calls"]):
+                blocks.append({"type": "tool_use", "id": ids[k], "name": name, "input": args})
+            return blocks, self._stop_reason("tool_calls"), 10
+        text, finish, ntok = self._limit(chat, plan["text"])
+        blocks.append({"type": "text", "text": text})
+        return blocks, self._stop_reason(finish), ntok
+
+    def _anthropic_reply(
+        self, req: dict[str, Any], chat: dict[str, Any], plan: dict[str, Any]
+    ) -> dict[str, Any]:
+        blocks, stop, ntok = self._anthropic_content(req, chat, plan)
+        if "msg-tool-input-string" in self.quirks:
+            for b in blocks:
+                if b["type"] == "tool_use":
+                    b["input"] = json.dumps(b["input"])
+        return {
+            "id": "msg_" + _stable(req)[:24],
+            "type": "message",
+            "role": "assistant",
+            "model": req["model"],
+            "content": blocks,
+            "stop_reason": stop,
+            "stop_sequence": None,
+            "usage": {"input_tokens": self._input_tokens(chat), "output_tokens": ntok},
+        }
+
+    async def _anthropic_stream(
+        self,
+        req: dict[str, Any],
+        chat: dict[str, Any],
+        plan: dict[str, Any],
+        writer: asyncio.StreamWriter,
+    ) -> None:
+        q = self.quirks
+        blocks, stop, ntok = self._anthropic_content(req, chat, plan)
+        writer.write(
+            b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n"
+            b"transfer-encoding: chunked\r\nconnection: close\r\n\r\n"
+        )
+
+        async def send(kind: str, **fields: Any) -> None:
+            data = b"" if "msg-no-event-lines" in q else f"event: {kind}\n".encode()
+            data += b"data: " + json.dumps({"type": kind, **fields}).encode() + b"\n\n"
+            writer.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
+            await writer.drain()
+            if self.delay:
+                await asyncio.sleep(self.delay)
+
+        message = {
+            "id": "msg_" + _stable(req)[:24],
+            "type": "message",
+            "role": "assistant",
+            "model": req["model"],
+            "content": [],
+            "stop_reason": None,
+            "stop_sequence": None,
+            "usage": {"input_tokens": self._input_tokens(chat), "output_tokens": 1},
+        }
+        await send("message_start", message=message)
+        await send("ping")
+        start: dict[str, Any]
+        delta: dict[str, Any]
+        for i, block in enumerate(blocks):
+            if block["type"] == "text":
+                await send(
+                    "content_block_start", index=i, content_block={"type": "text", "text": ""}
+                )
+                for piece in self._tokens(block["text"]):
+                    await send(
+                        "content_block_delta", index=i, delta={"type": "text_delta", "text": piece}
+                    )
+            elif block["type"] == "thinking":
+                start = {"type": "thinking", "thinking": "", "signature": ""}
+                await send("content_block_start", index=i, content_block=start)
+                for piece in self._tokens(block["thinking"]):
+                    delta = {"type": "thinking_delta", "thinking": piece}
+                    await send("content_block_delta", index=i, delta=delta)
+            else:
+                start = {"type": "tool_use", "id": block["id"], "name": block["name"], "input": {}}
+                if "msg-tool-start-no-input" in q:
+                    del start["input"]
+                await send("content_block_start", index=i, content_block=start)
+                raw = json.dumps(block["input"])
+                if "msg-stream-empty-tool-input" in q:
+                    raw = ""
+                for k in range(0, len(raw), 3):
+                    delta = {"type": "input_json_delta", "partial_json": raw[k : k + 3]}
+                    await send("content_block_delta", index=i, delta=delta)
+            await send("content_block_stop", index=i)
+        delta = {"stop_reason": stop, "stop_sequence": None}
+        await send("message_delta", delta=delta, usage={"output_tokens": ntok})
+        await send("message_stop")
         writer.write(b"0\r\n\r\n")
         await writer.drain()
 
