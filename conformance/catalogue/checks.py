@@ -64,6 +64,8 @@ CAPABILITIES: dict[str, str] = {
     "max_completion_tokens": "honours `max_completion_tokens`",
     "n": "returns several choices for `n > 1`",
     "context_overflow": "the model's context window is known (for the overflow probe)",
+    "reasoning_budget": "caps thinking per request (llama.cpp `reasoning_budget_tokens`, vLLM "
+    "`thinking_token_budget`)",
 }
 
 
@@ -219,6 +221,36 @@ CHECKS: tuple[Check, ...] = (
           "call it by that name with valid arguments and answer from its result, which the SDK "
           "gets through its MCP client (an in-process `create_sdk_mcp_server` tool).",
           area=_T, since="0.1.1", requires=_TOOLS, layers=("sdk",)),
+    # issue 16 (suite 0.2.0)
+    _c("tools.no-needless-call", "SHOULD", "No call when none is needed",
+       "Under `tool_choice: auto`, asked a question no offered tool helps with, the server SHOULD "
+       "answer in text, with no tool call (structured or written into `content`).", area=_T,
+       requires=_TOOLS, sdk=True, since="0.2.0"),
+    _c("tools.args-nested", "MUST", "Nested, array and enum arguments",
+       "Arguments for a tool whose schema nests an object, an array of objects and an enum MUST "
+       "validate against that schema (types at every depth, required keys, enum values).",
+       area=_T, requires=_TOOLS, sdk=True, since="0.2.0"),
+    _c("tools.choice-among-several", "SHOULD", "The right tool among several",
+       "Offered five tools of which one fits the request, the server SHOULD call that tool, "
+       "and only it, with arguments valid against its schema.", area=_T, requires=_TOOLS,
+       since="0.2.0"),
+    _c("tools.marker-in-arguments", "SHOULD", "A call marker inside a string argument",
+       "A string argument containing the model's end-of-call marker (`</tool_call>`) SHOULD "
+       "arrive whole, streamed and not, never cutting the call there or leaving it in "
+       "`content`.",
+       area=_T, requires=_TOOLS, sdk=True, since="0.2.0"),
+    _c("tools.parallel-false", "SHOULD", "`parallel_tool_calls: false` respected",
+       "With `parallel_tool_calls: false` the server SHOULD return at most one tool call, even "
+       "when the request asks for two.", area=_T, requires=_TOOLS, since="0.2.0"),
+    _c("tools.reasoning-then-call", "SHOULD", "Reasoning, then a call, in one turn",
+       "A reasoning model that thinks before calling a tool SHOULD deliver the reasoning in its "
+       "field and then a structured call in the same turn, never the call inside the "
+       "reasoning or as markup in `content`.", area=_T, requires=("tools", "reasoning"),
+       sdk=True, since="0.2.0"),
+    _c("tools.repeated-runs", "SHOULD", "Reliable calls over repeated runs (pass@k)",
+       "Asked k=3 times for the same kind of call under `auto` (three cities), the server "
+       "SHOULD return a valid structured call each time; 2 of 3 is a warning, fewer a failure; "
+       "the rate is reported.", area=_T, requires=_TOOLS, since="0.2.0"),
     # ---- timeouts and liveness (live only) ---------------------------------------------------
     _c("timeout.time-to-headers", "SHOULD", "Time to response headers",
        "A server SHOULD send response headers promptly (within the first-token bound), so "
@@ -279,6 +311,25 @@ CHECKS: tuple[Check, ...] = (
     _c("reasoning.no-think-leak", "MUST", "No thinking markup in content",
        "`content` MUST NOT contain unbalanced `<think>`/`</think>` or channel markers.",
        area=_R),
+    # issue 16 (suite 0.2.0)
+    _c("reasoning.thinking-off", "SHOULD", "Thinking off honoured",
+       "Asked per request to not think (`chat_template_kwargs.enable_thinking: false`, or "
+       "`reasoning_effort: \"none\"` where that is the server's switch), a reasoning model SHOULD "
+       "answer without reasoning, in a field or as markup.", area=_R, requires=("reasoning",),
+       sdk=True, since="0.2.0"),
+    _c("reasoning.budget", "SHOULD", "Thinking budget honoured",
+       "Given a per-request thinking budget (llama.cpp `reasoning_budget_tokens`, vLLM "
+       "`thinking_token_budget`) of 8 tokens, the server SHOULD stop reasoning near it (at most "
+       "twice the budget).", area=_R, requires=("reasoning", "reasoning_budget"),
+       since="0.2.0"),
+    _c("reasoning.interleaved-accepted", "SHOULD", "Reasoning sent back on a tool turn",
+       "An assistant tool-call message that carries its reasoning (`reasoning_content` or "
+       "`reasoning`), followed by the tool result, SHOULD be accepted and answered, as "
+       "interleaved-thinking clients send it.", area=_R, requires=_TOOLS, since="0.2.0"),
+    _c("reasoning.usage-tokens", "SHOULD", "Reasoning tokens in usage",
+       "A response with reasoning SHOULD report "
+       "`usage.completion_tokens_details.reasoning_tokens`, an integer above 0 and at most "
+       "`completion_tokens`.", area=_R, requires=("reasoning",), sdk=True, since="0.2.0"),
     # ---- parameters ---------------------------------------------------------------------------
     _c("params.max-tokens", "MUST", "`max_tokens`",
        "`max_tokens: N` MUST bound `completion_tokens` to N and end with "

@@ -54,9 +54,53 @@ QUIRKS: dict[str, str] = {
     "(llama-server before it converted tool_result blocks; its test_compat_anthropic.py)",
     "msg-count-tokens-constant": "/v1/messages/count_tokens gives the same count for every "
     "prompt (a stub endpoint; no real server known)",
+    # issue 16, tools and reasoning
+    "eager-tools": "tool_choice auto is served like required: a call even when none is needed "
+    "(TGI, huggingface/text-generation-inference#2549)",
+    "numbers-as-strings": "integer tool-call arguments are sent as JSON strings (SGLang, "
+    "sgl-project/sglang#41316)",
+    "first-tool": "under auto the first offered tool is called whatever the prompt asks (a small "
+    "model's choice among several tools: BFCL's multiple category, caniollama multi_tool_5x)",
+    "tool-end-in-args": "a Hermes-style parser cuts the call at the first </tool_call>, even "
+    "inside a JSON string: the call is lost and the markup left in content "
+    "(ollama/ollama#12017 for '}', raullenchai/Rapid-MLX#1542 for a closing marker)",
+    "ignore-parallel-false": "parallel_tool_calls false is ignored: several calls in one turn "
+    "(sgl-project/sglang#9696; Ollama's /v1 has no such field)",
+    "call-in-reasoning": "after reasoning, the call is written inside the reasoning text and no "
+    "tool_calls are parsed (vllm-project/vllm#39056; llama-server with QwQ-32B's template)",
+    "flaky-calls": "under auto only calls for Paris are parsed; others stay as JSON text in "
+    "content (vLLM's hermes parser with small Qwen2.5 models, vllm-project/vllm#28806)",
+    "thinking-off-ignored": "chat_template_kwargs.enable_thinking false and reasoning_effort none "
+    "are ignored (a template that never reads them: raullenchai/Rapid-MLX#3045)",
+    "budget-ignored": "a per-request thinking budget is ignored (llama-server, "
+    "ggml-org/llama.cpp#20297 and #23673)",
+    "no-reasoning-tokens": "usage has no completion_tokens_details.reasoning_tokens "
+    "(llama-server's usage carries prompt_tokens_details only: "
+    "cassettes/llamacpp-tools/*/params.usage.yaml)",
+    "reasoning-tool-turn-422": "reasoning replayed on an assistant tool-call turn is refused with "
+    "422 extra_forbidden (LiteLLM proxy to Mistral, BerriAI/litellm#30835)",
 }
 MODEL = "ref-model"
 MESSAGES_PATHS = ("/v1/messages", "/v1/messages/count_tokens")
+#: What the toy model thinks for an arithmetic prompt (long enough to cut with a budget).
+REASONING = "17 times 23: 17 * 20 = 340 and 17 * 3 = 51, so the product is 340 + 51 = 391."
+#: Which offered tool a prompt asks for (issue 16's choice among several), in order.
+_PICKS = (
+    ("convert_currency", r"convert|currenc"),
+    ("get_forecast", r"forecast"),
+    ("plan_trip", r"\btrip\b"),
+    ("save_note", r"\bnote\b"),
+    ("get_time", r"time"),
+)
+#: Arguments the toy model gives the tools that take more than a city.
+_CANNED_ARGS: dict[str, dict[str, Any]] = {
+    "plan_trip": {
+        "traveller": {"name": "Ada", "age": 36},
+        "stops": [{"city": "Paris", "nights": 2}, {"city": "London", "nights": 3}],
+        "transport": "train",
+    },
+    "convert_currency": {"amount": 100, "from_currency": "USD", "to_currency": "EUR"},
+}
 CITIES = ("Paris", "London", "São Paulo", "Tokyo")
 STORY = (
     "Once upon a time a lighthouse keeper watched the sea every night and wrote down each "
@@ -66,6 +110,16 @@ STORY = (
 
 def _stable(*parts: Any) -> str:
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _stringify(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _stringify(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_stringify(v) for v in value]
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    return value
 
 
 def _text_of(content: Any) -> str:
@@ -264,6 +318,12 @@ class FakeServer:
                 "system", "user", "assistant", "tool", "developer"
             ):  # fmt: skip
                 raise BadRequest(400, "invalid message role")
+            if (
+                "reasoning-tool-turn-422" in self.quirks
+                and m.get("tool_calls")
+                and any(k in m for k in ("reasoning_content", "reasoning"))
+            ):
+                raise BadRequest(422, "messages: extra inputs are not permitted (reasoning)")
             for call in m.get("tool_calls") or []:
                 args = (call.get("function") or {}).get("arguments")
                 try:
@@ -289,20 +349,75 @@ class FakeServer:
             if named and "named-as-auto" in self.quirks:
                 named = None
             wants = choice == "required" or named or re.search(r"weather|time|tool", prompt, re.I)
-            if wants:
-                name = named or ("get_time" if "get_time" in tools and "time" in prompt.lower()
-                                 else tools[0])  # fmt: skip
+            if wants or (choice == "auto" and "eager-tools" in self.quirks):
+                name = named or self._pick(prompt, tools)
                 if name == "get_time":
                     plan["calls"] = [("get_time", {})]
+                elif name in _CANNED_ARGS or name == "save_note":
+                    plan["calls"] = [(name, self._canned(name, prompt))]
                 else:
                     cities = [c for c in CITIES if c in prompt] or ["Paris"]
-                    if req.get("parallel_tool_calls") is False:
+                    if req.get("parallel_tool_calls") is False and (
+                        "ignore-parallel-false" not in self.quirks
+                    ):
                         cities = cities[:1]
                     plan["calls"] = [(name, {"city": c}) for c in cities]
-                return plan
+                if "reason" in str(req.get("model")):
+                    plan["reasoning"] = self._reasoning(req, f"The user asks me to use {name}.")
+                return self._call_quirks(req, plan)
         plan["text"] = self._answer(prompt, messages)
         if "reason" in str(req.get("model")) and "times" in prompt:
-            plan["reasoning"] = "17 * 23 = 340 + 51 = 391."
+            plan["reasoning"] = self._reasoning(req, REASONING)
+        return plan
+
+    # -- issue 16: tool choice among several, canned arguments, reasoning controls -------------
+    def _pick(self, prompt: str, tools: list[Any]) -> Any:
+        """The offered tool the prompt asks for (the first when none fits)."""
+        if "first-tool" not in self.quirks:
+            for name, rx in _PICKS:
+                if name in tools and re.search(rx, prompt, re.I):
+                    return name
+        return tools[0]
+
+    def _canned(self, name: str, prompt: str) -> dict[str, Any]:
+        if name == "save_note":
+            m = re.search(r'"([^"]*)"', prompt)
+            return {"text": m.group(1) if m else prompt}
+        args: dict[str, Any] = json.loads(json.dumps(_CANNED_ARGS[name]))
+        if "numbers-as-strings" in self.quirks:
+            return dict(_stringify(args))
+        return args
+
+    def _reasoning(self, req: dict[str, Any], text: str) -> str:
+        """The toy model's reasoning under the request's thinking controls."""
+        kwargs = req.get("chat_template_kwargs")
+        off = (isinstance(kwargs, dict) and kwargs.get("enable_thinking") is False) or req.get(
+            "reasoning_effort"
+        ) == "none"
+        if off and "thinking-off-ignored" not in self.quirks:
+            return ""
+        budget = req.get("reasoning_budget_tokens", req.get("thinking_token_budget"))
+        if isinstance(budget, int) and budget >= 0 and "budget-ignored" not in self.quirks:
+            return "".join(self._tokens(text)[:budget]).strip()
+        return text
+
+    def _call_quirks(self, req: dict[str, Any], plan: dict[str, Any]) -> dict[str, Any]:
+        calls = plan["calls"]
+        if "tool-end-in-args" in self.quirks:
+            text = self._markup(calls)
+            head = text.split("</tool_call>", 1)[0].removeprefix("<tool_call>")
+            try:
+                json.loads(head)
+            except ValueError:
+                plan["calls"], plan["text"] = [], text
+        if "call-in-reasoning" in self.quirks and plan["reasoning"]:
+            plan["reasoning"] += " " + self._markup(calls)
+            plan["calls"] = []
+        if "flaky-calls" in self.quirks and req.get("tool_choice", "auto") == "auto":
+            kept = [c for c in calls if c[1].get("city") == "Paris"]
+            if len(kept) < len(calls):
+                plan["calls"] = kept
+                plan["text"] = "".join(json.dumps({"name": n, "arguments": a}) for n, a in calls)
         return plan
 
     def _answer(self, prompt: str, messages: list[dict[str, Any]]) -> str:
@@ -381,6 +496,7 @@ class FakeServer:
                 message["content"] = text
             if plan["reasoning"]:
                 message["reasoning_content"] = plan["reasoning"]
+                ntok += len(self._tokens(plan["reasoning"]))
             completion_tokens += ntok
             choices.append({"index": i, "message": message, "finish_reason": finish})
         prompt_tokens = sum(len(_text_of(m.get("content")).split()) for m in req["messages"])
@@ -390,12 +506,19 @@ class FakeServer:
             "created": 1700000000,
             "model": req["model"],
             "choices": choices,
-            "usage": {
-                "prompt_tokens": prompt_tokens,
-                "completion_tokens": completion_tokens,
-                "total_tokens": prompt_tokens + completion_tokens,
-            },
+            "usage": self._usage(plan, prompt_tokens, completion_tokens),
         }
+
+    def _usage(self, plan: dict[str, Any], prompt_tokens: int, completion: int) -> dict[str, Any]:
+        usage: dict[str, Any] = {
+            "prompt_tokens": prompt_tokens,
+            "completion_tokens": completion,
+            "total_tokens": prompt_tokens + completion,
+        }
+        if plan["reasoning"] and "no-reasoning-tokens" not in self.quirks:
+            thought = len(self._tokens(plan["reasoning"]))
+            usage["completion_tokens_details"] = {"reasoning_tokens": thought}
+        return usage
 
     async def _stream(
         self, req: dict[str, Any], plan: dict[str, Any], writer: asyncio.StreamWriter
@@ -434,6 +557,7 @@ class FakeServer:
         if plan["reasoning"]:
             for piece in self._tokens(plan["reasoning"]):
                 await send(chunk({"reasoning_content": piece}))
+                completion_tokens += 1
         if plan["calls"] and "stream-drops-tool-calls" in q:
             finish = "stop"
         elif plan["calls"] and "markup" not in q:
@@ -460,18 +584,15 @@ class FakeServer:
             finish = "tool_calls"
         else:
             text = self._markup(plan["calls"]) if plan["calls"] else plan["text"]
-            text, finish, completion_tokens = self._limit(req, text)
+            text, finish, ntok = self._limit(req, text)
+            completion_tokens += ntok
             for piece in self._tokens(text):
                 await send(chunk({"content": piece}))
         await send(chunk({}, finish))
         opts = req.get("stream_options") or {}
         if opts.get("include_usage") and "no-usage" not in q:
             prompt_tokens = sum(len(_text_of(m.get("content")).split()) for m in req["messages"])
-            usage = {
-                "prompt_tokens": prompt_tokens,
-                "completion_tokens": completion_tokens,
-                "total_tokens": prompt_tokens + completion_tokens,
-            }
+            usage = self._usage(plan, prompt_tokens, completion_tokens)
             await send({**chunk({}), "choices": [], "usage": usage})
         if "secret-headers" in q:
             echo = b": echo sk-live-abcdefghijklmnop1234567890\n\n"
