@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from . import errors, multiturn, params, reasoning, responses, streaming, timeouts, tools
+from . import errors, messages, multiturn, params, reasoning, responses, streaming, timeouts, tools
 
 __all__ = [
     "errors",
+    "messages",
     "multiturn",
     "params",
     "reasoning",
