@@ -122,6 +122,13 @@ def test_a_server_without_the_messages_api_is_not_offered(check_id: str) -> None
     assert len(sent) == 1  # the first 404 ends the check
 
 
+def test_count_tokens_alone_can_be_not_offered() -> None:
+    outcome, message, _, _ = run_check("messages.count-tokens", ("no-count-tokens",))
+    assert outcome == "not-offered", message
+    assert "POST /v1/messages/count_tokens: HTTP 404" in message
+    assert run_check("messages.basic", ("no-count-tokens",))[0] == "pass"
+
+
 def test_a_404_that_names_the_model_is_a_failure_not_an_absent_api() -> None:
     outcome, message, _, _ = run_check("messages.basic", model="not-served-model")
     assert outcome == "fail"
@@ -145,6 +152,28 @@ def test_a_must_failure_in_the_area_fails_the_session(tmp_path: Path) -> None:
     res = results(tmp_path)
     assert res["messages.tool-result[wire]"]["outcome"] == "fail"
     assert res["messages.basic[wire]"]["outcome"] == "pass"
+
+
+@pytest.mark.parametrize("quirk", ["msg-stream-empty-tool-input", "no-messages-api"])
+def test_a_recording_of_the_area_replays_offline_with_the_same_outcomes(
+    tmp_path: Path, quirk: str
+) -> None:
+    with FakeServer([quirk]) as srv:
+        rec = run(tmp_path, "--base-url", srv.base_url, "--conformance-mode", "record",
+                  "--checks", "messages.*")  # fmt: skip
+    assert rec.returncode in (0, 1), rec.stdout[-2000:]
+    recorded = {k: r["outcome"] for k, r in results(tmp_path).items()}
+    assert "error" not in recorded.values()
+    assert len(recorded) == len(MESSAGES_CHECKS)
+    (tmp_path / "reports").rename(tmp_path / "reports-record")
+    proc = run(tmp_path, "--conformance-mode", "replay")  # the server is gone
+    assert proc.returncode == rec.returncode, proc.stdout[-2000:]
+    assert {k: r["outcome"] for k, r in results(tmp_path).items()} == recorded
+    if quirk == "no-messages-api":
+        assert set(recorded.values()) == {"not-offered"}
+    else:
+        assert recorded["messages.stream.tool-use[wire]"] == "fail"
+        assert recorded["messages.count-tokens[wire]"] == "pass"
 
 
 # ---- the stream reader -------------------------------------------------------------------------

@@ -54,6 +54,8 @@ QUIRKS: dict[str, str] = {
     "(llama-server before it converted tool_result blocks; its test_compat_anthropic.py)",
     "msg-count-tokens-constant": "/v1/messages/count_tokens gives the same count for every "
     "prompt (a stub endpoint; no real server known)",
+    "no-count-tokens": "/v1/messages is served but /v1/messages/count_tokens answers 404 "
+    "(the LiteLLM proxy before it added the endpoint, BerriAI/litellm#13252)",
 }
 MODEL = "ref-model"
 MESSAGES_PATHS = ("/v1/messages", "/v1/messages/count_tokens")
@@ -224,7 +226,10 @@ class FakeServer:
             await self._send_json(writer, 200, {"version": "fake-1"})
             return
         bare = path.split("?", 1)[0]
-        if method == "POST" and bare in MESSAGES_PATHS and "no-messages-api" not in self.quirks:
+        offered = {*MESSAGES_PATHS} if "no-messages-api" not in self.quirks else set()
+        if "no-count-tokens" in self.quirks:
+            offered.discard("/v1/messages/count_tokens")
+        if method == "POST" and bare in offered:
             await self._messages_api(bare, body, writer)
             return
         if method != "POST" or path != "/v1/chat/completions":
