@@ -247,6 +247,17 @@ def test_the_reader_names_what_is_out_of_order(
     assert any(needle in p for p in s.problems), s.problems
 
 
+@pytest.mark.parametrize("index", [[], {}, True, 0.0, "0", None, -1, 10**30])
+def test_a_hostile_block_index_is_a_problem_not_a_crash(index: object) -> None:
+    events = [START, {**TEXT_START, "index": index}, {**DELTA, "index": index},
+              {**STOP, "index": index}, MDELTA, MSTOP]  # fmt: skip
+    s = read_message_stream(parse_sse(_sse(*events)))
+    assert any("content_block_start index" in p for p in s.problems), s.problems
+    assert any("content_block_delta for index" in p for p in s.problems)
+    assert any("content_block_stop for index" in p for p in s.problems)
+    assert s.blocks == []
+
+
 def test_event_names_must_match_the_data_type() -> None:
     body = _sse(START, TEXT_START, DELTA, STOP, MDELTA, MSTOP).replace(
         b"event: content_block_delta", b"event: delta"
