@@ -10,6 +10,8 @@ import time
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from test_conformance_plugin import results, run
 
 from conformance.catalogue import checks as registry
@@ -293,3 +295,37 @@ def test_the_reader_is_bounded_and_linear_on_a_huge_stream() -> None:
     assert time.perf_counter() - t0 < 2.0
     assert any(f"more than {MAX_STREAM_EVENTS} events" in p for p in s.problems)
     assert len(s.blocks[0].parts) < MAX_STREAM_EVENTS
+
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers(-3, 3) | st.text(max_size=6),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3)
+    ),
+    max_leaves=8,
+)
+_KINDS = st.sampled_from(["message_start", "content_block_start", "content_block_delta",
+                          "content_block_stop", "message_delta", "message_stop", "ping", "error",
+                          "other"])  # fmt: skip
+_FIELDS = st.fixed_dictionaries(
+    {},
+    optional={
+        "index": _JSON | st.integers(0, 2),
+        "delta": _JSON,
+        "content_block": _JSON,
+        "message": _JSON,
+        "usage": _JSON,
+        "error": _JSON,
+    },
+)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.tuples(_KINDS, _FIELDS, st.booleans()), max_size=12))
+def test_the_reader_survives_any_event_sequence(
+    events: list[tuple[str, dict[str, object], bool]],
+) -> None:
+    body = b"".join(_sse({**fields, "type": kind}, named=named) for kind, fields, named in events)
+    s = read_message_stream(parse_sse(body))
+    assert s.problems or s.stopped  # a stream without message_stop always has a problem
+    assert all(isinstance(p, str) for p in s.problems)
