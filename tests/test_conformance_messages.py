@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from sse_server import Reply, Request, SSEServer
 from test_conformance_plugin import results, run
 
 from conformance.catalogue import checks as registry
@@ -26,26 +27,33 @@ from conformance.testing.fakeserver import QUIRKS, FakeServer
 MESSAGES_CHECKS = [c.id for c in registry.CHECKS if c.area == "messages"]
 
 
-def run_check(
-    check_id: str, quirks: tuple[str, ...] = (), *, model: str = "ref-model"
-) -> tuple[str, str, list[str], list[dict[str, object]]]:
-    """(outcome, message, warnings, request bodies sent) of one wire check on the fake."""
-    with FakeServer(quirks) as srv:
-        target = Target(provider="generic", profile=PROFILES["generic"],
-                        base_url=srv.base_url, model=model, mode="live")  # fmt: skip
+Outcome = tuple[str, str, list[str], list[dict[str, object]]]
 
-        async def go() -> tuple[str, str, list[str], list[dict[str, object]]]:
-            async with WireClient(srv.base_url) as wire:
-                ctx = Ctx(registry.get(check_id), "wire", target, wire=wire)
-                try:
-                    await IMPLEMENTATIONS[(check_id, "wire")](ctx)
-                except Verdict as verdict:
-                    sent = [x["request"] for x in ctx.exchanges]
-                    return verdict.outcome, verdict.message, ctx.warnings, sent
+
+def check_at(check_id: str, base_url: str, model: str = "ref-model") -> Outcome:
+    """(outcome, message, warnings, requests sent) of one wire check; any exception other
+    than a verdict escapes (a harness error)."""
+    target = Target(provider="generic", profile=PROFILES["generic"], base_url=base_url,
+                    model=model, mode="live")  # fmt: skip
+
+    async def go() -> Outcome:
+        async with WireClient(base_url) as wire:
+            ctx = Ctx(registry.get(check_id), "wire", target, wire=wire)
+            try:
+                await IMPLEMENTATIONS[(check_id, "wire")](ctx)
+            except Verdict as verdict:
                 sent = [x["request"] for x in ctx.exchanges]
-                return ("warn" if ctx.warnings else "pass"), "", ctx.warnings, sent
+                return verdict.outcome, verdict.message, ctx.warnings, sent
+            sent = [x["request"] for x in ctx.exchanges]
+            return ("warn" if ctx.warnings else "pass"), "", ctx.warnings, sent
 
-        return asyncio.run(go())
+    return asyncio.run(go())
+
+
+def run_check(check_id: str, quirks: tuple[str, ...] = (), *, model: str = "ref-model") -> Outcome:
+    """One wire check against the reference server with ``quirks``."""
+    with FakeServer(quirks) as srv:
+        return check_at(check_id, srv.base_url, model)
 
 
 # ---- the catalogue -----------------------------------------------------------------------------
@@ -176,6 +184,49 @@ def test_a_recording_of_the_area_replays_offline_with_the_same_outcomes(
     else:
         assert recorded["messages.stream.tool-use[wire]"] == "fail"
         assert recorded["messages.count-tokens[wire]"] == "pass"
+
+
+# ---- hostile servers -------------------------------------------------------------------------
+
+HOSTILE_BODIES: list[object] = [
+    [],
+    "OK",
+    {"type": "message"},
+    {"type": "message", "role": "assistant", "id": "m", "content": "OK", "stop_reason": "end_turn",
+     "usage": []},
+    {"type": "message", "role": "assistant", "id": "m", "content": [1, None, {"type": 5}]},
+    {"content": [{"type": "tool_use", "id": [], "name": {}, "input": [1]}], "stop_reason": 7},
+    {"content": [{"type": "text", "text": None}], "usage": {"input_tokens": True}},
+    {"input_tokens": "3"},
+    {"input_tokens": [1]},
+]  # fmt: skip
+HOSTILE_STREAMS: list[bytes] = [
+    b"data: [DONE]\n\n",
+    b"event: message_start\ndata: {\n\n",
+    b"\xff\xfe\x00 not sse at all",
+    b"event: message_start\ndata: " + json.dumps({"type": "message_start"}).encode() + b"\n\n",
+    b"data: " + json.dumps({"type": "content_block_start", "index": 0,
+                            "content_block": ["tool_use"]}).encode() + b"\n\n",
+    b"data: " + json.dumps({"type": "content_block_delta", "index": {}, "delta": []}).encode()
+    + b"\n\n",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("case", range(max(len(HOSTILE_BODIES), len(HOSTILE_STREAMS))))
+def test_a_hostile_server_gets_a_verdict_never_a_crash(sse_server: SSEServer, case: int) -> None:
+    body = HOSTILE_BODIES[case % len(HOSTILE_BODIES)]
+    stream = HOSTILE_STREAMS[case % len(HOSTILE_STREAMS)]
+
+    def reply(req: Request) -> Reply:
+        if isinstance(req.json, dict) and req.json.get("stream"):
+            return Reply(chunks=[stream])
+        return Reply(body=body)
+
+    for path in ("/v1/messages", "/v1/messages/count_tokens"):
+        sse_server.script.add(reply, path=path, times=None)
+    for check_id in MESSAGES_CHECKS:
+        outcome, message, _, _ = check_at(check_id, sse_server.url)
+        assert outcome == "fail", (check_id, message)
 
 
 # ---- the stream reader -------------------------------------------------------------------------
