@@ -19,7 +19,7 @@ import orjson
 from ..catalogue.checks import impl
 from ..harness.context import Ctx
 from ..harness.http import RawResponse
-from ..harness.stream import SSEEvent
+from ..harness.stream import SSEEvent, parse_sse
 from ._prompts import SYSTEM, WEATHER_PROMPT, WEATHER_TOOL, validate_schema
 
 __all__ = ["MAX_STREAM_EVENTS", "STOP_REASONS", "MessageStream", "read_message_stream"]
@@ -359,7 +359,9 @@ async def _stream(ctx: Ctx, body: dict[str, Any], what: str) -> MessageStream:
     ctx.require_2xx(resp, what)
     if not resp.is_sse:
         ctx.fail(f"{what}: content-type is {resp.content_type!r}, not text/event-stream")
-    return read_message_stream(resp.events())
+    # no arrival times: these checks judge order, and dating events walks the chunk list
+    # once per event (quadratic on a long live stream)
+    return read_message_stream(parse_sse(resp.body))
 
 
 def _require_complete(ctx: Ctx, s: MessageStream, what: str) -> None:
