@@ -55,6 +55,8 @@ QUIRKS: dict[str, str] = {
     "(llama-server before it converted tool_result blocks; its test_compat_anthropic.py)",
     "msg-count-tokens-constant": "/v1/messages/count_tokens gives the same count for every "
     "prompt (a stub endpoint; no real server known)",
+    "no-count-tokens": "/v1/messages is served but /v1/messages/count_tokens answers 404 "
+    "(the LiteLLM proxy before it added the endpoint, BerriAI/litellm#13252)",
     # issue 16, tools and reasoning
     "eager-tools": "tool_choice auto is served like required: a call even when none is needed "
     "(TGI, huggingface/text-generation-inference#2549)",
@@ -304,7 +306,10 @@ class FakeServer:
             await self._responses(body, writer)
             return
         bare = path.split("?", 1)[0]
-        if method == "POST" and bare in MESSAGES_PATHS and "no-messages-api" not in self.quirks:
+        offered = {*MESSAGES_PATHS} if "no-messages-api" not in self.quirks else set()
+        if "no-count-tokens" in self.quirks:
+            offered.discard("/v1/messages/count_tokens")
+        if method == "POST" and bare in offered:
             await self._messages_api(bare, body, writer)
             return
         if method != "POST" or path != "/v1/chat/completions":
