@@ -48,6 +48,7 @@ AREAS: tuple[str, ...] = (
     "reasoning",
     "parameters",
     "errors",
+    "context",
 )
 
 #: Capability names a check may require and a provider profile may declare.
@@ -113,7 +114,7 @@ def _c(
     )
 
 
-_S, _T, _TO, _MT, _R, _P, _E = AREAS
+_S, _T, _TO, _MT, _R, _P, _E = AREAS[:7]
 _TOOLS = ("tools",)
 
 CHECKS: tuple[Check, ...] = (
@@ -323,6 +324,25 @@ CHECKS: tuple[Check, ...] = (
     _c("errors.stream-invalid-request", "SHOULD", "Invalid stream request fails early",
        "An invalid request with `stream: true` SHOULD get an HTTP 4xx before any SSE event.",
        area=_E),
+    # ---- context window (suite 0.2) -----------------------------------------------------------
+    _c("context.overflow-stream", "MUST", "Streamed context overflow fails before the stream",
+       "A streamed request whose prompt is longer than the context window MUST get an HTTP 4xx "
+       "before any SSE event: never a 200 stream that answers a cut prompt or carries the "
+       "refusal as an in-stream error, never 5xx.", area="context",
+       requires=("context_overflow",), sdk=True, since="0.2.0"),
+    _c("context.max-tokens-past-window", "SHOULD", "`max_tokens` larger than the window left",
+       "A `max_tokens` larger than what the prompt leaves of the window SHOULD be refused with "
+       "4xx naming `max_tokens` (or the output length), or clamped to the room left; never 5xx.",
+       area="context", requires=("context_overflow",), since="0.2.0"),
+    _c("context.no-silent-truncation", "MUST", "No silent truncation",
+       "A server that answers 200 to a conversation longer than its window MUST have read all "
+       "of it: `usage.prompt_tokens` MUST NOT be smaller than the prompt sent (dropping the "
+       "oldest messages or cutting the prompt silently is a failure; a 4xx is a pass).",
+       area="context", requires=("context_overflow",), sdk=True, since="0.2.0"),
+    _c("context.window-advertised", "SHOULD", "Context window advertised",
+       "A server SHOULD tell clients its context window: in the `/v1/models` entry "
+       "(`max_model_len`, `meta.n_ctx`, `context_length`) or a metadata endpoint (`/props`, "
+       "`/api/ps`, `/api/show`, `/api/v0/models`).", area="context", since="0.2.0"),
 )  # fmt: skip
 
 _BY_ID = {c.id: c for c in CHECKS}

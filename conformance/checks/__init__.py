@@ -2,6 +2,15 @@
 
 from __future__ import annotations
 
-from . import errors, multiturn, params, reasoning, streaming, timeouts, tools
+from . import context, errors, multiturn, params, reasoning, streaming, timeouts, tools
 
-__all__ = ["errors", "multiturn", "params", "reasoning", "streaming", "timeouts", "tools"]
+__all__ = [
+    "context",
+    "errors",
+    "multiturn",
+    "params",
+    "reasoning",
+    "streaming",
+    "timeouts",
+    "tools",
+]
