@@ -49,6 +49,7 @@ AREAS: tuple[str, ...] = (
     "parameters",
     "errors",
     "context",
+    "cache",
 )
 
 #: Capability names a check may require and a provider profile may declare.
@@ -64,6 +65,7 @@ CAPABILITIES: dict[str, str] = {
     "max_completion_tokens": "honours `max_completion_tokens`",
     "n": "returns several choices for `n > 1`",
     "context_overflow": "the model's context window is known (for the overflow probe)",
+    "prompt_cache": "reuses the prompt prefix of an earlier request (prefix / KV cache)",
 }
 
 
@@ -343,6 +345,15 @@ CHECKS: tuple[Check, ...] = (
        "A server SHOULD tell clients its context window: in the `/v1/models` entry "
        "(`max_model_len`, `meta.n_ctx`, `context_length`) or a metadata endpoint (`/props`, "
        "`/api/ps`, `/api/show`, `/api/v0/models`).", area="context", since="0.2.0"),
+    # ---- prompt cache (suite 0.2) -------------------------------------------------------------
+    _c("cache.prefix-reported", "SHOULD", "Cached prefix reported",
+       "A second request repeating a long prompt prefix SHOULD report the reused tokens in "
+       "`usage.prompt_tokens_details.cached_tokens` (llama.cpp's `timings.cache_n` accepted "
+       "with a warning).", area="cache", requires=("prompt_cache",), sdk=True, since="0.2.0"),
+    _c("cache.time-to-first-token", "MAY", "Cached prefix answered sooner",
+       "A second request repeating a long prompt prefix MAY get its first token sooner than "
+       "the first did (the prefix is not processed again); measured live.", area="cache",
+       replayable=False, requires=("prompt_cache",), since="0.2.0"),
 )  # fmt: skip
 
 _BY_ID = {c.id: c for c in CHECKS}

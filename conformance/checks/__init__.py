@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from . import context, errors, multiturn, params, reasoning, streaming, timeouts, tools
+from . import cache, context, errors, multiturn, params, reasoning, streaming, timeouts, tools
 
 __all__ = [
+    "cache",
     "context",
     "errors",
     "multiturn",

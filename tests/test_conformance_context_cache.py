@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from conformance.checks.cache import cached_tokens
 from conformance.checks.context import _models_window
 from conformance.testing.fakeserver import FakeServer
 
@@ -30,10 +31,13 @@ def _run(cwd: Path, quirks: list[str], checks: str) -> tuple[int, dict[str, dict
     return proc.returncode, {f"{r['check']}[{r['layer']}]": r for r in data["results"]}
 
 
-def test_context_checks_pass_on_the_reference_server(tmp_path: Path) -> None:
-    code, res = _run(tmp_path, [], "context.*")
+def test_context_and_cache_checks_pass_on_the_reference_server(tmp_path: Path) -> None:
+    code, res = _run(tmp_path, [], "context.*,cache.*")
     assert code == 0
     assert set(res) == {
+        "cache.prefix-reported[wire]",
+        "cache.prefix-reported[sdk]",
+        "cache.time-to-first-token[wire]",
         "context.overflow-stream[wire]",
         "context.overflow-stream[sdk]",
         "context.max-tokens-past-window[wire]",
@@ -61,9 +65,16 @@ def test_context_checks_pass_on_the_reference_server(tmp_path: Path) -> None:
         # Ollama's and LM Studio's /v1/models: no window, and no metadata endpoint here
         ("no-window-info", "context.*", ["context.window-advertised[wire]"],
          "no context window"),
+        # vLLM without --enable-prompt-tokens-details, Ollama's /v1: reused, not reported
+        ("no-cache-report", "cache.*",
+         ["cache.prefix-reported[wire]", "cache.prefix-reported[sdk]"], "no cached tokens"),
+        # prefix caching off: nothing reused, the prefix is processed again
+        ("no-prompt-cache", "cache.*",
+         ["cache.prefix-reported[wire]", "cache.prefix-reported[sdk]",
+          "cache.time-to-first-token[wire]"], "not reused"),
     ],
 )  # fmt: skip
-def test_each_context_check_fails_with_its_quirk(
+def test_each_check_fails_with_its_quirk(
     tmp_path: Path, quirk: str, checks: str, failing: list[str], words: str
 ) -> None:
     _, res = _run(tmp_path, [quirk], checks)
@@ -74,6 +85,8 @@ def test_each_context_check_fails_with_its_quirk(
         sdk = res["context.no-silent-truncation[sdk]"]
         assert sdk["outcome"] == "pass", sdk["message"]
         assert "cut the prompt" in sdk["message"]
+    if quirk == "no-cache-report":  # reused, so answered sooner: only the report is missing
+        assert res["cache.time-to-first-token[wire]"]["outcome"] == "pass"
     if quirk == "no-window-info":  # a window no source names: the checks that need it are n/a
         assert {k: r["outcome"] for k, r in res.items() if k not in failing} == dict.fromkeys(
             set(res) - set(failing), "n/a"
@@ -92,3 +105,19 @@ def test_the_window_is_read_from_the_keys_servers_use_in_v1_models() -> None:
     assert _models_window(listing(), "m") is None
     assert _models_window({"data": None}, "m") is None
     assert _models_window([1, 2], "m") is None
+
+
+def test_cached_tokens_are_read_from_usage_or_llamacpp_timings() -> None:
+    details = {"usage": {"prompt_tokens": 9, "prompt_tokens_details": {"cached_tokens": 7}}}
+    assert cached_tokens(details) == (7, "usage.prompt_tokens_details.cached_tokens")
+    both = {**details, "timings": {"cache_n": 8}}
+    assert cached_tokens(both)[0] == 7  # OpenAI's field first
+    assert cached_tokens({"timings": {"cache_n": 8}}) == (8, "timings.cache_n")
+    vllm = {"usage": {"prompt_tokens": 9, "prompt_tokens_details": None}}
+    assert cached_tokens(vllm) == (None, "")
+    assert cached_tokens({"usage": {"prompt_tokens_details": {"cached_tokens": True}}}) == (
+        None,
+        "",
+    )
+    assert cached_tokens({"timings": {"cache_n": "8"}}) == (None, "")
+    assert cached_tokens(None) == (None, "")
