@@ -17,15 +17,17 @@ from conformance.checks.context import _models_window
 from conformance.testing.fakeserver import FakeServer
 
 
-def _run(cwd: Path, quirks: list[str], checks: str) -> tuple[int, dict[str, dict[str, Any]]]:
+def _run(
+    cwd: Path, quirks: list[str], checks: str, provider: str = "generic"
+) -> tuple[int, dict[str, dict[str, Any]]]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
     with FakeServer(quirks) as srv:
         proc = subprocess.run(
-            [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q",
-             "--base-url", srv.base_url, "--checks", checks, "--flaky-tries", "1"],
+            [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "--provider",
+             provider, "--base-url", srv.base_url, "--checks", checks, "--flaky-tries", "1"],
             cwd=cwd, env=env, capture_output=True, text=True, timeout=300, check=False,
         )  # fmt: skip
-    path = cwd / "reports" / "results" / "generic__ref-model.json"
+    path = cwd / "reports" / "results" / f"{provider}__ref-model.json"
     assert path.exists(), proc.stdout[-2000:] + proc.stderr[-2000:]
     data = json.loads(path.read_text())
     return proc.returncode, {f"{r['check']}[{r['layer']}]": r for r in data["results"]}
@@ -91,6 +93,16 @@ def test_each_check_fails_with_its_quirk(
         assert {k: r["outcome"] for k, r in res.items() if k not in failing} == dict.fromkeys(
             set(res) - set(failing), "n/a"
         )
+
+
+def test_ollamas_silent_truncation_is_its_known_failure_and_the_sdk_catches_it(
+    tmp_path: Path,
+) -> None:
+    _, res = _run(tmp_path, ["silent-truncation"], "context.no-silent-truncation", "ollama")
+    wire = res["context.no-silent-truncation[wire]"]
+    assert wire["outcome"] == "xfail", wire["message"]
+    assert wire["link"].startswith("https://")
+    assert res["context.no-silent-truncation[sdk]"]["outcome"] == "pass"
 
 
 def test_the_window_is_read_from_the_keys_servers_use_in_v1_models() -> None:

@@ -204,6 +204,20 @@ _OLLAMA = (
         "the oldest messages are silently dropped to fit num_ctx",
         "https://docs.ollama.com/api/openai-compatibility",
     ),
+    # the same truncation, seen streamed and in usage (the SDK's on_truncation catches it)
+    KnownFailure(
+        "context.overflow-stream",
+        "a streamed prompt over num_ctx is answered 200 from the truncated prompt",
+        "https://docs.ollama.com/api/openai-compatibility",
+        layer="wire",
+    ),
+    KnownFailure(
+        "context.no-silent-truncation",
+        "200 with prompt_tokens of what was kept: the oldest messages dropped and the rest cut "
+        "to num_ctx (its log: 'truncating input prompt limit=4095 prompt=5354')",
+        "https://github.com/KeithCu/writeragent/issues/570",
+        layer="wire",
+    ),
     KnownFailure(
         "timeout.time-to-headers",
         "no bytes (not even headers) until the model is loaded and the prompt processed",

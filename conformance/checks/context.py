@@ -127,8 +127,8 @@ async def overflow_stream(ctx: Ctx) -> None:
             "already taken the 200 as an answer (refuse before the stream)"
         )
     ctx.fail(
-        f"HTTP {resp.status} stream for a prompt of at least {words} tokens (window {window}): "
-        "the prompt was silently truncated"
+        f"HTTP {resp.status} stream for a prompt of at least {words} tokens over the window "
+        f"({window}): the prompt was silently truncated (or the window advertised is wrong)"
     )
 
 
