@@ -64,6 +64,9 @@ def test_context_and_cache_checks_pass_on_the_reference_server(tmp_path: Path) -
         # vLLM before PR #36197: the refusal blames the input only
         ("max-tokens-blames-prompt", "context.max-tokens-past-window",
          ["context.max-tokens-past-window[wire]"], "does not name max_tokens"),
+        # llama-server with --context-shift: accepted, and generated past the window
+        ("context-shift", "context.max-tokens-past-window",
+         ["context.max-tokens-past-window[wire]"], "shifted the context"),
         # Ollama's and LM Studio's /v1/models: no window, and no metadata endpoint here
         ("no-window-info", "context.*", ["context.window-advertised[wire]"],
          "no context window"),
@@ -93,6 +96,13 @@ def test_each_check_fails_with_its_quirk(
         assert {k: r["outcome"] for k, r in res.items() if k not in failing} == dict.fromkeys(
             set(res) - set(failing), "n/a"
         )
+
+
+def test_a_max_tokens_clamped_to_the_window_left_is_a_sound_answer(tmp_path: Path) -> None:
+    _, res = _run(tmp_path, ["max-tokens-clamped"], "context.max-tokens-past-window")
+    r = res["context.max-tokens-past-window[wire]"]
+    assert r["outcome"] == "pass", r["message"]
+    assert r["message"].startswith("accepted")
 
 
 def test_ollamas_silent_truncation_is_its_known_failure_and_the_sdk_catches_it(

@@ -158,8 +158,9 @@ async def overflow_stream_sdk(ctx: Ctx) -> None:
 @impl("context.max-tokens-past-window")
 async def max_tokens_past_window(ctx: Ctx) -> None:
     window = await _window(ctx)
-    # any prompt at all leaves less than the whole window for the answer
-    resp = await ctx.chat(base_body(ctx.model, REPLY_OK, max_tokens=window))
+    # any prompt at all leaves less than the whole window for the answer; a server that
+    # accepts it could generate that much: the stop keeps a rambling model to one line
+    resp = await ctx.chat(base_body(ctx.model, REPLY_OK, max_tokens=window, stop=["\n"]))
     if resp.status == 0:
         ctx.require_2xx(resp)
     if resp.status >= 500:

@@ -46,6 +46,11 @@ QUIRKS: dict[str, str] = {
     "modules/api/completions.py)",
     "max-tokens-blames-prompt": "a max_tokens larger than the window left is refused with a "
     "message about the input length only (vLLM before PR #36197, vllm-project/vllm#33418)",
+    "max-tokens-clamped": "a max_tokens larger than the window left is lowered to what the "
+    "prompt leaves (FastChat, lm-sys/FastChat#2544; a sound answer, not a failure)",
+    "context-shift": "a max_tokens larger than the window left is accepted and generation runs "
+    "past the window, shifting the prompt out (llama-server with --context-shift; "
+    "coddy-project/coddy-agent#106)",
     "no-window-info": "/v1/models entries carry no context size (Ollama's and LM Studio's "
     "/v1/models)",
     "no-cache-report": "the prompt prefix is reused but usage has no "
@@ -317,6 +322,13 @@ class FakeServer:
             raise BadRequest(400, message)
         limit = req.get("max_completion_tokens") or req.get("max_tokens")
         if isinstance(limit, int) and limit >= self.n_ctx:
+            if "context-shift" in self.quirks:
+                req["_ramble"] = limit  # generated to the limit, whatever was asked
+                return
+            if "max-tokens-clamped" in self.quirks:
+                key = "max_completion_tokens" if req.get("max_completion_tokens") else "max_tokens"
+                req[key] = self.n_ctx - words
+                return
             if "max-tokens-blames-prompt" in self.quirks:
                 raise BadRequest(
                     400,
@@ -396,6 +408,8 @@ class FakeServer:
                     plan["calls"] = [(name, {"city": c}) for c in cities]
                 return plan
         plan["text"] = self._answer(prompt, messages)
+        if req.get("_ramble"):
+            plan["text"] = " ".join(["more"] * req["_ramble"])
         if "reason" in str(req.get("model")) and "times" in prompt:
             plan["reasoning"] = "17 * 23 = 340 + 51 = 391."
         return plan
