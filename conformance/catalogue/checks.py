@@ -48,6 +48,8 @@ AREAS: tuple[str, ...] = (
     "reasoning",
     "parameters",
     "errors",
+    "context",
+    "cache",
     "messages",
     "responses",
 )
@@ -67,6 +69,7 @@ CAPABILITIES: dict[str, str] = {
     "context_overflow": "the model's context window is known (for the overflow probe)",
     "reasoning_budget": "caps thinking per request (llama.cpp `reasoning_budget_tokens`, vLLM "
     "`thinking_token_budget`)",
+    "prompt_cache": "reuses the prompt prefix of an earlier request (prefix / KV cache)",
 }
 
 
@@ -376,6 +379,34 @@ CHECKS: tuple[Check, ...] = (
     _c("errors.stream-invalid-request", "SHOULD", "Invalid stream request fails early",
        "An invalid request with `stream: true` SHOULD get an HTTP 4xx before any SSE event.",
        area=_E),
+    # ---- context window (suite 0.2) -----------------------------------------------------------
+    _c("context.overflow-stream", "MUST", "Streamed context overflow fails before the stream",
+       "A streamed request whose prompt is longer than the context window MUST get an HTTP 4xx "
+       "before any SSE event: never a 200 stream that answers a cut prompt or carries the "
+       "refusal as an in-stream error, never 5xx.", area="context",
+       requires=("context_overflow",), sdk=True, since="0.2.0"),
+    _c("context.max-tokens-past-window", "SHOULD", "`max_tokens` larger than the window left",
+       "A `max_tokens` larger than what the prompt leaves of the window SHOULD be refused with "
+       "4xx naming `max_tokens` (or the output length), or clamped to the room left; never 5xx.",
+       area="context", requires=("context_overflow",), since="0.2.0"),
+    _c("context.no-silent-truncation", "MUST", "No silent truncation",
+       "A server that answers 200 to a conversation longer than its window MUST have read all "
+       "of it: `usage.prompt_tokens` MUST NOT be smaller than the prompt sent (dropping the "
+       "oldest messages or cutting the prompt silently is a failure; a 4xx is a pass).",
+       area="context", requires=("context_overflow",), sdk=True, since="0.2.0"),
+    _c("context.window-advertised", "SHOULD", "Context window advertised",
+       "A server SHOULD tell clients its context window: in the `/v1/models` entry "
+       "(`max_model_len`, `meta.n_ctx`, `context_length`) or a metadata endpoint (`/props`, "
+       "`/api/ps`, `/api/show`, `/api/v0/models`).", area="context", since="0.2.0"),
+    # ---- prompt cache (suite 0.2) -------------------------------------------------------------
+    _c("cache.prefix-reported", "SHOULD", "Cached prefix reported",
+       "A second request repeating a long prompt prefix SHOULD report the reused tokens in "
+       "`usage.prompt_tokens_details.cached_tokens` (llama.cpp's `timings.cache_n` accepted "
+       "with a warning).", area="cache", requires=("prompt_cache",), sdk=True, since="0.2.0"),
+    _c("cache.time-to-first-token", "MAY", "Cached prefix answered sooner",
+       "A second request repeating a long prompt prefix MAY get its first token sooner than "
+       "the first did (the prefix is not processed again); measured live.", area="cache",
+       replayable=False, requires=("prompt_cache",), since="0.2.0"),
     # ---- the Anthropic Messages API (/v1/messages; wire layer only) ---------------------------
     _c("messages.basic", "MUST", "Messages API: non-streamed reply",
        "`POST /v1/messages` MUST answer `type: \"message\"`, `role: \"assistant\"`, a string "

@@ -204,6 +204,20 @@ _OLLAMA = (
         "the oldest messages are silently dropped to fit num_ctx",
         "https://docs.ollama.com/api/openai-compatibility",
     ),
+    # the same truncation, seen streamed and in usage (the SDK's on_truncation catches it)
+    KnownFailure(
+        "context.overflow-stream",
+        "a streamed prompt over num_ctx is answered 200 from the truncated prompt",
+        "https://docs.ollama.com/api/openai-compatibility",
+        layer="wire",
+    ),
+    KnownFailure(
+        "context.no-silent-truncation",
+        "200 with prompt_tokens of what was kept: the oldest messages dropped and the rest cut "
+        "to num_ctx (its log: 'truncating input prompt limit=4095 prompt=5354')",
+        "https://github.com/KeithCu/writeragent/issues/570",
+        layer="wire",
+    ),
     KnownFailure(
         "timeout.time-to-headers",
         "no bytes (not even headers) until the model is loaded and the prompt processed",
@@ -236,6 +250,12 @@ _VLLM = (
         "no structured call to answer on the wire",
         "https://github.com/vllm-project/vllm/issues/28806",
         layer="wire",
+    ),
+    KnownFailure(
+        "cache.prefix-reported",
+        "usage.prompt_tokens_details is null unless the server runs with "
+        "--enable-prompt-tokens-details (not in this column's flags; null in its recordings)",
+        "https://github.com/vllm-project/vllm/issues/16162",
     ),
 )
 _LITELLM = (

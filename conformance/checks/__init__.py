@@ -2,9 +2,23 @@
 
 from __future__ import annotations
 
-from . import errors, messages, multiturn, params, reasoning, responses, streaming, timeouts, tools
+from . import (
+    cache,
+    context,
+    errors,
+    messages,
+    multiturn,
+    params,
+    reasoning,
+    responses,
+    streaming,
+    timeouts,
+    tools,
+)
 
 __all__ = [
+    "cache",
+    "context",
     "errors",
     "messages",
     "multiturn",

@@ -257,3 +257,19 @@ def validate_schema(instance: Any, schema: dict[str, Any], path: str = "$") -> l
 def message_text(data: dict[str, Any], i: int = 0) -> str:
     """The text of choice ``i`` of a non-streamed response ("" when absent or null)."""
     return (data["choices"][i].get("message") or {}).get("content") or ""
+
+
+# ---- context window and prompt cache (suite 0.2) -----------------------------------------
+#: Short common words: each is at least one token for every mainstream tokenizer (their
+#: pre-tokenizers split on whitespace), so a filler's word count is a lower bound of its tokens.
+FILLER_WORDS = ("apple", "river", "stone", "cloud", "garden", "window", "bread", "candle",
+                "forest", "music", "paper", "silver", "mountain", "orange", "pencil", "rabbit",
+                "summer", "table", "valley", "winter")  # fmt: skip
+REPLY_OK = "Reply with the single word 'OK' and nothing else."
+
+
+def filler(n: int, salt: str = "") -> str:
+    """``n`` words (``salt`` first, when given, makes a prefix no earlier request shares)."""
+    words = [salt] if salt else []
+    words += [FILLER_WORDS[i % len(FILLER_WORDS)] for i in range(n - len(words))]
+    return " ".join(words)

@@ -104,6 +104,28 @@ QUIRKS: dict[str, str] = {
     "responses-store-lost": "a response says store: true, yet previous_response_id naming it "
     "is not found (404)",
     "responses-no-store-field": "response objects carry no store field",
+    # context and cache (suite 0.2)
+    "silent-truncation": "a prompt over the window is answered 200: the oldest messages are "
+    "dropped until it fits and the last one is cut (Ollama past num_ctx, server/prompt.go; "
+    "KeithCu/writeragent#570 logs 'truncating input prompt limit=4095 prompt=5354')",
+    "overflow-in-stream": "a streamed prompt over the window gets 200 and the refusal as an "
+    "in-stream error event (text-generation-webui validates inside the streaming generator, "
+    "modules/api/completions.py)",
+    "max-tokens-blames-prompt": "a max_tokens larger than the window left is refused with a "
+    "message about the input length only (vLLM before PR #36197, vllm-project/vllm#33418)",
+    "max-tokens-clamped": "a max_tokens larger than the window left is lowered to what the "
+    "prompt leaves (FastChat, lm-sys/FastChat#2544; a sound answer, not a failure)",
+    "context-shift": "a max_tokens larger than the window left is accepted and generation runs "
+    "past the window, shifting the prompt out (llama-server with --context-shift; "
+    "coddy-project/coddy-agent#106)",
+    "no-window-info": "/v1/models entries carry no context size (Ollama's and LM Studio's "
+    "/v1/models)",
+    "no-cache-report": "the prompt prefix is reused but usage has no "
+    "prompt_tokens_details.cached_tokens and no timings (vLLM without "
+    "--enable-prompt-tokens-details: prompt_tokens_details null in cassettes/vllm; Ollama's /v1 "
+    "usage has no such field)",
+    "no-prompt-cache": "every prompt is processed in full and nothing is reported cached "
+    "(vLLM --no-enable-prefix-caching, llama-server requests with cache_prompt false)",
 }
 MODEL = "ref-model"
 MESSAGES_PATHS = ("/v1/messages", "/v1/messages/count_tokens")
@@ -161,6 +183,19 @@ class BadRequest(Exception):
         self.status, self.message, self.type = status, message, type_
 
 
+class InStreamError(BadRequest):
+    """A refusal sent after a 200, as an in-stream error event (``overflow-in-stream``)."""
+
+
+def _words(req: dict[str, Any]) -> list[str]:
+    """The toy model's tokens of a prompt: the words of every message's text, in order."""
+    return [w for m in req["messages"] for w in _text_of(m.get("content")).split()]
+
+
+def _prompt_words(req: dict[str, Any]) -> int:
+    return sum(len(_text_of(m.get("content")).split()) for m in req["messages"])
+
+
 class FakeServer:
     """Run with ``with FakeServer(...) as srv: srv.base_url``."""
 
@@ -171,6 +206,7 @@ class FakeServer:
         delay: float = 0.002,
         models: Iterable[str] = (MODEL,),
         n_ctx: int = 512,
+        prefill_delay: float = 0.0005,
         host: str = "127.0.0.1",
         port: int = 0,
     ) -> None:
@@ -181,6 +217,10 @@ class FakeServer:
         self.delay = delay
         self.models = tuple(models)
         self.n_ctx = n_ctx
+        #: seconds of "prompt processing" per prompt word not found in the prefix cache
+        self.prefill_delay = prefill_delay
+        #: the words of the last prompt (one slot's prompt cache, as llama-server keeps)
+        self._cached_words: list[str] = []
         self.host, self.port = host, port
         self.requests: list[dict[str, Any]] = []
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -286,7 +326,7 @@ class FakeServer:
                     "object": "model",
                     "created": 1700000000,
                     "owned_by": "conformance-fake",
-                    "meta": {"n_ctx": self.n_ctx},
+                    **({} if "no-window-info" in self.quirks else {"meta": {"n_ctx": self.n_ctx}}),
                 }
                 for m in self.models
             ]
@@ -320,11 +360,17 @@ class FakeServer:
             plan = self._plan(req)
         except BadRequest as exc:
             err = {"message": exc.message, "type": exc.type, "param": None, "code": None}
+            if isinstance(exc, InStreamError):
+                await self._stream_error(writer, err)
+                return
             await self._send_json(writer, exc.status, {"error": err})
             return
+        plan["cached"] = self._prefix_cache(req)
+        prefill = self.prefill_delay * max(0, _prompt_words(req) - plan["cached"])
         if req.get("stream"):
-            await self._stream(req, plan, writer)
+            await self._stream(req, plan, writer, prefill)
         else:
+            await asyncio.sleep(prefill)
             await self._send_json(writer, 200, self._completion(req, plan))
 
     # -- the toy model -------------------------------------------------------------------------
@@ -341,9 +387,7 @@ class FakeServer:
         model = req.get("model")
         if model not in self.models and "ignore-model" not in self.quirks:
             raise BadRequest(404, f"The model `{model}` does not exist", "not_found_error")
-        words = sum(len(_text_of(m.get("content")).split()) for m in messages)
-        if words > self.n_ctx:
-            raise BadRequest(400, f"the request exceeds the context size ({self.n_ctx} tokens)")
+        self._fit_window(req)
         for m in messages:
             if not isinstance(m, dict) or m.get("role") not in (
                 "system", "user", "assistant", "tool", "developer"
@@ -363,6 +407,94 @@ class FakeServer:
                     status = 500 if "500-bad-args" in self.quirks else 400
                     raise BadRequest(status, "tool call arguments are not valid JSON") from None
         return req
+
+    def _fit_window(self, req: dict[str, Any]) -> None:
+        """The window: a prompt over ``n_ctx`` words is refused (or cut, with the
+        ``silent-truncation`` quirk), and so is a ``max_tokens`` that alone fills the window."""
+        words = _prompt_words(req)
+        if words > self.n_ctx:
+            if "silent-truncation" in self.quirks:
+                messages = req["messages"]
+                while _prompt_words(req) > self.n_ctx and len(messages) > 1:
+                    last = len(messages) - 1
+                    first = next(
+                        (i for i, m in enumerate(messages) if m.get("role") != "system"), last
+                    )
+                    if first == last:
+                        break
+                    del messages[first]  # Ollama keeps the system message and the last turns
+                over = _prompt_words(req) - self.n_ctx
+                if over > 0:
+                    last = messages[-1]
+                    kept = _text_of(last.get("content")).split()[over:]
+                    messages[-1] = {**last, "content": " ".join(kept)}
+                return
+            message = f"the request exceeds the context size ({self.n_ctx} tokens)"
+            if req.get("stream") and "overflow-in-stream" in self.quirks:
+                raise InStreamError(400, message)
+            raise BadRequest(400, message)
+        limit = req.get("max_completion_tokens") or req.get("max_tokens")
+        if isinstance(limit, int) and limit >= self.n_ctx:
+            if "context-shift" in self.quirks:
+                req["_ramble"] = limit  # generated to the limit, whatever was asked
+                return
+            if "max-tokens-clamped" in self.quirks:
+                key = "max_completion_tokens" if req.get("max_completion_tokens") else "max_tokens"
+                req[key] = self.n_ctx - words
+                return
+            if "max-tokens-blames-prompt" in self.quirks:
+                raise BadRequest(
+                    400,
+                    f"This model's maximum context length is {self.n_ctx - limit} tokens; the "
+                    f"request has {words} input tokens. Shorten the input.",
+                )
+            raise BadRequest(
+                400,
+                f"max_tokens ({limit}) is larger than the {self.n_ctx - words} tokens the prompt "
+                f"leaves of the context size ({self.n_ctx} tokens)",
+            )
+
+    def _prefix_cache(self, req: dict[str, Any]) -> int:
+        """Prompt words reused from the last prompt (its common prefix with this one)."""
+        words = _words(req)
+        if "no-prompt-cache" in self.quirks:
+            return 0
+        cached = 0
+        for a, b in zip(self._cached_words, words, strict=False):
+            if a != b:
+                break
+            cached += 1
+        self._cached_words = words
+        return cached
+
+    def _usage(self, req: dict[str, Any], plan: dict[str, Any], completion: int) -> dict[str, Any]:
+        """``usage`` and llama-server's ``timings`` (``cache_n`` reused, ``prompt_n`` new)."""
+        prompt_tokens = _prompt_words(req)
+        usage: dict[str, Any] = {
+            "prompt_tokens": prompt_tokens,
+            "completion_tokens": completion,
+            "total_tokens": prompt_tokens + completion,
+        }
+        if plan["reasoning"] and "no-reasoning-tokens" not in self.quirks:
+            thought = len(self._tokens(plan["reasoning"]))
+            usage["completion_tokens_details"] = {"reasoning_tokens": thought}
+        if "no-cache-report" in self.quirks:
+            return {"usage": usage}
+        cached = min(plan.get("cached", 0), prompt_tokens)
+        usage["prompt_tokens_details"] = {"cached_tokens": cached}
+        timings = {"cache_n": cached, "prompt_n": prompt_tokens - cached, "predicted_n": completion}
+        return {"usage": usage, "timings": timings}
+
+    async def _stream_error(self, writer: asyncio.StreamWriter, err: dict[str, Any]) -> None:
+        writer.write(
+            b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n"
+            b"transfer-encoding: chunked\r\nconnection: close\r\n\r\n"
+        )
+        for data in (json.dumps({"error": err}).encode(), b"[DONE]"):
+            event = b"data: " + data + b"\n\n"
+            writer.write(f"{len(event):x}\r\n".encode() + event + b"\r\n")
+        writer.write(b"0\r\n\r\n")
+        await writer.drain()
 
     def _plan(self, req: dict[str, Any]) -> dict[str, Any]:
         """Decide the answer: ``{"text": str, "calls": [(name, args)], "reasoning": str}``."""
@@ -397,6 +529,8 @@ class FakeServer:
                     plan["reasoning"] = self._reasoning(req, f"The user asks me to use {name}.")
                 return self._call_quirks(req, plan)
         plan["text"] = self._answer(prompt, messages)
+        if req.get("_ramble"):
+            plan["text"] = " ".join(["more"] * req["_ramble"])
         if "reason" in str(req.get("model")) and "times" in prompt:
             plan["reasoning"] = self._reasoning(req, REASONING)
         return plan
@@ -530,29 +664,21 @@ class FakeServer:
                 ntok += len(self._tokens(plan["reasoning"]))
             completion_tokens += ntok
             choices.append({"index": i, "message": message, "finish_reason": finish})
-        prompt_tokens = sum(len(_text_of(m.get("content")).split()) for m in req["messages"])
         return {
             "id": cid,
             "object": "chat.completion",
             "created": 1700000000,
             "model": req["model"],
             "choices": choices,
-            "usage": self._usage(plan, prompt_tokens, completion_tokens),
+            **self._usage(req, plan, completion_tokens),
         }
-
-    def _usage(self, plan: dict[str, Any], prompt_tokens: int, completion: int) -> dict[str, Any]:
-        usage: dict[str, Any] = {
-            "prompt_tokens": prompt_tokens,
-            "completion_tokens": completion,
-            "total_tokens": prompt_tokens + completion,
-        }
-        if plan["reasoning"] and "no-reasoning-tokens" not in self.quirks:
-            thought = len(self._tokens(plan["reasoning"]))
-            usage["completion_tokens_details"] = {"reasoning_tokens": thought}
-        return usage
 
     async def _stream(
-        self, req: dict[str, Any], plan: dict[str, Any], writer: asyncio.StreamWriter
+        self,
+        req: dict[str, Any],
+        plan: dict[str, Any],
+        writer: asyncio.StreamWriter,
+        prefill: float = 0.0,
     ) -> None:
         cid, call_ids = self._ids(req)
         q = self.quirks
@@ -583,6 +709,8 @@ class FakeServer:
                 "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
             }
 
+        await writer.drain()
+        await asyncio.sleep(prefill)  # headers first, then silence while the prompt is read
         await send(chunk({"role": "assistant", "content": ""}))
         completion_tokens = 0
         if plan["reasoning"]:
@@ -622,9 +750,7 @@ class FakeServer:
         await send(chunk({}, finish))
         opts = req.get("stream_options") or {}
         if opts.get("include_usage") and "no-usage" not in q:
-            prompt_tokens = sum(len(_text_of(m.get("content")).split()) for m in req["messages"])
-            usage = self._usage(plan, prompt_tokens, completion_tokens)
-            await send({**chunk({}), "choices": [], "usage": usage})
+            await send({**chunk({}), "choices": [], **self._usage(req, plan, completion_tokens)})
         if "secret-headers" in q:
             echo = b": echo sk-live-abcdefghijklmnop1234567890\n\n"
             writer.write(f"{len(echo):x}\r\n".encode() + echo + b"\r\n")
