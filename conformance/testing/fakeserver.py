@@ -201,7 +201,7 @@ class FakeServer:
             body = b""
             if "content-length" in headers:
                 body = await reader.readexactly(int(headers["content-length"]))
-            self.requests.append({"method": method, "path": path, "headers": headers})
+            self.requests.append({"method": method, "path": path, "headers": headers, "body": body})
             if "slow-headers" in self.quirks:
                 await asyncio.sleep(1.5)
             await self._route(method, path, body, writer)
@@ -291,17 +291,14 @@ class FakeServer:
         words = sum(len(_text_of(m.get("content")).split()) for m in messages)
         if words > self.n_ctx:
             raise BadRequest(400, f"the request exceeds the context size ({self.n_ctx} tokens)")
-        for m in messages:
+        for i, m in enumerate(messages):
             if not isinstance(m, dict) or m.get("role") not in (
                 "system", "user", "assistant", "tool", "developer"
             ):  # fmt: skip
                 raise BadRequest(400, "invalid message role")
-            if (
-                "reasoning-tool-turn-422" in self.quirks
-                and m.get("tool_calls")
-                and any(k in m for k in ("reasoning_content", "reasoning"))
-            ):
-                raise BadRequest(422, "messages: extra inputs are not permitted (reasoning)")
+            extra = [k for k in ("reasoning_content", "reasoning") if k in m]
+            if "reasoning-tool-turn-422" in self.quirks and m.get("tool_calls") and extra:
+                raise BadRequest(422, f"messages.{i}.{extra[0]}: Extra inputs are not permitted")
             for call in m.get("tool_calls") or []:
                 args = (call.get("function") or {}).get("arguments")
                 try:
