@@ -115,6 +115,16 @@ def test_a_check_fails_with_a_quirk_that_changes_every_call(tmp_path: Path, quir
     assert res[f"{check_id}[sdk]"]["outcome"] == "fail"
 
 
+def test_an_http_error_is_a_failed_attempt_of_the_repeated_runs(tmp_path: Path) -> None:
+    with FakeServer(["auto-500"]) as srv:
+        run(tmp_path, "--base-url", srv.base_url, "--checks", "tools.repeated-runs",
+            "--flaky-tries", "1")  # fmt: skip
+    r = results(tmp_path)["tools.repeated-runs[wire]"]
+    assert r["outcome"] == "fail"
+    assert r["message"].startswith("0/3 good calls")
+    assert r["message"].count("HTTP 500") == 3
+
+
 def test_checks_that_need_reasoning_are_not_applicable_to_a_model_without_it(
     tmp_path: Path,
 ) -> None:

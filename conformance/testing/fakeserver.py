@@ -62,6 +62,8 @@ QUIRKS: dict[str, str] = {
     "cassettes/llamacpp-tools/*/params.usage.yaml)",
     "reasoning-tool-turn-422": "reasoning replayed on an assistant tool-call turn is refused with "
     "422 extra_forbidden (LiteLLM proxy to Mistral, BerriAI/litellm#30835)",
+    "auto-500": "a call under tool_choice auto gets HTTP 500 'does not match the expected "
+    "peg-native format' (llama-server, ggml-org/llama.cpp#24644)",
 }
 MODEL = "ref-model"
 #: What the toy model thinks for an arithmetic prompt (long enough to cut with a budget).
@@ -378,6 +380,10 @@ class FakeServer:
 
     def _call_quirks(self, req: dict[str, Any], plan: dict[str, Any]) -> dict[str, Any]:
         calls = plan["calls"]
+        if "auto-500" in self.quirks and req.get("tool_choice", "auto") == "auto":
+            raise BadRequest(
+                500, "The model produced output that does not match the expected peg-native format"
+            )
         if "tool-end-in-args" in self.quirks:
             text = self._markup(calls)
             head = text.split("</tool_call>", 1)[0].removeprefix("<tool_call>")
