@@ -329,7 +329,8 @@ CHECKS: tuple[Check, ...] = (
     _c("reasoning.interleaved-accepted", "SHOULD", "Reasoning sent back on a tool turn",
        "An assistant tool-call message that carries its reasoning (`reasoning_content` or "
        "`reasoning`), followed by the tool result, SHOULD be accepted and answered, as "
-       "interleaved-thinking clients send it.", area=_R, requires=_TOOLS, since="0.2.0"),
+       "interleaved-thinking clients send it.", area=_R, requires=_TOOLS, sdk=True,
+       since="0.2.0"),
     _c("reasoning.usage-tokens", "SHOULD", "Reasoning tokens in usage",
        "A response with reasoning SHOULD report "
        "`usage.completion_tokens_details.reasoning_tokens`, an integer above 0 and at most "

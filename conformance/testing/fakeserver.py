@@ -82,6 +82,8 @@ QUIRKS: dict[str, str] = {
     "cassettes/llamacpp-tools/*/params.usage.yaml)",
     "reasoning-tool-turn-422": "reasoning replayed on an assistant tool-call turn is refused with "
     "422 extra_forbidden (LiteLLM proxy to Mistral, BerriAI/litellm#30835)",
+    "auto-500": "a call under tool_choice auto gets HTTP 500 'does not match the expected "
+    "peg-native format' (llama-server, ggml-org/llama.cpp#24644)",
     # /v1/responses
     "no-responses-api": "/v1/responses answers 404 (servers without the Responses API: Ollama "
     "before v0.13.3, ollama/ollama#13595; llama-cpp-python)",
@@ -284,7 +286,7 @@ class FakeServer:
             body = b""
             if "content-length" in headers:
                 body = await reader.readexactly(int(headers["content-length"]))
-            self.requests.append({"method": method, "path": path, "headers": headers})
+            self.requests.append({"method": method, "path": path, "headers": headers, "body": body})
             if "slow-headers" in self.quirks:
                 await asyncio.sleep(1.5)
             await self._route(method, path, body, writer)
@@ -388,17 +390,14 @@ class FakeServer:
         if model not in self.models and "ignore-model" not in self.quirks:
             raise BadRequest(404, f"The model `{model}` does not exist", "not_found_error")
         self._fit_window(req)
-        for m in messages:
+        for i, m in enumerate(messages):
             if not isinstance(m, dict) or m.get("role") not in (
                 "system", "user", "assistant", "tool", "developer"
             ):  # fmt: skip
                 raise BadRequest(400, "invalid message role")
-            if (
-                "reasoning-tool-turn-422" in self.quirks
-                and m.get("tool_calls")
-                and any(k in m for k in ("reasoning_content", "reasoning"))
-            ):
-                raise BadRequest(422, "messages: extra inputs are not permitted (reasoning)")
+            extra = [k for k in ("reasoning_content", "reasoning") if k in m]
+            if "reasoning-tool-turn-422" in self.quirks and m.get("tool_calls") and extra:
+                raise BadRequest(422, f"messages.{i}.{extra[0]}: Extra inputs are not permitted")
             for call in m.get("tool_calls") or []:
                 args = (call.get("function") or {}).get("arguments")
                 try:
@@ -568,6 +567,10 @@ class FakeServer:
 
     def _call_quirks(self, req: dict[str, Any], plan: dict[str, Any]) -> dict[str, Any]:
         calls = plan["calls"]
+        if "auto-500" in self.quirks and req.get("tool_choice", "auto") == "auto":
+            raise BadRequest(
+                500, "The model produced output that does not match the expected peg-native format"
+            )
         if "tool-end-in-args" in self.quirks:
             text = self._markup(calls)
             head = text.split("</tool_call>", 1)[0].removeprefix("<tool_call>")
