@@ -48,6 +48,7 @@ AREAS: tuple[str, ...] = (
     "reasoning",
     "parameters",
     "errors",
+    "vision",
 )
 
 #: Capability names a check may require and a provider profile may declare.
@@ -63,6 +64,7 @@ CAPABILITIES: dict[str, str] = {
     "max_completion_tokens": "honours `max_completion_tokens`",
     "n": "returns several choices for `n > 1`",
     "context_overflow": "the model's context window is known (for the overflow probe)",
+    "vision": "the model takes image input (`image_url` content parts)",
 }
 
 
@@ -113,7 +115,7 @@ def _c(
     )
 
 
-_S, _T, _TO, _MT, _R, _P, _E = AREAS
+_S, _T, _TO, _MT, _R, _P, _E = AREAS[:7]
 _TOOLS = ("tools",)
 
 CHECKS: tuple[Check, ...] = (
@@ -323,6 +325,28 @@ CHECKS: tuple[Check, ...] = (
     _c("errors.stream-invalid-request", "SHOULD", "Invalid stream request fails early",
        "An invalid request with `stream: true` SHOULD get an HTTP 4xx before any SSE event.",
        area=_E),
+    # ---- vision (images as `image_url` parts) -------------------------------------------------
+    _c("vision.image-data-uri", "SHOULD", "Image by data URI understood",
+       "A solid-colour PNG sent as a `data:image/png;base64,` URI SHOULD be understood (asked "
+       "its colour, the answer names it); a model without vision SHOULD refuse it with 4xx "
+       "saying so (then n/a), never 5xx.", area="vision", requires=("vision",), sdk=True,
+       since="0.2.0"),
+    _c("vision.image-url", "SHOULD", "Image by URL understood",
+       "An `http://` image URL SHOULD be fetched and understood. The harness serves the PNG "
+       "itself at `http://127.0.0.1:8089/`, so this needs a server on the same machine that "
+       "can reach that loopback port (n/a for a remote server).", area="vision",
+       requires=("vision",), since="0.2.0"),
+    _c("vision.malformed-image", "MUST", "Malformed image is a 4xx",
+       "A data URI whose bytes are no image MUST get 4xx, never 2xx (the image silently "
+       "ignored) or 5xx.", area="vision", requires=("vision",), since="0.2.0"),
+    _c("vision.url-unreachable", "MUST", "Unfetchable image URL is a 4xx",
+       "An image URL that cannot be fetched (the harness's image server answers 404) MUST get "
+       "4xx within the request timeout, never 2xx, 5xx or a hang.", area="vision",
+       requires=("vision",), since="0.2.0"),
+    _c("vision.file-url-refused", "MUST", "Local file path refused",
+       "A `file:///etc/passwd` image URL MUST be refused with 4xx, and neither the answer nor "
+       "the error may show the file's content.", area="vision", requires=("vision",),
+       since="0.2.0"),
 )  # fmt: skip
 
 _BY_ID = {c.id: c for c in CHECKS}

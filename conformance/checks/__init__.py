@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from . import errors, multiturn, params, reasoning, streaming, timeouts, tools
+from . import errors, multiturn, params, reasoning, streaming, timeouts, tools, vision
 
-__all__ = ["errors", "multiturn", "params", "reasoning", "streaming", "timeouts", "tools"]
+__all__ = ["errors", "multiturn", "params", "reasoning", "streaming", "timeouts", "tools", "vision"]
