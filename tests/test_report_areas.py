@@ -224,3 +224,23 @@ def test_every_area_renders_in_catalogue_order_with_a_heading_and_summary(
     assert doc["areas"] == areas
     # the document's keys are sorted: "areas" is where the order is
     assert set(doc["columns"][0]["summary"]["areas"]) == set(areas)
+
+
+def test_the_docs_check_table_is_grouped_by_area_in_catalogue_order() -> None:
+    from conformance.docs import BEGIN, END, checks_tables, render
+
+    tables = checks_tables()
+    headings = re.findall(r"^### `([a-z]+)` \((\d+) checks?\)$", tables, re.MULTILINE)
+    assert [area for area, _ in headings] == list(registry.AREAS)
+    for (area, count), section in zip(
+        headings, re.split(r"^### .*$", tables, flags=re.MULTILINE)[1:], strict=True
+    ):
+        ids = re.findall(r"^\| `([^`]+)`", section, re.MULTILINE)
+        assert ids == [c.id for c in registry.CHECKS if c.area == area]
+        assert int(count) == len(ids)
+    assert tables.startswith(f"{len(registry.CHECKS)} checks in {len(registry.AREAS)} areas.")
+    page = render(f"intro\n\n{BEGIN}\nstale\n{END}\n\nafter\n")
+    assert page.startswith("intro\n\n")
+    assert page.endswith("\n\nafter\n")
+    assert "stale" not in page
+    assert "### `vision` (5 checks)" in page
