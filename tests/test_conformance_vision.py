@@ -51,11 +51,15 @@ def test_reference_server_passes_every_vision_check(tmp_path: Path) -> None:
     assert sent["image_url"]["url"] == vision.IMAGE_URL  # the same on every machine
 
 
-def _judge(srv: FakeServer, check: str, layer: Layer = "wire") -> CheckResult:
-    """One (check, layer) against ``srv`` through the runner, in this process (live mode)."""
-    target = Target(provider="generic", profile=PROFILES["generic"], base_url=srv.base_url,
-                    model="ref-model", mode="live", request_timeout=20.0)  # fmt: skip
-    manifest = Manifest(provider="generic", model="ref-model", base_url=srv.base_url)
+def _judge(
+    srv: FakeServer | str, check: str, layer: Layer = "wire", timeout: float = 20.0
+) -> CheckResult:
+    """One (check, layer) against ``srv`` (or a base URL) through the runner, in this process
+    (live mode)."""
+    url = srv if isinstance(srv, str) else srv.base_url
+    target = Target(provider="generic", profile=PROFILES["generic"], base_url=url,
+                    model="ref-model", mode="live", request_timeout=timeout)  # fmt: skip
+    manifest = Manifest(provider="generic", model="ref-model", base_url=url)
     column = Column(target=target, cassette_dir=Path("unused"), manifest=manifest)
     return run_item(registry.get(check), layer, column)
 
@@ -79,6 +83,17 @@ def test_each_vision_check_fails_with_its_quirk(quirk: str, check: str, words: s
     assert before.outcome == "pass", before.message
     assert after.outcome == "fail", after.message
     assert words in after.message
+
+
+def test_a_server_that_hangs_on_an_unfetchable_url_fails() -> None:
+    # a server that takes the request and never answers (it waits on the image forever)
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(8)
+        url = f"http://127.0.0.1:{listener.getsockname()[1]}/v1"
+        res = _judge(url, "vision.url-unreachable", timeout=1.0)
+    assert res.outcome == "fail", res.message
+    assert "no answer within 1 s" in res.message
 
 
 def test_the_sdk_layer_fails_on_a_500_for_an_image() -> None:

@@ -200,7 +200,11 @@ async def _understood(ctx: Ctx, url: str, colour: str, what: str) -> None:
         ctx.fail(f"{what}: the response has no choices")
     if not data["choices"] or not isinstance(data["choices"][0], dict):
         ctx.fail(f"{what}: the response has no choices")
-    _names_colour(ctx, message_text(data), colour, what)
+    message = data["choices"][0].get("message")
+    content = message.get("content") if isinstance(message, dict) else None
+    if not isinstance(content, str):
+        ctx.fail(f"{what}: choices[0].message.content is {type(content).__name__}, not text")
+    _names_colour(ctx, content, colour, what)
 
 
 async def _refused(ctx: Ctx, url: str, what: str) -> RawResponse:
@@ -211,8 +215,8 @@ async def _refused(ctx: Ctx, url: str, what: str) -> RawResponse:
         text = ""
         data = resp.json()
         if isinstance(data, dict) and data.get("choices"):
-            with contextlib.suppress(Exception):
-                text = message_text(data)
+            with contextlib.suppress(AttributeError, IndexError, KeyError, TypeError):
+                text = str(message_text(data))
         ctx.fail(f"{what}: HTTP {resp.status}, answered as if it were fine: {_shown(text)[:120]!r}")
     if resp.status >= 500 or resp.status < 400:
         msg = _shown(resp.error_message())

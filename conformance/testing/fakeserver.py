@@ -617,10 +617,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quirk", action="append", default=[], choices=sorted(QUIRKS))
     parser.add_argument("--model", action="append", default=None)
     parser.add_argument("--delay", type=float, default=0.01)
+    parser.add_argument("--no-vision", action="store_true", help="a text-only model")
     args = parser.parse_args(argv)
     srv = FakeServer(
-        args.quirk, delay=args.delay, models=args.model or (MODEL,), host=args.host, port=args.port
-    )
+        args.quirk, delay=args.delay, models=args.model or (MODEL,), vision=not args.no_vision,
+        host=args.host, port=args.port,
+    )  # fmt: skip
     print(f"BASE_URL={srv.base_url} MODEL={srv.models[0]}", flush=True)
     with contextlib.suppress(KeyboardInterrupt):
         srv.serve_forever()
