@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import re
 from html.parser import HTMLParser
+from pathlib import Path
 
 import pytest
 
@@ -244,3 +245,38 @@ def test_the_docs_check_table_is_grouped_by_area_in_catalogue_order() -> None:
     assert page.endswith("\n\nafter\n")
     assert "stale" not in page
     assert "### `vision` (5 checks)" in page
+
+
+_NOT_OFFERED_CONFTEST = """
+import conformance.checks  # noqa: F401 - registers the real implementations first
+from conformance.catalogue.checks import IMPLEMENTATIONS
+
+
+async def _needs_a_missing_endpoint(ctx):
+    resp = await ctx.post_json("no-such-api", {"x": 1})
+    ctx.require_offered(resp, "POST /v1/no-such-api")
+
+
+IMPLEMENTATIONS[("models.list", "wire")] = _needs_a_missing_endpoint
+"""
+
+
+def test_the_plugin_reports_not_offered_apart_and_exits_zero(tmp_path: Path) -> None:
+    from test_conformance_plugin import results, run
+
+    from conformance.testing.fakeserver import FakeServer
+
+    (tmp_path / "conftest.py").write_text(_NOT_OFFERED_CONFTEST)
+    with FakeServer() as srv:
+        proc = run(
+            tmp_path, "--base-url", srv.base_url, "--checks", "models.list,stream.sse-framing"
+        )
+    assert proc.returncode == 0, proc.stdout[-3000:]  # a MUST check, and still not a failure
+    got = results(tmp_path)["models.list[wire]"]
+    assert got["outcome"] == "not-offered"
+    assert "POST /v1/no-such-api: HTTP 404" in got["message"]
+    assert "  errors: 1 not-offered" in proc.stdout
+    assert "  streaming: 1 pass" in proc.stdout
+    assert "1 pass, 1 not-offered — every MUST holds" in proc.stdout
+    assert "1 not-offered" in proc.stdout.splitlines()[-1]
+    assert "failed" not in proc.stdout.splitlines()[-1]
