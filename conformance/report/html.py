@@ -138,9 +138,9 @@ def _problem(matrix: Matrix, row: Row) -> bool:
     for column in matrix.recorded_columns:
         for layer in LAYERS:
             result = column.cells.get((row.check, layer))
-            if result is not None and (
-                result.outcome in NOTE_OUTCOMES or result.outcome not in OUTCOMES
-            ):
+            if result is None or result.outcome == "not-offered":  # noted, but no problem
+                continue
+            if result.outcome in NOTE_OUTCOMES or result.outcome not in OUTCOMES:
                 return True
     return False
 
