@@ -50,6 +50,7 @@ AREAS: tuple[str, ...] = (
     "errors",
     "context",
     "cache",
+    "vision",
     "messages",
     "responses",
 )
@@ -70,6 +71,7 @@ CAPABILITIES: dict[str, str] = {
     "reasoning_budget": "caps thinking per request (llama.cpp `reasoning_budget_tokens`, vLLM "
     "`thinking_token_budget`)",
     "prompt_cache": "reuses the prompt prefix of an earlier request (prefix / KV cache)",
+    "vision": "the model takes image input (`image_url` content parts)",
 }
 
 
@@ -408,6 +410,28 @@ CHECKS: tuple[Check, ...] = (
        "A second request repeating a long prompt prefix MAY get its first token sooner than "
        "the first did (the prefix is not processed again); measured live.", area="cache",
        replayable=False, requires=("prompt_cache",), since="0.2.0"),
+    # ---- vision (images as `image_url` parts) -------------------------------------------------
+    _c("vision.image-data-uri", "SHOULD", "Image by data URI understood",
+       "A solid-colour PNG sent as a `data:image/png;base64,` URI SHOULD be understood (asked "
+       "its colour, the answer names it); a model without vision SHOULD refuse it with 4xx "
+       "saying so (then n/a), never 5xx.", area="vision", requires=("vision",), sdk=True,
+       since="0.2.0"),
+    _c("vision.image-url", "SHOULD", "Image by URL understood",
+       "An `http://` image URL SHOULD be fetched and understood. The harness serves the PNG "
+       "itself at `http://127.0.0.1:8089/`, so this needs a server on the same machine that "
+       "can reach that loopback port (n/a for a remote server).", area="vision",
+       requires=("vision",), since="0.2.0"),
+    _c("vision.malformed-image", "MUST", "Malformed image is a 4xx",
+       "A data URI whose bytes are no image MUST get 4xx, never 2xx (the image silently "
+       "ignored) or 5xx.", area="vision", requires=("vision",), since="0.2.0"),
+    _c("vision.url-unreachable", "MUST", "Unfetchable image URL is a 4xx",
+       "An image URL that cannot be fetched (the harness's image server answers 404) MUST get "
+       "4xx within the request timeout, never 2xx, 5xx or a hang.", area="vision",
+       requires=("vision",), since="0.2.0"),
+    _c("vision.file-url-refused", "MUST", "Local file path refused",
+       "A `file:///etc/passwd` image URL MUST be refused with 4xx, and neither the answer nor "
+       "the error may show the file's content.", area="vision", requires=("vision",),
+       since="0.2.0"),
     # ---- the Anthropic Messages API (/v1/messages; wire layer only) ---------------------------
     _c("messages.basic", "MUST", "Messages API: non-streamed reply",
        "`POST /v1/messages` MUST answer `type: \"message\"`, `role: \"assistant\"`, a string "

@@ -321,6 +321,16 @@ _TGWUI = (
     ),
 )
 
+# ---- vision --------------------------------------------------------------------------------------
+_LC_NO_MMPROJ = KnownFailure(
+    "vision.*",
+    "llama-server started without --mmproj (this project's servers run a text-only model) "
+    "answers any image part with HTTP 500 'image input is not supported by this server', "
+    "not a 4xx",
+    "https://github.com/ggml-org/llama.cpp/issues/13566",
+    layer="wire",  # the SDK reads /props modalities.vision and sends no image: n/a there
+)
+
 _LLAMA_START = "llama-server -m MODEL.gguf --host 127.0.0.1 --port 8080 --jinja -c 4096 -a MODEL_ID"
 
 # Titles and default URLs come from the SDK's server table; here is only certification data.
@@ -356,6 +366,7 @@ PROFILES: Mapping[str, ProviderProfile] = MappingProxyType(
                     _LC_500,
                     _LC_MODEL,
                     _LC_SYSTEM,
+                    _LC_NO_MMPROJ,
                 ),
                 sdk_provider="llamacpp",
             ),
@@ -372,6 +383,7 @@ PROFILES: Mapping[str, ProviderProfile] = MappingProxyType(
                     _LC_MCP_AUTO,
                     _LC_REPEAT_AUTO,
                     _LC_MODEL,
+                    _LC_NO_MMPROJ,
                 ),
                 sdk_provider="llamacpp",
             ),

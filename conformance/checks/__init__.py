@@ -14,6 +14,7 @@ from . import (
     streaming,
     timeouts,
     tools,
+    vision,
 )
 
 __all__ = [
@@ -28,4 +29,5 @@ __all__ = [
     "streaming",
     "timeouts",
     "tools",
+    "vision",
 ]

@@ -13,11 +13,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import contextlib
 import hashlib
 import json
 import re
 import threading
+import zlib
 from collections import OrderedDict
 from collections.abc import Iterable
 from typing import Any
@@ -128,6 +130,17 @@ QUIRKS: dict[str, str] = {
     "usage has no such field)",
     "no-prompt-cache": "every prompt is processed in full and nothing is reported cached "
     "(vLLM --no-enable-prefix-caching, llama-server requests with cache_prompt false)",
+    # vision (the toy model names the colour of a solid-colour PNG)
+    "image-500": "any image part gets HTTP 500 'image input is not supported by this server' "
+    "(llama-server started without --mmproj, ggml-org/llama.cpp#13566)",
+    "image-url-refused": "an http(s) image URL gets 400 'invalid image input': only data URIs "
+    "are read (Ollama's OpenAI layer, ollama/ollama#6753)",
+    "bad-image-500": "image bytes that do not decode give HTTP 500 (SGLang's PIL fallback, "
+    "sgl-project/sglang#28131)",
+    "fetch-error-500": "an image URL that cannot be fetched gives HTTP 500 (vLLM, "
+    "vllm-project/vllm#40856)",
+    "reads-file-urls": "a file:// image URL is read from the server's own disk and answered "
+    "(FastChat's load_image, lm-sys/FastChat#3873)",
 }
 MODEL = "ref-model"
 MESSAGES_PATHS = ("/v1/messages", "/v1/messages/count_tokens")
@@ -209,6 +222,7 @@ class FakeServer:
         models: Iterable[str] = (MODEL,),
         n_ctx: int = 512,
         prefill_delay: float = 0.0005,
+        vision: bool = True,
         host: str = "127.0.0.1",
         port: int = 0,
     ) -> None:
@@ -223,6 +237,8 @@ class FakeServer:
         self.prefill_delay = prefill_delay
         #: the words of the last prompt (one slot's prompt cache, as llama-server keeps)
         self._cached_words: list[str] = []
+        #: False: a text-only model, which refuses image parts with a 400 saying so.
+        self.vision = vision
         self.host, self.port = host, port
         self.requests: list[dict[str, Any]] = []
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -329,6 +345,9 @@ class FakeServer:
                     "created": 1700000000,
                     "owned_by": "conformance-fake",
                     **({} if "no-window-info" in self.quirks else {"meta": {"n_ctx": self.n_ctx}}),
+                    "architecture": {
+                        "input_modalities": ["text", "image"] if self.vision else ["text"]
+                    },
                 }
                 for m in self.models
             ]
@@ -360,6 +379,9 @@ class FakeServer:
         try:
             req = self._validate(body)
             plan = self._plan(req)
+            seen = await self._look(req)
+            if seen is not None:
+                plan = {"text": seen, "calls": [], "reasoning": ""}
         except BadRequest as exc:
             err = {"message": exc.message, "type": exc.type, "param": None, "code": None}
             if isinstance(exc, InStreamError):
@@ -613,6 +635,84 @@ class FakeServer:
         if "Summarise" in prompt:
             return "Hello."
         return " ".join([STORY] * 8)
+
+    # -- the toy model's eyes -------------------------------------------------------------------
+    async def _look(self, req: dict[str, Any]) -> str | None:
+        """The answer to the last user message's images (their colours), or None without any;
+        BadRequest for an image it cannot take, as the quirks say."""
+        last = req["messages"][-1]
+        content = last.get("content") if last.get("role") == "user" else None
+        parts = [
+            p for p in content or [] if isinstance(p, dict) and p.get("type") == "image_url"
+        ] if isinstance(content, list) else []  # fmt: skip
+        if not parts:
+            return None
+        if "image-500" in self.quirks:
+            raise BadRequest(500, "image input is not supported by this server", "server_error")
+        if not self.vision:
+            raise BadRequest(400, f"{req['model']} is not a vision model: it takes no images")
+        names: list[str] = []
+        for part in parts[:4]:
+            url = (part.get("image_url") or {}).get("url")
+            if not isinstance(url, str):
+                raise BadRequest(400, "image_url.url must be a string")
+            head = url[:16].lower()
+            if head.startswith("data:"):
+                data = _data_uri_bytes(url)
+            elif head.startswith(("http://", "https://")):
+                if "image-url-refused" in self.quirks:
+                    raise BadRequest(400, "invalid image input")
+                data = await self._fetch(url)
+            elif head.startswith("file:") and "reads-file-urls" in self.quirks:
+                try:
+                    # a blocking read, as the servers that do this do it
+                    with open(url[len("file://") :], "rb") as f:  # noqa: ASYNC230
+                        data = f.read(65536)
+                except OSError as exc:
+                    raise BadRequest(500, f"cannot open {url}: {exc}", "server_error") from None
+                if _png_colour(data) is None:
+                    names.append(f"no picture but {len(data)} bytes of text")
+                    continue
+            else:
+                raise BadRequest(400, f"unsupported image URL {url[:40]!r}: use data: or http(s)")
+            colour = _png_colour(data)
+            if colour is None:
+                status = 500 if "bad-image-500" in self.quirks else 400
+                raise BadRequest(status, "the image cannot be decoded (not a PNG this model reads)")
+            names.append(colour)
+        return " and ".join(names).capitalize() + "."
+
+    async def _fetch(self, url: str) -> bytes:
+        """GET an image URL on loopback only (a reference server fetches nothing else)."""
+        from urllib.parse import urlsplit
+
+        failed = 500 if "fetch-error-500" in self.quirks else 400
+        parts = urlsplit(url)
+        if parts.scheme != "http" or parts.hostname not in ("127.0.0.1", "localhost"):
+            raise BadRequest(
+                400, "the reference server fetches http:// image URLs on loopback only"
+            )
+        try:
+            reader, writer = await asyncio.wait_for(
+                asyncio.open_connection(parts.hostname, parts.port or 80), 5
+            )
+        except (OSError, asyncio.TimeoutError) as exc:
+            raise BadRequest(failed, f"could not fetch the image: {exc}") from None
+        try:
+            path = parts.path or "/"
+            writer.write(f"GET {path} HTTP/1.0\r\nhost: {parts.netloc}\r\n\r\n".encode())
+            await writer.drain()
+            raw = await asyncio.wait_for(reader.read(_MAX_IMAGE + 4096), 5)
+        except (OSError, asyncio.TimeoutError) as exc:
+            raise BadRequest(failed, f"could not fetch the image: {exc}") from None
+        finally:
+            writer.close()
+        head, _, data = raw.partition(b"\r\n\r\n")
+        status = head.split(b"\r\n", 1)[0].split(b" ")
+        if len(status) < 2 or status[1] != b"200":
+            shown = b" ".join(status[1:]).decode("latin-1")[:40]
+            raise BadRequest(failed, f"could not fetch the image: HTTP {shown}")
+        return data
 
     @staticmethod
     def _tokens(text: str) -> list[str]:
@@ -1220,6 +1320,56 @@ class FakeServer:
         await writer.drain()
 
 
+_MAX_IMAGE = 1 << 20
+#: The colours the toy model can name.
+_PALETTE = {
+    "red": (255, 0, 0), "green": (0, 255, 0), "blue": (0, 0, 255),
+    "yellow": (255, 255, 0), "white": (255, 255, 255), "black": (0, 0, 0),
+}  # fmt: skip
+
+
+def _data_uri_bytes(url: str) -> bytes:
+    if len(url) > _MAX_IMAGE * 4 // 3 + 64:
+        raise BadRequest(400, "the image is too large")
+    meta, sep, payload = url[5:].partition(",")
+    if not sep or not meta.startswith("image/") or not meta.endswith(";base64"):
+        raise BadRequest(400, "a data URI image must be data:image/...;base64,...")
+    try:
+        return base64.b64decode(payload, validate=True)
+    except ValueError:
+        raise BadRequest(400, "the data URI is not valid base64") from None
+
+
+def _png_colour(data: bytes) -> str | None:
+    """The palette colour nearest the first pixel of an 8-bit RGB(A) PNG, or None."""
+    if not data.startswith(b"\x89PNG\r\n\x1a\n"):
+        return None
+    pos, header, idat = 8, b"", b""
+    while pos + 8 <= len(data) and len(idat) <= _MAX_IMAGE:
+        length = int.from_bytes(data[pos : pos + 4], "big")
+        kind, body = data[pos + 4 : pos + 8], data[pos + 8 : pos + 8 + length]
+        pos += 12 + length
+        if kind == b"IHDR":
+            header = body
+        elif kind == b"IDAT":
+            idat += body
+        elif kind == b"IEND":
+            break
+    if len(header) != 13 or header[8] != 8 or header[9] not in (2, 6) or not idat:
+        return None
+    try:
+        # the filter byte and the first pixel are all the toy model looks at
+        first = zlib.decompressobj().decompress(idat, 8)
+    except zlib.error:
+        return None
+    if len(first) < 4 or first[0] not in (0, 1, 2):  # these leave row 0's first pixel raw
+        return None
+    rgb = first[1:4]
+    return min(
+        _PALETTE, key=lambda n: sum((a - b) ** 2 for a, b in zip(_PALETTE[n], rgb, strict=True))
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m conformance.testing.fakeserver")
     parser.add_argument("--host", default="127.0.0.1")
@@ -1227,10 +1377,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quirk", action="append", default=[], choices=sorted(QUIRKS))
     parser.add_argument("--model", action="append", default=None)
     parser.add_argument("--delay", type=float, default=0.01)
+    parser.add_argument("--no-vision", action="store_true", help="a text-only model")
     args = parser.parse_args(argv)
     srv = FakeServer(
-        args.quirk, delay=args.delay, models=args.model or (MODEL,), host=args.host, port=args.port
-    )
+        args.quirk, delay=args.delay, models=args.model or (MODEL,), vision=not args.no_vision,
+        host=args.host, port=args.port,
+    )  # fmt: skip
     print(f"BASE_URL={srv.base_url} MODEL={srv.models[0]}", flush=True)
     with contextlib.suppress(KeyboardInterrupt):
         srv.serve_forever()
