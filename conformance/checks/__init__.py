@@ -2,6 +2,26 @@
 
 from __future__ import annotations
 
-from . import errors, multiturn, params, reasoning, streaming, timeouts, tools
+from . import (
+    errors,
+    multiturn,
+    params,
+    reasoning,
+    security,
+    streaming,
+    structured,
+    timeouts,
+    tools,
+)
 
-__all__ = ["errors", "multiturn", "params", "reasoning", "streaming", "timeouts", "tools"]
+__all__ = [
+    "errors",
+    "multiturn",
+    "params",
+    "reasoning",
+    "security",
+    "streaming",
+    "structured",
+    "timeouts",
+    "tools",
+]
