@@ -246,6 +246,14 @@ def test_parse_sse_dates_events_by_chunk() -> None:
     assert [e.t for e in events] == [0.1, 0.5]
 
 
+def test_parse_sse_dates_an_event_by_the_chunk_that_completes_it() -> None:
+    # three events over five chunks: one split across chunks, two arriving in one chunk
+    body = b"data: 1\n\ndata: 22\n\ndata: 3\n\n"
+    events = parse_sse(body, [(0.1, 4), (0.2, 5), (0.3, 4), (0.4, 8), (0.9, 1)])
+    assert [e.t for e in events] == [0.2, 0.4, 0.9]
+    assert [e.t for e in parse_sse(body, [])] == [0.0, 0.0, 0.0]
+
+
 def test_summary_counts_repeated_tool_headers_and_missing_index() -> None:
     def ev(delta: dict[str, object]) -> bytes:
         obj = {"id": "c", "choices": [{"index": 0, "delta": delta}]}

@@ -50,6 +50,7 @@ AREAS: tuple[str, ...] = (
     "errors",
     "structured",
     "security",
+    "messages",
 )
 
 #: Capability names a check may require and a provider profile may declare.
@@ -65,6 +66,8 @@ CAPABILITIES: dict[str, str] = {
     "max_completion_tokens": "honours `max_completion_tokens`",
     "n": "returns several choices for `n > 1`",
     "context_overflow": "the model's context window is known (for the overflow probe)",
+    "reasoning_budget": "caps thinking per request (llama.cpp `reasoning_budget_tokens`, vLLM "
+    "`thinking_token_budget`)",
     "logprobs": "returns `logprobs` (with `top_logprobs`) for generated tokens",
     "logit_bias": "honours `logit_bias` (and offers `/tokenize` to learn a token id)",
     "assistant_prefill": "continues a conversation's final assistant message (prefill)",
@@ -119,7 +122,7 @@ def _c(
     )
 
 
-_S, _T, _TO, _MT, _R, _P, _E = AREAS[:7]
+_S, _T, _TO, _MT, _R, _P, _E = AREAS[:7]  # the 0.1 areas; later ones use literals
 _TOOLS = ("tools",)
 
 CHECKS: tuple[Check, ...] = (
@@ -224,6 +227,36 @@ CHECKS: tuple[Check, ...] = (
           "call it by that name with valid arguments and answer from its result, which the SDK "
           "gets through its MCP client (an in-process `create_sdk_mcp_server` tool).",
           area=_T, since="0.1.1", requires=_TOOLS, layers=("sdk",)),
+    # issue 16 (suite 0.2.0)
+    _c("tools.no-needless-call", "SHOULD", "No call when none is needed",
+       "Under `tool_choice: auto`, asked a question no offered tool helps with, the server SHOULD "
+       "answer in text, with no tool call (structured or written into `content`).", area=_T,
+       requires=_TOOLS, sdk=True, since="0.2.0"),
+    _c("tools.args-nested", "MUST", "Nested, array and enum arguments",
+       "Arguments for a tool whose schema nests an object, an array of objects and an enum MUST "
+       "validate against that schema (types at every depth, required keys, enum values).",
+       area=_T, requires=_TOOLS, sdk=True, since="0.2.0"),
+    _c("tools.choice-among-several", "SHOULD", "The right tool among several",
+       "Offered five tools of which one fits the request, the server SHOULD call that tool, "
+       "and only it, with arguments valid against its schema.", area=_T, requires=_TOOLS,
+       since="0.2.0"),
+    _c("tools.marker-in-arguments", "SHOULD", "A call marker inside a string argument",
+       "A string argument containing the model's end-of-call marker (`</tool_call>`) SHOULD "
+       "arrive whole, streamed and not, never cutting the call there or leaving it in "
+       "`content`.",
+       area=_T, requires=_TOOLS, sdk=True, since="0.2.0"),
+    _c("tools.parallel-false", "SHOULD", "`parallel_tool_calls: false` respected",
+       "With `parallel_tool_calls: false` the server SHOULD return at most one tool call, even "
+       "when the request asks for two.", area=_T, requires=_TOOLS, since="0.2.0"),
+    _c("tools.reasoning-then-call", "SHOULD", "Reasoning, then a call, in one turn",
+       "A reasoning model that thinks before calling a tool SHOULD deliver the reasoning in its "
+       "field and then a structured call in the same turn, never the call inside the "
+       "reasoning or as markup in `content`.", area=_T, requires=("tools", "reasoning"),
+       sdk=True, since="0.2.0"),
+    _c("tools.repeated-runs", "SHOULD", "Reliable calls over repeated runs (pass@k)",
+       "Asked k=3 times for the same kind of call under `auto` (three cities), the server "
+       "SHOULD return a valid structured call each time; 2 of 3 is a warning, fewer a failure; "
+       "the rate is reported.", area=_T, requires=_TOOLS, since="0.2.0"),
     # ---- timeouts and liveness (live only) ---------------------------------------------------
     _c("timeout.time-to-headers", "SHOULD", "Time to response headers",
        "A server SHOULD send response headers promptly (within the first-token bound), so "
@@ -284,6 +317,25 @@ CHECKS: tuple[Check, ...] = (
     _c("reasoning.no-think-leak", "MUST", "No thinking markup in content",
        "`content` MUST NOT contain unbalanced `<think>`/`</think>` or channel markers.",
        area=_R),
+    # issue 16 (suite 0.2.0)
+    _c("reasoning.thinking-off", "SHOULD", "Thinking off honoured",
+       "Asked per request to not think (`chat_template_kwargs.enable_thinking: false`, or "
+       "`reasoning_effort: \"none\"` where that is the server's switch), a reasoning model SHOULD "
+       "answer without reasoning, in a field or as markup.", area=_R, requires=("reasoning",),
+       sdk=True, since="0.2.0"),
+    _c("reasoning.budget", "SHOULD", "Thinking budget honoured",
+       "Given a per-request thinking budget (llama.cpp `reasoning_budget_tokens`, vLLM "
+       "`thinking_token_budget`) of 8 tokens, the server SHOULD stop reasoning near it (at most "
+       "twice the budget).", area=_R, requires=("reasoning", "reasoning_budget"),
+       since="0.2.0"),
+    _c("reasoning.interleaved-accepted", "SHOULD", "Reasoning sent back on a tool turn",
+       "An assistant tool-call message that carries its reasoning (`reasoning_content` or "
+       "`reasoning`), followed by the tool result, SHOULD be accepted and answered, as "
+       "interleaved-thinking clients send it.", area=_R, requires=_TOOLS, since="0.2.0"),
+    _c("reasoning.usage-tokens", "SHOULD", "Reasoning tokens in usage",
+       "A response with reasoning SHOULD report "
+       "`usage.completion_tokens_details.reasoning_tokens`, an integer above 0 and at most "
+       "`completion_tokens`.", area=_R, requires=("reasoning",), sdk=True, since="0.2.0"),
     # ---- parameters ---------------------------------------------------------------------------
     _c("params.max-tokens", "MUST", "`max_tokens`",
        "`max_tokens: N` MUST bound `completion_tokens` to N and end with "
@@ -379,6 +431,36 @@ CHECKS: tuple[Check, ...] = (
        "A server that requires an API key SHOULD answer a request with no key or a wrong key "
        "with 401 and an OpenAI error body `{\"error\": {\"message\", \"type\"}}`; it MUST "
        "NOT answer 2xx.", area="security", requires=("auth",), since="0.2.0"),
+    # ---- the Anthropic Messages API (/v1/messages; wire layer only) ---------------------------
+    _c("messages.basic", "MUST", "Messages API: non-streamed reply",
+       "`POST /v1/messages` MUST answer `type: \"message\"`, `role: \"assistant\"`, a string "
+       "`id`, a `content` array of typed blocks (a text block with string `text`), a "
+       "`stop_reason` from Anthropic's set and `usage` with integer `input_tokens` and "
+       "`output_tokens`.", area="messages", since="0.2.0"),
+    _c("messages.stream.event-order", "MUST", "Messages API: streamed event order",
+       "A streamed `/v1/messages` reply MUST name every event (`event:`) as its data's `type`, "
+       "start with `message_start`, send each content block as `content_block_start`, its "
+       "deltas and `content_block_stop` by `index`, then `message_delta` with the "
+       "`stop_reason`, and end with `message_stop` (`ping` allowed anywhere).",
+       area="messages", since="0.2.0"),
+    _c("messages.tool-use", "MUST", "Messages API: tool use",
+       "Asked to use an offered tool, `/v1/messages` MUST answer with a `tool_use` block that "
+       "has a non-empty `id`, the tool's `name` and an `input` object valid against its "
+       "`input_schema`, and `stop_reason: \"tool_use\"`.", area="messages", since="0.2.0",
+       requires=_TOOLS),
+    _c("messages.stream.tool-use", "MUST", "Messages API: streamed tool use",
+       "Streamed, a `tool_use` block MUST start with its `id` and `name` (SHOULD with "
+       "`input: {}`), its `input_json_delta` fragments MUST concatenate to a JSON object valid "
+       "against the schema, and `message_delta` MUST say `stop_reason: \"tool_use\"`.",
+       area="messages", since="0.2.0", requires=_TOOLS),
+    _c("messages.tool-result", "MUST", "Messages API: tool result round trip",
+       "A history with an assistant `tool_use` block and a user `tool_result` block MUST be "
+       "accepted (never 5xx) and answered in text (SHOULD use the result).",
+       area="messages", since="0.2.0", requires=_TOOLS),
+    _c("messages.count-tokens", "MUST", "Messages API: `count_tokens`",
+       "Where offered, `POST /v1/messages/count_tokens` MUST answer `{\"input_tokens\": N}`, a "
+       "positive integer that grows with the prompt; N SHOULD equal the `usage.input_tokens` "
+       "`/v1/messages` reports for the same prompt.", area="messages", since="0.2.0"),
 )  # fmt: skip
 
 _BY_ID = {c.id: c for c in CHECKS}

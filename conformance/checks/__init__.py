@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from . import (
     errors,
+    messages,
     multiturn,
     params,
     reasoning,
@@ -16,6 +17,7 @@ from . import (
 
 __all__ = [
     "errors",
+    "messages",
     "multiturn",
     "params",
     "reasoning",

@@ -71,10 +71,15 @@ def parse_sse(body: bytes, chunk_times: list[tuple[float, int]] | None = None) -
         pos += n
         ends.append((pos, t))
 
+    # events are dated in body order, so one cursor over the chunk ends keeps this linear
+    cursor = 0
+
     def time_at(offset: int) -> float:
-        for end, t in ends:
-            if offset < end:
-                return t
+        nonlocal cursor
+        while cursor < len(ends) and offset >= ends[cursor][0]:
+            cursor += 1
+        if cursor < len(ends):
+            return ends[cursor][1]
         return ends[-1][1] if ends else 0.0
 
     events: list[SSEEvent] = []
