@@ -5,9 +5,11 @@ real server has; the auth check is n/a on a server without authentication."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from conformance_run import run_check
+from test_conformance_plugin import results, run
 
 from conformance.catalogue.checks import get
 from conformance.testing.fakeserver import FakeServer
@@ -84,3 +86,32 @@ def test_the_reference_server_requires_its_key_on_v1_only() -> None:
         root = httpx2.get(srv.base_url.removesuffix("/v1") + "/version")
     assert (ok.status_code, refused.status_code, root.status_code) == (200, 401, 200)
     assert refused.json()["error"]["type"] == "authentication_error"
+
+
+# ---- recorded and replayed through the plugin ----------------------------------------------
+
+NEW = (
+    "structured.*,params.logprobs,params.logprobs-stream,params.logit-bias,"
+    "params.assistant-prefill,security.*"
+)
+
+
+def test_the_new_checks_record_and_replay_offline_with_the_same_outcomes(tmp_path: Path) -> None:
+    # the auth check's own keyless client and /tokenize at the server root are recorded too
+    with FakeServer(api_key=KEY) as srv:
+        proc = run(
+            tmp_path, "--base-url", srv.base_url, "--conformance-mode", "record",
+            "--checks", NEW, "--api-key-env", "CONF_KEY", env={"CONF_KEY": KEY},
+        )  # fmt: skip
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
+    recorded = {k: r["outcome"] for k, r in results(tmp_path).items()}
+    assert recorded["security.auth-rejected[wire]"] == "pass"
+    assert set(recorded.values()) == {"pass"}, recorded
+    column = tmp_path / "cassettes" / "generic" / "ref-model"
+    assert (column / "params.logit-bias.yaml").is_file()
+    for path in column.iterdir():
+        assert KEY not in path.read_text(), path
+    (tmp_path / "reports").rename(tmp_path / "reports-record")
+    proc = run(tmp_path, "--conformance-mode", "replay")  # the server is gone
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    assert {k: r["outcome"] for k, r in results(tmp_path).items()} == recorded
