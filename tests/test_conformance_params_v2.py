@@ -77,3 +77,28 @@ def test_a_forced_reply_repeats_a_leading_piece(text: str, ok: bool) -> None:
     from conformance.checks.params import _repeats_a_prefix
 
     assert _repeats_a_prefix(text, "banana") is ok
+
+
+@pytest.mark.parametrize(
+    ("tokens", "outcome"),
+    [
+        (["1", ",", " 2"], "pass"),
+        (["1", ",", " 2", " "], "warn"),  # whitespace only
+        (["<think>", "ok", "</think>", "1", ",", " 2"], "warn"),  # reasoning scored too
+        (["1", ",", " 3"], "fail"),
+    ],
+)
+def test_logprob_tokens_must_spell_the_content(tokens: list[str], outcome: str) -> None:
+    from conformance.catalogue.profiles import PROFILES
+    from conformance.checks.params import _same_text
+    from conformance.harness.context import Ctx, Target, Verdict
+
+    target = Target(provider="generic", profile=PROFILES["generic"],
+                    base_url="http://127.0.0.1:9/v1", model="m", mode="live")  # fmt: skip
+    ctx = Ctx(get("params.logprobs"), "wire", target, wire=None)  # type: ignore[arg-type]
+    if outcome == "fail":
+        with pytest.raises(Verdict, match=r"concatenate to '1, 3'"):
+            _same_text(ctx, tokens, "1, 2", "non-streamed")
+        return
+    _same_text(ctx, tokens, "1, 2", "non-streamed")
+    assert ("warn" if ctx.warnings else "pass") == outcome

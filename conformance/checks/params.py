@@ -167,6 +167,10 @@ def _same_text(ctx: Ctx, tokens: list[str], content: str, where: str) -> None:
     if joined.strip() == content.strip():
         ctx.warn(f"{where}: the tokens differ from the content in whitespace only")
         return
+    if content and content in joined:
+        # a reasoning model's thinking, or an end-of-turn token, scored with the answer
+        ctx.warn(f"{where}: the tokens cover more than the content ({joined[:60]!r})")
+        return
     ctx.fail(f"{where}: the tokens concatenate to {joined[:60]!r}, the content is {content[:60]!r}")
 
 
