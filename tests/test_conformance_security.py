@@ -115,3 +115,14 @@ def test_the_new_checks_record_and_replay_offline_with_the_same_outcomes(tmp_pat
     proc = run(tmp_path, "--conformance-mode", "replay")  # the server is gone
     assert proc.returncode == 0, proc.stdout[-3000:]
     assert {k: r["outcome"] for k, r in results(tmp_path).items()} == recorded
+
+
+def test_the_sdk_raises_a_401_that_does_not_repeat_the_key() -> None:
+    with FakeServer(api_key=KEY) as srv:
+        result = run_check("security.auth-rejected", srv.base_url, "sdk", api_key=KEY)
+        sent = [r["headers"].get("authorization") for r in srv.requests]
+    assert result.outcome == "pass", result.message
+    assert sent == ["Bearer conformance-wrong-key-0000"]  # once: a 401 is not retried
+    with FakeServer() as srv:
+        result = run_check("security.auth-rejected", srv.base_url, "sdk")
+    assert result.outcome == "n/a", result.message

@@ -430,7 +430,8 @@ CHECKS: tuple[Check, ...] = (
     _c("security.auth-rejected", "SHOULD", "Missing or wrong key refused with 401",
        "A server that requires an API key SHOULD answer a request with no key or a wrong key "
        "with 401 and an OpenAI error body `{\"error\": {\"message\", \"type\"}}`; it MUST "
-       "NOT answer 2xx.", area="security", requires=("auth",), since="0.2.0"),
+       "NOT answer 2xx (the SDK layer: a wrong key raises `HTTPStatusError` 401 that does "
+       "not repeat the key).", area="security", requires=("auth",), sdk=True, since="0.2.0"),
     # ---- the Anthropic Messages API (/v1/messages; wire layer only) ---------------------------
     _c("messages.basic", "MUST", "Messages API: non-streamed reply",
        "`POST /v1/messages` MUST answer `type: \"message\"`, `role: \"assistant\"`, a string "

@@ -163,3 +163,21 @@ async def auth_rejected(ctx: Ctx) -> None:
     ]
     if problems:
         ctx.fail("; ".join(problems))
+
+
+@impl("security.auth-rejected", "sdk")
+async def auth_rejected_sdk(ctx: Ctx) -> None:
+    from any_agent import HTTPStatusError
+
+    run = await ctx.sdk_run("Say hi.", api_key=WRONG_KEY, max_tokens=3)
+    err = run.error
+    if err is None:
+        ctx.na("the server accepted a wrong key: it has no authentication")
+    if WRONG_KEY in str(err):
+        ctx.fail(f"the error repeats the API key: {type(err).__name__}")
+    if not isinstance(err, HTTPStatusError):
+        ctx.fail(f"a wrong key raised {type(err).__name__}: {str(err)[:120]}, not HTTPStatusError")
+    if err.status != 401:
+        ctx.fail(f"a wrong key raised HTTPStatusError {err.status}, not 401")
+    if not err.message.strip():
+        ctx.warn("the error carries no message from the server")
