@@ -90,10 +90,9 @@ def test_the_reference_server_requires_its_key_on_v1_only() -> None:
 
 # ---- recorded and replayed through the plugin ----------------------------------------------
 
-NEW = (
-    "structured.*,params.logprobs,params.logprobs-stream,params.logit-bias,"
-    "params.assistant-prefill,security.*"
-)
+#: The suite 0.2 checks whose requests go beyond one client's chat completions: their own
+#: keyless client, /tokenize at the server root, a streamed logprobs request, the SDK.
+NEW = "security.auth-rejected,params.logit-bias,params.logprobs-stream,structured.json-schema-enforced"
 
 
 def test_the_new_checks_record_and_replay_offline_with_the_same_outcomes(tmp_path: Path) -> None:
@@ -106,6 +105,7 @@ def test_the_new_checks_record_and_replay_offline_with_the_same_outcomes(tmp_pat
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
     recorded = {k: r["outcome"] for k, r in results(tmp_path).items()}
     assert recorded["security.auth-rejected[wire]"] == "pass"
+    assert recorded["security.auth-rejected[sdk]"] == "pass"
     assert set(recorded.values()) == {"pass"}, recorded
     column = tmp_path / "cassettes" / "generic" / "ref-model"
     assert (column / "params.logit-bias.yaml").is_file()
