@@ -92,7 +92,10 @@ def test_the_reference_server_requires_its_key_on_v1_only() -> None:
 
 #: The suite 0.2 checks whose requests go beyond one client's chat completions: their own
 #: keyless client, /tokenize at the server root, a streamed logprobs request, the SDK.
-NEW = "security.auth-rejected,params.logit-bias,params.logprobs-stream,structured.json-schema-enforced"
+NEW = (
+    "security.auth-rejected,params.logit-bias,params.logprobs-stream,"
+    "structured.json-schema-enforced"
+)
 
 
 def test_the_new_checks_record_and_replay_offline_with_the_same_outcomes(tmp_path: Path) -> None:
