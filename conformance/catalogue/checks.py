@@ -51,6 +51,7 @@ AREAS: tuple[str, ...] = (
     "structured",
     "security",
     "messages",
+    "responses",
 )
 
 #: Capability names a check may require and a provider profile may declare.
@@ -462,6 +463,38 @@ CHECKS: tuple[Check, ...] = (
        "Where offered, `POST /v1/messages/count_tokens` MUST answer `{\"input_tokens\": N}`, a "
        "positive integer that grows with the prompt; N SHOULD equal the `usage.input_tokens` "
        "`/v1/messages` reports for the same prompt.", area="messages", since="0.2.0"),
+    # ---- /v1/responses (the OpenAI Responses API) ----------------------------------------------
+    _c("responses.basic", "MUST", "`/v1/responses` answer shape",
+       "A non-streamed `POST /v1/responses` with a string `input` MUST return `object: "
+       "\"response\"`, a non-empty string `id`, `status: \"completed\"` and an `output` array "
+       "with an assistant `message` item whose `content` holds `output_text` parts with the "
+       "answer.", area="responses", since="0.2.0"),
+    _c("responses.stream-events", "MUST", "Responses stream event order",
+       "A streamed response MUST be typed SSE events (each `event:` name, which SHOULD be sent, "
+       "equal to its data `type`), opening with `response.created` and ending with "
+       "`response.completed`, each item's `response.output_item.added` before its deltas and "
+       "`.done`, text deltas joining to `response.output_text.done`, and `sequence_number` "
+       "(SHOULD be sent) increasing.", area="responses", since="0.2.0"),
+    _c("responses.function-call", "MUST", "Responses function call",
+       "Offered a function tool, a non-streamed response MUST carry a `function_call` output item "
+       "with a non-empty `call_id`, the tool's `name` and string `arguments` that parse to a JSON "
+       "object valid against the tool's schema.", area="responses", requires=_TOOLS,
+       since="0.2.0"),
+    _c("responses.function-call-stream", "MUST", "Streamed Responses function call",
+       "A streamed function call MUST open with `response.output_item.added` carrying the item's "
+       "`call_id` and `name`, and its `response.function_call_arguments.delta` events MUST join to "
+       "the `.done` arguments and to the `output_item.done` item: a JSON object valid against the "
+       "schema.", area="responses", requires=_TOOLS, since="0.2.0"),
+    _c("responses.input-items-roundtrip", "MUST", "Function call output resent as input",
+       "An `input` resending a `function_call` item and its `function_call_output` MUST be "
+       "accepted and answered with a `message` (that SHOULD use the output rather than call the "
+       "tool again).", area="responses", requires=_TOOLS, since="0.2.0"),
+    _c("responses.previous-response-id", "SHOULD", "`previous_response_id` continues a response",
+       "A server that stores responses SHOULD answer a request naming `previous_response_id` "
+       "with that conversation as context; one that does not store SHOULD say so (`store: "
+       "false`, a 404 for the id, or a 4xx naming `previous_response_id` or `store`): silently "
+       "ignoring it is a failure.",
+       area="responses", since="0.2.0"),
 )  # fmt: skip
 
 _BY_ID = {c.id: c for c in CHECKS}

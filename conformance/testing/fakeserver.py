@@ -19,6 +19,7 @@ import hmac
 import json
 import re
 import threading
+from collections import OrderedDict
 from collections.abc import Iterable
 from typing import Any
 
@@ -76,6 +77,8 @@ QUIRKS: dict[str, str] = {
     "(llama-server before it converted tool_result blocks; its test_compat_anthropic.py)",
     "msg-count-tokens-constant": "/v1/messages/count_tokens gives the same count for every "
     "prompt (a stub endpoint; no real server known)",
+    "no-count-tokens": "/v1/messages is served but /v1/messages/count_tokens answers 404 "
+    "(the LiteLLM proxy before it added the endpoint, BerriAI/litellm#13252)",
     # issue 16, tools and reasoning
     "eager-tools": "tool_choice auto is served like required: a call even when none is needed "
     "(TGI, huggingface/text-generation-inference#2549)",
@@ -101,6 +104,28 @@ QUIRKS: dict[str, str] = {
     "cassettes/llamacpp-tools/*/params.usage.yaml)",
     "reasoning-tool-turn-422": "reasoning replayed on an assistant tool-call turn is refused with "
     "422 extra_forbidden (LiteLLM proxy to Mistral, BerriAI/litellm#30835)",
+    # /v1/responses
+    "no-responses-api": "/v1/responses answers 404 (servers without the Responses API: Ollama "
+    "before v0.13.3, ollama/ollama#13595; llama-cpp-python)",
+    "responses-chat-shape": "/v1/responses answers with a chat.completion object",
+    "responses-delta-before-item": "streamed text deltas come before their "
+    "response.output_item.added",
+    "responses-no-call-id": "function_call output items carry no call_id",
+    "responses-args-mismatch": "streamed function-call argument deltas do not join to "
+    "response.function_call_arguments.done (the last fragment is sent twice)",
+    "responses-tools-rejected": "a /v1/responses request with tools gets HTTP 400 (vLLM before "
+    "Responses tool parsing, for models other than gpt-oss: vllm/entrypoints/openai/"
+    "serving_responses.py)",
+    "responses-tool-output-rejected": "function_call_output input items get HTTP 400 (llama.cpp "
+    "answers so for input items it cannot place, tools/server convert_responses_to_chatcmpl)",
+    "responses-stateless": "previous_response_id gets HTTP 400 naming it (llama.cpp: "
+    "tools/server convert_responses_to_chatcmpl refuses it)",
+    "responses-store-ignored": "store: true is ignored: the response says store: false and a "
+    "previous_response_id is not found, 404 (vLLM without VLLM_ENABLE_RESPONSES_API_STORE)",
+    "responses-ignore-previous": "previous_response_id is accepted and silently ignored",
+    "responses-store-lost": "a response says store: true, yet previous_response_id naming it "
+    "is not found (404)",
+    "responses-no-store-field": "response objects carry no store field",
 }
 MODEL = "ref-model"
 MESSAGES_PATHS = ("/v1/messages", "/v1/messages/count_tokens")
@@ -483,8 +508,14 @@ class FakeServer:
         if method == "POST" and path == "/tokenize":
             await self._tokenize(body, writer)
             return
+        if method == "POST" and path == "/v1/responses":
+            await self._responses(body, writer)
+            return
         bare = path.split("?", 1)[0]
-        if method == "POST" and bare in MESSAGES_PATHS and "no-messages-api" not in self.quirks:
+        offered = {*MESSAGES_PATHS} if "no-messages-api" not in self.quirks else set()
+        if "no-count-tokens" in self.quirks:
+            offered.discard("/v1/messages/count_tokens")
+        if method == "POST" and bare in offered:
             await self._messages_api(bare, body, writer)
             return
         if method != "POST" or path != "/v1/chat/completions":
@@ -1074,6 +1105,255 @@ class FakeServer:
         delta = {"stop_reason": stop, "stop_sequence": None}
         await send("message_delta", delta=delta, usage={"output_tokens": ntok})
         await send("message_stop")
+        writer.write(b"0\r\n\r\n")
+        await writer.drain()
+
+    # -- /v1/responses: the Responses API over the same toy model ------------------------------
+    #: Responses kept for previous_response_id (the oldest is dropped first).
+    RESPONSES_KEPT = 64
+
+    def _kept(self) -> OrderedDict[str, list[dict[str, Any]]]:
+        kept: OrderedDict[str, list[dict[str, Any]]] = self.__dict__.setdefault(
+            "_responses_kept", OrderedDict()
+        )
+        return kept
+
+    async def _responses(self, body: bytes, writer: asyncio.StreamWriter) -> None:
+        if "no-responses-api" in self.quirks:
+            await self._send_json(writer, 404, {"error": {"message": "not found", "type": "x"}})
+            return
+        try:
+            req, chat = self._responses_request(body)
+        except BadRequest as exc:
+            err = {"message": exc.message, "type": exc.type, "param": None, "code": None}
+            await self._send_json(writer, exc.status, {"error": err})
+            return
+        plan = self._responses_plan(chat)
+        obj, history, keep = self._response_object(req, chat, plan)
+        if keep:
+            kept = self._kept()
+            kept[obj["id"]] = history
+            while len(kept) > self.RESPONSES_KEPT:
+                kept.popitem(last=False)
+        if "responses-chat-shape" in self.quirks:
+            await self._send_json(writer, 200, self._completion(chat, plan))
+        elif req.get("stream"):
+            await self._responses_stream(obj, writer)
+        else:
+            await self._send_json(writer, 200, obj)
+
+    def _responses_request(self, body: bytes) -> tuple[dict[str, Any], dict[str, Any]]:
+        """Validate a Responses request; return it and the chat-completions request it means."""
+        q = self.quirks
+        try:
+            req = json.loads(body)
+        except ValueError as exc:
+            raise BadRequest(400, f"invalid JSON: {exc}") from None
+        if not isinstance(req, dict):
+            raise BadRequest(400, "body must be an object")
+        model = req.get("model")
+        if model not in self.models and "ignore-model" not in q:
+            raise BadRequest(404, f"The model `{model}` does not exist", "not_found_error")
+        messages: list[dict[str, Any]] = []
+        if isinstance(req.get("instructions"), str):
+            messages.append({"role": "system", "content": req["instructions"]})
+        prev = req.get("previous_response_id")
+        if prev is not None:
+            if "responses-stateless" in q:
+                raise BadRequest(400, "this server does not support 'previous_response_id'")
+            if "responses-ignore-previous" not in q:
+                stored = None if "responses-store-ignored" in q else self._kept().get(str(prev))
+                if stored is None:
+                    raise BadRequest(404, f"no stored response with id {prev!r}", "not_found")
+                messages.extend(stored)
+        raw = req.get("input")
+        if isinstance(raw, str):
+            messages.append({"role": "user", "content": raw})
+        elif isinstance(raw, list) and raw:
+            for item in raw:
+                self._responses_item(item, messages)
+        else:
+            raise BadRequest(400, "'input' must be a string or a non-empty array of items")
+        tools = []
+        for tool in req.get("tools") or []:
+            if "responses-tools-rejected" in q:
+                raise BadRequest(400, "tool use is not supported on /v1/responses for this model")
+            if not isinstance(tool, dict) or tool.get("type") != "function":
+                raise BadRequest(400, "only function tools are supported")
+            fn = {k: tool[k] for k in ("name", "description", "parameters") if k in tool}
+            tools.append({"type": "function", "function": fn})
+        choice = req.get("tool_choice", "auto")
+        if isinstance(choice, dict):
+            choice = {"type": "function", "function": {"name": choice.get("name")}}
+        words = sum(len(_text_of(m.get("content")).split()) for m in messages)
+        if words > self.n_ctx:
+            raise BadRequest(400, f"the request exceeds the context size ({self.n_ctx} tokens)")
+        chat: dict[str, Any] = {"model": model, "messages": messages, "tool_choice": choice}
+        if tools:
+            chat["tools"] = tools
+        if isinstance(req.get("max_output_tokens"), int):
+            chat["max_tokens"] = req["max_output_tokens"]
+        return req, chat
+
+    def _responses_item(self, item: Any, messages: list[dict[str, Any]]) -> None:
+        """Append one input item to ``messages`` as chat completions would carry it."""
+        if not isinstance(item, dict):
+            raise BadRequest(400, "an input item must be an object")
+        kind = item.get("type", "message")
+        if kind == "message" and item.get("role") in ("user", "system", "developer", "assistant"):
+            content = item.get("content")
+            if isinstance(content, list):
+                parts = [p for p in content if isinstance(p, dict)]
+                if len(parts) != len(content) or any(
+                    p.get("type") not in ("input_text", "output_text")
+                    or not isinstance(p.get("text"), str)
+                    for p in parts
+                ):
+                    raise BadRequest(400, "content parts must be input_text or output_text")
+                content = "".join(p["text"] for p in parts)
+            if not isinstance(content, str):
+                raise BadRequest(400, "a message item needs string or array content")
+            messages.append({"role": item["role"], "content": content})
+            return
+        if kind == "function_call":
+            fields = [item.get(k) for k in ("call_id", "name", "arguments")]
+            if not all(isinstance(f, str) and f for f in fields):
+                raise BadRequest(400, "a function_call item needs call_id, name and arguments")
+            try:
+                json.loads(item["arguments"])
+            except ValueError:
+                raise BadRequest(400, "function_call arguments are not valid JSON") from None
+            call = {"id": item["call_id"], "type": "function",
+                    "function": {"name": item["name"], "arguments": item["arguments"]}}  # fmt: skip
+            last = messages[-1] if messages else {}
+            if last.get("role") == "assistant" and not last.get("content"):
+                last.setdefault("tool_calls", []).append(call)
+            else:
+                messages.append({"role": "assistant", "content": None, "tool_calls": [call]})
+            return
+        if kind == "function_call_output" and "responses-tool-output-rejected" not in self.quirks:
+            if not isinstance(item.get("call_id"), str) or not isinstance(item.get("output"), str):
+                raise BadRequest(400, "a function_call_output item needs call_id and output")
+            messages.append(
+                {"role": "tool", "tool_call_id": item["call_id"], "content": item["output"]}
+            )
+            return
+        raise BadRequest(400, f"cannot determine the type of input item {kind!r}")
+
+    def _responses_plan(self, chat: dict[str, Any]) -> dict[str, Any]:
+        messages = chat["messages"]
+        prompt = _text_of(messages[-1].get("content"))
+        if messages[-1].get("role") == "user" and "What is the code word" in prompt:
+            # the toy model remembers only what this request's conversation holds
+            earlier = " ".join(_text_of(m.get("content")) for m in messages[:-1])
+            m = re.search(r"code word (\w+)", earlier)
+            return {"text": m.group(1) if m else "I do not know.", "calls": [], "reasoning": ""}
+        return self._plan(chat)
+
+    def _response_object(
+        self, req: dict[str, Any], chat: dict[str, Any], plan: dict[str, Any]
+    ) -> tuple[dict[str, Any], list[dict[str, Any]], bool]:
+        """The response object, the conversation it ends, and whether to keep that for
+        previous_response_id."""
+        h = _stable(req)
+        items: list[dict[str, Any]] = []
+        status, ntok = "completed", 10
+        if plan["calls"]:
+            calls = []
+            for k, (name, args) in enumerate(plan["calls"]):
+                call_id = f"call_{_stable(h, k)[:24]}"
+                item = {"type": "function_call", "id": f"fc_{_stable(h, 'fc', k)[:24]}",
+                        "call_id": call_id, "name": name, "arguments": json.dumps(args),
+                        "status": "completed"}  # fmt: skip
+                if "responses-no-call-id" in self.quirks:
+                    del item["call_id"]
+                items.append(item)
+                fn = {"name": name, "arguments": item["arguments"]}
+                calls.append({"id": call_id, "type": "function", "function": fn})
+            said: dict[str, Any] = {"role": "assistant", "content": None, "tool_calls": calls}
+        else:
+            text, finish, ntok = self._limit(chat, plan["text"])
+            status = "incomplete" if finish == "length" else "completed"
+            part = {"type": "output_text", "text": text, "annotations": []}
+            items.append({"type": "message", "id": f"msg_{h[:24]}", "status": "completed",
+                          "role": "assistant", "content": [part]})  # fmt: skip
+            said = {"role": "assistant", "content": text}
+        prompt_tokens = sum(len(_text_of(m.get("content")).split()) for m in chat["messages"])
+        obj: dict[str, Any] = {
+            "id": f"resp_{h[:24]}",
+            "object": "response",
+            "created_at": 1700000000,
+            "status": status,
+            "model": req["model"],
+            "output": items,
+            "incomplete_details": {"reason": "max_output_tokens"}
+            if status != "completed"
+            else None,
+            "previous_response_id": req.get("previous_response_id"),
+            "usage": {
+                "input_tokens": prompt_tokens,
+                "output_tokens": ntok,
+                "total_tokens": prompt_tokens + ntok,
+            },
+        }
+        said_stored = req.get("store") is not False and "responses-store-ignored" not in self.quirks
+        if not self.quirks & {"responses-stateless", "responses-no-store-field"}:
+            obj["store"] = said_stored
+        keep = said_stored and not self.quirks & {"responses-stateless", "responses-store-lost"}
+        history = [m for m in chat["messages"] if m.get("role") != "system"] + [said]
+        return obj, history, keep
+
+    async def _responses_stream(self, obj: dict[str, Any], writer: asyncio.StreamWriter) -> None:
+        q = self.quirks
+        writer.write(
+            b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n"
+            b"transfer-encoding: chunked\r\nconnection: close\r\n\r\n"
+        )
+        seq = 0
+
+        async def send(kind: str, **data: Any) -> None:
+            nonlocal seq
+            payload = json.dumps({"type": kind, "sequence_number": seq, **data})
+            seq += 1
+            chunk = f"event: {kind}\ndata: {payload}\n\n".encode()
+            writer.write(f"{len(chunk):x}\r\n".encode() + chunk + b"\r\n")
+            await writer.drain()
+            if self.delay:
+                await asyncio.sleep(self.delay)
+
+        head = {**obj, "status": "in_progress", "output": [], "usage": None}
+        await send("response.created", response=head)
+        await send("response.in_progress", response=head)
+        for i, item in enumerate(obj["output"]):
+            ref = {"item_id": item["id"], "output_index": i}
+            if item["type"] == "message":
+                text = item["content"][0]["text"]
+                empty = {"type": "output_text", "text": "", "annotations": []}
+                deltas = [{"content_index": 0, "delta": t} for t in self._tokens(text)]
+                if "responses-delta-before-item" in q:
+                    for d in deltas:
+                        await send("response.output_text.delta", **ref, **d)
+                    deltas = []
+                await send("response.output_item.added", output_index=i,
+                           item={**item, "status": "in_progress", "content": []})  # fmt: skip
+                await send("response.content_part.added", **ref, content_index=0, part=empty)
+                for d in deltas:
+                    await send("response.output_text.delta", **ref, **d)
+                await send("response.output_text.done", **ref, content_index=0, text=text)
+                await send("response.content_part.done", **ref, content_index=0,
+                           part=item["content"][0])  # fmt: skip
+            else:
+                raw = item["arguments"]
+                pieces = [raw[k : k + 3] for k in range(0, len(raw), 3)]
+                if "responses-args-mismatch" in q:
+                    pieces.append(pieces[-1])
+                await send("response.output_item.added", output_index=i,
+                           item={**item, "status": "in_progress", "arguments": ""})  # fmt: skip
+                for piece in pieces:
+                    await send("response.function_call_arguments.delta", **ref, delta=piece)
+                await send("response.function_call_arguments.done", **ref, arguments=raw)
+            await send("response.output_item.done", output_index=i, item=item)
+        await send("response.completed", response=obj)
         writer.write(b"0\r\n\r\n")
         await writer.drain()
 
