@@ -102,3 +102,15 @@ def test_logprob_tokens_must_spell_the_content(tokens: list[str], outcome: str) 
         return
     _same_text(ctx, tokens, "1, 2", "non-streamed")
     assert ("warn" if ctx.warnings else "pass") == outcome
+
+
+@pytest.mark.parametrize(
+    "body",
+    [None, [], {"choices": "x"}, {"choices": [5]}, {"choices": [{"message": "hi"}]},
+     {"choices": [{"message": {"content": ["a", "b"]}}]}, {"choices": [{"message": {}}]}],
+)  # fmt: skip
+def test_reply_text_of_an_odd_body_is_empty_text(body: object) -> None:
+    from conformance.checks._prompts import reply_text
+
+    assert reply_text(body) == ""
+    assert reply_text({"choices": [{"message": {"content": "ok"}}]}) == "ok"

@@ -49,6 +49,7 @@ __all__ = [
     "control_text",
     "find_markup",
     "message_text",
+    "reply_text",
     "schema_format",
     "tool_history",
     "validate_schema",
@@ -187,6 +188,16 @@ def control_text(control: str | None) -> str:
         f"Here are some words: alpha{group} beta gamma. Reply with the single word "
         f"'{CONTROL_WORD}'."
     )
+
+
+def reply_text(data: Any) -> str:
+    """Choice 0's ``content`` of a non-streamed response; "" unless it is a string (a hostile
+    or odd body ends in a verdict about the text, never in a crash)."""
+    choices = data.get("choices") if isinstance(data, dict) else None
+    first = choices[0] if isinstance(choices, list) and choices else None
+    message = first.get("message") if isinstance(first, dict) else None
+    content = message.get("content") if isinstance(message, dict) else None
+    return content if isinstance(content, str) else ""
 
 
 def schema_format(name: str, schema: dict[str, Any]) -> dict[str, Any]:

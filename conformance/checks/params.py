@@ -21,6 +21,7 @@ from ._prompts import (
     PREFILL_PROMPT,
     base_body,
     message_text,
+    reply_text,
     validate_schema,
 )
 
@@ -182,7 +183,7 @@ async def logprobs(ctx: Ctx) -> None:
     if not isinstance(lp, dict) or not lp.get("content"):
         ctx.fail(f"no choices[0].logprobs.content (logprobs is {str(lp)[:60]})")
     tokens = _logprob_tokens(ctx, lp["content"], "non-streamed")
-    _same_text(ctx, tokens, message_text(data), "non-streamed")
+    _same_text(ctx, tokens, reply_text(data), "non-streamed")
 
 
 @impl("params.logprobs-stream")
@@ -193,7 +194,8 @@ async def logprobs_stream(ctx: Ctx) -> None:
     ctx.require_finished(s, "stream")
     entries: list[Any] = []
     for chunk in s.chunks:
-        for choice in chunk.get("choices") or []:
+        choices = chunk.get("choices")
+        for choice in choices if isinstance(choices, list) else []:
             if not isinstance(choice, dict) or choice.get("index", 0) != 0:
                 continue
             lp = choice.get("logprobs")
@@ -229,6 +231,8 @@ def _repeats_a_prefix(text: str, word: str) -> bool:
     """``text`` (spaces ignored) is one leading piece of ``word`` over and over, as a +100
     bias on that piece's id makes every generated token."""
     t = "".join(text.split())
+    if len(t) > 256:  # a few biased tokens, not an essay
+        return False
     for k in range(1, min(len(word), len(t)) + 1):
         unit = t[:k]
         if word.startswith(unit) and (unit * (len(t) // k + 1)).startswith(t):
@@ -239,10 +243,10 @@ def _repeats_a_prefix(text: str, word: str) -> bool:
 @impl("params.logit-bias")
 async def logit_bias(ctx: Ctx) -> None:
     forced = (await _token_ids(ctx, FORCED_WORD))[0]
-    usual = message_text(await ctx.complete(base_body(ctx.model, OK_PROMPT, max_tokens=3),
+    usual = reply_text(await ctx.complete(base_body(ctx.model, OK_PROMPT, max_tokens=3),
                                             "unbiased"))  # fmt: skip
     body = base_body(ctx.model, OK_PROMPT, max_tokens=3, logit_bias={str(forced): 100})
-    text = message_text(await ctx.complete(body, "forced"))
+    text = reply_text(await ctx.complete(body, "forced"))
     if not text.strip() or not _repeats_a_prefix(text, FORCED_WORD):
         ctx.fail(f"+100 on token {forced} (the start of {FORCED_WORD!r}) gave {text[:40]!r}")
     if not usual.strip():
@@ -250,7 +254,7 @@ async def logit_bias(ctx: Ctx) -> None:
         return
     banned = (await _token_ids(ctx, usual.strip()))[0]
     body = base_body(ctx.model, OK_PROMPT, max_tokens=3, logit_bias={str(banned): -100})
-    text = message_text(await ctx.complete(body, "banned"))
+    text = reply_text(await ctx.complete(body, "banned"))
     if text == usual:
         ctx.warn(f"-100 on token {banned} left the reply as it was ({usual[:30]!r})")
 
@@ -266,10 +270,7 @@ async def assistant_prefill(ctx: Ctx) -> None:
         ctx.note(f"prefill rejected with HTTP {resp.status}: {resp.error_message()[:120]}")
         return
     ctx.require_2xx(resp)
-    data = resp.json()
-    if not isinstance(data, dict) or not data.get("choices"):
-        ctx.fail("response has no choices")
-    text = message_text(data).lstrip()
+    text = reply_text(resp.json()).lstrip()
     if text.startswith("5"):
         return
     if text.startswith("1"):

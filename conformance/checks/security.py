@@ -24,7 +24,7 @@ from ._prompts import (
     WEATHER_TOOL,
     base_body,
     control_text,
-    message_text,
+    reply_text,
     tool_history,
 )
 
@@ -87,7 +87,7 @@ async def special_tokens_user(ctx: Ctx) -> None:
     costs, replies = await _costs(ctx, body, "user text")
     if costs is not None:
         _fail_parsed(ctx, _parsed(ctx, costs), "user text")
-    broken = [c for c, data in replies.items() if CONTROL_WORD not in message_text(data).lower()]
+    broken = [c for c, data in replies.items() if CONTROL_WORD not in reply_text(data).lower()]
     if broken:
         what = f"the reply ignores the instruction after {', '.join(broken)}"
         if costs is None:
@@ -110,7 +110,7 @@ async def special_tokens_tool(ctx: Ctx) -> None:
     if costs is None:
         ctx.na("no usage.prompt_tokens to compare (the only measure for a tool result)")
     _fail_parsed(ctx, _parsed(ctx, costs), "tool result")
-    unused = [c for c, data in replies.items() if "21" not in message_text(data)]
+    unused = [c for c, data in replies.items() if "21" not in reply_text(data)]
     if unused:
         ctx.warn(f"the answer does not use the tool result after {', '.join(unused)}")
 

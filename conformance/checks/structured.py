@@ -22,7 +22,7 @@ from ._prompts import (
     WEATHER_PROMPT,
     WEATHER_TOOL,
     base_body,
-    message_text,
+    reply_text,
     schema_format,
     validate_schema,
 )
@@ -51,7 +51,7 @@ async def json_schema_enforced(ctx: Ctx) -> None:
         body = base_body(ctx.model, prompt, system=None, max_tokens=_ANSWER_TOKENS,
                          response_format=fmt)  # fmt: skip
         data = await ctx.complete(body, f"prompt {i}")
-        problem = _judge(message_text(data), schema, data["choices"][0].get("finish_reason"))
+        problem = _judge(reply_text(data), schema, data["choices"][0].get("finish_reason"))
         if problem:
             failed.append(f"prompt {i} ({prompt[:24]!r}): {problem}")
     if failed:
@@ -95,14 +95,19 @@ async def json_schema_with_tools(ctx: Ctx) -> None:
     choices = data.get("choices") if isinstance(data, dict) else None
     if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
         ctx.fail("response has no choices")
-    message = choices[0].get("message") or {}
-    calls = message.get("tool_calls") if isinstance(message, dict) else None
-    names = [(c.get("function") or {}).get("name") for c in calls or [] if isinstance(c, dict)]
+    message = choices[0].get("message")
+    message = message if isinstance(message, dict) else {}
+    calls = message.get("tool_calls")
+    names = [
+        c["function"].get("name")
+        for c in (calls if isinstance(calls, list) else [])
+        if isinstance(c, dict) and isinstance(c.get("function"), dict)
+    ]
     if "get_weather" in names:
         return
     if names:
         ctx.fail(f"called {names}, not get_weather")
-    text = message.get("content") if isinstance(message, dict) else None
+    text = message.get("content")
     ctx.fail(
         "HTTP 200 without the tool call (the schema made the call impossible); content: "
         f"{str(text)[:80]!r}"
