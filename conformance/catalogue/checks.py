@@ -408,8 +408,9 @@ CHECKS: tuple[Check, ...] = (
     _c("structured.json-schema-with-tools", "MUST", "`json_schema` beside `tools`",
        "With `tools` and `response_format: json_schema` in one request, a prompt that needs a "
        "tool MUST still get the tool call, or a 4xx saying the two cannot be combined; a "
-       "schema-shaped answer instead of the call is a failure.", area="structured",
-       requires=("tools", "json_schema"), since="0.2.0"),
+       "schema-shaped answer instead of the call is a failure (the SDK layer: `output_format` "
+       "beside a tool still yields the call).", area="structured",
+       requires=("tools", "json_schema"), sdk=True, since="0.2.0"),
     _c("structured.invalid-schema", "SHOULD", "Invalid schema rejected",
        "A `response_format: json_schema` whose schema is not a JSON schema (`type` a number, "
        "`properties` a string) SHOULD get 4xx; never 2xx, never 5xx.", area="structured",

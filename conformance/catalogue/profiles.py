@@ -242,6 +242,7 @@ _VLLM = (
         "response_format json_schema becomes guided decoding of the whole answer, so a tool "
         "call cannot be written (vLLM 0.19, silently)",
         "https://github.com/pydantic/pydantic-ai/issues/6552",
+        layer="wire",  # any_agent never sends the schema beside tools to vLLM
     ),
 )
 _LITELLM = (

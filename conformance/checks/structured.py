@@ -114,6 +114,19 @@ async def json_schema_with_tools(ctx: Ctx) -> None:
     )
 
 
+@impl("structured.json-schema-with-tools", "sdk")
+async def json_schema_with_tools_sdk(ctx: Ctx) -> None:
+    # the SDK sends response_format beside tools only where the profile says the server
+    # keeps tool calls possible with it; the structured answer comes after the tool turns
+    fmt = {"type": "json_schema", "schema": ANSWER_SCHEMA}
+    run = await ctx.sdk_run(WEATHER_PROMPT, tools=[WEATHER_TOOL], max_tokens=64, output_format=fmt)
+    if run.error is not None:
+        ctx.fail(f"the SDK raised {run.describe()}")
+    names = [getattr(b, "name", None) for b in run.of_type("ToolUseBlock")]
+    if "get_weather" not in names:
+        ctx.fail(f"no get_weather call with output_format set ({run.describe()})")
+
+
 @impl("structured.invalid-schema")
 async def invalid_schema(ctx: Ctx) -> None:
     failed: list[str] = []
