@@ -16,6 +16,7 @@ import asyncio
 import base64
 import contextlib
 import hashlib
+import hmac
 import json
 import re
 import threading
@@ -40,6 +41,27 @@ QUIRKS: dict[str, str] = {
     "slow-headers": "headers are sent after 1.5 s",
     "stream-drops-tool-calls": "streamed tool calls are dropped: the stream ends with "
     "finish_reason stop and no delta.tool_calls (LiteLLM's ollama/ route, BerriAI/litellm#35711)",
+    # -- suite 0.2: structured output, parameters, security --
+    "schema-not-enforced": "response_format json_schema is accepted and ignored: free text "
+    "comes back (Ollama Cloud, pydantic/pydantic-ai#4917)",
+    "schema-blocks-tools": "json_schema beside tools constrains the whole answer, so no tool "
+    "call is made (vLLM's guided decoding, pydantic/pydantic-ai#6552)",
+    "bad-schema-500": "a malformed json_schema gives HTTP 500 (SGLang, sgl-project/sglang#9461)",
+    "schema-tools-exclusive": "tools with response_format get HTTP 422 (TGI: the two are "
+    "exclusive, its router/src/lib.rs)",
+    "no-logprobs": "logprobs is accepted and ignored: no choices[].logprobs "
+    "(text-generation-webui's loaders other than llama.cpp and ExLlamav3)",
+    "logit-bias-ignored": "logit_bias is accepted and ignored (SGLang's OpenAI API, "
+    "sgl-project/sglang#6171)",
+    "prefill-new-turn": "a final assistant message is answered as a new turn (vLLM without "
+    "continue_final_message)",
+    "special-tokens-parsed": "control strings in message text become control tokens "
+    "(<|im_end|> ends the turn): llama-server tokenizes the whole templated prompt with "
+    "special tokens parsed (ggml-org/llama.cpp#26273)",
+    "auth-error-string": 'a missing or wrong key gets 401 with {"error": "Unauthorized"} '
+    "(vLLM --api-key, vllm/entrypoints/openai/server_utils.py AuthenticationMiddleware)",
+    "json-object-ignored": "response_format json_object is ignored (text-generation-webui's "
+    "request model has no response_format, modules/api/typing.py)",
     # the Anthropic Messages API (/v1/messages)
     "no-messages-api": "/v1/messages and /v1/messages/count_tokens answer 404 (a server "
     "without the Anthropic API)",
@@ -192,6 +214,165 @@ def _text_of(content: Any) -> str:
     return ""
 
 
+# ---- suite 0.2 toy pieces: structured output, logprobs, logit_bias, special tokens ----------
+_SCHEMA_TYPES = frozenset({"string", "integer", "number", "boolean", "object", "array", "null"})
+
+
+def _schema_problem(schema: Any, depth: int = 0) -> str | None:
+    """Why ``schema`` is no JSON schema (the subset the toy model serves), or None."""
+    if depth > 16:
+        return "schema nested too deeply"
+    if not isinstance(schema, dict):
+        return "a schema must be an object"
+    kind = schema.get("type")
+    names = kind if isinstance(kind, list) else [kind] if kind is not None else []
+    if any(not isinstance(n, str) or n not in _SCHEMA_TYPES for n in names):
+        return f"invalid type {kind!r}"
+    props = schema.get("properties")
+    if props is not None:
+        if not isinstance(props, dict):
+            return "properties must be an object"
+        for sub in props.values():
+            problem = _schema_problem(sub, depth + 1)
+            if problem:
+                return problem
+    required = schema.get("required")
+    if required is not None and not (
+        isinstance(required, list) and all(isinstance(r, str) for r in required)
+    ):
+        return "required must be an array of strings"
+    items = schema.get("items")
+    return None if items is None else _schema_problem(items, depth + 1)
+
+
+def _instance(schema: dict[str, Any], text: str, depth: int = 0) -> Any:
+    """A value valid against ``schema``, taken from the free answer ``text`` where it can be:
+    what a grammar-constrained model writes for that answer."""
+    if isinstance(schema.get("enum"), list) and schema["enum"]:
+        return schema["enum"][0]
+    kind = schema.get("type")
+    kind = kind[0] if isinstance(kind, list) and kind else kind
+    numbers = [int(n) for n in re.findall(r"-?\d+", text)[:16]]
+    if kind == "object" or (kind is None and "properties" in schema):
+        props = schema.get("properties") or {}
+        return {k: _instance(v, text, depth + 1) for k, v in props.items() if depth < 8}
+    if kind == "array":
+        raw = schema.get("items")
+        items: dict[str, Any] = raw if isinstance(raw, dict) else {}
+        if items.get("type") in ("integer", "number"):
+            return numbers
+        return [_instance(items, text, depth + 1)] if depth < 8 else []
+    if kind in ("integer", "number"):
+        return numbers[0] if numbers else 0
+    if kind == "boolean":
+        return True
+    if kind == "null":
+        return None
+    words = re.findall(r"[^\W\d_]+", text)
+    return words[0] if words else "ok"
+
+
+def _shape_answer(req: dict[str, Any], text: str, quirks: frozenset[str]) -> str:
+    """The answer as ``response_format`` constrains it (json_schema, json_object)."""
+    rf = req.get("response_format")
+    if not isinstance(rf, dict):
+        prompted = _prompted_schema(req)
+        return text if prompted is None else json.dumps(_instance(prompted, text))
+    try:
+        parsed: Any = json.loads(text)
+    except ValueError:
+        parsed = None
+    if rf.get("type") == "json_schema" and "schema-not-enforced" not in quirks:
+        raw = rf.get("json_schema")
+        spec: dict[str, Any] = raw if isinstance(raw, dict) else {}
+        schema = spec.get("schema")
+        if not isinstance(schema, dict):
+            return text if isinstance(parsed, dict) else json.dumps({"answer": text})
+        required = schema.get("required") or []
+        if isinstance(parsed, dict) and all(k in parsed for k in required):
+            return text
+        return json.dumps(_instance(schema, text))
+    if rf.get("type") == "json_object" and "json-object-ignored" not in quirks:
+        return text if isinstance(parsed, dict) else json.dumps({"answer": text})
+    return text
+
+
+def _prompted_schema(req: dict[str, Any]) -> dict[str, Any] | None:
+    """A schema the system prompt asks the answer to match (the toy model obeys it)."""
+    for m in req.get("messages") or []:
+        text = _text_of(m.get("content")) if m.get("role") == "system" else ""
+        at = text.find("JSON schema:\n")
+        if at >= 0:
+            try:
+                schema, _ = json.JSONDecoder().raw_decode(text, at + len("JSON schema:\n"))
+            except ValueError:
+                return None
+            return schema if isinstance(schema, dict) else None
+    return None
+
+
+def _token_id(piece: str) -> int:
+    """The toy vocabulary: a piece's id is a stable hash (what ``/tokenize`` reports)."""
+    return int(_stable("tok", piece.strip())[:6], 16) % 100_000 + 1000
+
+
+def _logprob_entry(token: str, top: int) -> dict[str, Any]:
+    lp = -round(int(_stable("lp", token)[:4], 16) / 65536, 4)
+    alts = [(token, lp), (token.upper() if token.upper() != token else token + "!", lp - 2.0)]
+    return {
+        "token": token,
+        "logprob": lp,
+        "bytes": list(token.encode()),
+        "top_logprobs": [
+            {"token": t, "logprob": v, "bytes": list(t.encode())} for t, v in alts[:top]
+        ],
+    }
+
+
+def _apply_logit_bias(req: dict[str, Any], text: str, vocab: dict[int, str]) -> str:
+    """+100 on a known id makes every token that piece; -100 drops the pieces it names."""
+    bias = req.get("logit_bias")
+    if not isinstance(bias, dict) or not bias:
+        return text
+    values: dict[int, float] = {}
+    for key, value in bias.items():
+        with contextlib.suppress(TypeError, ValueError):
+            values[int(key)] = float(value)
+    forced = [i for i, v in values.items() if v >= 50 and i in vocab]
+    if forced:
+        limit = req.get("max_completion_tokens") or req.get("max_tokens") or 8
+        return vocab[forced[0]] * max(1, min(int(limit), 8))
+    banned = {i for i, v in values.items() if v <= -50}
+    kept = [t for t in re.findall(r"\s*\S+", text) if _token_id(t) not in banned]
+    return "".join(kept).lstrip() or "Okay."
+
+
+#: Chat-template control strings the toy model's vocabulary holds as special tokens.
+SPECIAL_TOKENS = ("<|im_start|>", "<|im_end|>", "<|endoftext|>", "<eos>")
+
+
+def _count_tokens(text: str, parse_special: bool) -> int:
+    """Toy token count: one per word; a word holding control strings costs its pieces as
+    text, or one per control string when they are parsed as special tokens."""
+    n = 0
+    for word in text.split():
+        specials = sum(word.count(t) for t in SPECIAL_TOKENS)
+        if not specials:
+            n += 1
+        elif parse_special:
+            n += specials
+        else:
+            n += len(re.findall(r"[A-Za-z]+|[^A-Za-z\s]+", word))
+    return n
+
+
+def _schema_blocks_tools(req: dict[str, Any], quirks: frozenset[str]) -> bool:
+    rf = req.get("response_format")
+    return (
+        "schema-blocks-tools" in quirks and isinstance(rf, dict) and rf.get("type") == "json_schema"
+    )
+
+
 class BadRequest(Exception):
     def __init__(self, status: int, message: str, type_: str = "invalid_request_error") -> None:
         super().__init__(message)
@@ -225,8 +406,11 @@ class FakeServer:
         vision: bool = True,
         host: str = "127.0.0.1",
         port: int = 0,
+        api_key: str | None = None,
     ) -> None:
         self.quirks = frozenset(quirks)
+        #: When set, /v1 requests need ``Authorization: Bearer <api_key>`` (401 otherwise).
+        self.api_key = api_key
         unknown = self.quirks - set(QUIRKS)
         if unknown:
             raise ValueError(f"unknown quirks {sorted(unknown)}")
@@ -241,6 +425,8 @@ class FakeServer:
         self.vision = vision
         self.host, self.port = host, port
         self.requests: list[dict[str, Any]] = []
+        #: ids ``/tokenize`` handed out → their pieces (what ``logit_bias`` can name)
+        self.vocab: dict[int, str] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
         self._server: asyncio.base_events.Server | None = None
         self._thread: threading.Thread | None = None
@@ -305,6 +491,9 @@ class FakeServer:
             self.requests.append({"method": method, "path": path, "headers": headers, "body": body})
             if "slow-headers" in self.quirks:
                 await asyncio.sleep(1.5)
+            if self._refused(path, headers):
+                await self._unauthorized(writer)
+                return
             await self._route(method, path, body, writer)
         except (asyncio.IncompleteReadError, ConnectionError):
             pass
@@ -312,6 +501,20 @@ class FakeServer:
             with contextlib.suppress(Exception):
                 writer.close()
                 await writer.wait_closed()
+
+    def _refused(self, path: str, headers: dict[str, str]) -> bool:
+        if self.api_key is None or not path.startswith("/v1/"):
+            return False
+        scheme, _, token = headers.get("authorization", "").partition(" ")
+        return scheme.lower() != "bearer" or not hmac.compare_digest(token, self.api_key)
+
+    async def _unauthorized(self, writer: asyncio.StreamWriter) -> None:
+        if "auth-error-string" in self.quirks:
+            await self._send_json(writer, 401, {"error": "Unauthorized"})
+            return
+        err = {"message": "Invalid API Key", "type": "authentication_error", "param": None,
+               "code": "invalid_api_key"}  # fmt: skip
+        await self._send_json(writer, 401, {"error": err})
 
     def _extra_headers(self) -> str:
         if "secret-headers" not in self.quirks:
@@ -363,6 +566,9 @@ class FakeServer:
         if method == "GET" and path == "/version":
             await self._send_json(writer, 200, {"version": "fake-1"})
             return
+        if method == "POST" and path == "/tokenize":
+            await self._tokenize(body, writer)
+            return
         if method == "POST" and path == "/v1/responses":
             await self._responses(body, writer)
             return
@@ -397,6 +603,26 @@ class FakeServer:
             await asyncio.sleep(prefill)
             await self._send_json(writer, 200, self._completion(req, plan))
 
+    async def _tokenize(self, body: bytes, writer: asyncio.StreamWriter) -> None:
+        """llama.cpp's ``{"content"}`` and vLLM's ``{"prompt"}`` shapes → ``{"tokens": [...]}``."""
+        try:
+            req = json.loads(body)
+        except ValueError:
+            req = None
+        text = None
+        if isinstance(req, dict):
+            text = req.get("content", req.get("prompt"))
+        if not isinstance(text, str):
+            err = {"message": "content must be a string", "type": "invalid_request_error"}
+            await self._send_json(writer, 400, {"error": err})
+            return
+        ids = []
+        for piece in self._tokens(text):
+            tid = _token_id(piece)
+            self.vocab[tid] = piece.strip()
+            ids.append(tid)
+        await self._send_json(writer, 200, {"tokens": ids})
+
     # -- the toy model -------------------------------------------------------------------------
     def _validate(self, body: bytes) -> dict[str, Any]:
         try:
@@ -427,6 +653,15 @@ class FakeServer:
                 except ValueError:
                     status = 500 if "500-bad-args" in self.quirks else 400
                     raise BadRequest(status, "tool call arguments are not valid JSON") from None
+        rf = req.get("response_format")
+        if rf and req.get("tools") and "schema-tools-exclusive" in self.quirks:
+            raise BadRequest(422, "response_format and tools cannot be used together")
+        if isinstance(rf, dict) and isinstance(rf.get("json_schema"), dict):
+            schema = rf["json_schema"].get("schema")
+            problem = None if schema is None else _schema_problem(schema)
+            if problem:
+                status = 500 if "bad-schema-500" in self.quirks else 400
+                raise BadRequest(status, f"response_format.json_schema.schema: {problem}")
         return req
 
     def _fit_window(self, req: dict[str, Any]) -> None:
@@ -490,7 +725,7 @@ class FakeServer:
 
     def _usage(self, req: dict[str, Any], plan: dict[str, Any], completion: int) -> dict[str, Any]:
         """``usage`` and llama-server's ``timings`` (``cache_n`` reused, ``prompt_n`` new)."""
-        prompt_tokens = _prompt_words(req)
+        prompt_tokens = self._prompt_tokens(req)
         usage: dict[str, Any] = {
             "prompt_tokens": prompt_tokens,
             "completion_tokens": completion,
@@ -522,13 +757,18 @@ class FakeServer:
         messages = req["messages"]
         last = messages[-1]
         prompt = _text_of(last.get("content"))
+        if "special-tokens-parsed" in self.quirks and "<|im_end|>" in prompt:
+            prompt = prompt[: prompt.index("<|im_end|>")]  # the turn ended there
         tools = [t.get("function", {}).get("name") for t in req.get("tools") or []]
         choice = req.get("tool_choice", "auto")
         plan: dict[str, Any] = {"text": "", "calls": [], "reasoning": ""}
         if last.get("role") == "tool":
             plan["text"] = "The weather in Paris is 21 degrees and sunny."
             return plan
-        if tools and choice != "none":
+        if last.get("role") == "assistant" and len(messages) > 1:
+            plan["text"] = self._continue(prompt, messages)
+            return plan
+        if tools and choice != "none" and not _schema_blocks_tools(req, self.quirks):
             named = choice.get("function", {}).get("name") if isinstance(choice, dict) else None
             if named and "named-as-auto" in self.quirks:
                 named = None
@@ -549,7 +789,9 @@ class FakeServer:
                 if "reason" in str(req.get("model")):
                     plan["reasoning"] = self._reasoning(req, f"The user asks me to use {name}.")
                 return self._call_quirks(req, plan)
-        plan["text"] = self._answer(prompt, messages)
+        plan["text"] = _shape_answer(req, self._answer(prompt, messages), self.quirks)
+        if "logit-bias-ignored" not in self.quirks:
+            plan["text"] = _apply_logit_bias(req, plan["text"], self.vocab)
         if req.get("_ramble"):
             plan["text"] = " ".join(["more"] * req["_ramble"])
         if "reason" in str(req.get("model")) and "times" in prompt:
@@ -609,6 +851,15 @@ class FakeServer:
                 plan["calls"] = kept
                 plan["text"] = "".join(json.dumps({"name": n, "arguments": a}) for n, a in calls)
         return plan
+
+    def _continue(self, prefix: str, messages: list[dict[str, Any]]) -> str:
+        """A final assistant message is a prefill: the answer carries on after it."""
+        users = [_text_of(m.get("content")) for m in messages if m.get("role") == "user"]
+        answer = self._answer(users[-1] if users else "", messages)
+        head = prefix.strip()
+        if "prefill-new-turn" in self.quirks or not head or not answer.startswith(head):
+            return answer
+        return answer[len(head) :]
 
     def _answer(self, prompt: str, messages: list[dict[str, Any]]) -> str:
         m = re.search(r"Count from 1 to (\d+)", prompt)
@@ -731,6 +982,18 @@ class FakeServer:
                 out, finish = out[: out.index(s)], "stop"
         return out, finish, len(self._tokens(out))
 
+    def _prompt_tokens(self, req: dict[str, Any]) -> int:
+        parse = "special-tokens-parsed" in self.quirks
+        return sum(_count_tokens(_text_of(m.get("content")), parse) for m in req["messages"])
+
+    def _logprobs(self, req: dict[str, Any], text: str) -> dict[str, Any]:
+        """``{"logprobs": ...}`` for ``text`` when the request asks for them, else ``{}``."""
+        if not req.get("logprobs") or "no-logprobs" in self.quirks:
+            return {}
+        top = req.get("top_logprobs")
+        top = top if isinstance(top, int) and 0 <= top <= 20 else 0
+        return {"logprobs": {"content": [_logprob_entry(t, top) for t in self._tokens(text)]}}
+
     def _ids(self, req: dict[str, Any]) -> tuple[str, list[str]]:
         h = _stable(req)
         return "chatcmpl-" + h[:24], [f"call_{_stable(h, i)[:24]}" for i in range(8)]
@@ -766,7 +1029,9 @@ class FakeServer:
                 message["reasoning_content"] = plan["reasoning"]
                 ntok += len(self._tokens(plan["reasoning"]))
             completion_tokens += ntok
-            choices.append({"index": i, "message": message, "finish_reason": finish})
+            choice = {"index": i, "message": message, "finish_reason": finish}
+            choice.update(self._logprobs(req, message.get("content") or ""))
+            choices.append(choice)
         return {
             "id": cid,
             "object": "chat.completion",
@@ -849,7 +1114,9 @@ class FakeServer:
             text, finish, ntok = self._limit(req, text)
             completion_tokens += ntok
             for piece in self._tokens(text):
-                await send(chunk({"content": piece}))
+                c = chunk({"content": piece})
+                c["choices"][0].update(self._logprobs(req, piece))
+                await send(c)
         await send(chunk({}, finish))
         opts = req.get("stream_options") or {}
         if opts.get("include_usage") and "no-usage" not in q:
@@ -1378,10 +1645,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", action="append", default=None)
     parser.add_argument("--delay", type=float, default=0.01)
     parser.add_argument("--no-vision", action="store_true", help="a text-only model")
+    parser.add_argument("--api-key", default=None, help="require this Bearer key on /v1")
     args = parser.parse_args(argv)
     srv = FakeServer(
         args.quirk, delay=args.delay, models=args.model or (MODEL,), vision=not args.no_vision,
-        host=args.host, port=args.port,
+        host=args.host, port=args.port, api_key=args.api_key,
     )  # fmt: skip
     print(f"BASE_URL={srv.base_url} MODEL={srv.models[0]}", flush=True)
     with contextlib.suppress(KeyboardInterrupt):
