@@ -97,6 +97,7 @@ def test_docs_table_is_generated_from_the_registry() -> None:
         "ollama",
         "llamacpp",
         "llamacpp-tools",
+        "llamacpp-think",
         "vllm",
         "tgwui",
         "llamacpp-python",

@@ -194,6 +194,13 @@ SERVERS = MappingProxyType(
                 _LLAMACPP,
                 family="llamacpp",
             ),
+            Server(
+                "llamacpp-think",
+                "llama.cpp llama-server (reasoning template)",
+                "http://localhost:8080/v1",
+                _LLAMACPP,
+                family="llamacpp",
+            ),
             # [TOOL_REQUEST]…[END_TOOL_REQUEST] in content (docs/provider-compatibility.md)
             Server(
                 "lmstudio",

@@ -32,6 +32,9 @@ PROJECT_SERVERS: dict[str, ProjectServer] = {
     "llamacpp": ProjectServer(8091, "qwen2.5-coder-1.5b"),
     "llamacpp-tools": ProjectServer(8092, "qwen2.5-coder-1.5b"),
     "litellm": ProjectServer(8093, "qwen2.5-coder-1.5b"),
+    "llamacpp-think": ProjectServer(8094, "qwen2.5-coder-1.5b"),
+    # text-generation-webui names the model by its file, whatever a request sends
+    "tgwui": ProjectServer(8095, "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf"),
     "llamacpp-python": ProjectServer(8096, "qwen2.5-coder-1.5b"),
     "vllm": ProjectServer(8097, "qwen2.5-coder-0.5b"),
     # the folder name: `transformers serve` ids models by path
