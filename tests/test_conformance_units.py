@@ -100,6 +100,7 @@ def test_docs_table_is_generated_from_the_registry() -> None:
         "llamacpp-think",
         "vllm",
         "tgwui",
+        "tgwui-transformers",
         "llamacpp-python",
         "litellm",
         "transformers",

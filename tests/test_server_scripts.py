@@ -59,11 +59,17 @@ def test_every_provider_has_a_model_a_health_path_and_a_timeout() -> None:
         assert int(row[2]) > 0
     assert rows["llamacpp-think"] == ["qwen2.5-coder-1.5b", "/health", "120"]
     assert rows["tgwui"] == ["qwen2.5-coder-1.5b", "/v1/internal/health", "120"]
+    assert rows["tgwui-transformers"] == ["qwen2.5-coder-0.5b-hf", "/v1/internal/health", "600"]
 
 
 def test_the_new_ports_and_model_ids() -> None:
     assert PROJECT_SERVERS["llamacpp-think"].port == 8094
     assert PROJECT_SERVERS["tgwui"].port == 8095
+    assert PROJECT_SERVERS["tgwui-transformers"].port == 8099
+    # the HF folder's name, as for transformers serve
+    assert (
+        PROJECT_SERVERS["tgwui-transformers"].model_id == PROJECT_SERVERS["transformers"].model_id
+    )
     # TGW answers with the model's file name: the id is the GGUF models.sh assembles
     info = subprocess.run(
         ["bash", str(SERVERS / "models.sh"), "qwen2.5-coder-1.5b", "--info"],
@@ -157,14 +163,15 @@ def test_a_git_checkout_at_another_commit_is_refused(tmp_path: Path) -> None:
     assert f"is at commit {head}, but tgwui is pinned to {_lib_value('TGWUI_COMMIT')}" in out.stderr
 
 
+@pytest.mark.parametrize("provider", ["tgwui", "tgwui-transformers"])
 @pytest.mark.parametrize("script", ["start.sh", "install.sh"])
 def test_start_and_install_stop_at_the_missing_source_before_installing(
-    script: str, tmp_path: Path
+    script: str, provider: str, tmp_path: Path
 ) -> None:
     env = {k: v for k, v in os.environ.items() if k != "TGWUI_SRC"}
     env.update(ANY_AGENT_CACHE=str(tmp_path / "cache"), PYTHON=sys.executable)
     out = subprocess.run(
-        ["bash", str(SERVERS / script), "tgwui"],
+        ["bash", str(SERVERS / script), provider],
         capture_output=True, text=True, timeout=60, check=False, env=env,
     )  # fmt: skip
     assert out.returncode == 1
@@ -271,11 +278,17 @@ def test_facts_name_the_think_template_and_its_hash(tmp_path: Path) -> None:
     assert facts["running"] is False
 
 
-def test_facts_name_tgwuis_pinned_commit_and_a_plain_copy_as_unverified(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("provider", "loader"),
+    [("tgwui", "llama.cpp"), ("tgwui-transformers", "Transformers (--cpu: float32)")],
+)
+def test_facts_name_tgwuis_pinned_commit_and_a_plain_copy_as_unverified(
+    provider: str, loader: str, tmp_path: Path
+) -> None:
     src = _fake_checkout(tmp_path / "tgw")
-    facts = _facts("tgwui", tmp_path, TGWUI_SRC=str(src))
+    facts = _facts(provider, tmp_path, TGWUI_SRC=str(src))
     server = facts["server"]
     assert isinstance(server, dict)
     assert server["commit_pinned"] == _lib_value("TGWUI_COMMIT")
     assert server["commit_found"] is None
-    assert server["loader"] == "llama.cpp"
+    assert server["loader"] == loader

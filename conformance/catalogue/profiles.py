@@ -383,6 +383,22 @@ PROFILES: Mapping[str, ProviderProfile] = MappingProxyType(
                 forced_choice="auto",
             ),
             ProviderProfile(
+                name="tgwui-transformers",
+                configuration=(
+                    "--nowebui --api, Transformers loader on the CPU (float32), the HF folder's "
+                    "chat template"
+                ),
+                start_command=(
+                    "python server.py --nowebui --api --api-port 5000 --model MODEL_DIR "
+                    "--loader Transformers --cpu"
+                ),
+                capabilities=_caps(n=False, json_object=False, json_schema=False),
+                # the API layer's failures: the same whichever loader generates
+                known_failures=_TGWUI,
+                sdk_provider="tgwui",
+                forced_choice="auto",
+            ),
+            ProviderProfile(
                 name="llamacpp-python",
                 configuration="--chat_format chatml-function-calling",
                 start_command=(

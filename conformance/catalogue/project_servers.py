@@ -26,7 +26,7 @@ class ProjectServer(NamedTuple):
     model_id: str
 
 
-#: Ports 8091-8098: away from the servers' usual 8080/8000/4000, so the project's servers do
+#: Ports 8091-8099: away from the servers' usual 8080/8000/4000, so the project's servers do
 #: not collide with a user's own.
 PROJECT_SERVERS: dict[str, ProjectServer] = {
     "llamacpp": ProjectServer(8091, "qwen2.5-coder-1.5b"),
@@ -39,6 +39,8 @@ PROJECT_SERVERS: dict[str, ProjectServer] = {
     "vllm": ProjectServer(8097, "qwen2.5-coder-0.5b"),
     # the folder name: `transformers serve` ids models by path
     "transformers": ProjectServer(8098, "qwen2.5-coder-0.5b-instruct-hf"),
+    # text-generation-webui's Transformers loader on the same HF folder (its name is the id)
+    "tgwui-transformers": ProjectServer(8099, "qwen2.5-coder-0.5b-instruct-hf"),
 }
 
 

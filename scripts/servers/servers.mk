@@ -4,7 +4,7 @@
 #   make servers-install [PROVIDER="..."]   install without starting (default: llamacpp litellm)
 #   make server-facts PROVIDER=...          JSON facts for a cassette manifest
 # Providers: llamacpp llamacpp-tools llamacpp-think litellm llamacpp-python vllm transformers tgwui
-# (tgwui needs TGWUI_SRC=/path/to/a text-generation-webui checkout; see scripts/servers/README.md)
+# tgwui-transformers (the tgwui ones need TGWUI_SRC=/path/to/a text-generation-webui checkout; see scripts/servers/README.md)
 
 SERVERS_MK_DIR := $(patsubst %/,%,$(dir $(lastword $(MAKEFILE_LIST))))
 
@@ -24,7 +24,7 @@ server-facts:
 
 # make record-server PROVIDER=x   start x, record its column into cassettes/, stop it
 # make record-all                 every provider in RECORD_PROVIDERS, one after another
-RECORD_PROVIDERS ?= llamacpp-tools llamacpp llamacpp-think litellm llamacpp-python vllm transformers tgwui
+RECORD_PROVIDERS ?= llamacpp-tools llamacpp llamacpp-think litellm llamacpp-python vllm transformers tgwui tgwui-transformers
 .PHONY: record-server record-all
 record-server:
 	@bash $(SERVERS_MK_DIR)/record.sh $(or $(PROVIDER),llamacpp-tools)

@@ -17,7 +17,7 @@ source "$HERE/lib.sh"
 
 provider_arg 1 1 "PROVIDER (one of: $PROVIDERS)" "$@"
 P=$1
-if [[ $P == tgwui ]]; then TGWUI_SRC=$(tgwui_src); fi
+if [[ $P == tgwui* ]]; then TGWUI_SRC=$(tgwui_src); fi
 
 PORT=$(provider_port "$P")
 MODEL_ID=$(provider_model_id "$P")
@@ -90,6 +90,15 @@ case "$P" in
     ARGV=("$VENV_TGWUI/bin/python" "$TGWUI_SRC/server.py" --nowebui --api --api-port "$PORT"
       --model-dir "$(dirname "$MODEL_PATH")" --model "$(basename "$MODEL_PATH")" --loader llama.cpp
       --threads "$THREADS" --ctx-size 4096 --gpu-layers 0)
+    ;;
+  tgwui-transformers)
+    MODEL_PATH=$(CONVERT_PYTHON="$VENV_TGWUI_TF/bin/python" "$HERE/models.sh" "$(provider_model "$P")")
+    ENVV=(HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 DO_NOT_TRACK=1 "OMP_NUM_THREADS=$THREADS")
+    WORKDIR="$TGWUI_SRC"
+    # --cpu: float32 on the CPU. It reports a 32768-token context whatever --ctx-size says.
+    ARGV=("$VENV_TGWUI_TF/bin/python" "$TGWUI_SRC/server.py" --nowebui --api --api-port "$PORT"
+      --model-dir "$(dirname "$MODEL_PATH")" --model "$(basename "$MODEL_PATH")" --loader Transformers --cpu
+      --ctx-size 4096)
     ;;
   litellm)
     # Its backend: the llamacpp-tools server (its port is litellm-config.yaml's api_base; tests/test_ports.py
