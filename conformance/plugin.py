@@ -190,7 +190,7 @@ class ConformanceItem(pytest.Item):
             raise ConformanceFailure(f"ERROR (harness): {msg}")
         if outcome == "fail" and self.check.level == "MUST":
             raise ConformanceFailure(f"MUST: {self.check.statement}\n  → {msg}")
-        if outcome in ("unsupported", "n/a", "not-run", "not-recorded"):
+        if outcome in ("unsupported", "n/a", "not-run", "not-recorded", "not-offered"):
             pytest.skip(f"{outcome}: {msg}")
         if outcome == "xfail":
             pytest.xfail(f"{result.reason} ({result.link})" if result.link else str(result.reason))
@@ -338,6 +338,7 @@ class ConformanceSession:
             "n/a": ("n/a", "n", "N/A"),
             "not-run": ("not-run", "-", "NOT-RUN"),
             "not-recorded": ("not-recorded", "o", "NOT-RECORDED"),
+            "not-offered": ("not-offered", "0", "NOT-OFFERED"),
             "error": ("failed", "E", "ERROR"),
             "flaky": ("flaky", "~", "FLAKY"),
         }

@@ -246,9 +246,14 @@ class LiveSchema(ResultSchema):
     facts: dict[str, Any] | None = None
 
 
+#: A suite release as the suite writes it (``0.2.0``, ``0.1.0-old``): numbers without leading
+#: zeros and an optional short pre-release or build tag, so comparing releases stays meaningful.
+_RELEASE = r"^(0|[1-9][0-9]{0,3})(\.(0|[1-9][0-9]{0,3})){1,3}([-+][0-9A-Za-z][0-9A-Za-z.-]{0,23})?$"
+
+
 class ManifestSchema(_Strict):
     format_version: int
-    suite_version: Annotated[str, StringConstraints(pattern=r"^[0-9][0-9A-Za-z.+-]{0,31}$")]
+    suite_version: Annotated[str, StringConstraints(pattern=_RELEASE)]
     provider: Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{0,39}$")]
     model: Annotated[
         str, StringConstraints(min_length=1, max_length=256), AfterValidator(_printable)

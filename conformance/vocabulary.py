@@ -37,6 +37,7 @@ Outcome = Literal[
     "error",
     "not-run",
     "not-recorded",
+    "not-offered",
 ]
 Level = Literal["MUST", "SHOULD", "MAY"]
 Layer = Literal["wire", "sdk"]
@@ -54,11 +55,12 @@ OUTCOMES: tuple[Outcome, ...] = (
     "error",
     "not-run",
     "not-recorded",
+    "not-offered",
 )
 #: Outcomes that count as passing in summaries (the matrix's meters, the verdict words).
 PASSING = frozenset({"pass", "warn"})
 #: Outcomes left out of pass/total counts.
-NOT_COUNTED = frozenset({"n/a", "not-run", "not-recorded"})
+NOT_COUNTED = frozenset({"n/a", "not-run", "not-recorded", "not-offered"})
 
 OUTCOME_MEANING: Mapping[str, str] = {
     "pass": "the requirement holds",
@@ -73,6 +75,8 @@ OUTCOME_MEANING: Mapping[str, str] = {
     "not-run": "not run in this mode (a live-only check during replay, without a recorded fact)",
     "not-recorded": "the replayed recording predates the check (made by an older suite): the "
     "message gives the command that records it",
+    "not-offered": "the server does not serve the endpoint the check needs (HTTP 404 or 405): "
+    "an API it does not offer, not a failure of one it does",
 }
 LEVELS: tuple[Level, ...] = ("MUST", "SHOULD", "MAY")
 LAYERS: tuple[Layer, ...] = ("wire", "sdk")

@@ -405,6 +405,17 @@ def test_conformance_cassette_from_another_suite_version(tmp_path: Path) -> None
     assert SUITE_VERSION in line
 
 
+@pytest.mark.parametrize(
+    "version", ["0..2", "00.2.0", "-rc1", "0.2.0.", "1" * 40, "0.2.0\n", "٠.٢.٠", "0.2.0-"]
+)
+def test_a_manifest_whose_suite_version_is_no_release_is_refused(
+    tmp_path: Path, version: str
+) -> None:
+    recording(tmp_path, suite_version=version)
+    line = usage_error(run_plugin(tmp_path, "--conformance-mode", "replay"))
+    assert "suite_version" in line
+
+
 def test_conformance_cassette_from_a_newer_suite_is_refused(tmp_path: Path) -> None:
     recording(tmp_path, suite_version="9.0.0")
     line = usage_error(run_plugin(tmp_path, "--conformance-mode", "replay"))

@@ -39,6 +39,7 @@ from conformance.results import (
     write_results,
 )
 from conformance.testing.fakeserver import FakeServer
+from conformance.vocabulary import NOT_COUNTED, PASSING
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -247,6 +248,14 @@ def test_parse_sse_dates_events_by_chunk() -> None:
     assert [e.t for e in events] == [0.1, 0.5]
 
 
+def test_parse_sse_dates_an_event_by_the_chunk_that_completes_it() -> None:
+    # three events over five chunks: one split across chunks, two arriving in one chunk
+    body = b"data: 1\n\ndata: 22\n\ndata: 3\n\n"
+    events = parse_sse(body, [(0.1, 4), (0.2, 5), (0.3, 4), (0.4, 8), (0.9, 1)])
+    assert [e.t for e in events] == [0.2, 0.4, 0.9]
+    assert [e.t for e in parse_sse(body, [])] == [0.0, 0.0, 0.0]
+
+
 def test_summary_counts_repeated_tool_headers_and_missing_index() -> None:
     def ev(delta: dict[str, object]) -> bytes:
         obj = {"id": "c", "choices": [{"index": 0, "delta": delta}]}
@@ -405,3 +414,41 @@ def test_suite_versions_that_name_the_same_release_compare_equal(a: str, b: str)
 
     assert version_tuple(a) == version_tuple(b)
     assert version_tuple("0.10.0") > version_tuple("0.2.0")
+
+
+# ---- endpoints a server may not offer ---------------------------------------------------------
+
+
+def test_an_endpoint_answering_404_ends_the_check_as_not_offered() -> None:
+    from conformance.harness.context import Ctx, Target, Verdict
+
+    with FakeServer() as srv:
+        target = Target(provider="generic", profile=PROFILES["generic"],
+                        base_url=srv.base_url, model="ref-model", mode="live")  # fmt: skip
+
+        async def go() -> tuple[int, Verdict | None, int]:
+            async with WireClient(srv.base_url) as wire:
+                ctx = Ctx(registry.get("models.list"), "wire", target, wire=wire)
+                missing = await ctx.post_json("no-such-api", {"x": 1})
+                offered = await ctx.get("models")
+                ctx.require_offered(offered, "GET /v1/models")  # 200: nothing happens
+                try:
+                    ctx.require_offered(missing, "POST /v1/no-such-api")
+                except Verdict as verdict:
+                    return missing.status, verdict, offered.status
+                return missing.status, None, offered.status
+
+        status, verdict, ok = asyncio.run(go())
+    assert (status, ok) == (404, 200)
+    assert verdict is not None
+    assert verdict.outcome == "not-offered"
+    assert "POST /v1/no-such-api: HTTP 404" in verdict.message
+    assert "not-offered" in NOT_COUNTED
+    assert "not-offered" not in PASSING
+
+
+def test_sse_event_name_is_its_last_event_line() -> None:
+    body = b"event: message_start\ndata: {}\n\nevent: a\nevent: content_block_delta\ndata: {}\n\n"
+    first, second = parse_sse(body)
+    assert (first.event, second.event) == ("message_start", "content_block_delta")
+    assert parse_sse(b"data: {}\n\n")[0].event is None

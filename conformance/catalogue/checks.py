@@ -48,6 +48,8 @@ AREAS: tuple[str, ...] = (
     "reasoning",
     "parameters",
     "errors",
+    "messages",
+    "responses",
 )
 
 #: Capability names a check may require and a provider profile may declare.
@@ -63,6 +65,8 @@ CAPABILITIES: dict[str, str] = {
     "max_completion_tokens": "honours `max_completion_tokens`",
     "n": "returns several choices for `n > 1`",
     "context_overflow": "the model's context window is known (for the overflow probe)",
+    "reasoning_budget": "caps thinking per request (llama.cpp `reasoning_budget_tokens`, vLLM "
+    "`thinking_token_budget`)",
 }
 
 
@@ -113,7 +117,7 @@ def _c(
     )
 
 
-_S, _T, _TO, _MT, _R, _P, _E = AREAS
+_S, _T, _TO, _MT, _R, _P, _E = AREAS[:7]  # the 0.1 areas; later ones use literals
 _TOOLS = ("tools",)
 
 CHECKS: tuple[Check, ...] = (
@@ -218,6 +222,36 @@ CHECKS: tuple[Check, ...] = (
           "call it by that name with valid arguments and answer from its result, which the SDK "
           "gets through its MCP client (an in-process `create_sdk_mcp_server` tool).",
           area=_T, since="0.1.1", requires=_TOOLS, layers=("sdk",)),
+    # issue 16 (suite 0.2.0)
+    _c("tools.no-needless-call", "SHOULD", "No call when none is needed",
+       "Under `tool_choice: auto`, asked a question no offered tool helps with, the server SHOULD "
+       "answer in text, with no tool call (structured or written into `content`).", area=_T,
+       requires=_TOOLS, sdk=True, since="0.2.0"),
+    _c("tools.args-nested", "MUST", "Nested, array and enum arguments",
+       "Arguments for a tool whose schema nests an object, an array of objects and an enum MUST "
+       "validate against that schema (types at every depth, required keys, enum values).",
+       area=_T, requires=_TOOLS, sdk=True, since="0.2.0"),
+    _c("tools.choice-among-several", "SHOULD", "The right tool among several",
+       "Offered five tools of which one fits the request, the server SHOULD call that tool, "
+       "and only it, with arguments valid against its schema.", area=_T, requires=_TOOLS,
+       since="0.2.0"),
+    _c("tools.marker-in-arguments", "SHOULD", "A call marker inside a string argument",
+       "A string argument containing the model's end-of-call marker (`</tool_call>`) SHOULD "
+       "arrive whole, streamed and not, never cutting the call there or leaving it in "
+       "`content`.",
+       area=_T, requires=_TOOLS, sdk=True, since="0.2.0"),
+    _c("tools.parallel-false", "SHOULD", "`parallel_tool_calls: false` respected",
+       "With `parallel_tool_calls: false` the server SHOULD return at most one tool call, even "
+       "when the request asks for two.", area=_T, requires=_TOOLS, since="0.2.0"),
+    _c("tools.reasoning-then-call", "SHOULD", "Reasoning, then a call, in one turn",
+       "A reasoning model that thinks before calling a tool SHOULD deliver the reasoning in its "
+       "field and then a structured call in the same turn, never the call inside the "
+       "reasoning or as markup in `content`.", area=_T, requires=("tools", "reasoning"),
+       sdk=True, since="0.2.0"),
+    _c("tools.repeated-runs", "SHOULD", "Reliable calls over repeated runs (pass@k)",
+       "Asked k=3 times for the same kind of call under `auto` (three cities), the server "
+       "SHOULD return a valid structured call each time; 2 of 3 is a warning, fewer a failure; "
+       "the rate is reported.", area=_T, requires=_TOOLS, since="0.2.0"),
     # ---- timeouts and liveness (live only) ---------------------------------------------------
     _c("timeout.time-to-headers", "SHOULD", "Time to response headers",
        "A server SHOULD send response headers promptly (within the first-token bound), so "
@@ -278,6 +312,25 @@ CHECKS: tuple[Check, ...] = (
     _c("reasoning.no-think-leak", "MUST", "No thinking markup in content",
        "`content` MUST NOT contain unbalanced `<think>`/`</think>` or channel markers.",
        area=_R),
+    # issue 16 (suite 0.2.0)
+    _c("reasoning.thinking-off", "SHOULD", "Thinking off honoured",
+       "Asked per request to not think (`chat_template_kwargs.enable_thinking: false`, or "
+       "`reasoning_effort: \"none\"` where that is the server's switch), a reasoning model SHOULD "
+       "answer without reasoning, in a field or as markup.", area=_R, requires=("reasoning",),
+       sdk=True, since="0.2.0"),
+    _c("reasoning.budget", "SHOULD", "Thinking budget honoured",
+       "Given a per-request thinking budget (llama.cpp `reasoning_budget_tokens`, vLLM "
+       "`thinking_token_budget`) of 8 tokens, the server SHOULD stop reasoning near it (at most "
+       "twice the budget).", area=_R, requires=("reasoning", "reasoning_budget"),
+       since="0.2.0"),
+    _c("reasoning.interleaved-accepted", "SHOULD", "Reasoning sent back on a tool turn",
+       "An assistant tool-call message that carries its reasoning (`reasoning_content` or "
+       "`reasoning`), followed by the tool result, SHOULD be accepted and answered, as "
+       "interleaved-thinking clients send it.", area=_R, requires=_TOOLS, since="0.2.0"),
+    _c("reasoning.usage-tokens", "SHOULD", "Reasoning tokens in usage",
+       "A response with reasoning SHOULD report "
+       "`usage.completion_tokens_details.reasoning_tokens`, an integer above 0 and at most "
+       "`completion_tokens`.", area=_R, requires=("reasoning",), sdk=True, since="0.2.0"),
     # ---- parameters ---------------------------------------------------------------------------
     _c("params.max-tokens", "MUST", "`max_tokens`",
        "`max_tokens: N` MUST bound `completion_tokens` to N and end with "
@@ -323,6 +376,68 @@ CHECKS: tuple[Check, ...] = (
     _c("errors.stream-invalid-request", "SHOULD", "Invalid stream request fails early",
        "An invalid request with `stream: true` SHOULD get an HTTP 4xx before any SSE event.",
        area=_E),
+    # ---- the Anthropic Messages API (/v1/messages; wire layer only) ---------------------------
+    _c("messages.basic", "MUST", "Messages API: non-streamed reply",
+       "`POST /v1/messages` MUST answer `type: \"message\"`, `role: \"assistant\"`, a string "
+       "`id`, a `content` array of typed blocks (a text block with string `text`), a "
+       "`stop_reason` from Anthropic's set and `usage` with integer `input_tokens` and "
+       "`output_tokens`.", area="messages", since="0.2.0"),
+    _c("messages.stream.event-order", "MUST", "Messages API: streamed event order",
+       "A streamed `/v1/messages` reply MUST name every event (`event:`) as its data's `type`, "
+       "start with `message_start`, send each content block as `content_block_start`, its "
+       "deltas and `content_block_stop` by `index`, then `message_delta` with the "
+       "`stop_reason`, and end with `message_stop` (`ping` allowed anywhere).",
+       area="messages", since="0.2.0"),
+    _c("messages.tool-use", "MUST", "Messages API: tool use",
+       "Asked to use an offered tool, `/v1/messages` MUST answer with a `tool_use` block that "
+       "has a non-empty `id`, the tool's `name` and an `input` object valid against its "
+       "`input_schema`, and `stop_reason: \"tool_use\"`.", area="messages", since="0.2.0",
+       requires=_TOOLS),
+    _c("messages.stream.tool-use", "MUST", "Messages API: streamed tool use",
+       "Streamed, a `tool_use` block MUST start with its `id` and `name` (SHOULD with "
+       "`input: {}`), its `input_json_delta` fragments MUST concatenate to a JSON object valid "
+       "against the schema, and `message_delta` MUST say `stop_reason: \"tool_use\"`.",
+       area="messages", since="0.2.0", requires=_TOOLS),
+    _c("messages.tool-result", "MUST", "Messages API: tool result round trip",
+       "A history with an assistant `tool_use` block and a user `tool_result` block MUST be "
+       "accepted (never 5xx) and answered in text (SHOULD use the result).",
+       area="messages", since="0.2.0", requires=_TOOLS),
+    _c("messages.count-tokens", "MUST", "Messages API: `count_tokens`",
+       "Where offered, `POST /v1/messages/count_tokens` MUST answer `{\"input_tokens\": N}`, a "
+       "positive integer that grows with the prompt; N SHOULD equal the `usage.input_tokens` "
+       "`/v1/messages` reports for the same prompt.", area="messages", since="0.2.0"),
+    # ---- /v1/responses (the OpenAI Responses API) ----------------------------------------------
+    _c("responses.basic", "MUST", "`/v1/responses` answer shape",
+       "A non-streamed `POST /v1/responses` with a string `input` MUST return `object: "
+       "\"response\"`, a non-empty string `id`, `status: \"completed\"` and an `output` array "
+       "with an assistant `message` item whose `content` holds `output_text` parts with the "
+       "answer.", area="responses", since="0.2.0"),
+    _c("responses.stream-events", "MUST", "Responses stream event order",
+       "A streamed response MUST be typed SSE events (each `event:` name, which SHOULD be sent, "
+       "equal to its data `type`), opening with `response.created` and ending with "
+       "`response.completed`, each item's `response.output_item.added` before its deltas and "
+       "`.done`, text deltas joining to `response.output_text.done`, and `sequence_number` "
+       "(SHOULD be sent) increasing.", area="responses", since="0.2.0"),
+    _c("responses.function-call", "MUST", "Responses function call",
+       "Offered a function tool, a non-streamed response MUST carry a `function_call` output item "
+       "with a non-empty `call_id`, the tool's `name` and string `arguments` that parse to a JSON "
+       "object valid against the tool's schema.", area="responses", requires=_TOOLS,
+       since="0.2.0"),
+    _c("responses.function-call-stream", "MUST", "Streamed Responses function call",
+       "A streamed function call MUST open with `response.output_item.added` carrying the item's "
+       "`call_id` and `name`, and its `response.function_call_arguments.delta` events MUST join to "
+       "the `.done` arguments and to the `output_item.done` item: a JSON object valid against the "
+       "schema.", area="responses", requires=_TOOLS, since="0.2.0"),
+    _c("responses.input-items-roundtrip", "MUST", "Function call output resent as input",
+       "An `input` resending a `function_call` item and its `function_call_output` MUST be "
+       "accepted and answered with a `message` (that SHOULD use the output rather than call the "
+       "tool again).", area="responses", requires=_TOOLS, since="0.2.0"),
+    _c("responses.previous-response-id", "SHOULD", "`previous_response_id` continues a response",
+       "A server that stores responses SHOULD answer a request naming `previous_response_id` "
+       "with that conversation as context; one that does not store SHOULD say so (`store: "
+       "false`, a 404 for the id, or a 4xx naming `previous_response_id` or `store`): silently "
+       "ignoring it is a failure.",
+       area="responses", since="0.2.0"),
 )  # fmt: skip
 
 _BY_ID = {c.id: c for c in CHECKS}

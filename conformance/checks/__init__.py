@@ -2,6 +2,16 @@
 
 from __future__ import annotations
 
-from . import errors, multiturn, params, reasoning, streaming, timeouts, tools
+from . import errors, messages, multiturn, params, reasoning, responses, streaming, timeouts, tools
 
-__all__ = ["errors", "multiturn", "params", "reasoning", "streaming", "timeouts", "tools"]
+__all__ = [
+    "errors",
+    "messages",
+    "multiturn",
+    "params",
+    "reasoning",
+    "responses",
+    "streaming",
+    "timeouts",
+    "tools",
+]

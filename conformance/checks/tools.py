@@ -15,6 +15,7 @@ from ._prompts import (
     MCP_WEATHER_PROMPT,
     PARALLEL_PROMPT,
     SYSTEM,
+    THINK_PATTERNS,
     TIME_PROMPT,
     TIME_TOOL,
     TOOLS_BY_NAME,
@@ -510,3 +511,381 @@ async def mcp_round_trip_sdk(ctx: Ctx) -> None:
         ctx.warn("the model kept calling the MCP tool until max_turns instead of answering")
         return
     judge_answer(ctx, result.result, 0, "MCP loop")
+
+
+# ---- issue 16 (suite 0.2.0): relevance, nested arguments, choice, markers, repeats ------------
+
+#: A tool whose arguments nest an object, an array of objects and an enum.
+TRIP_TOOL: dict[str, Any] = {
+    "type": "function",
+    "function": {
+        "name": "plan_trip",
+        "description": "Plan a trip: who travels, the stops in order, and how",
+        "parameters": {
+            "type": "object",
+            "properties": {
+                "traveller": {
+                    "type": "object",
+                    "properties": {"name": {"type": "string"}, "age": {"type": "integer"}},
+                    "required": ["name", "age"],
+                },
+                "stops": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "properties": {
+                            "city": {"type": "string"},
+                            "nights": {"type": "integer"},
+                        },
+                        "required": ["city", "nights"],
+                    },
+                },
+                "transport": {"type": "string", "enum": ["train", "car", "plane"]},
+            },
+            "required": ["traveller", "stops", "transport"],
+        },
+    },
+}
+TRIP_PROMPT = (
+    "Plan a trip for Ada, aged 36: 2 nights in Paris, then 3 nights in London, by train. "
+    "Use the plan_trip tool."
+)
+CURRENCY_TOOL: dict[str, Any] = {
+    "type": "function",
+    "function": {
+        "name": "convert_currency",
+        "description": "Convert an amount of money from one currency to another",
+        "parameters": {
+            "type": "object",
+            "properties": {
+                "amount": {"type": "number"},
+                "from_currency": {"type": "string", "enum": ["USD", "EUR", "GBP", "JPY"]},
+                "to_currency": {"type": "string", "enum": ["USD", "EUR", "GBP", "JPY"]},
+            },
+            "required": ["amount", "from_currency", "to_currency"],
+        },
+    },
+}
+EMAIL_TOOL: dict[str, Any] = {
+    "type": "function",
+    "function": {
+        "name": "send_email",
+        "description": "Send an email",
+        "parameters": {
+            "type": "object",
+            "properties": {
+                "to": {"type": "string"},
+                "subject": {"type": "string"},
+                "body": {"type": "string"},
+            },
+            "required": ["to", "subject", "body"],
+        },
+    },
+}
+#: One relevant tool (convert_currency, third) among five.
+CHOICE_TOOLS = [WEATHER_TOOL, EMAIL_TOOL, CURRENCY_TOOL, TIME_TOOL, FORECAST_TOOL]
+CHOICE_PROMPT = "Convert 100 US dollars to euros. Use the right tool."
+NOTE_TOOL: dict[str, Any] = {
+    "type": "function",
+    "function": {
+        "name": "save_note",
+        "description": "Save a note exactly as given",
+        "parameters": {
+            "type": "object",
+            "properties": {"text": {"type": "string"}},
+            "required": ["text"],
+        },
+    },
+}
+#: A value carrying the Hermes/Qwen end-of-call marker.
+NOTE_TEXT = "Close it with </tool_call> and stop."
+NOTE_PROMPT = f'Save a note with exactly this text: "{NOTE_TEXT}" Use the save_note tool.'
+#: A question no offered tool helps with (BFCL's irrelevance category).
+IRRELEVANT_PROMPT = "What is the capital of France? Answer in one word."
+#: tools.repeated-runs: the same kind of call, k times.
+REPEAT_CITIES = ("Paris", "London", "Tokyo")
+
+
+def _calls_named(calls: list[dict[str, Any]]) -> list[tuple[str, Any, str | None]]:
+    """(name, parsed arguments, problem) per non-streamed call."""
+    out = []
+    for call in calls:
+        fn = call.get("function") or {}
+        args, problem = _parse_args(fn.get("arguments"))
+        out.append((str(fn.get("name")), args, problem))
+    return out
+
+
+def _auto_or_required(ctx: Ctx) -> str:
+    """``required`` where the profile forces calls that way, else ``auto``: a named choice would
+    give the answer away."""
+    return "required" if ctx.target.profile.forced_choice == "required" else "auto"
+
+
+@impl("tools.no-needless-call")
+async def no_needless_call(ctx: Ctx) -> None:
+    body = base_body(ctx.model, IRRELEVANT_PROMPT, max_tokens=16,
+                     tools=[WEATHER_TOOL, TIME_TOOL], tool_choice="auto")  # fmt: skip
+    data = await ctx.complete(body)
+    names = [n for n, _, _ in _calls_named(_calls_of(data))]
+    if names:
+        ctx.fail(f"called {names} for a question no offered tool answers")
+    content = message_text(data)
+    leaked = find_markup(content)
+    if leaked:
+        ctx.fail(f"a call written as text for a question no tool answers: {', '.join(leaked)}")
+    if not content.strip():
+        ctx.warn("no text either (empty content)")
+
+
+@impl("tools.no-needless-call", "sdk")
+async def no_needless_call_sdk(ctx: Ctx) -> None:
+    run = await ctx.sdk_run(IRRELEVANT_PROMPT, system_prompt=SYSTEM,
+                            tools=[WEATHER_TOOL, TIME_TOOL], max_tokens=16)  # fmt: skip
+    if run.error is not None:
+        ctx.fail(f"the SDK raised {run.describe()}")
+    uses = [u.name for u in run.of_type("ToolUseBlock")]
+    if uses:
+        ctx.fail(f"ToolUseBlock {uses} for a question no offered tool answers")
+    if not run.text.strip():
+        ctx.warn(f"no text ({run.describe()})")
+
+
+def _trip_semantics(args: dict[str, Any]) -> list[str]:
+    stops = [s for s in args.get("stops") or [] if isinstance(s, dict)]
+    seen = [(str(s.get("city", "")).lower(), s.get("nights")) for s in stops]
+    odd = []
+    if seen != [("paris", 2), ("london", 3)]:
+        odd.append(f"stops {seen}")
+    if args.get("transport") != "train":
+        odd.append(f"transport {args.get('transport')!r}")
+    return odd
+
+
+@impl("tools.args-nested")
+async def args_nested(ctx: Ctx) -> None:
+    calls = await _nonstream_calls(ctx, forced_body(ctx, TRIP_PROMPT, [TRIP_TOOL], max_tokens=128))
+    for i, (name, args, problem) in enumerate(_calls_named(calls)):
+        if problem:
+            ctx.fail(f"call {i}: {problem}")
+        if name != "plan_trip":
+            ctx.fail(f"call {i}: {name!r} instead of plan_trip")
+        errors = validate_schema(args, TRIP_TOOL["function"]["parameters"])
+        if errors:
+            ctx.fail(f"call {i}: " + "; ".join(errors[:3]))
+        odd = _trip_semantics(args)
+        if odd:
+            ctx.warn(f"call {i}: valid, but {', '.join(odd)} (the model, not the wire)")
+
+
+@impl("tools.args-nested", "sdk")
+async def args_nested_sdk(ctx: Ctx) -> None:
+    run = await ctx.sdk_run(TRIP_PROMPT, system_prompt=SYSTEM, tools=[TRIP_TOOL], max_tokens=128,
+                            extra_body=_sdk_forced_extra(ctx, TRIP_TOOL))  # fmt: skip
+    if run.error is not None:
+        ctx.fail(f"the SDK raised {run.describe()}")
+    uses = run.of_type("ToolUseBlock")
+    if not uses:
+        ctx.fail(f"no ToolUseBlock ({run.describe()})")
+    for u in uses:
+        if u.name != "plan_trip" or not isinstance(u.input, dict):
+            ctx.fail(f"ToolUseBlock {u.name!r} with input {type(u.input).__name__}")
+        errors = validate_schema(u.input, TRIP_TOOL["function"]["parameters"])
+        if errors:
+            ctx.fail("ToolUseBlock input: " + "; ".join(errors[:3]))
+
+
+@impl("tools.choice-among-several")
+async def choice_among_several(ctx: Ctx) -> None:
+    body = base_body(ctx.model, CHOICE_PROMPT, max_tokens=64, tools=CHOICE_TOOLS,
+                     tool_choice=_auto_or_required(ctx))  # fmt: skip
+    calls = _calls_named(await _nonstream_calls(ctx, body))
+    names = [n for n, _, _ in calls]
+    if set(names) != {"convert_currency"}:
+        ctx.fail(f"called {names} for a currency conversion (convert_currency among 5 tools)")
+    for name, args, problem in calls:
+        if problem:
+            ctx.fail(f"{name}: {problem}")
+        errors = validate_schema(args, CURRENCY_TOOL["function"]["parameters"])
+        if errors:
+            ctx.fail(f"{name}: " + "; ".join(errors[:3]))
+        got = (args.get("amount"), args.get("from_currency"), args.get("to_currency"))
+        if got != (100, "USD", "EUR"):
+            ctx.warn(f"the right tool, with arguments {got}")
+
+
+def _note_problem(where: str, args: Any, problem: str | None) -> str | None:
+    """Why a save_note call did not carry NOTE_TEXT's marker, or None."""
+    if problem:
+        return f"{where}: {problem} (cut at the marker?)"
+    text = str((args or {}).get("text", ""))
+    if "</tool_call>" in text:
+        return None
+    head = NOTE_TEXT.split("</tool_call>", 1)[0]
+    if text.strip() and head.startswith(text.strip()):
+        return f"{where}: the value was cut at the marker: {text!r}"
+    return f"{where}: the marker is gone from the value: {text!r}"
+
+
+@impl("tools.marker-in-arguments")
+async def marker_in_arguments(ctx: Ctx) -> None:
+    problems: list[str] = []
+    paraphrased: list[str] = []
+    for stream in (False, True):
+        where = "streamed" if stream else "non-streamed"
+        body = forced_body(ctx, NOTE_PROMPT, [NOTE_TOOL], stream=stream, max_tokens=64)
+        if stream:
+            s = await ctx.stream(body)
+            found = [(a.name, *_parse_args(a.arguments)) for a in s.tool_list()]
+            content = s.content
+        else:
+            data = await ctx.complete(body)
+            found = _calls_named(_calls_of(data))
+            content = message_text(data)
+        if not found:
+            leaked = find_markup(content)
+            lost = f", the call left as markup in content ({', '.join(leaked)})" if leaked else ""
+            problems.append(f"{where}: no tool call{lost}")
+            continue
+        for _name, args, problem in found:
+            why = _note_problem(where, args, problem)
+            if why and "is gone" in why:
+                paraphrased.append(why)
+            elif why:
+                problems.append(why)
+    if problems:
+        ctx.fail("; ".join(problems))
+    for p in paraphrased:
+        ctx.warn(f"{p} (the model rewrote it)")
+
+
+@impl("tools.marker-in-arguments", "sdk")
+async def marker_in_arguments_sdk(ctx: Ctx) -> None:
+    run = await ctx.sdk_run(NOTE_PROMPT, system_prompt=SYSTEM, tools=[NOTE_TOOL], max_tokens=64,
+                            extra_body=_sdk_forced_extra(ctx, NOTE_TOOL))  # fmt: skip
+    if run.error is not None:
+        ctx.fail(f"the SDK raised {run.describe()}")
+    uses = run.of_type("ToolUseBlock")
+    if not uses:
+        ctx.fail(f"no ToolUseBlock (text {run.text[:80]!r})")
+    for u in uses:
+        why = _note_problem("ToolUseBlock", u.input if isinstance(u.input, dict) else None, None)
+        if why and "is gone" in why:
+            ctx.warn(f"{why} (the model rewrote it)")
+        elif why:
+            ctx.fail(why)
+
+
+@impl("tools.parallel-false")
+async def parallel_false(ctx: Ctx) -> None:
+    body = forced_body(ctx, PARALLEL_PROMPT, max_tokens=128, parallel_tool_calls=False)
+    data = await ctx.complete(body)
+    names = [n for n, _, _ in _calls_named(_calls_of(data))]
+    if not names:
+        ctx.na("no tool call to judge")
+    if len(names) > 1:
+        ctx.fail(f"{len(names)} calls with parallel_tool_calls false: {names}")
+
+
+def _first_chunk(s: StreamSummary, key: str) -> int | None:
+    """Index of the first chunk whose choice-0 delta carries a non-empty ``key``."""
+    for n, chunk in enumerate(s.chunks):
+        for choice in chunk.get("choices") or []:
+            delta = choice.get("delta") if isinstance(choice, dict) else None
+            if isinstance(delta, dict) and delta.get(key):
+                return n
+    return None
+
+
+@impl("tools.reasoning-then-call")
+async def reasoning_then_call(ctx: Ctx) -> None:
+    body = base_body(ctx.model, WEATHER_PROMPT, stream=True, max_tokens=128,
+                     tools=[WEATHER_TOOL], tool_choice="auto")  # fmt: skip
+    s = await ctx.stream(body)
+    ctx.require_finished(s, "stream")
+    calls = s.tool_list()
+    if not s.reasoning_fields:
+        if calls:
+            ctx.na("the model called the tool without reasoning first")
+        ctx.na("the model emitted no reasoning")
+    if not calls:
+        inside = find_markup(s.reasoning) or (
+            ["get_weather"] if "get_weather" in s.reasoning else []
+        )
+        where = f"; the call is inside the reasoning ({', '.join(inside)})" if inside else ""
+        ctx.fail(f"reasoning, then no tool call (finish {s.finish_reason!r}){where}")
+    leaked = find_markup(s.content) + find_markup(s.content, THINK_PATTERNS)
+    if leaked:
+        ctx.fail(f"markup in content: {', '.join(leaked)}")
+    for acc in calls:
+        args, problem = _parse_args(acc.arguments)
+        if problem:
+            ctx.fail(f"index {acc.index}: {problem}")
+        errors = _schema_errors(acc.name, args)
+        if errors:
+            ctx.fail(f"index {acc.index}: " + "; ".join(errors[:3]))
+    first_reason = min(i for k in s.reasoning_fields if (i := _first_chunk(s, k)) is not None)
+    first_call = _first_chunk(s, "tool_calls")
+    if first_call is not None and first_call < first_reason:
+        ctx.warn("the call was streamed before the reasoning")
+    if s.finish_reason != "tool_calls":
+        ctx.warn(f"finish_reason {s.finish_reason!r} after the call")
+
+
+@impl("tools.reasoning-then-call", "sdk")
+async def reasoning_then_call_sdk(ctx: Ctx) -> None:
+    run = await ctx.sdk_run(WEATHER_PROMPT, system_prompt=SYSTEM, tools=[WEATHER_TOOL],
+                            max_tokens=128)  # fmt: skip
+    if run.error is not None:
+        ctx.fail(f"the SDK raised {run.describe()}")
+    if not run.thinking:
+        ctx.na(f"no ThinkingBlock ({run.describe()})")
+    problems = _sdk_tool_problems(run)
+    if problems:
+        ctx.fail("after a ThinkingBlock: " + "; ".join(problems[:3]))
+    if find_markup(run.text, THINK_PATTERNS):
+        ctx.fail("reasoning markup in SDK text")
+
+
+def repeated_verdict(passed: int, k: int) -> tuple[str, str]:
+    """(outcome, message) for ``passed`` good calls out of ``k``: every one passes, all but one
+    warns, fewer fails."""
+    rate = f"{passed}/{k} good calls (pass@{k} {'yes' if passed else 'no'}, "
+    rate += f"pass^{k} {'yes' if passed == k else 'no'})"
+    if passed == k:
+        return "pass", rate
+    return ("warn" if passed == k - 1 else "fail"), rate
+
+
+@impl("tools.repeated-runs")
+async def repeated_runs(ctx: Ctx) -> None:
+    failures: list[str] = []
+    for city in REPEAT_CITIES:
+        prompt = f"What is the weather in {city}? Use the get_weather tool."
+        body = base_body(ctx.model, prompt, max_tokens=64, tools=[WEATHER_TOOL],
+                         tool_choice="auto")  # fmt: skip
+        data = await ctx.complete(body, city)
+        calls = _calls_named(_calls_of(data))
+        why = ""
+        if not calls:
+            why = f"no call (content {message_text(data)[:40]!r})"
+        for name, args, problem in calls:
+            if problem or name != "get_weather":
+                why = problem or f"called {name!r}"
+            elif _schema_errors(name, args):
+                why = "; ".join(_schema_errors(name, args)[:2])
+            elif city.lower() not in str(args.get("city", "")).lower():
+                why = f"city {args.get('city')!r}"
+        if find_markup(message_text(data)):
+            why = why or "markup in content"
+        if why:
+            failures.append(f"{city}: {why}")
+    k = len(REPEAT_CITIES)
+    outcome, rate = repeated_verdict(k - len(failures), k)
+    ctx.facts["tool_call_rate"] = rate
+    detail = f"{rate}; " + "; ".join(failures) if failures else rate
+    if outcome == "fail":
+        ctx.fail(detail)
+    if outcome == "warn":
+        ctx.warn(detail)
+    ctx.note(rate)

@@ -151,6 +151,16 @@ class Ctx:
     def unsupported(self, message: str) -> NoReturn:
         raise Verdict("unsupported", message)
 
+    def not_offered(self, message: str) -> NoReturn:
+        """End the check as ``not-offered``: the server does not serve the API it needs."""
+        raise Verdict("not-offered", message)
+
+    def require_offered(self, resp: RawResponse, what: str) -> None:
+        """End the check as ``not-offered`` when the endpoint answers 404 or 405."""
+        if resp.status in (404, 405):
+            msg = resp.error_message()
+            self.not_offered(f"{what}: HTTP {resp.status}" + (f": {msg[:160]}" if msg else ""))
+
     def warn(self, message: str) -> None:
         self.warnings.append(message)
 
@@ -171,6 +181,20 @@ class Ctx:
     async def get(self, path: str) -> RawResponse:
         self.last_request = {"method": "GET", "path": path}
         return self._seen(await self.wire.request("GET", path))
+
+    async def post_json(self, path: str, body: Mapping[str, Any]) -> RawResponse:
+        """POST a JSON body to ``path`` under the base URL (``messages``, ``responses``...)."""
+        self.last_request = {
+            "method": "POST",
+            "path": path,
+            "body": _short(copy.deepcopy(dict(body))),
+        }
+        return self._seen(await self.wire.request("POST", path, json=dict(body)))
+
+    async def post_stream(self, path: str, body: Mapping[str, Any]) -> RawResponse:
+        """POST a streamed request to ``path``; ``resp.events()`` are its SSE events (an
+        event's name is :attr:`SSEEvent.event`)."""
+        return await self.post_json(path, {**body, "stream": True})
 
     async def post_raw(self, path: str, content: bytes) -> RawResponse:
         self.last_request = {"method": "POST", "path": path, "body": _short(content.decode())}

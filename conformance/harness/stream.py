@@ -38,6 +38,15 @@ class SSEEvent:
     stray: list[str] = field(default_factory=list)  # lines that are no SSE field at all
 
     @property
+    def event(self) -> str | None:
+        """The event's name from its last ``event:`` line (Anthropic and Responses streams)."""
+        for line in reversed(self.fields):
+            name, _, value = line.partition(":")
+            if name == "event":
+                return value[1:] if value.startswith(" ") else value
+        return None
+
+    @property
     def is_done(self) -> bool:
         return self.data is not None and self.data.strip() == "[DONE]"
 
@@ -62,10 +71,15 @@ def parse_sse(body: bytes, chunk_times: list[tuple[float, int]] | None = None) -
         pos += n
         ends.append((pos, t))
 
+    # events are dated in body order, so one cursor over the chunk ends keeps this linear
+    cursor = 0
+
     def time_at(offset: int) -> float:
-        for end, t in ends:
-            if offset < end:
-                return t
+        nonlocal cursor
+        while cursor < len(ends) and offset >= ends[cursor][0]:
+            cursor += 1
+        if cursor < len(ends):
+            return ends[cursor][1]
         return ends[-1][1] if ends else 0.0
 
     events: list[SSEEvent] = []

@@ -82,6 +82,13 @@ LEGEND: tuple[OutcomeInfo, ...] = (
         "not recorded",
         "the recording predates the check (an older suite made it); the note says how to record it",
     ),
+    OutcomeInfo(
+        "not-offered",
+        "🚫",
+        "∅",
+        "not offered",
+        "the server does not serve this endpoint (HTTP 404/405): not a failure",
+    ),
     OutcomeInfo("missing", "·", "·", "no result", "this run has no result for the check"),
     OutcomeInfo("unknown", "❓", "?", "unknown outcome", "an outcome this renderer does not know"),
 )
