@@ -292,3 +292,31 @@ def test_facts_name_tgwuis_pinned_commit_and_a_plain_copy_as_unverified(
     assert server["commit_pinned"] == _lib_value("TGWUI_COMMIT")
     assert server["commit_found"] is None
     assert server["loader"] == loader
+
+
+# ---- pins --------------------------------------------------------------------------------------
+
+
+def _constraints(name: str) -> dict[str, str]:
+    pins: dict[str, str] = {}
+    for line in (SERVERS / "tgwui" / name).read_text(encoding="utf-8").splitlines():
+        if line.startswith("#") or not line.strip():
+            continue
+        dist, sep, version = line.partition("==")
+        assert sep, f"{name}: not an exact pin: {line!r}"
+        pins[dist.lower().replace("_", "-")] = version
+    return pins
+
+
+def test_tgwui_constraints_agree_with_the_pins_in_lib() -> None:
+    tgw = _constraints("constraints-tgwui.txt")
+    tf = _constraints("constraints-tgwui-transformers.txt")
+    for pins in (tgw, tf):
+        assert pins["pillow"] == _lib_value("TGWUI_PILLOW_VERSION")
+        assert pins["fastapi"] == "0.112.4"  # TGW's own pin
+    assert tf["torch"] == _lib_value("TORCH_CPU_VERSION")
+    for spec in _lib_value("TGWUI_TF_PACKAGES").split():
+        dist, _, version = spec.partition("==")
+        assert tf[dist] == version, spec
+    # the shim stands in for TGW's own package: a real one must never be installed beside it
+    assert "llama-cpp-binaries" not in tgw

@@ -163,17 +163,18 @@ install_transformers() {
 # text-generation-webui with --nowebui: its portable CPU requirements minus the lines that are URLs (a patched
 # Gradio, only imported by the UI, and llama_cpp_binaries, replaced by our shim), plus Pillow.
 install_tgwui() {
-  local src=$1 py req spec t0 sp
+  local src=$1 py req cons spec t0 sp
   py=$(tgwui_python)
   req="$src/requirements/portable/requirements_cpu_only.txt"
   [[ -f $req ]] || die "$req is missing: is TGWUI_SRC a text-generation-webui checkout at $TGWUI_COMMIT?"
-  spec="tgwui@$TGWUI_COMMIT $(sha256sum "$req" | cut -c1-16) Pillow==$TGWUI_PILLOW_VERSION $("$py" -V 2>&1) $(sha256sum "$SERVERS_DIR/tgwui/llama_cpp_binaries.py" | cut -c1-16)"
+  cons="$SERVERS_DIR/tgwui/constraints-tgwui.txt"
+  spec="tgwui@$TGWUI_COMMIT $(sha256sum "$req" "$cons" "$SERVERS_DIR/tgwui/llama_cpp_binaries.py" | cut -c1-16 | paste -sd' ') Pillow==$TGWUI_PILLOW_VERSION $("$py" -V 2>&1)"
   if stamp_ok "$VENV_TGWUI" "$spec"; then return 0; fi
   t0=$(now)
   make_venv "$VENV_TGWUI" "$py"
   grep -v -E '^[[:space:]]*(#|$|https?://)' "$req" >"$VENV_TGWUI/requirements-registry.txt"
   log "installing text-generation-webui's requirements with $("$py" -V 2>&1) (about 1-2 min, ~350 MB)"
-  pip_logged "$VENV_TGWUI" tgwui -r "$VENV_TGWUI/requirements-registry.txt" "Pillow==$TGWUI_PILLOW_VERSION"
+  pip_logged "$VENV_TGWUI" tgwui -c "$cons" -r "$VENV_TGWUI/requirements-registry.txt" "Pillow==$TGWUI_PILLOW_VERSION"
   sp=$(site_packages "$VENV_TGWUI")
   cp "$SERVERS_DIR/tgwui/llama_cpp_binaries.py" "$sp/llama_cpp_binaries.py"
   "$VENV_TGWUI/bin/python" -c 'import fastapi, sse_starlette, uvicorn, PIL, llama_cpp_binaries; print("fastapi", fastapi.__version__, "shim", llama_cpp_binaries.__version__)' >&2
@@ -183,10 +184,11 @@ install_tgwui() {
 
 # The Transformers loader needs torch: the machine's local CPU wheel, which is built for Python 3.11.
 install_tgwui_transformers() {
-  local src=$1 req spec t0
+  local src=$1 req cons spec t0
   req="$src/requirements/portable/requirements_cpu_only.txt"
   [[ -f $req ]] || die "$req is missing: is TGWUI_SRC a text-generation-webui checkout at $TGWUI_COMMIT?"
-  spec="tgwui@$TGWUI_COMMIT $(sha256sum "$req" | cut -c1-16) Pillow==$TGWUI_PILLOW_VERSION torch==$TORCH_CPU_VERSION $TGWUI_TF_PACKAGES $("$HOST_PYTHON" -V 2>&1)"
+  cons="$SERVERS_DIR/tgwui/constraints-tgwui-transformers.txt"
+  spec="tgwui@$TGWUI_COMMIT $(sha256sum "$req" "$cons" | cut -c1-16 | paste -sd' ') Pillow==$TGWUI_PILLOW_VERSION torch==$TORCH_CPU_VERSION $TGWUI_TF_PACKAGES $("$HOST_PYTHON" -V 2>&1)"
   if stamp_ok "$VENV_TGWUI_TF" "$spec"; then return 0; fi
   t0=$(now)
   make_venv "$VENV_TGWUI_TF"
@@ -194,7 +196,7 @@ install_tgwui_transformers() {
   grep -v -E '^[[:space:]]*(#|$|https?://)' "$req" >"$VENV_TGWUI_TF/requirements-registry.txt"
   log "installing text-generation-webui's requirements, transformers and torch $TORCH_CPU_VERSION (about 2-6 min, 1.4 GB)"
   # shellcheck disable=SC2086  # TGWUI_TF_PACKAGES is a list of specs
-  pip_logged "$VENV_TGWUI_TF" tgwui-transformers -r "$VENV_TGWUI_TF/requirements-registry.txt" \
+  pip_logged "$VENV_TGWUI_TF" tgwui-transformers -c "$cons" -r "$VENV_TGWUI_TF/requirements-registry.txt" \
     "Pillow==$TGWUI_PILLOW_VERSION" "torch==$TORCH_CPU_VERSION" $TGWUI_TF_PACKAGES
   "$VENV_TGWUI_TF/bin/python" -c 'import fastapi, PIL, transformers, torch; print("transformers", transformers.__version__, "torch", torch.__version__)' >&2
   write_stamp "$VENV_TGWUI_TF" "$spec"
