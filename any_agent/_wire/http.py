@@ -47,18 +47,13 @@ from .credentials import (
     url_secrets,
 )
 from .deadlines import Watchdog
-from .error_body import parse_error_body
+from .error_body import CONTEXT_EXCEEDED, parse_error_body
 
 __all__ = ["ERROR_BODY_BYTES", "MODELS_BODY_BYTES", "Transport"]
 
 _MODEL_MISSING = re.compile(
     r"model.*(not found|does not exist|not exist|unknown|invalid model)|invalid model name|"
     r"no models? loaded|model_not_found|server is pinned to",  # the last: transformers serve
-    re.IGNORECASE,
-)
-_CONTEXT = re.compile(
-    r"context length|context size|context window|too long|exceed|maximum context|"
-    r"max_new_tokens",
     re.IGNORECASE,
 )
 _DRAIN_SECONDS = 0.25
@@ -345,7 +340,7 @@ class Transport:
         if (
             status in (400, 404, 422)
             and (status == 404 or _MODEL_MISSING.search(message) or code_s == "model_not_found")
-            and not _CONTEXT.search(message)
+            and not CONTEXT_EXCEEDED.search(message)
         ):
             model = str(body.get("model", ""))
             return ModelNotFoundError(
@@ -357,7 +352,7 @@ class Transport:
                 error_type=etype,
                 code=code_s,
             )
-        if status in (400, 413, 422) and _CONTEXT.search(message):
+        if status in (400, 413, 422) and CONTEXT_EXCEEDED.search(message):
             return ContextLengthExceededError(
                 message, status=status, body=snippet, error_type=etype, code=code_s
             )

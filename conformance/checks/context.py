@@ -141,11 +141,12 @@ async def overflow_stream_sdk(ctx: Ctx) -> None:
     err = run.error
     if isinstance(err, ContextLengthExceededError):
         status = getattr(err, "status", 0) or 0
-        ctx.note(
-            f"ContextLengthExceededError from the server's HTTP {status}"
-            if status
-            else "ContextLengthExceededError before sending (the SDK's guard)"
-        )
+        if status:
+            ctx.note(f"ContextLengthExceededError from the server's HTTP {status}")
+        elif getattr(err, "body", ""):  # the SDK's own refusals carry no server body
+            ctx.note("ContextLengthExceededError from the server's in-stream error event")
+        else:
+            ctx.note("ContextLengthExceededError before sending (the SDK's guard)")
         return
     if err is not None:
         ctx.fail(f"{type(err).__name__}, not ContextLengthExceededError: {err}")
