@@ -179,20 +179,25 @@ def test_the_sdk_sends_reasoning_back_and_learns_a_refusal(tmp_path: Path) -> No
 
 
 def test_a_recording_of_the_new_checks_replays_with_the_same_outcomes(tmp_path: Path) -> None:
-    # wire layer: the SDK layer with llama.cpp's profile asks the fake's /tokenize (404) while
-    # recording and not in replay, for every SDK check (tools.call-shape's too), so it is left
-    # out here; a failing check and a refused request are part of what must replay
+    # both layers: the SDK layer under llama.cpp's profile asks /tokenize near the window (the
+    # fake's is 512), and that request must be matched in replay as it was recorded (it went
+    # without a Content-Type, so the cassette compared its body byte for byte and missed it);
+    # a failing check and a refused request are part of what must replay
+    checks = (*NEW, "tools.call-shape")
     with FakeServer(["reasoning-tool-turn-422", "budget-ignored"], models=(MODEL,)) as srv:
         proc = run(
             tmp_path, "--base-url", srv.base_url, "--model", MODEL, "--provider", PROVIDER,
-            "--checks", ",".join(NEW), "--layers", "wire", "--conformance-mode", "record",
-            "--flaky-tries", "1",
+            "--checks", ",".join(checks), "--conformance-mode", "record", "--flaky-tries", "1",
         )  # fmt: skip
     assert proc.returncode in (0, 1), proc.stdout[-3000:]
     recorded = {k: r["outcome"] for k, r in results(tmp_path, RESULTS).items()}
-    assert len(recorded) == len(NEW)
+    assert len(recorded) == sum(len(get(c).layers) for c in checks)
     assert recorded["reasoning.budget[wire]"] == "fail"
     assert recorded["reasoning.interleaved-accepted[wire]"] == "fail"
+    assert recorded["tools.call-shape[sdk]"] == "pass"
+    column = tmp_path / "cassettes" / PROVIDER / MODEL
+    asked = [p.name for p in column.glob("*.sdk.yaml") if "/tokenize" in p.read_text()]
+    assert "tools.call-shape.sdk.yaml" in asked, asked
     (tmp_path / "reports").rename(tmp_path / "reports-record")
     proc = run(tmp_path, "--conformance-mode", "replay")  # the server is gone
     assert proc.returncode in (0, 1), proc.stdout[-3000:]

@@ -267,11 +267,18 @@ class Transport:
         raises (but for cancellation): what a server says about itself is a hint."""
         where = f"{method} {redact_url(url)}"
 
+        headers = {"Authorization": f"Bearer {self.options.api_key}"}
+        if body is not None:
+            # declared, as the openai client declares its own: a body of unknown type is
+            # bytes to whatever reads it (a server's framework, a proxy, a replayed cassette,
+            # which then compares it byte for byte and misses the request)
+            headers["Content-Type"] = "application/json"
+
         async def fetch() -> tuple[bytes | None, str | None]:
             async with self._http.stream(
                 method,
                 url,
-                headers={"Authorization": f"Bearer {self.options.api_key}"},
+                headers=headers,
                 content=None if body is None else orjson.dumps(body),
             ) as response:
                 if response.status_code != 200:
