@@ -5,7 +5,6 @@ go through the scripted server on 127.0.0.1."""
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import pytest
@@ -109,30 +108,6 @@ def test_an_unclosed_string_is_held_within_max_held_and_given_back() -> None:
     assert out
     assert all(k == "text" for k, _ in out)
     assert "".join(v for _, v in out) == opening + 100 * "</tool_call> "
-
-
-def _cpu_seconds(size: int) -> float:
-    """CPU time to stream a call whose string argument holds ``size`` characters of quotes,
-    escapes and closers, in 7-character pieces (best of three)."""
-    unit = r"a \" </tool_call> \\ "
-    body = '<tool_call>{"name":"save_note","arguments":{"text":"' + unit * (size // len(unit))
-    parts = [body[i : i + 7] for i in range(0, len(body), 7)] + ['"}}</tool_call>']
-    best = float("inf")
-    for _ in range(3):
-        scanner = TextScanner(NOTE, max_held=10 * size)
-        started = time.process_time()
-        for part in parts:
-            scanner.feed(part)
-        out = scanner.close()
-        best = min(best, time.process_time() - started)
-        assert [k for k, _ in out] == ["call"]
-    return best
-
-
-def test_the_scan_is_linear_in_the_text() -> None:
-    """Eight times the text costs about eight times the work (a rescan per piece: ~64)."""
-    small, large = _cpu_seconds(40_000), _cpu_seconds(320_000)
-    assert large < 24 * max(small, 1e-3), (small, large)
 
 
 # ============================================================ through the agent loop
