@@ -33,9 +33,10 @@ from .distributed import (
     worker_share,
 )
 from .harness.runner import Column, run_item
+from .harness.share import DEFAULT_SHARE_MAX_MB
 from .plan import planned_items
 from .results import CheckResult, Layer, write_results
-from .settings import Settings, UsageError
+from .settings import MAX_SHARE_MB, Settings, UsageError
 
 __all__ = ["ConformanceItem"]
 
@@ -127,6 +128,26 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=None,
         help="live: how many times a failing judgement is tried in all (3, at most 10); one "
         "that passes on a retry is reported flaky, with the counts",
+    )
+    g.addoption(
+        "--share-requests",
+        dest="share_requests",
+        action="store_true",
+        default=None,
+        help="live: checks that send the same request judge one response (the default)",
+    )
+    g.addoption(
+        "--no-share-requests",
+        dest="share_requests",
+        action="store_false",
+        help="live: every check sends its own requests",
+    )
+    g.addoption(
+        "--share-max-mb",
+        type=int,
+        default=None,
+        help=f"live: responses kept for sharing, per column, at most this many MB "
+        f"({DEFAULT_SHARE_MAX_MB}; 1 to {MAX_SHARE_MB})",
     )
     g.addoption(
         "--accept-baseline",
@@ -236,6 +257,25 @@ def area_summary(results: list[CheckResult]) -> list[str]:
     for area, rs in by_area.items():
         counts = summarize(rs)
         lines.append(f"{area}: " + ", ".join(f"{n} {k}" for k, n in counts.items() if n))
+    return lines
+
+
+def cost_lines(column: Column) -> list[str]:
+    """What the column's run cost, and whether the sharing bound was reached."""
+    st = column.stats
+    shared = f" ({st.shared} more answered by a shared response)" if st.shared else ""
+    lines = [
+        f"run: {_duration(st.wall_s)}, {st.requests} requests{shared}, "
+        f"{st.prompt_tokens} prompt + {st.completion_tokens} generated tokens "
+        f"(usage reported by {st.with_usage} of them)"
+    ]
+    memo = column.memo
+    if memo is not None and memo.not_kept:
+        lines.append(
+            f"request sharing: {memo.not_kept} response(s) not kept for sharing (the bound, "
+            f"--share-max-mb {column.target.share_max_bytes // (1024 * 1024)}, was reached); "
+            "those checks asked the server themselves"
+        )
     return lines
 
 
@@ -422,6 +462,9 @@ class ConformanceSession:
                 continue
             if self.settings.mode != "replay":
                 for line in area_summary(column.results):
+                    terminalreporter.write_line(f"  {line}")
+            if self.settings.mode != "replay":
+                for line in cost_lines(column):
                     terminalreporter.write_line(f"  {line}")
             counts = summarize(column.results)
             text = ", ".join(f"{n} {k}" for k, n in counts.items() if n)

@@ -19,6 +19,7 @@ from any_agent._wire.credentials import normalize_url
 from .catalogue.checks import Check, select
 from .catalogue.profiles import PROFILES, get_profile
 from .harness.recording import is_loopback, public_url
+from .harness.share import DEFAULT_SHARE_MAX_MB
 from .results import Layer, Mode
 from .targets import TargetsError, TargetSpec, load_targets, parse_url
 
@@ -31,6 +32,8 @@ class UsageError(Exception):
 
 #: Bound on ``--flaky-tries``: a failing judgement is never tried more often than this.
 MAX_FLAKY_TRIES = 10
+#: Bound on ``--share-max-mb``.
+MAX_SHARE_MB = 1024
 
 
 @dataclass(slots=True)
@@ -56,6 +59,17 @@ class Settings:
     flaky_tries: int = 3
     #: Live and record modes: the servers to certify (``--targets FILE`` or the command line).
     targets: list[TargetSpec] = field(default_factory=list)
+    #: Live mode: checks that send the same request judge one response (harness/share.py).
+    share_requests: bool = True
+    #: Live mode: the bound, in MB, on one column's shared responses.
+    share_max_mb: int = DEFAULT_SHARE_MAX_MB
+
+    @property
+    def share_max_bytes(self) -> int:
+        """What a live column may keep for sharing; 0 (every request sent) otherwise."""
+        if self.mode != "live" or not self.share_requests:
+            return 0
+        return self.share_max_mb * 1024 * 1024
 
     @classmethod
     def from_config(cls, config: pytest.Config) -> Settings:
@@ -102,6 +116,9 @@ class Settings:
         flaky_tries = opt("flaky_tries")
         if flaky_tries is not None and not 1 <= flaky_tries <= MAX_FLAKY_TRIES:
             raise UsageError(f"--flaky-tries takes 1 to {MAX_FLAKY_TRIES}, got {flaky_tries}")
+        share_max_mb = opt("share_max_mb")
+        if share_max_mb is not None and not 1 <= share_max_mb <= MAX_SHARE_MB:
+            raise UsageError(f"--share-max-mb takes 1 to {MAX_SHARE_MB}, got {share_max_mb}")
         checks = select(opt("checks"))
         if not checks:
             raise UsageError(f"no check matches --checks {','.join(opt('checks'))}")
@@ -169,6 +186,8 @@ class Settings:
             accept_baseline=bool(opt("accept_baseline")),
             flaky_tries=3 if flaky_tries is None else flaky_tries,
             targets=targets,
+            share_requests=opt("share_requests") is not False,
+            share_max_mb=DEFAULT_SHARE_MAX_MB if share_max_mb is None else share_max_mb,
         )
 
 

@@ -15,13 +15,16 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx2
 import orjson
 
 from .. import SUITE_VERSION
 from .stream import SSEEvent, parse_sse
+
+if TYPE_CHECKING:
+    from .share import RunStats
 
 __all__ = ["RawResponse", "WireClient", "error_message_of"]
 
@@ -107,8 +110,11 @@ class WireClient:
         api_key: str | None = None,
         connect_timeout: float = 10.0,
         request_timeout: float = 120.0,
+        stats: RunStats | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
+        #: Counts every request sent and the tokens its usage reports (None: not counted).
+        self.stats = stats
         self._headers = {"user-agent": USER_AGENT, "accept-encoding": "identity"}
         if api_key:
             self._headers["authorization"] = f"Bearer {api_key}"
@@ -199,4 +205,8 @@ class WireClient:
             resp.error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
         resp.body = b"".join(parts)  # also what arrived before a failure
         resp.t_total = time.perf_counter() - t0
+        if self.stats is not None:
+            from .share import usage_of
+
+            self.stats.add_request(*usage_of(resp))
         return resp
