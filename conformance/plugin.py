@@ -36,7 +36,7 @@ from .harness.runner import Column, run_item
 from .harness.share import DEFAULT_SHARE_MAX_MB
 from .plan import planned_items
 from .results import CheckResult, Layer, write_results
-from .settings import MAX_SHARE_MB, Settings, UsageError
+from .settings import DEFAULT_FLAKY_TRIES, MAX_FLAKY_TRIES, MAX_SHARE_MB, Settings, UsageError
 
 __all__ = ["ConformanceItem"]
 
@@ -126,7 +126,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--flaky-tries",
         type=int,
         default=None,
-        help="live: how many times a failing judgement is tried in all (3, at most 10); one "
+        help=f"live: how many times a failing judgement is tried in all ({DEFAULT_FLAKY_TRIES}, "
+        f"at most {MAX_FLAKY_TRIES}); one "
         "that passes on a retry is reported flaky, with the counts",
     )
     g.addoption(

@@ -32,6 +32,9 @@ class UsageError(Exception):
 
 #: Bound on ``--flaky-tries``: a failing judgement is never tried more often than this.
 MAX_FLAKY_TRIES = 10
+#: Tries of a failing judgement by default: one retry tells chance from a steady failure at
+#: the cost of one more request; a third try mostly doubled the time spent on real failures.
+DEFAULT_FLAKY_TRIES = 2
 #: Bound on ``--share-max-mb``.
 MAX_SHARE_MB = 1024
 
@@ -56,7 +59,7 @@ class Settings:
     server_facts: dict[str, Any] | None = None
     accept_baseline: bool = False
     #: Live mode: tries of a failing judgement in all (1 = no repeat); see ``flaky``.
-    flaky_tries: int = 3
+    flaky_tries: int = DEFAULT_FLAKY_TRIES
     #: Live and record modes: the servers to certify (``--targets FILE`` or the command line).
     targets: list[TargetSpec] = field(default_factory=list)
     #: Live mode: checks that send the same request judge one response (harness/share.py).
@@ -184,7 +187,7 @@ class Settings:
             allow_insecure=allow_insecure,
             server_facts=_server_facts(opt("server_facts")),
             accept_baseline=bool(opt("accept_baseline")),
-            flaky_tries=3 if flaky_tries is None else flaky_tries,
+            flaky_tries=DEFAULT_FLAKY_TRIES if flaky_tries is None else flaky_tries,
             targets=targets,
             share_requests=opt("share_requests") is not False,
             share_max_mb=DEFAULT_SHARE_MAX_MB if share_max_mb is None else share_max_mb,

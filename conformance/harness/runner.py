@@ -11,8 +11,8 @@ This is the only place that decides outcomes from what a check did:
 * a failure the provider profile lists → ``xfail`` (reason + link); a listed failure that
   does not reproduce → ``warn``, so the profile gets cleaned up;
 * live mode: a failure that is not a listed deterministic one is tried again, up to
-  ``Target.flaky_tries`` tries in all; when a retry holds, the outcome is ``flaky`` with the
-  counts (and the profile's reason and link when it lists the check as flaky).
+  ``Target.flaky_tries`` tries in all (2 by default); when a retry holds, the outcome is
+  ``flaky`` with the counts (and the profile's reason and link when it lists it as flaky).
 """
 
 from __future__ import annotations
