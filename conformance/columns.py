@@ -163,6 +163,7 @@ def _target_columns(
             continue
         seen.add(target.column)
         target.model_meta = facts.meta_for(model)
+        target.concurrency = s.concurrency_for(facts.total_slots)
         manifest = Manifest(provider=provider, model=model, base_url=public_url(base_url))
         manifest.configuration = spec.configuration or profile.configuration
         baseline: dict[str, str] = {}

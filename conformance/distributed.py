@@ -91,6 +91,7 @@ def handoff(columns: Sequence[Column]) -> list[dict[str, Any]]:
             "baseline": dict(c.baseline),
             "server_name": c.server_name,
             "server_version": c.server_version,
+            "concurrency": c.target.concurrency,
         }
         for c in columns
     ]
@@ -117,6 +118,7 @@ def columns_from_handoff(s: Settings, data: list[dict[str, Any]]) -> list[Column
             flaky_tries=s.flaky_tries if s.mode == "live" else 1,
             share_max_bytes=s.share_max_bytes,
         )
+        target.concurrency = int(entry.get("concurrency") or 1) if s.mode == "live" else 1
         manifest = Manifest.from_dict(entry["manifest"])
         if s.mode == "replay":  # a 0.1 recording is asked what 0.1 asked, on a worker too
             target.suite_version = manifest.suite_version

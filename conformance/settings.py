@@ -37,6 +37,8 @@ MAX_FLAKY_TRIES = 10
 DEFAULT_FLAKY_TRIES = 2
 #: Bound on ``--share-max-mb``.
 MAX_SHARE_MB = 1024
+#: Bound on ``--concurrency`` (and on the slots a server may claim).
+MAX_CONCURRENCY = 16
 
 
 @dataclass(slots=True)
@@ -66,6 +68,17 @@ class Settings:
     share_requests: bool = True
     #: Live mode: the bound, in MB, on one column's shared responses.
     share_max_mb: int = DEFAULT_SHARE_MAX_MB
+    #: Live mode: checks of one column run at once, at most this many (None: as many as the
+    #: server has slots, 1 where it does not say); 1 in record and replay modes.
+    concurrency: int | None = None
+
+    def concurrency_for(self, total_slots: int | None) -> int:
+        """How many of a column's checks run at once against a server with these slots."""
+        if self.mode != "live":
+            return 1
+        if self.concurrency is not None:
+            return self.concurrency
+        return min(total_slots or 1, MAX_CONCURRENCY)
 
     @property
     def share_max_bytes(self) -> int:
@@ -122,6 +135,15 @@ class Settings:
         share_max_mb = opt("share_max_mb")
         if share_max_mb is not None and not 1 <= share_max_mb <= MAX_SHARE_MB:
             raise UsageError(f"--share-max-mb takes 1 to {MAX_SHARE_MB}, got {share_max_mb}")
+        concurrency = opt("concurrency")
+        if concurrency is not None and not 1 <= concurrency <= MAX_CONCURRENCY:
+            raise UsageError(f"--concurrency takes 1 to {MAX_CONCURRENCY}, got {concurrency}")
+        if concurrency is not None and concurrency > 1 and mode != "live":
+            raise UsageError(
+                f"--concurrency {concurrency}: {mode} mode runs one check at a time (vcrpy "
+                "records and replays process-wide, so concurrent checks would share cassettes); "
+                "use it in live mode, or pytest -n to replay faster"
+            )
         checks = select(opt("checks"))
         if not checks:
             raise UsageError(f"no check matches --checks {','.join(opt('checks'))}")
@@ -191,6 +213,7 @@ class Settings:
             targets=targets,
             share_requests=opt("share_requests") is not False,
             share_max_mb=DEFAULT_SHARE_MAX_MB if share_max_mb is None else share_max_mb,
+            concurrency=concurrency,
         )
 
 

@@ -62,3 +62,71 @@ def test_a_0_1_recording_of_reasoning_separated_replays_with_its_own_request(
     for key in ("reasoning.separated[wire]", "reasoning.separated[sdk]"):
         assert res[key]["outcome"] == manifest["expected"][key], (key, res[key]["message"])
         assert res[key]["outcome"] != "error", proc.stdout[-2000:]
+
+
+def _stats(cwd: Path) -> dict[str, Any]:
+    data = json.loads((cwd / "reports" / "results" / "generic__ref-model.json").read_text())
+    stats: dict[str, Any] = data["run"]["stats"]
+    return stats
+
+
+def _overlaps(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    return bool(a["t0"] < b["t1"] and b["t0"] < a["t1"])
+
+
+def test_concurrency_runs_checks_at_once_and_timing_checks_alone(tmp_path: Path) -> None:
+    """``--concurrency 4``: the tool checks overlap at the server, the outcomes are the serial
+    run's, and the timing check's request (the only one counting to 20) overlaps nothing."""
+    args = ("--layers", "wire", "--checks", "tools.*", "--checks", "timeout.time-to-headers",
+            "--no-share-requests")  # fmt: skip
+    outcomes = []
+    for n in ("1", "4"):
+        cwd = tmp_path / n
+        cwd.mkdir()
+        with FakeServer(delay=0.01) as server:
+            proc = _pytest(cwd, "--base-url", server.base_url, "--concurrency", n, *args)
+            chats = [r for r in server.requests if r["path"] == "/v1/chat/completions"]
+            peak = server.max_in_flight
+        assert proc.returncode == 0, proc.stdout[-3000:]
+        outcomes.append(
+            {k: r["outcome"] for k, r in _outcomes(cwd, "generic__ref-model.json").items()}
+        )
+        assert _stats(cwd)["concurrency"] == int(n)
+        timing = [r for r in chats if b"20" in r["body"] and b"Count" in r["body"]]
+        assert len(timing) == 1, [r["body"][:80] for r in chats]
+        others = [r for r in chats if r is not timing[0]]
+        assert not any(_overlaps(timing[0], r) for r in others), n
+        if n == "1":
+            assert peak == 1
+        else:
+            assert peak >= 2  # the pool really ran checks at once
+    assert outcomes[0] == outcomes[1]
+    assert len(outcomes[0]) >= 15
+
+
+def test_concurrency_defaults_to_the_servers_slots(tmp_path: Path) -> None:
+    for slots, expected in ((3, 3), (None, 1)):
+        cwd = tmp_path / str(slots)
+        cwd.mkdir()
+        with FakeServer(total_slots=slots) as server:
+            proc = _pytest(cwd, "--base-url", server.base_url, "--layers", "wire",
+                           "--checks", "stream.role-once")  # fmt: skip
+        assert proc.returncode == 0, proc.stdout[-3000:]
+        assert _stats(cwd)["concurrency"] == expected
+
+
+def test_concurrency_is_refused_outside_live_mode_and_bounded(tmp_path: Path) -> None:
+    url = "http://127.0.0.1:9/v1"
+    for args, needle in (
+        (("--base-url", url, "--conformance-mode", "record", "--concurrency", "2"),
+         "--concurrency 2: record mode runs one check at a time"),
+        (("--conformance-mode", "replay", "--concurrency", "2"),
+         "--concurrency 2: replay mode runs one check at a time"),
+        (("--base-url", url, "--concurrency", "0"), "--concurrency takes 1 to 16"),
+        (("--base-url", url, "--concurrency", "17"), "--concurrency takes 1 to 16"),
+    ):  # fmt: skip
+        proc = _pytest(tmp_path, *args)
+        assert proc.returncode == 2, (args, proc.stdout[-2000:])
+        lines = [ln for ln in proc.stderr.splitlines() if "conformance:" in ln]
+        assert len(lines) == 1, proc.stderr
+        assert needle in lines[0]

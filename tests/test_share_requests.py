@@ -48,18 +48,23 @@ def _chats(server: FakeServer) -> int:
 
 def test_sharing_sends_fewer_requests_with_the_same_outcomes(tmp_path: Path) -> None:
     counts, outcomes, stats = [], [], []
-    for flag in ("--share-requests", "--no-share-requests"):
-        cwd = tmp_path / flag.strip("-")
+    # the third run shares under --concurrency: a question asked while another check is
+    # asking it waits for that answer
+    for i, flags in enumerate(
+        (["--share-requests"], ["--no-share-requests"], ["--concurrency", "4"])
+    ):
+        cwd = tmp_path / str(i)
         cwd.mkdir()
         with FakeServer() as server:
-            proc = _run(cwd, server.base_url, flag)
+            proc = _run(cwd, server.base_url, *flags)
             counts.append(_chats(server))
         assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
         data = _results(cwd)
         outcomes.append(_outcomes(data))
         stats.append(data["run"]["stats"])
-    shared, unshared = counts
-    assert outcomes[0] == outcomes[1]
+    shared, unshared, concurrent = counts
+    assert outcomes[0] == outcomes[1] == outcomes[2]
+    assert concurrent == shared, counts
     assert len(outcomes[0]) >= 60
     # the seven "count to five" streams, the forced tool calls, ... are asked once
     assert shared <= unshared - 10, (shared, unshared)

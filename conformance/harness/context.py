@@ -9,8 +9,10 @@ A check is ``async def check(ctx) -> None``. It ends in one of these ways:
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import json
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, NoReturn
@@ -61,6 +63,8 @@ class Target:
     #: Live mode: the byte bound of the column's shared responses; 0 sends every request
     #: (record and replay modes, ``--no-share-requests``).
     share_max_bytes: int = 0
+    #: Live mode: how many of the column's replayable checks run at once (harness/pool.py).
+    concurrency: int = 1
 
     @property
     def column(self) -> str:
@@ -187,21 +191,31 @@ class Ctx:
     ) -> RawResponse:
         """One request, answered from the column's memo when another check asked it already."""
         key = b""
-        if self.memo is not None and abort_after_events is None:
+        memo = self.memo
+        if memo is not None and abort_after_events is None:
             key = request_key(method, path, json, content)
             if key in self._asked:
                 key = b""  # the check asks again on purpose: the server answers
             elif key:
                 self._asked.add(key)
-                hit = self.memo.get(key)
-                if hit is not None:
+                got = memo.claim(key)
+                if isinstance(got, threading.Event):  # another check is asking it now
+                    await asyncio.to_thread(got.wait, self.target.request_timeout)
+                    got, key = memo.get(key), b""
+                if isinstance(got, RawResponse):
                     self.shared += 1
-                    return hit
-        resp = await self.wire.request(
-            method, path, json=json, content=content, abort_after_events=abort_after_events
-        )
-        if key and self.memo is not None:
-            self.memo.put(key, resp)
+                    return got
+        resp: RawResponse | None = None
+        try:
+            resp = await self.wire.request(
+                method, path, json=json, content=content, abort_after_events=abort_after_events
+            )
+        finally:
+            if key and memo is not None:
+                if resp is None:
+                    memo.release(key)
+                else:
+                    memo.put(key, resp)
         return resp
 
     async def chat(

@@ -15,16 +15,14 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import httpx2
 import orjson
 
 from .. import SUITE_VERSION
+from .share import RunStats, usage_of
 from .stream import SSEEvent, parse_sse
-
-if TYPE_CHECKING:
-    from .share import RunStats
 
 __all__ = ["RawResponse", "WireClient", "error_message_of"]
 
@@ -206,7 +204,5 @@ class WireClient:
         resp.body = b"".join(parts)  # also what arrived before a failure
         resp.t_total = time.perf_counter() - t0
         if self.stats is not None:
-            from .share import usage_of
-
             self.stats.add_request(*usage_of(resp))
         return resp

@@ -108,10 +108,12 @@ def _message(ctx: Ctx | None, base: str) -> str:
 def run_item(check: Check, layer: Layer, column: Column) -> CheckResult:
     if column.started is None:
         column.started = time.perf_counter()
+    column.stats.concurrency = column.target.concurrency
     try:
         return _judged(check, layer, column)
     finally:
-        column.stats.wall_s = time.perf_counter() - column.started
+        # with --concurrency the checks end in any order: the run lasts until the last one
+        column.stats.wall_s = max(column.stats.wall_s, time.perf_counter() - column.started)
 
 
 def _judged(check: Check, layer: Layer, column: Column) -> CheckResult:

@@ -20,11 +20,12 @@ import copy
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from .http import RawResponse
+if TYPE_CHECKING:  # http.py counts through RunStats: share.py must not import it back
+    from .http import RawResponse
 
 __all__ = ["MAX_SHARED_ENTRIES", "ResponseMemo", "RunStats", "request_key", "usage_of"]
 
@@ -68,6 +69,9 @@ class ResponseMemo:
         self.max_bytes = max_bytes
         self.max_entries = max_entries
         self._entries: OrderedDict[bytes, tuple[RawResponse, int]] = OrderedDict()
+        #: Requests being asked right now (``--concurrency``): a second check waits for the
+        #: first one's answer instead of asking the same question at the same time.
+        self._asking: dict[bytes, threading.Event] = {}
         self._lock = threading.Lock()
         self.bytes_held = 0
         #: Requests answered from memory, responses kept, and responses not kept (too large
@@ -87,9 +91,36 @@ class ResponseMemo:
             self.hits += 1
             return _copy(entry[0])
 
+    def claim(self, key: bytes) -> RawResponse | threading.Event | None:
+        """The kept response (a copy); or the event to wait on while another check asks the
+        same question; or None: the caller asks, then calls :meth:`put` or :meth:`release`."""
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is not None:
+                self.hits += 1
+                return _copy(entry[0])
+            asking = self._asking.get(key)
+            if asking is not None:
+                return asking
+            self._asking[key] = threading.Event()
+            return None
+
+    def release(self, key: bytes) -> None:
+        """The claimed question is answered (or failed): whoever waits on it may go on."""
+        with self._lock:
+            asking = self._asking.pop(key, None)
+        if asking is not None:
+            asking.set()
+
     def put(self, key: bytes, resp: RawResponse) -> None:
         """Keep a complete response (a transport error or a stream the client cut is not an
-        answer another check may judge)."""
+        answer another check may judge), and release the claim on it."""
+        try:
+            self._keep(key, resp)
+        finally:
+            self.release(key)
+
+    def _keep(self, key: bytes, resp: RawResponse) -> None:
         if not key or resp.status == 0 or resp.error or resp.aborted:
             return
         size = _size(key, resp)
@@ -150,6 +181,8 @@ class RunStats:
     with_usage: int = 0
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    #: Checks of the column that ran at once at most (``--concurrency``).
+    concurrency: int = 1
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     def add_request(self, prompt: int | None, completion: int | None, requests: int = 1) -> None:
@@ -172,6 +205,7 @@ class RunStats:
             "requests_with_usage": self.with_usage,
             "prompt_tokens": self.prompt_tokens,
             "completion_tokens": self.completion_tokens,
+            "concurrency": self.concurrency,
         }
 
     def merge(self, data: dict[str, Any]) -> None:
@@ -183,3 +217,4 @@ class RunStats:
             self.with_usage += int(data.get("requests_with_usage") or 0)
             self.prompt_tokens += int(data.get("prompt_tokens") or 0)
             self.completion_tokens += int(data.get("completion_tokens") or 0)
+            self.concurrency = max(self.concurrency, int(data.get("concurrency") or 1))

@@ -18,6 +18,7 @@ import hashlib
 import json
 import re
 import threading
+import time
 from collections.abc import Iterable
 from typing import Any
 
@@ -76,6 +77,7 @@ class FakeServer:
         n_ctx: int = 512,
         host: str = "127.0.0.1",
         port: int = 0,
+        total_slots: int | None = None,
     ) -> None:
         self.quirks = frozenset(quirks)
         unknown = self.quirks - set(QUIRKS)
@@ -86,6 +88,11 @@ class FakeServer:
         self.n_ctx = n_ctx
         self.host, self.port = host, port
         self.requests: list[dict[str, Any]] = []
+        #: ``GET /props`` answers llama-server's ``total_slots`` when set (404 otherwise).
+        self.total_slots = total_slots
+        #: Requests being handled now, and the most at once (tests of ``--concurrency``).
+        self.in_flight = 0
+        self.max_in_flight = 0
         self._loop: asyncio.AbstractEventLoop | None = None
         self._server: asyncio.base_events.Server | None = None
         self._thread: threading.Thread | None = None
@@ -147,10 +154,24 @@ class FakeServer:
             body = b""
             if "content-length" in headers:
                 body = await reader.readexactly(int(headers["content-length"]))
-            self.requests.append({"method": method, "path": path, "headers": headers})
-            if "slow-headers" in self.quirks:
-                await asyncio.sleep(1.5)
-            await self._route(method, path, body, writer)
+            # each request's arrival and end (monotonic s) and its first body bytes
+            entry: dict[str, Any] = {
+                "method": method,
+                "path": path,
+                "headers": headers,
+                "body": body[:4096],
+            }
+            entry["t0"] = time.monotonic()
+            self.requests.append(entry)
+            self.in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self.in_flight)
+            try:
+                if "slow-headers" in self.quirks:
+                    await asyncio.sleep(1.5)
+                await self._route(method, path, body, writer)
+            finally:
+                self.in_flight -= 1
+                entry["t1"] = time.monotonic()
         except (asyncio.IncompleteReadError, ConnectionError):
             pass
         finally:
@@ -201,6 +222,9 @@ class FakeServer:
                 b"content-length: 0\r\nconnection: close\r\n\r\n"
             )
             await writer.drain()
+            return
+        if method == "GET" and path == "/props" and self.total_slots is not None:
+            await self._send_json(writer, 200, {"total_slots": self.total_slots})
             return
         if method == "GET" and path == "/version":
             await self._send_json(writer, 200, {"version": "fake-1"})
