@@ -30,6 +30,7 @@ class ColumnPool:
         target = column.target
         if column.started is None:
             column.started = time.perf_counter()
+        column.shared_responses()  # made once, before the threads that use it start
         self._executor = ThreadPoolExecutor(
             max_workers=max(1, target.concurrency), thread_name_prefix="conformance-check"
         )
