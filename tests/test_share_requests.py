@@ -161,3 +161,24 @@ def test_share_max_mb_is_bounded(tmp_path: Path, value: str) -> None:
     proc = _run(tmp_path, "http://127.0.0.1:9/v1", "--share-max-mb", value)
     assert proc.returncode == 2
     assert "--share-max-mb takes 1 to 1024" in proc.stderr
+
+
+def test_the_summary_says_when_the_sharing_bound_was_reached() -> None:
+    from types import SimpleNamespace
+
+    from conformance.harness.share import RunStats
+    from conformance.plugin import cost_lines
+
+    memo = ResponseMemo(max_bytes=1024 * 1024, max_entries=1)
+    memo.put(b"a", _response(b"1"))
+    memo.put(b"b", _response(b"2"))  # pushes "a" out
+    stats = RunStats(wall_s=125.0, requests=40, shared=9, with_usage=3)
+    column = SimpleNamespace(
+        stats=stats, memo=memo, target=SimpleNamespace(share_max_bytes=1 << 20)
+    )
+    lines = cost_lines(column)  # type: ignore[arg-type]
+    assert lines[0].startswith("run: 2 min, 40 requests (9 more answered by a shared response)")
+    assert "1 response(s) not kept for sharing" in lines[1]
+    assert "--share-max-mb 1" in lines[1]
+    column.memo = ResponseMemo(max_bytes=1024)
+    assert len(cost_lines(column)) == 1  # type: ignore[arg-type]
