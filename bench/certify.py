@@ -82,13 +82,22 @@ def run_canitoolcall(exe: str, base_url: str, model: str, work: Path) -> dict[st
     cmd = [exe, "probe", "--base-url", base_url, "--model", model, "--json", str(out)]
     wall, proc = _timed(cmd, work)
     scenarios: int | None = None
+    summary: dict[str, int] = {}
     try:
         data = json.loads(out.read_text(encoding="utf-8"))
         items = data.get("outcomes") if isinstance(data, dict) else None
         scenarios = len(items) if isinstance(items, list) else None
+        raw = data.get("summary") if isinstance(data, dict) else None
+        if isinstance(raw, dict):
+            summary = {str(k)[:20]: v for k, v in raw.items() if isinstance(v, int)}
     except (OSError, ValueError):
         pass
-    return {"wall_s": wall, "returncode": proc.returncode, "scenarios": scenarios}
+    return {
+        "wall_s": wall,
+        "returncode": proc.returncode,
+        "scenarios": scenarios,
+        "summary": summary,
+    }
 
 
 def run_ours(
@@ -128,6 +137,7 @@ def render_section(res: dict[str, Any]) -> str:
     ratio = ours["wall_s"] / cani["wall_s"] if cani["wall_s"] else float("inf")
     st = ours.get("stats") or {}
     outcomes = ", ".join(f"{n} {k}" for k, n in sorted(ours.get("outcomes", {}).items()))
+    cani_said = ", ".join(f"{n} {k}" for k, n in (cani.get("summary") or {}).items())
     b = BEFORE
     lines = [
         BEGIN,
@@ -159,8 +169,10 @@ def render_section(res: dict[str, Any]) -> str:
         f"{st.get('requests_shared', '?')} more answered by a shared response, "
         f"{st.get('prompt_tokens', '?')} prompt + {st.get('completion_tokens', '?')} generated "
         f"tokens (usage reported by {st.get('requests_with_usage', '?')} requests), "
-        f"{st.get('concurrency', 1)} check(s) at once. canitoolcall exit status "
-        f"{cani['returncode']}, suite exit status {ours['returncode']} (1 means a MUST check "
+        f"{st.get('concurrency', 1)} check(s) at once. canitoolcall: "
+        f"{cani_said or 'no JSON report'} (its errors are mostly its 60 s request timeout: "
+        "many of them mean the machine was too slow for the comparison), exit status "
+        f"{cani['returncode']}; suite exit status {ours['returncode']} (1 means a MUST check "
         "failed on this server, which is a finding, not a benchmark error).",
         END,
     ]

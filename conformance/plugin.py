@@ -288,7 +288,8 @@ def cost_lines(column: Column) -> list[str]:
     shared = f" ({st.shared} more answered by a shared response)" if st.shared else ""
     at_once = f", {st.concurrency} checks at once" if st.concurrency > 1 else ""
     lines = [
-        f"run: {_duration(st.wall_s)}{at_once}, {st.requests} requests{shared}, "
+        f"run: {_duration(st.wall_s)}{at_once}, {st.requests} request"
+        f"{'' if st.requests == 1 else 's'}{shared}, "
         f"{st.prompt_tokens} prompt + {st.completion_tokens} generated tokens "
         f"(usage reported by {st.with_usage} of them)"
     ]

@@ -58,6 +58,7 @@ def test_bench_certify_writes_the_ratio_into_its_section(tmp_path: Path) -> None
     assert "## Certification time" in text
     assert "| this run |" in text
     assert "canitoolcall 0.0-test" in text
+    assert "canitoolcall: 2 pass" in text
     res = json.loads((tmp_path / "certify.json").read_text(encoding="utf-8"))
     assert res["canitoolcall"]["scenarios"] == 2
     assert res["ours"]["items"] >= 10

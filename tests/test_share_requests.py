@@ -182,3 +182,22 @@ def test_the_summary_says_when_the_sharing_bound_was_reached() -> None:
     assert "--share-max-mb 1" in lines[1]
     column.memo = ResponseMemo(max_bytes=1024)
     assert len(cost_lines(column)) == 1  # type: ignore[arg-type]
+
+
+def test_tokens_come_from_usage_or_llama_cpp_timings() -> None:
+    from conformance.harness.share import usage_of
+
+    sse = {"content-type": "text/event-stream"}
+    plain = _response(b'{"usage": {"prompt_tokens": 7, "completion_tokens": 3}}')
+    assert usage_of(plain) == (7, 3)
+    stream = _response(
+        b'data: {"choices": []}\n\ndata: {"choices": [], "timings": {"prompt_n": 5, '
+        b'"predicted_n": 9}}\n\ndata: [DONE]\n\n',
+        headers=sse,
+    )
+    assert usage_of(stream) == (5, 9)
+    assert usage_of(_response(b'data: {"choices": []}\n\n', headers=sse)) == (None, None)
+    assert usage_of(_response(b'{"usage": {"prompt_tokens": -1, "completion_tokens": true}}')) == (
+        None,
+        None,
+    )

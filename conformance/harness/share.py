@@ -143,24 +143,29 @@ class ResponseMemo:
 
 def usage_of(resp: RawResponse) -> tuple[int | None, int | None]:
     """``(prompt_tokens, completion_tokens)`` from a response's ``usage`` (a JSON body's, or a
-    stream's last usage chunk), None where the server did not say."""
+    stream's last usage chunk) or, failing that, llama.cpp's ``timings`` (``prompt_n``,
+    ``predicted_n``, which it sends on a stream without ``include_usage``); None where the
+    server did not say."""
     if resp.status == 0 or not resp.body:
         return None, None
-    usage: Any = None
+    found: dict[str, Any] = {}
     if resp.is_sse:
         for event in reversed(resp.events()):
-            if not event.data or '"usage"' not in event.data:
+            if not event.data or not ('"usage"' in event.data or '"timings"' in event.data):
                 continue
             data = event.json()
-            if isinstance(data, dict) and isinstance(data.get("usage"), dict):
-                usage = data["usage"]
+            if isinstance(data, dict):
+                found = data
                 break
     else:
         data = resp.json()
-        usage = data.get("usage") if isinstance(data, dict) else None
-    if not isinstance(usage, dict):
-        return None, None
-    return _count(usage.get("prompt_tokens")), _count(usage.get("completion_tokens"))
+        found = data if isinstance(data, dict) else {}
+    usage, timings = found.get("usage"), found.get("timings")
+    if isinstance(usage, dict):
+        return _count(usage.get("prompt_tokens")), _count(usage.get("completion_tokens"))
+    if isinstance(timings, dict):
+        return _count(timings.get("prompt_n")), _count(timings.get("predicted_n"))
+    return None, None
 
 
 def _count(value: Any) -> int | None:
