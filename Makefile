@@ -58,12 +58,26 @@ $(BENCH_STAMP): $(STAMP)
 	$(PY) -m pip install --quiet 'matplotlib>=3.8'
 	touch $(BENCH_STAMP)
 
-.PHONY: bench bench-quick bench-typecheck
+.PHONY: bench bench-quick bench-typecheck bench-certify
 bench: $(BENCH_STAMP) ## benchmark (~6-8 min, on a quiet machine): reports/performance.{md,png}
 	$(PY) -m bench --out reports
 
 bench-quick: $(BENCH_STAMP) ## smoke run of the benchmark (< 1 min) into $(BENCH_QUICK_OUT)/
 	$(PY) -m bench --quick --out $(BENCH_QUICK_OUT)
+
+# canitoolcall (the comparison, not a dependency) lives in its own venv; CANITOOLCALL names
+# its executable. The live server must be running: make server PROVIDER=$(CERTIFY_BENCH_PROVIDER)
+CERTIFY_BENCH_PROVIDER ?= llamacpp-tools
+CANITOOLCALL_VENV ?= build/.venv-canitoolcall
+CANITOOLCALL ?= $(CANITOOLCALL_VENV)/bin/canitoolcall
+$(CANITOOLCALL_VENV)/bin/canitoolcall:
+	$(PYTHON) -m venv $(CANITOOLCALL_VENV)
+	$(CANITOOLCALL_VENV)/bin/python -m pip install --quiet 'canitoolcall==0.1.1'
+
+bench-certify: $(STAMP) $(filter $(CANITOOLCALL_VENV)/%,$(CANITOOLCALL)) ## live certification vs canitoolcall probe, same server: reports/performance.md
+	$(PY) -m bench.certify --provider $(CERTIFY_BENCH_PROVIDER) --canitoolcall $(CANITOOLCALL) \
+	  --base-url $(or $(BASE_URL),$(shell $(PYTHON) conformance/catalogue/project_servers.py base-url $(CERTIFY_BENCH_PROVIDER))) \
+	  $(if $(MODEL),--model $(MODEL))
 
 bench-typecheck: $(BENCH_STAMP) ## mypy --strict over bench/
 	$(VENV)/bin/mypy --strict bench

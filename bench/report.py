@@ -882,7 +882,11 @@ def write_markdown(res: dict[str, Any], path: Path) -> None:
     out += _memory_section(res)
     out += _replay_section(res)
     out += ["", _HISTORY.read_text().strip()]
-    path.write_text("\n".join(out).rstrip() + "\n")
+    text = "\n".join(out).rstrip() + "\n"
+    from .certify import kept_section
+
+    kept = kept_section(path)  # make bench-certify's section outlives a make bench run
+    path.write_text(text + ("\n" + kept if kept else ""))
 
 
 def write_chart(res: dict[str, Any], path: Path) -> str | None:

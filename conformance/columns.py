@@ -105,6 +105,7 @@ def _target(
         first_token_timeout=s.first_token_timeout,
         idle_timeout=s.idle_timeout,
         flaky_tries=s.flaky_tries if s.mode == "live" else 1,
+        share_max_bytes=s.share_max_bytes,
     )
 
 
@@ -162,6 +163,7 @@ def _target_columns(
             continue
         seen.add(target.column)
         target.model_meta = facts.meta_for(model)
+        target.concurrency = s.concurrency_for(facts.total_slots)
         manifest = Manifest(provider=provider, model=model, base_url=public_url(base_url))
         manifest.configuration = spec.configuration or profile.configuration
         baseline: dict[str, str] = {}
@@ -312,6 +314,8 @@ def results_file(column: Column, mode: Mode) -> ResultsFile:
         python=None if replay else platform.python_version(),
         base_url=public_url(t.base_url),
         recorded_date=recorded[:10] if recorded else None,
+        # a replay's own cost measures this machine: it shows the recording run's
+        stats=(column.manifest.run_stats or None) if replay else column.stats.to_dict(),
     )
     return ResultsFile(run=run, results=results)
 
@@ -322,6 +326,7 @@ def save_manifest(column: Column) -> None:
     m.recorded_at = now_iso()
     m.suite_version = SUITE_VERSION
     m.libraries = library_versions()
+    m.run_stats = column.stats.to_dict()
     from .catalogue.checks import get
 
     for r in column.results:

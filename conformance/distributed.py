@@ -91,6 +91,7 @@ def handoff(columns: Sequence[Column]) -> list[dict[str, Any]]:
             "baseline": dict(c.baseline),
             "server_name": c.server_name,
             "server_version": c.server_version,
+            "concurrency": c.target.concurrency,
         }
         for c in columns
     ]
@@ -114,11 +115,17 @@ def columns_from_handoff(s: Settings, data: list[dict[str, Any]]) -> list[Column
             first_token_timeout=s.first_token_timeout,
             idle_timeout=s.idle_timeout,
             model_meta=dict(entry["model_meta"]),
+            flaky_tries=s.flaky_tries if s.mode == "live" else 1,
+            share_max_bytes=s.share_max_bytes,
         )
+        target.concurrency = int(entry.get("concurrency") or 1) if s.mode == "live" else 1
+        manifest = Manifest.from_dict(entry["manifest"])
+        if s.mode == "replay":  # a 0.1 recording is asked what 0.1 asked, on a worker too
+            target.suite_version = manifest.suite_version
         column = Column(
             target=target,
             cassette_dir=s.cassette_dir,
-            manifest=Manifest.from_dict(entry["manifest"]),
+            manifest=manifest,
             server_name=entry["server_name"],
             server_version=entry["server_version"],
             baseline=dict(entry["baseline"]),
@@ -136,6 +143,7 @@ def worker_share(columns: Sequence[Column]) -> dict[str, Any]:
             "results": [r.to_dict() for r in c.results],
             "facts": {k: dict(v) for k, v in c.facts.items()},
             "unreplayable": sorted(c.unreplayable),
+            "stats": c.stats.to_dict(),
         }
         for c in columns
         if c.results
@@ -176,6 +184,7 @@ class Aggregator:
             column.results.extend(CheckResult.from_dict(r) for r in part["results"])
             column.facts.update(part["facts"])
             column.unreplayable.update(part["unreplayable"])
+            column.stats.merge(part.get("stats") or {})
 
     def put_in_serial_order(self) -> None:
         """Results in the order a serial run would have written them."""

@@ -32,10 +32,19 @@ from .distributed import (
     is_worker,
     worker_share,
 )
+from .harness.pool import ColumnPool
 from .harness.runner import Column, run_item
+from .harness.share import DEFAULT_SHARE_MAX_MB
 from .plan import planned_items
 from .results import CheckResult, Layer, write_results
-from .settings import Settings, UsageError
+from .settings import (
+    DEFAULT_FLAKY_TRIES,
+    MAX_CONCURRENCY,
+    MAX_FLAKY_TRIES,
+    MAX_SHARE_MB,
+    Settings,
+    UsageError,
+)
 
 __all__ = ["ConformanceItem"]
 
@@ -125,8 +134,38 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--flaky-tries",
         type=int,
         default=None,
-        help="live: how many times a failing judgement is tried in all (3, at most 10); one "
+        help=f"live: how many times a failing judgement is tried in all ({DEFAULT_FLAKY_TRIES}, "
+        f"at most {MAX_FLAKY_TRIES}); one "
         "that passes on a retry is reported flaky, with the counts",
+    )
+    g.addoption(
+        "--share-requests",
+        dest="share_requests",
+        action="store_true",
+        default=None,
+        help="live: checks that send the same request judge one response (the default)",
+    )
+    g.addoption(
+        "--no-share-requests",
+        dest="share_requests",
+        action="store_false",
+        help="live: every check sends its own requests",
+    )
+    g.addoption(
+        "--share-max-mb",
+        type=int,
+        default=None,
+        help=f"live: responses kept for sharing, per column, at most this many MB "
+        f"({DEFAULT_SHARE_MAX_MB}; 1 to {MAX_SHARE_MB})",
+    )
+    g.addoption(
+        "--concurrency",
+        type=int,
+        default=None,
+        metavar="N",
+        help="live: run up to N of a column's checks at once (default: the server's slots, "
+        f"llama.cpp /props total_slots; 1 where unknown; at most {MAX_CONCURRENCY}); timing "
+        "checks always run alone; record and replay run one at a time",
     )
     g.addoption(
         "--accept-baseline",
@@ -182,7 +221,11 @@ class ConformanceItem(pytest.Item):
         self.user_properties.extend([("check", check.id), ("layer", layer), ("level", check.level)])
 
     def runtest(self) -> None:
-        self.result = result = run_item(self.check, self.layer, self.column)
+        session = self.config.pluginmanager.get_plugin("conformance-session")
+        if isinstance(session, ConformanceSession):
+            self.result = result = session.run(self)
+        else:  # pragma: no cover - the session registers itself before collection
+            self.result = result = run_item(self.check, self.layer, self.column)
         self.column.results.append(result)
         self.user_properties.append(("outcome", result.outcome))
         outcome, msg = result.outcome, result.message
@@ -239,6 +282,27 @@ def area_summary(results: list[CheckResult]) -> list[str]:
     return lines
 
 
+def cost_lines(column: Column) -> list[str]:
+    """What the column's run cost, and whether the sharing bound was reached."""
+    st = column.stats
+    shared = f" ({st.shared} more answered by a shared response)" if st.shared else ""
+    at_once = f", {st.concurrency} checks at once" if st.concurrency > 1 else ""
+    lines = [
+        f"run: {_duration(st.wall_s)}{at_once}, {st.requests} request"
+        f"{'' if st.requests == 1 else 's'}{shared}, "
+        f"{st.prompt_tokens} prompt + {st.completion_tokens} generated tokens "
+        f"(usage reported by {st.with_usage} of them)"
+    ]
+    memo = column.memo
+    if memo is not None and memo.not_kept:
+        lines.append(
+            f"request sharing: {memo.not_kept} response(s) not kept for sharing (the bound, "
+            f"--share-max-mb {column.target.share_max_bytes // (1024 * 1024)}, was reached); "
+            "those checks asked the server themselves"
+        )
+    return lines
+
+
 class ConformanceSession:
     """Registered only when the plugin is active."""
 
@@ -260,6 +324,23 @@ class ConformanceSession:
         self.unreachable: list[str] = []
         #: A header line when the plugin changed xdist's distribution mode.
         self.dist_note: str | None = None
+        #: Live mode with ``--concurrency`` above 1: each column's pool (harness/pool.py).
+        self.pools: dict[str, ColumnPool] = {}
+
+    def run(self, item: ConformanceItem) -> CheckResult:
+        """Run the item's check: here, or (``--concurrency`` above 1) in its column's pool."""
+        column = item.column
+        if column.target.concurrency <= 1:
+            return run_item(item.check, item.layer, column)
+        pool = self.pools.get(column.target.column)
+        if pool is None:
+            mine = [
+                (i.check, i.layer)
+                for i in item.session.items
+                if isinstance(i, ConformanceItem) and i.column is column
+            ]
+            pool = self.pools[column.target.column] = ColumnPool(column, mine)
+        return pool.result(item.check, item.layer)
 
     # -- header and setup ---------------------------------------------------------------------
     def pytest_report_header(self, config: pytest.Config) -> list[str]:
@@ -373,6 +454,9 @@ class ConformanceSession:
             tr.write_line(progress_line(self.done, self.total, name, outcome, elapsed))
 
     def pytest_unconfigure(self, config: pytest.Config) -> None:
+        for pool in self.pools.values():
+            pool.close()
+        self.pools.clear()
         for lock in self.locks:  # a session that stopped before sessionfinish
             lock.release()
         self.locks.clear()
@@ -423,6 +507,9 @@ class ConformanceSession:
                 continue
             if self.settings.mode != "replay":
                 for line in area_summary(column.results):
+                    terminalreporter.write_line(f"  {line}")
+            if self.settings.mode != "replay":
+                for line in cost_lines(column):
                     terminalreporter.write_line(f"  {line}")
             counts = summarize(column.results)
             text = ", ".join(f"{n} {k}" for k, n in counts.items() if n)

@@ -34,6 +34,8 @@ class ServerFacts:
     models: list[dict[str, Any]] = field(default_factory=list)
     server_name: str | None = None
     server_version: str | None = None
+    #: Requests the server serves at once (llama.cpp ``/props`` ``total_slots``), if it says.
+    total_slots: int | None = None
 
     def meta_for(self, model: str) -> dict[str, Any]:
         for m in self.models:
@@ -113,6 +115,9 @@ def probe_server(
                 continue
             if not isinstance(info, dict):
                 continue
+            slots = info.get("total_slots") if path == "/props" else None
+            if isinstance(slots, int) and not isinstance(slots, bool) and slots > 0:
+                facts.total_slots = slots
             if path == "/props" and isinstance(info.get("build_info"), str):
                 name = name or "llama.cpp llama-server"
                 facts.server_version = info["build_info"]

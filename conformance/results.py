@@ -99,6 +99,9 @@ class RunInfo:
     python: str | None
     base_url: str
     recorded_date: str | None = None
+    #: What the run cost (wall time, requests, tokens: ``harness.share.RunStats``); a
+    #: replay carries the recording run's, or none.
+    stats: dict[str, Any] | None = None
 
 
 @dataclass(slots=True)
@@ -171,9 +174,12 @@ class ResultsFile:
     schema_version: int = SCHEMA_VERSION
 
     def to_dict(self) -> dict[str, Any]:
+        run = asdict(self.run)
+        if run.get("stats") is None:
+            del run["stats"]  # older files have no such key; a replay must not add one
         return {
             "schema_version": self.schema_version,
-            "run": asdict(self.run),
+            "run": run,
             "results": [r.to_dict() for r in self.results],
         }
 

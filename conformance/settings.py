@@ -19,6 +19,7 @@ from any_agent._wire.credentials import normalize_url
 from .catalogue.checks import Check, select
 from .catalogue.profiles import PROFILES, get_profile
 from .harness.recording import is_loopback, public_url
+from .harness.share import DEFAULT_SHARE_MAX_MB
 from .results import Layer, Mode
 from .targets import TargetsError, TargetSpec, load_targets, parse_url
 
@@ -31,6 +32,13 @@ class UsageError(Exception):
 
 #: Bound on ``--flaky-tries``: a failing judgement is never tried more often than this.
 MAX_FLAKY_TRIES = 10
+#: Tries of a failing judgement by default: one retry tells chance from a steady failure at
+#: the cost of one more request; a third try mostly doubled the time spent on real failures.
+DEFAULT_FLAKY_TRIES = 2
+#: Bound on ``--share-max-mb``.
+MAX_SHARE_MB = 1024
+#: Bound on ``--concurrency`` (and on the slots a server may claim).
+MAX_CONCURRENCY = 16
 
 
 @dataclass(slots=True)
@@ -53,9 +61,31 @@ class Settings:
     server_facts: dict[str, Any] | None = None
     accept_baseline: bool = False
     #: Live mode: tries of a failing judgement in all (1 = no repeat); see ``flaky``.
-    flaky_tries: int = 3
+    flaky_tries: int = DEFAULT_FLAKY_TRIES
     #: Live and record modes: the servers to certify (``--targets FILE`` or the command line).
     targets: list[TargetSpec] = field(default_factory=list)
+    #: Live mode: checks that send the same request judge one response (harness/share.py).
+    share_requests: bool = True
+    #: Live mode: the bound, in MB, on one column's shared responses.
+    share_max_mb: int = DEFAULT_SHARE_MAX_MB
+    #: Live mode: checks of one column run at once, at most this many (None: as many as the
+    #: server has slots, 1 where it does not say); 1 in record and replay modes.
+    concurrency: int | None = None
+
+    def concurrency_for(self, total_slots: int | None) -> int:
+        """How many of a column's checks run at once against a server with these slots."""
+        if self.mode != "live":
+            return 1
+        if self.concurrency is not None:
+            return self.concurrency
+        return min(total_slots or 1, MAX_CONCURRENCY)
+
+    @property
+    def share_max_bytes(self) -> int:
+        """What a live column may keep for sharing; 0 (every request sent) otherwise."""
+        if self.mode != "live" or not self.share_requests:
+            return 0
+        return self.share_max_mb * 1024 * 1024
 
     @classmethod
     def from_config(cls, config: pytest.Config) -> Settings:
@@ -102,6 +132,18 @@ class Settings:
         flaky_tries = opt("flaky_tries")
         if flaky_tries is not None and not 1 <= flaky_tries <= MAX_FLAKY_TRIES:
             raise UsageError(f"--flaky-tries takes 1 to {MAX_FLAKY_TRIES}, got {flaky_tries}")
+        share_max_mb = opt("share_max_mb")
+        if share_max_mb is not None and not 1 <= share_max_mb <= MAX_SHARE_MB:
+            raise UsageError(f"--share-max-mb takes 1 to {MAX_SHARE_MB}, got {share_max_mb}")
+        concurrency = opt("concurrency")
+        if concurrency is not None and not 1 <= concurrency <= MAX_CONCURRENCY:
+            raise UsageError(f"--concurrency takes 1 to {MAX_CONCURRENCY}, got {concurrency}")
+        if concurrency is not None and concurrency > 1 and mode != "live":
+            raise UsageError(
+                f"--concurrency {concurrency}: {mode} mode runs one check at a time (vcrpy "
+                "records and replays process-wide, so concurrent checks would share cassettes); "
+                "use it in live mode, or pytest -n to replay faster"
+            )
         checks = select(opt("checks"))
         if not checks:
             raise UsageError(f"no check matches --checks {','.join(opt('checks'))}")
@@ -167,8 +209,11 @@ class Settings:
             allow_insecure=allow_insecure,
             server_facts=_server_facts(opt("server_facts")),
             accept_baseline=bool(opt("accept_baseline")),
-            flaky_tries=3 if flaky_tries is None else flaky_tries,
+            flaky_tries=DEFAULT_FLAKY_TRIES if flaky_tries is None else flaky_tries,
             targets=targets,
+            share_requests=opt("share_requests") is not False,
+            share_max_mb=DEFAULT_SHARE_MAX_MB if share_max_mb is None else share_max_mb,
+            concurrency=concurrency,
         )
 
 

@@ -221,6 +221,10 @@ class ServerSchema(_Open):
     version: ShortLike = None
 
 
+#: A run's cost figures (``harness.share.RunStats.to_dict``): a few named numbers.
+RunStatsSchema = Annotated[dict[Short, int | float | None], Field(max_length=32)]
+
+
 class RunSchema(_Open):
     provider: Annotated[str, StringConstraints(min_length=1, max_length=64)]
     column: Short | None = None
@@ -234,6 +238,7 @@ class RunSchema(_Open):
     python: ShortLike = None
     base_url: Annotated[str, StringConstraints(max_length=2048)] | None = None
     recorded_date: ShortLike = None
+    stats: RunStatsSchema | None = None
 
 
 class ResultsSchema(_Open):
@@ -269,6 +274,7 @@ class ManifestSchema(_Strict):
     sampling: Annotated[dict[Short, Any], Field(max_length=64)] = {}
     expected: Annotated[dict[Short, Short], Field(max_length=MAX_RESULTS)] = {}
     live: Annotated[dict[Short, LiveSchema], Field(max_length=MAX_RESULTS)] = {}
+    run_stats: RunStatsSchema = {}
 
 
 def validate_results(data: Any, source: str) -> ResultsSchema:

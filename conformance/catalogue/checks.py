@@ -92,6 +92,10 @@ class Check:
     since: str = "0.1.0"
     #: False: needs live timing or a live socket; recorded runs keep its result in the manifest.
     replayable: bool = True
+    #: True: its requests must reach the server with no other check's in between (the second
+    #: of two requests judges what the first left in the server's prompt cache), so
+    #: ``--concurrency`` runs it alone, as it runs timing checks.
+    alone: bool = False
     requires: tuple[str, ...] = ()
     layers: tuple[Layer, ...] = ("wire",)
 
@@ -111,6 +115,7 @@ def _c(
     *,
     area: str,
     replayable: bool = True,
+    alone: bool = False,
     requires: tuple[str, ...] = (),
     sdk: bool = False,
     since: str = "0.1.0",
@@ -123,6 +128,7 @@ def _c(
         area=area,
         since=since,
         replayable=replayable,
+        alone=alone,
         requires=requires,
         layers=("wire", "sdk") if sdk else ("wire",),
     )
@@ -448,7 +454,8 @@ CHECKS: tuple[Check, ...] = (
     _c("cache.prefix-reported", "SHOULD", "Cached prefix reported",
        "A second request repeating a long prompt prefix SHOULD report the reused tokens in "
        "`usage.prompt_tokens_details.cached_tokens` (llama.cpp's `timings.cache_n` accepted "
-       "with a warning).", area="cache", requires=("prompt_cache",), sdk=True, since="0.2.0"),
+       "with a warning).", area="cache", requires=("prompt_cache",), sdk=True, alone=True,
+       since="0.2.0"),
     _c("cache.time-to-first-token", "MAY", "Cached prefix answered sooner",
        "A second request repeating a long prompt prefix MAY get its first token sooner than "
        "the first did (the prefix is not processed again); measured live.", area="cache",

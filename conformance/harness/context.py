@@ -9,8 +9,10 @@ A check is ``async def check(ctx) -> None``. It ends in one of these ways:
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import json
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, NoReturn
@@ -21,6 +23,7 @@ from ..catalogue.profiles import ProviderProfile
 from ..results import Layer, Mode, Outcome
 from ..vocabulary import version_tuple
 from .http import RawResponse, WireClient
+from .share import ResponseMemo, RunStats, request_key
 from .stream import StreamSummary, summarize_stream
 
 __all__ = ["Ctx", "SDKRun", "Target", "Verdict"]
@@ -57,6 +60,11 @@ class Target:
     #: The suite whose requests the column sends: this one live and when recording, the
     #: recording's own in a replay (so a 0.1 cassette is asked what 0.1 asked).
     suite_version: str = SUITE_VERSION
+    #: Live mode: the byte bound of the column's shared responses; 0 sends every request
+    #: (record and replay modes, ``--no-share-requests``).
+    share_max_bytes: int = 0
+    #: Live mode: how many of the column's replayable checks run at once (harness/pool.py).
+    concurrency: int = 1
 
     @property
     def column(self) -> str:
@@ -122,6 +130,16 @@ class Ctx:
         #: Why a recording of this check cannot be replayed (a request timed out or the
         #: connection failed: vcrpy records nothing for it), or None.
         self.unreplayable: str | None = None
+        #: Live mode, a replayable check's first try: the column's shared responses
+        #: (:mod:`conformance.harness.share`); None sends every request.
+        self.memo: ResponseMemo | None = None
+        #: The requests this check sent already: asked twice, the server answers again.
+        self._asked: set[bytes] = set()
+        #: Requests this check got from the memo instead of the server.
+        self.shared = 0
+        #: The column's run figures, for the SDK layer's requests (the wire client counts
+        #: its own); None in a replay, which sends nothing.
+        self.stats: RunStats | None = None
 
     def _exchange(self, request: Any, response_excerpt: str | None) -> None:
         if len(self.exchanges) >= MAX_EXCHANGES:
@@ -172,15 +190,56 @@ class Ctx:
             self.fail(message)
 
     # -- requests ----------------------------------------------------------------------------
+    async def _send(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: Any = None,
+        content: bytes | None = None,
+        abort_after_events: int | None = None,
+    ) -> RawResponse:
+        """One request, answered from the column's memo when another check asked it already."""
+        key = b""
+        memo = self.memo
+        if memo is not None and abort_after_events is None:
+            key = request_key(method, path, json, content)
+            if key in self._asked:
+                key = b""  # the check asks again on purpose: the server answers
+            elif key:
+                self._asked.add(key)
+                got = memo.claim(key)
+                if isinstance(got, threading.Event):  # another check is asking it now
+                    await asyncio.to_thread(got.wait, self.target.request_timeout)
+                    got, key = memo.get(key), b""
+                if isinstance(got, RawResponse):
+                    self.shared += 1
+                    return got
+        resp: RawResponse | None = None
+        try:
+            resp = await self.wire.request(
+                method, path, json=json, content=content, abort_after_events=abort_after_events
+            )
+        finally:
+            if key and memo is not None:
+                if resp is None:
+                    memo.release(key)
+                else:
+                    memo.put(key, resp)
+        return resp
+
     async def chat(
         self, body: Mapping[str, Any], *, abort_after_events: int | None = None
     ) -> RawResponse:
         self.last_request = _short(copy.deepcopy(dict(body)))
-        return self._seen(await self.wire.chat(body, abort_after_events=abort_after_events))
+        resp = await self._send(
+            "POST", "chat/completions", json=dict(body), abort_after_events=abort_after_events
+        )
+        return self._seen(resp)
 
     async def get(self, path: str) -> RawResponse:
         self.last_request = {"method": "GET", "path": path}
-        return self._seen(await self.wire.request("GET", path))
+        return self._seen(await self._send("GET", path))
 
     async def post_json(self, path: str, body: Mapping[str, Any]) -> RawResponse:
         """POST a JSON body to ``path`` under the base URL (``messages``, ``responses``...)."""
@@ -189,7 +248,7 @@ class Ctx:
             "path": path,
             "body": _short(copy.deepcopy(dict(body))),
         }
-        return self._seen(await self.wire.request("POST", path, json=dict(body)))
+        return self._seen(await self._send("POST", path, json=dict(body)))
 
     async def post_stream(self, path: str, body: Mapping[str, Any]) -> RawResponse:
         """POST a streamed request to ``path``; ``resp.events()`` are its SSE events (an
@@ -198,7 +257,7 @@ class Ctx:
 
     async def post_raw(self, path: str, content: bytes) -> RawResponse:
         self.last_request = {"method": "POST", "path": path, "body": _short(content.decode())}
-        return self._seen(await self.wire.request("POST", path, content=content))
+        return self._seen(await self._send("POST", path, content=content))
 
     def require_2xx(self, resp: RawResponse, what: str = "request") -> None:
         """Fail unless the response is 2xx; a transport error ends the check as ``error``."""
@@ -307,7 +366,27 @@ class Ctx:
             if isinstance(exc, (TimeoutError, ConnectionFailedError)):
                 self.unreplayable = f"{type(exc).__name__}: {exc}"
         self._exchange(self.last_request, _sdk_excerpt(run, sent))
+        if self.stats is not None:
+            _count_sdk(self.stats, run)
         return run
+
+
+def _count_sdk(stats: RunStats, run: SDKRun) -> None:
+    """The SDK's requests and tokens, as its ResultMessage reports them (one request and no
+    tokens when a failure left none)."""
+    result = run.result if run.result is not None else getattr(run.error, "result", None)
+    per_model = getattr(result, "model_usage", None)
+    requests = 0
+    if isinstance(per_model, dict):
+        requests = sum(int(getattr(m, "requests", 0) or 0) for m in per_model.values())
+    usage = getattr(result, "usage", None)
+    prompt = getattr(usage, "prompt_tokens", None)
+    completion = getattr(usage, "completion_tokens", None)
+    stats.add_request(
+        prompt if isinstance(prompt, int) else None,
+        completion if isinstance(completion, int) else None,
+        requests=max(requests, 1),
+    )
 
 
 def _sdk_excerpt(run: SDKRun, history: list[dict[str, Any]]) -> str:

@@ -21,6 +21,7 @@ import httpx2
 import orjson
 
 from .. import SUITE_VERSION
+from .share import RunStats, usage_of
 from .stream import SSEEvent, parse_sse
 
 __all__ = ["RawResponse", "WireClient", "error_message_of"]
@@ -107,8 +108,11 @@ class WireClient:
         api_key: str | None = None,
         connect_timeout: float = 10.0,
         request_timeout: float = 120.0,
+        stats: RunStats | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
+        #: Counts every request sent and the tokens its usage reports (None: not counted).
+        self.stats = stats
         self._headers = {"user-agent": USER_AGENT, "accept-encoding": "identity"}
         if api_key:
             self._headers["authorization"] = f"Bearer {api_key}"
@@ -199,4 +203,6 @@ class WireClient:
             resp.error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
         resp.body = b"".join(parts)  # also what arrived before a failure
         resp.t_total = time.perf_counter() - t0
+        if self.stats is not None:
+            self.stats.add_request(*usage_of(resp))
         return resp

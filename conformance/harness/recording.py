@@ -331,9 +331,11 @@ class Manifest:
     #: How the server was run: packages and versions, model hashes, flags, chat template.
     deployment: dict[str, Any] = field(default_factory=dict)
     format_version: int = MANIFEST_FORMAT
+    #: What the recording run cost (wall time, requests, tokens); a replay shows these.
+    run_stats: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        data = {
             "format_version": self.format_version,
             "suite_version": self.suite_version,
             "provider": self.provider,
@@ -350,6 +352,9 @@ class Manifest:
             "expected": dict(sorted(self.expected.items())),
             "live": dict(sorted(self.live.items())),
         }
+        if self.run_stats:  # manifests recorded before run stats existed stay as they were
+            data["run_stats"] = dict(self.run_stats)
+        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Manifest:
@@ -367,6 +372,7 @@ class Manifest:
             sampling=dict(data.get("sampling") or {}),
             live=dict(data.get("live") or {}),
             expected=dict(data.get("expected") or {}),
+            run_stats=dict(data.get("run_stats") or {}),
             format_version=int(data.get("format_version") or MANIFEST_FORMAT),
         )
 

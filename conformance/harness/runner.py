@@ -11,8 +11,8 @@ This is the only place that decides outcomes from what a check did:
 * a failure the provider profile lists → ``xfail`` (reason + link); a listed failure that
   does not reproduce → ``warn``, so the profile gets cleaned up;
 * live mode: a failure that is not a listed deterministic one is tried again, up to
-  ``Target.flaky_tries`` tries in all; when a retry holds, the outcome is ``flaky`` with the
-  counts (and the profile's reason and link when it lists the check as flaky).
+  ``Target.flaky_tries`` tries in all (2 by default); when a retry holds, the outcome is
+  ``flaky`` with the counts (and the profile's reason and link when it lists it as flaky).
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ from ..vocabulary import version_tuple
 from .context import Ctx, Target, Verdict, cassette_error_in
 from .http import WireClient
 from .recording import Manifest, cassette_path, column_dir, make_vcr, redact, redact_data
+from .share import ResponseMemo, RunStats
 
 __all__ = ["Column", "recording_predates", "run_item"]
 
@@ -60,6 +61,18 @@ class Column:
     planned: int = 0
     #: Which of ``Settings.targets`` the column came from (its API key); None in replay.
     target_index: int | None = None
+    #: Live mode: responses shared between checks that send the same request (share.py).
+    memo: ResponseMemo | None = None
+    #: What the run cost: wall time, requests, tokens (live and record modes).
+    stats: RunStats = field(default_factory=RunStats)
+    #: ``time.perf_counter()`` when the column's first check started.
+    started: float | None = None
+
+    def shared_responses(self) -> ResponseMemo | None:
+        """The column's memo, made on first use (live mode with sharing on only)."""
+        if self.memo is None and self.target.mode == "live" and self.target.share_max_bytes > 0:
+            self.memo = ResponseMemo(self.target.share_max_bytes)
+        return self.memo
 
     @property
     def final_directory(self) -> Path:
@@ -93,7 +106,18 @@ def _message(ctx: Ctx | None, base: str) -> str:
 
 
 def run_item(check: Check, layer: Layer, column: Column) -> CheckResult:
-    result = _one_try(check, layer, column)
+    if column.started is None:
+        column.started = time.perf_counter()
+    column.stats.concurrency = column.target.concurrency
+    try:
+        return _judged(check, layer, column)
+    finally:
+        # with --concurrency the checks end in any order: the run lasts until the last one
+        column.stats.wall_s = max(column.stats.wall_s, time.perf_counter() - column.started)
+
+
+def _judged(check: Check, layer: Layer, column: Column) -> CheckResult:
+    result = _one_try(check, layer, column, share=True)
     try:
         if result.outcome == "fail" and _may_be_chance(check, layer, column):
             result = _retry(check, layer, column, result)
@@ -110,7 +134,7 @@ def run_item(check: Check, layer: Layer, column: Column) -> CheckResult:
     return result
 
 
-def _one_try(check: Check, layer: Layer, column: Column) -> CheckResult:
+def _one_try(check: Check, layer: Layer, column: Column, *, share: bool) -> CheckResult:
     result = CheckResult(
         check=check.id,
         layer=layer,
@@ -121,7 +145,7 @@ def _one_try(check: Check, layer: Layer, column: Column) -> CheckResult:
     )
     started = time.perf_counter()
     try:
-        _run(check, layer, column, result)
+        _run(check, layer, column, result, share=share)
     finally:
         if not result.from_manifest:
             result.duration_s = time.perf_counter() - started
@@ -145,7 +169,7 @@ def _retry(check: Check, layer: Layer, column: Column, first: CheckResult) -> Ch
     held = failed = 0
     spent = first.duration_s or 0.0
     for _ in range(tries - 1):
-        again = _one_try(check, layer, column)
+        again = _one_try(check, layer, column, share=False)  # asks the server again
         spent += again.duration_s or 0.0
         if again.outcome in ("pass", "warn"):
             held += 1
@@ -162,7 +186,7 @@ def _retry(check: Check, layer: Layer, column: Column, first: CheckResult) -> Ch
     return first
 
 
-def _run(check: Check, layer: Layer, column: Column, result: CheckResult) -> None:
+def _run(check: Check, layer: Layer, column: Column, result: CheckResult, *, share: bool) -> None:
     target = column.target
     profile = target.profile
     absent = [cap for cap in check.requires if profile.capability(cap) is False]
@@ -216,6 +240,9 @@ def _run(check: Check, layer: Layer, column: Column, result: CheckResult) -> Non
             path.unlink(missing_ok=True)
 
     ctx_box: list[Ctx] = []
+    stats = column.stats if target.mode != "replay" else None
+    # a timing check measures its own request; a record run keeps each check's own exchange
+    memo = column.shared_responses() if share and check.replayable else None
 
     async def go() -> None:
         async with WireClient(
@@ -223,8 +250,10 @@ def _run(check: Check, layer: Layer, column: Column, result: CheckResult) -> Non
             api_key=target.api_key,
             connect_timeout=target.connect_timeout,
             request_timeout=target.request_timeout,
+            stats=stats,
         ) as wire:
             ctx = Ctx(check, layer, target, wire)
+            ctx.memo, ctx.stats = memo, stats
             ctx_box.append(ctx)
             await asyncio.wait_for(impl(ctx), timeout=target.request_timeout * 4)
 
@@ -258,6 +287,8 @@ def _run(check: Check, layer: Layer, column: Column, result: CheckResult) -> Non
         else:
             message = f"harness error: {type(exc).__name__}: {exc}"
     ctx = ctx_box[0] if ctx_box else None
+    if ctx is not None and ctx.shared:
+        column.stats.add_shared(ctx.shared)
     if outcome == "pass" and ctx is not None and ctx.warnings:
         outcome = "warn"
     if unused and outcome != "error":

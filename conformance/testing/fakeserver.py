@@ -20,6 +20,7 @@ import hmac
 import json
 import re
 import threading
+import time
 import zlib
 from collections import OrderedDict
 from collections.abc import Iterable
@@ -407,6 +408,7 @@ class FakeServer:
         host: str = "127.0.0.1",
         port: int = 0,
         api_key: str | None = None,
+        total_slots: int | None = None,
     ) -> None:
         self.quirks = frozenset(quirks)
         #: When set, /v1 requests need ``Authorization: Bearer <api_key>`` (401 otherwise).
@@ -427,6 +429,11 @@ class FakeServer:
         self.requests: list[dict[str, Any]] = []
         #: ids ``/tokenize`` handed out → their pieces (what ``logit_bias`` can name)
         self.vocab: dict[int, str] = {}
+        #: ``GET /props`` answers llama-server's ``total_slots`` when set (404 otherwise).
+        self.total_slots = total_slots
+        #: Requests being handled now, and the most at once (tests of ``--concurrency``).
+        self.in_flight = 0
+        self.max_in_flight = 0
         self._loop: asyncio.AbstractEventLoop | None = None
         self._server: asyncio.base_events.Server | None = None
         self._thread: threading.Thread | None = None
@@ -488,13 +495,22 @@ class FakeServer:
             body = b""
             if "content-length" in headers:
                 body = await reader.readexactly(int(headers["content-length"]))
-            self.requests.append({"method": method, "path": path, "headers": headers, "body": body})
-            if "slow-headers" in self.quirks:
-                await asyncio.sleep(1.5)
-            if self._refused(path, headers):
-                await self._unauthorized(writer)
-                return
-            await self._route(method, path, body, writer)
+            # each request's arrival and end (monotonic s), for tests of --concurrency
+            entry: dict[str, Any] = {"method": method, "path": path, "headers": headers,
+                                     "body": body, "t0": time.monotonic()}  # fmt: skip
+            self.requests.append(entry)
+            self.in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self.in_flight)
+            try:
+                if "slow-headers" in self.quirks:
+                    await asyncio.sleep(1.5)
+                if self._refused(path, headers):
+                    await self._unauthorized(writer)
+                    return
+                await self._route(method, path, body, writer)
+            finally:
+                self.in_flight -= 1
+                entry["t1"] = time.monotonic()
         except (asyncio.IncompleteReadError, ConnectionError):
             pass
         finally:
@@ -562,6 +578,9 @@ class FakeServer:
                 b"content-length: 0\r\nconnection: close\r\n\r\n"
             )
             await writer.drain()
+            return
+        if method == "GET" and path == "/props" and self.total_slots is not None:
+            await self._send_json(writer, 200, {"total_slots": self.total_slots})
             return
         if method == "GET" and path == "/version":
             await self._send_json(writer, 200, {"version": "fake-1"})

@@ -1,0 +1,132 @@
+"""A faster live certification (issue 15 item 4): smaller requests where the judgement allows
+(sent only by suite 0.2.0 on: 0.1 recordings are asked what they were asked), fewer tries
+of a failing judgement, and the server's slots as the concurrency a column may use.
+
+The plugin runs in a subprocess against the reference server on 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from conformance.testing.fakeserver import FakeServer
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _pytest(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q",
+         "--report-dir", str(cwd / "reports"), *args],
+        cwd=cwd, env=env, capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+
+
+def _outcomes(cwd: Path, name: str) -> dict[str, Any]:
+    data = json.loads((cwd / "reports" / "results" / name).read_text(encoding="utf-8"))
+    return {f"{r['check']}[{r['layer']}]": r for r in data["results"]}
+
+
+def test_reasoning_separated_asks_for_fewer_tokens_from_suite_0_2(tmp_path: Path) -> None:
+    cassettes = tmp_path / "cassettes"
+    with FakeServer() as server:
+        proc = _pytest(tmp_path, "--base-url", server.base_url, "--conformance-mode",
+                       "record", "--cassette-dir", str(cassettes),
+                       "--checks", "reasoning.separated")  # fmt: skip
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    for name in ("reasoning.separated.yaml", "reasoning.separated.sdk.yaml"):
+        text = (cassettes / "generic" / "ref-model" / name).read_text(encoding="utf-8")
+        assert '"max_tokens": 32' in text, name
+        assert "160" not in text, name
+
+
+def test_a_0_1_recording_of_reasoning_separated_replays_with_its_own_request(
+    tmp_path: Path,
+) -> None:
+    """The committed llamacpp-tools column was recorded by suite 0.1.0 with max_tokens 160:
+    its replay must send that body (vcrpy matches on it) and keep the recorded outcomes."""
+    column = ROOT / "cassettes" / "llamacpp-tools" / "qwen2.5-coder-1.5b"
+    manifest = json.loads((column / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["suite_version"] == "0.1.0"
+    assert '"max_tokens": 160' in (column / "reasoning.separated.yaml").read_text("utf-8")
+    proc = _pytest(tmp_path, "--conformance-mode", "replay", "--cassette-dir",
+                   str(ROOT / "cassettes"), "--provider", "llamacpp-tools",
+                   "--checks", "reasoning.separated")  # fmt: skip
+    res = _outcomes(tmp_path, "llamacpp-tools__qwen2.5-coder-1.5b.json")
+    for key in ("reasoning.separated[wire]", "reasoning.separated[sdk]"):
+        assert res[key]["outcome"] == manifest["expected"][key], (key, res[key]["message"])
+        assert res[key]["outcome"] != "error", proc.stdout[-2000:]
+
+
+def _stats(cwd: Path) -> dict[str, Any]:
+    data = json.loads((cwd / "reports" / "results" / "generic__ref-model.json").read_text())
+    stats: dict[str, Any] = data["run"]["stats"]
+    return stats
+
+
+def _overlaps(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    return bool(a["t0"] < b["t1"] and b["t0"] < a["t1"])
+
+
+def test_concurrency_runs_checks_at_once_and_timing_checks_alone(tmp_path: Path) -> None:
+    """``--concurrency 4``: the tool checks overlap at the server, the outcomes are the serial
+    run's, and the timing check's request (the only one counting to 20) overlaps nothing."""
+    args = ("--layers", "wire", "--checks", "tools.*", "--checks", "timeout.time-to-headers",
+            "--no-share-requests")  # fmt: skip
+    outcomes = []
+    for n in ("1", "4"):
+        cwd = tmp_path / n
+        cwd.mkdir()
+        with FakeServer(delay=0.01) as server:
+            proc = _pytest(cwd, "--base-url", server.base_url, "--concurrency", n, *args)
+            chats = [r for r in server.requests if r["path"] == "/v1/chat/completions"]
+            peak = server.max_in_flight
+        assert proc.returncode == 0, proc.stdout[-3000:]
+        outcomes.append(
+            {k: r["outcome"] for k, r in _outcomes(cwd, "generic__ref-model.json").items()}
+        )
+        assert _stats(cwd)["concurrency"] == int(n)
+        timing = [r for r in chats if b"20" in r["body"] and b"Count" in r["body"]]
+        assert len(timing) == 1, [r["body"][:80] for r in chats]
+        others = [r for r in chats if r is not timing[0]]
+        assert not any(_overlaps(timing[0], r) for r in others), n
+        if n == "1":
+            assert peak == 1
+        else:
+            assert peak >= 2  # the pool really ran checks at once
+    assert outcomes[0] == outcomes[1]
+    assert len(outcomes[0]) >= 15
+
+
+def test_concurrency_defaults_to_the_servers_slots(tmp_path: Path) -> None:
+    for slots, expected in ((3, 3), (None, 1)):
+        cwd = tmp_path / str(slots)
+        cwd.mkdir()
+        with FakeServer(total_slots=slots) as server:
+            proc = _pytest(cwd, "--base-url", server.base_url, "--layers", "wire",
+                           "--checks", "stream.role-once")  # fmt: skip
+        assert proc.returncode == 0, proc.stdout[-3000:]
+        assert _stats(cwd)["concurrency"] == expected
+
+
+def test_concurrency_is_refused_outside_live_mode_and_bounded(tmp_path: Path) -> None:
+    url = "http://127.0.0.1:9/v1"
+    for args, needle in (
+        (("--base-url", url, "--conformance-mode", "record", "--concurrency", "2"),
+         "--concurrency 2: record mode runs one check at a time"),
+        (("--conformance-mode", "replay", "--concurrency", "2"),
+         "--concurrency 2: replay mode runs one check at a time"),
+        (("--base-url", url, "--concurrency", "0"), "--concurrency takes 1 to 16"),
+        (("--base-url", url, "--concurrency", "17"), "--concurrency takes 1 to 16"),
+    ):  # fmt: skip
+        proc = _pytest(tmp_path, *args)
+        assert proc.returncode == 2, (args, proc.stdout[-2000:])
+        lines = [ln for ln in proc.stderr.splitlines() if "conformance:" in ln]
+        assert len(lines) == 1, proc.stderr
+        assert needle in lines[0]
