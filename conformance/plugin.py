@@ -97,6 +97,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     g.addoption("--first-token-timeout", type=float, default=None, help="liveness bound, s (30)")
     g.addoption("--idle-timeout", type=float, default=None, help="longest silence bound, s (30)")
     g.addoption(
+        "--max-response-bytes",
+        type=int,
+        default=None,
+        help="bytes of one response body read before the check fails (16 MiB)",
+    )
+    g.addoption(
         "--allow-insecure",
         action="store_true",
         default=None,

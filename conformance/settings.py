@@ -18,6 +18,7 @@ from any_agent._wire.credentials import normalize_url
 
 from .catalogue.checks import Check, select
 from .catalogue.profiles import PROFILES, get_profile
+from .harness.http import DEFAULT_MAX_RESPONSE_BYTES
 from .harness.recording import is_loopback, public_url
 from .results import Layer, Mode
 from .targets import TargetsError, TargetSpec, load_targets, parse_url
@@ -56,6 +57,8 @@ class Settings:
     flaky_tries: int = 3
     #: Live and record modes: the servers to certify (``--targets FILE`` or the command line).
     targets: list[TargetSpec] = field(default_factory=list)
+    #: Bytes of one response body read before the check fails (``--max-response-bytes``).
+    max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES
 
     @classmethod
     def from_config(cls, config: pytest.Config) -> Settings:
@@ -99,6 +102,9 @@ class Settings:
             if value is not None and not value > 0:
                 flag = "--" + name.replace("_", "-")
                 raise UsageError(f"{flag} must be a positive number of seconds, got {value:g}")
+        max_bytes = opt("max_response_bytes")
+        if max_bytes is not None and max_bytes < 1:
+            raise UsageError(f"--max-response-bytes must be a positive number, got {max_bytes}")
         flaky_tries = opt("flaky_tries")
         if flaky_tries is not None and not 1 <= flaky_tries <= MAX_FLAKY_TRIES:
             raise UsageError(f"--flaky-tries takes 1 to {MAX_FLAKY_TRIES}, got {flaky_tries}")
@@ -169,6 +175,7 @@ class Settings:
             accept_baseline=bool(opt("accept_baseline")),
             flaky_tries=3 if flaky_tries is None else flaky_tries,
             targets=targets,
+            max_response_bytes=DEFAULT_MAX_RESPONSE_BYTES if max_bytes is None else max_bytes,
         )
 
 

@@ -102,7 +102,8 @@ async def _post(ctx: Ctx, path: str, body: dict[str, Any], what: str) -> dict[st
     ctx.require_2xx(resp, what)
     data = resp.json()
     if not isinstance(data, dict):
-        ctx.fail(f"{what}: the body is not a JSON object: {resp.text()[:80]!r}")
+        why = resp.json_problem() if data is None else type(data).__name__
+        ctx.fail(f"{what}: the body is not a JSON object ({why}): {resp.text()[:80]!r}")
     return data
 
 
@@ -205,6 +206,10 @@ def read_message_stream(events: list[SSEEvent]) -> MessageStream:
         if n >= MAX_STREAM_EVENTS:
             problems.append(f"more than {MAX_STREAM_EVENTS} events; the rest was not read")
             break
+        if ev.bare_cr:
+            problems.append(f"event {n}: a bare CR ends a line (lines must end in LF or CRLF)")
+        if ev.bad_utf8:
+            problems.append(f"event {n} is not valid UTF-8")
         if ev.data is None:
             if ev.fields:
                 problems.append(f"event {n} has an event: line but no data")
@@ -249,7 +254,7 @@ def read_message_stream(events: list[SSEEvent]) -> MessageStream:
             _block_delta(obj, n, s, open_blocks)
         elif kind == "content_block_stop":
             index = obj.get("index")
-            if index not in open_blocks:
+            if not isinstance(index, int) or index not in open_blocks:
                 problems.append(f"event {n}: content_block_stop for index {index!r}, not open")
             else:
                 open_blocks.discard(index)
@@ -322,7 +327,7 @@ def _block_start(
 
 def _block_delta(obj: dict[str, Any], n: int, s: MessageStream, open_blocks: set[int]) -> None:
     index, delta = obj.get("index"), obj.get("delta")
-    if index not in open_blocks:
+    if not isinstance(index, int) or index not in open_blocks:
         s.problems.append(f"event {n}: content_block_delta for index {index!r}, not open")
         return
     block = s.blocks[index]
@@ -400,8 +405,11 @@ async def tool_use(ctx: Ctx) -> None:
     problems = [p for p in _message_problems(data) if not p.startswith("stop_reason")]
     uses = _blocks(data, "tool_use")
     if not uses:
-        kinds = [b.get("type") for b in data.get("content") or [] if isinstance(b, dict)]
-        ctx.fail(f"no tool_use block (content types {kinds}, text {_text(data)[:80]!r})")
+        content = data.get("content")
+        blocks = content if isinstance(content, list) else []
+        kinds = [b.get("type") for b in blocks if isinstance(b, dict)]
+        found = f"no tool_use block (content types {kinds}, text {_text(data)[:80]!r})"
+        ctx.fail("; ".join([*problems, found]))
     for i, b in enumerate(uses):
         if not isinstance(b.get("id"), str) or not b["id"]:
             problems.append(f"tool_use[{i}] has no string id")

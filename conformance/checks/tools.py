@@ -54,9 +54,15 @@ def forced_body(
 
 
 def _calls_of(data: dict[str, Any]) -> list[dict[str, Any]]:
-    msg = data["choices"][0].get("message") or {}
-    calls = msg.get("tool_calls") or []
-    return [c for c in calls if isinstance(c, dict)]
+    msg = data["choices"][0].get("message")
+    calls = msg.get("tool_calls") if isinstance(msg, dict) else None
+    return [c for c in calls if isinstance(c, dict)] if isinstance(calls, list) else []
+
+
+def _fn_of(call: dict[str, Any]) -> dict[str, Any]:
+    """A call's ``function`` object ({} when absent or not an object)."""
+    fn = call.get("function")
+    return fn if isinstance(fn, dict) else {}
 
 
 def _parse_args(raw: Any) -> tuple[Any, str | None]:
@@ -121,7 +127,7 @@ async def call_shape(ctx: Ctx) -> None:
             ctx.fail(f"call {i}: id is {call.get('id')!r}")
         if call.get("type") != "function":
             ctx.fail(f"call {i}: type is {call.get('type')!r}")
-        fn = call.get("function") or {}
+        fn = _fn_of(call)
         if fn.get("name") not in TOOLS_BY_NAME:
             ctx.fail(f"call {i}: function.name {fn.get('name')!r} was not offered")
         _, problem = _parse_args(fn.get("arguments"))
@@ -179,7 +185,7 @@ async def call_shape_sdk(ctx: Ctx) -> None:
 async def args_schema(ctx: Ctx) -> None:
     calls = await _nonstream_calls(ctx, forced_body(ctx))
     for i, call in enumerate(calls):
-        fn = call.get("function") or {}
+        fn = _fn_of(call)
         args, problem = _parse_args(fn.get("arguments"))
         if problem:
             ctx.fail(f"call {i}: {problem}")
@@ -610,7 +616,7 @@ def _calls_named(calls: list[dict[str, Any]]) -> list[tuple[str, Any, str | None
     """(name, parsed arguments, problem) per non-streamed call."""
     out = []
     for call in calls:
-        fn = call.get("function") or {}
+        fn = _fn_of(call)
         args, problem = _parse_args(fn.get("arguments"))
         out.append((str(fn.get("name")), args, problem))
     return out
@@ -678,6 +684,14 @@ async def args_nested(ctx: Ctx) -> None:
             ctx.warn(f"call {i}: valid, but {', '.join(odd)} (the model, not the wire)")
 
 
+def _say_recovered(ctx: Ctx, uses: list[Any]) -> None:
+    """Warn for calls the SDK read from the model's text: they pass for structured calls only
+    with that said (the wire layer judges the server's own tool_calls)."""
+    names = [u.name for u in uses if getattr(u, "recovered", False)]
+    if names:
+        ctx.warn(f"ToolUseBlock {names} recovered from the model's text, not a structured call")
+
+
 @impl("tools.args-nested", "sdk")
 async def args_nested_sdk(ctx: Ctx) -> None:
     run = await ctx.sdk_run(TRIP_PROMPT, system_prompt=SYSTEM, tools=[TRIP_TOOL], max_tokens=128,
@@ -693,6 +707,7 @@ async def args_nested_sdk(ctx: Ctx) -> None:
         errors = validate_schema(u.input, TRIP_TOOL["function"]["parameters"])
         if errors:
             ctx.fail("ToolUseBlock input: " + "; ".join(errors[:3]))
+    _say_recovered(ctx, uses)
 
 
 @impl("tools.choice-among-several")
@@ -774,6 +789,7 @@ async def marker_in_arguments_sdk(ctx: Ctx) -> None:
             ctx.warn(f"{why} (the model rewrote it)")
         elif why:
             ctx.fail(why)
+    _say_recovered(ctx, uses)
 
 
 @impl("tools.parallel-false")
@@ -790,7 +806,8 @@ async def parallel_false(ctx: Ctx) -> None:
 def _first_chunk(s: StreamSummary, key: str) -> int | None:
     """Index of the first chunk whose choice-0 delta carries a non-empty ``key``."""
     for n, chunk in enumerate(s.chunks):
-        for choice in chunk.get("choices") or []:
+        choices = chunk.get("choices")
+        for choice in choices if isinstance(choices, list) else []:
             delta = choice.get("delta") if isinstance(choice, dict) else None
             if isinstance(delta, dict) and delta.get(key):
                 return n
@@ -845,6 +862,7 @@ async def reasoning_then_call_sdk(ctx: Ctx) -> None:
         ctx.fail("after a ThinkingBlock: " + "; ".join(problems[:3]))
     if find_markup(run.text, THINK_PATTERNS):
         ctx.fail("reasoning markup in SDK text")
+    _say_recovered(ctx, run.of_type("ToolUseBlock"))
 
 
 def repeated_verdict(passed: int, k: int) -> tuple[str, str]:

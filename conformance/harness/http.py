@@ -21,11 +21,14 @@ import httpx2
 import orjson
 
 from .. import SUITE_VERSION
-from .stream import SSEEvent, parse_sse
+from .stream import MAX_JSON_DEPTH, SSEEvent, loads_bounded, parse_sse
 
-__all__ = ["RawResponse", "WireClient", "error_message_of"]
+__all__ = ["DEFAULT_MAX_RESPONSE_BYTES", "RawResponse", "WireClient", "error_message_of"]
 
 USER_AGENT = f"any-agent-conformance/{SUITE_VERSION}"
+#: Bytes of one response body the client reads (``--max-response-bytes``): a hostile server
+#: on loopback can send gigabytes within the request timeout.
+DEFAULT_MAX_RESPONSE_BYTES = 16 * 1024 * 1024
 
 
 @dataclass(slots=True)
@@ -42,6 +45,8 @@ class RawResponse:
     t_total: float = 0.0
     error: str | None = None  # transport error text
     aborted: bool = False  # the client closed the stream on purpose
+    #: The body passed the client's byte bound: reading stopped there (``body`` is cut).
+    too_large: int | None = None
 
     @property
     def content_type(self) -> str:
@@ -55,10 +60,16 @@ class RawResponse:
         return self.body.decode("utf-8", errors="replace")
 
     def json(self) -> Any:
+        """The body as JSON, or None (not JSON, or nested past ``MAX_JSON_DEPTH``)."""
+        return loads_bounded(self.body)
+
+    def json_problem(self) -> str:
+        """Why :meth:`json` gives None for this body: "not JSON" or the nesting bound."""
         try:
-            return orjson.loads(self.body)
+            orjson.loads(self.body)
         except orjson.JSONDecodeError:
-            return None
+            return "not JSON"
+        return f"JSON nested deeper than {MAX_JSON_DEPTH} levels"
 
     def events(self) -> list[SSEEvent]:
         return parse_sse(self.body, self.chunk_times)
@@ -107,8 +118,10 @@ class WireClient:
         api_key: str | None = None,
         connect_timeout: float = 10.0,
         request_timeout: float = 120.0,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
     ) -> None:
         self.base_url = base_url.rstrip("/")
+        self.max_response_bytes = max_response_bytes
         self._headers = {"user-agent": USER_AGENT, "accept-encoding": "identity"}
         if api_key:
             self._headers["authorization"] = f"Bearer {api_key}"
@@ -182,12 +195,18 @@ class WireClient:
                 resp.status = r.status_code
                 resp.headers = {k.lower(): v for k, v in r.headers.items()}
                 blank_lines = 0
+                size = 0
                 async for chunk in r.aiter_raw():
                     t = time.perf_counter() - t0
                     if not chunk:
                         continue
                     if resp.t_first_byte is None:
                         resp.t_first_byte = t
+                    size += len(chunk)
+                    if size > self.max_response_bytes:
+                        resp.too_large = self.max_response_bytes
+                        resp.aborted = True  # closed on purpose: not a transport failure
+                        break
                     parts.append(chunk)
                     resp.chunk_times.append((t, len(chunk)))
                     if abort_after_events is not None:

@@ -223,6 +223,7 @@ def _run(check: Check, layer: Layer, column: Column, result: CheckResult) -> Non
             api_key=target.api_key,
             connect_timeout=target.connect_timeout,
             request_timeout=target.request_timeout,
+            max_response_bytes=target.max_response_bytes,
         ) as wire:
             ctx = Ctx(check, layer, target, wire)
             ctx_box.append(ctx)

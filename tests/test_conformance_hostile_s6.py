@@ -1,0 +1,550 @@
+"""Hostile servers against the suite-0.2 checks (``messages``, ``responses``, the new tools and
+reasoning checks) and the harness under them: every malformed answer ends the check ``fail``
+with a message naming what is wrong, never ``error: harness error: <Python exception>``, never
+a hang, never an unbounded read.
+
+One loopback server serves every scenario: the first path segment of the base URL names it
+(``http://127.0.0.1:PORT/<scenario>/v1``), so a whole module shares one socket."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+from test_conformance_plugin import results, run
+
+from conformance.catalogue import checks as registry
+from conformance.catalogue.profiles import PROFILES
+from conformance.harness.context import Target
+from conformance.harness.recording import Manifest
+from conformance.harness.runner import Column, run_item
+from conformance.harness.stream import (
+    MAX_JSON_DEPTH,
+    SSEEvent,
+    loads_bounded,
+    parse_sse,
+    summarize_stream,
+    too_deep,
+)
+from conformance.results import CheckResult
+
+Step = bytes | float
+#: (status, content type, body steps, extra headers); a float step sleeps that long.
+Reply = tuple[int, str, Iterator[Step] | list[Step], dict[str, str]]
+Scenario = Callable[[str, dict[str, Any]], Reply]
+
+DEEP = "[" * 1000 + "]" * 1000  # valid JSON (orjson reads 1024 levels), past every repr
+
+
+def _json(obj: Any, status: int = 200, raw: str | None = None) -> Reply:
+    text = raw if raw is not None else json.dumps(obj)
+    return status, "application/json", [text.encode()], {}
+
+
+def _sse(*frames: bytes) -> Reply:
+    return 200, "text/event-stream", list(frames), {}
+
+
+def _ev(data: Any, name: str | None = None, end: bytes = b"\n") -> bytes:
+    head = f"event: {name}".encode() + end if name else b""
+    body = data if isinstance(data, str) else json.dumps(data)
+    return head + b"data: " + body.encode() + end + end
+
+
+def _chat(message: Any, **extra: Any) -> dict[str, Any]:
+    choice = {"index": 0, "message": message, "finish_reason": "stop"}
+    return {"id": "c1", "object": "chat.completion", "choices": [choice], **extra}
+
+
+def _chunk(delta: Any = None, finish: str | None = None, **raw: Any) -> bytes:
+    choices = raw.pop("choices", [{"index": 0, "delta": delta or {}, "finish_reason": finish}])
+    return _ev({"id": "c1", "object": "chat.completion.chunk", "choices": choices, **raw})
+
+
+def _tool_names(body: dict[str, Any]) -> set[str]:
+    return {t.get("function", {}).get("name") for t in body.get("tools") or []}
+
+
+def _message_start() -> bytes:
+    msg = {
+        "id": "m1",
+        "type": "message",
+        "role": "assistant",
+        "content": [],
+        "usage": {"input_tokens": 3, "output_tokens": 0},
+    }
+    return _ev({"type": "message_start", "message": msg}, "message_start")
+
+
+# ---- the scenarios ---------------------------------------------------------------------------
+
+
+def shapes(path: str, body: dict[str, Any]) -> Reply:
+    """Bodies of the wrong JSON type for each endpoint."""
+    if path == "messages":
+        return _json([{"type": "message"}])
+    if path == "responses":
+        return _json("a string, not a response")
+    return _json(_chat("the message is a string"))
+
+
+def deep(path: str, body: dict[str, Any]) -> Reply:
+    """Values nested 1000 levels deep where checks quote what they got."""
+    if path == "messages" and body.get("stream"):
+        return _sse(_message_start(), _ev(f'{{"type": "error", "error": {DEEP}}}', "error"))
+    if path == "messages":
+        return _json(None, raw=f'{{"type": {DEEP}, "role": "assistant", "content": []}}')
+    if path == "responses" and body.get("stream"):
+        return _sse(_ev(f'{{"type": "response.failed", "response": {DEEP}}}', "response.failed"))
+    if path == "responses":
+        return _json(None, raw=f'{{"object": {DEEP}, "id": "r1", "output": []}}')
+    reply = '{"choices": [{"index": 0, "message": {"content": "4", "reasoning_content": "2+2"}}]'
+    return _json(None, raw=reply + f', "usage": {{"x": {DEEP}}}}}')
+
+
+def messages_shapes(path: str, body: dict[str, Any]) -> Reply:
+    """content a number; a streamed block index that is a list."""
+    if body.get("stream"):
+        start = {
+            "type": "content_block_start",
+            "index": 0,
+            "content_block": {"type": "text", "text": ""},
+        }
+        delta = {
+            "type": "content_block_delta",
+            "index": [0],
+            "delta": {"type": "text_delta", "text": "OK"},
+        }
+        stop = {"type": "content_block_stop", "index": {"i": 0}}
+        return _sse(
+            _message_start(),
+            _ev(start, "content_block_start"),
+            _ev(delta, "content_block_delta"),
+            _ev(stop, "content_block_stop"),
+        )
+    return _json(
+        {
+            "id": "m1",
+            "type": "message",
+            "role": "assistant",
+            "content": 5,
+            "stop_reason": "tool_use",
+            "usage": {"input_tokens": 1, "output_tokens": 1},
+        }
+    )
+
+
+def chat_shapes(path: str, body: dict[str, Any]) -> Reply:
+    """Chat answers whose inner fields have the wrong types, per new check."""
+    names = _tool_names(body)
+    messages = body.get("messages") or []
+    if body.get("stream"):  # tools.reasoning-then-call: a call whose name is a list
+        call = {
+            "index": 0,
+            "id": "call_1",
+            "type": "function",
+            "function": {"name": ["get_weather"], "arguments": '{"city": "Paris"}'},
+        }
+        return _sse(
+            _chunk({"role": "assistant", "reasoning_content": "I should call it."}),
+            _chunk({"tool_calls": [call]}),
+            _chunk(finish="tool_calls"),
+            b"data: [DONE]\n\n",
+        )
+    if "plan_trip" in names:  # tools.args-nested: function is a string
+        call = {"id": "call_1", "type": "function", "function": "plan_trip"}
+        return _json(_chat({"role": "assistant", "content": None, "tool_calls": [call]}))
+    if any(isinstance(m, dict) and m.get("role") == "tool" for m in messages):
+        return _json({"id": "c1", "choices": "abc"})  # reasoning.interleaved-accepted
+    if names:  # tools.no-needless-call: content a number
+        return _json(_chat({"role": "assistant", "content": 7, "tool_calls": 7}))
+    if "chat_template_kwargs" in body or "reasoning_effort" in body:
+        return _json({"id": "c1", "choices": {"0": {"message": {"content": "4"}}}})
+    return _json(_chat({"role": "assistant", "content": "4", "reasoning_content": "2+2 is 4"}))
+
+
+def chat_stream_odd(path: str, body: dict[str, Any]) -> Reply:
+    """A streamed answer with a chunk whose ``choices`` is a number before a sound call."""
+    call = {
+        "index": 0,
+        "id": "call_1",
+        "type": "function",
+        "function": {"name": "get_weather", "arguments": '{"city": "Paris"}'},
+    }
+    return _sse(
+        _chunk(choices=5),
+        _chunk({"role": "assistant", "reasoning_content": "Call it."}),
+        _chunk({"tool_calls": [call]}),
+        _chunk(finish="tool_calls"),
+        b"data: [DONE]\n\n",
+    )
+
+
+TRIP_ARGS = {
+    "traveller": {"name": "Ada", "age": 36},
+    "transport": "train",
+    "stops": [{"city": "Paris", "nights": 2}, {"city": "London", "nights": 3}],
+}
+
+
+def text_call(path: str, body: dict[str, Any]) -> Reply:
+    """The call written as text in content, never as tool_calls (a stock template's habit)."""
+    text = (
+        "<tool_call>" + json.dumps({"name": "plan_trip", "arguments": TRIP_ARGS}) + "</tool_call>"
+    )
+    if not body.get("stream"):
+        return _json(_chat({"role": "assistant", "content": text}))
+    return _sse(
+        _chunk({"role": "assistant", "content": text}), _chunk(finish="stop"), b"data: [DONE]\n\n"
+    )
+
+
+def framing(path: str, body: dict[str, Any]) -> Reply:
+    """Streams whose lines end in a bare CR (messages) or hold invalid UTF-8 (responses)."""
+    if path == "messages":
+        stop = {"type": "message_stop"}
+        return _sse(_message_start().replace(b"\n", b"\r"), _ev(stop, "message_stop", end=b"\r"))
+    created = {"type": "response.created", "sequence_number": 0, "response": {"id": "r1"}}
+    bad = (
+        b'event: response.in_progress\ndata: {"type": "response.in_progress", '
+        b'"sequence_number": 1, "x": "\xff\xfe"}\n\n'
+    )
+    done = {
+        "type": "response.completed",
+        "sequence_number": 2,
+        "response": {"object": "response", "id": "r1", "output": []},
+    }
+    return _sse(_ev(created, "response.created"), bad, _ev(done, "response.completed"))
+
+
+def html(path: str, body: dict[str, Any]) -> Reply:
+    return 200, "text/html", [b"<html><body>It works!</body></html>"], {}
+
+
+REDIRECT_HITS: list[str] = []
+
+
+def redirect(path: str, body: dict[str, Any]) -> Reply:
+    if path.startswith("target"):
+        REDIRECT_HITS.append(path)
+        return _json({"type": "message"})
+    return 302, "text/plain", [b"moved"], {"location": "/redirect/v1/target"}
+
+
+def huge(path: str, body: dict[str, Any]) -> Reply:
+    """Endless whitespace (at most 64 MiB, so a client without a bound still ends)."""
+    return 200, "application/json", (b" " * 65536 for _ in range(1024)), {}
+
+
+def drip(path: str, body: dict[str, Any]) -> Reply:
+    """An SSE stream that never ends: one comment byte every 50 ms (for at most 20 s)."""
+
+    def steps() -> Iterator[Step]:
+        yield _message_start()
+        for _ in range(400):
+            yield 0.05
+            yield b":"
+
+    return 200, "text/event-stream", steps(), {}
+
+
+SCENARIOS: dict[str, Scenario] = {
+    "shapes": shapes,
+    "deep": deep,
+    "messages-shapes": messages_shapes,
+    "chat-shapes": chat_shapes,
+    "chat-stream-odd": chat_stream_odd,
+    "text-call": text_call,
+    "framing": framing,
+    "html": html,
+    "redirect": redirect,
+    "huge": huge,
+    "drip": drip,
+}
+
+
+class _Handler(BaseHTTPRequestHandler):
+    def log_message(self, *args: Any) -> None:
+        pass
+
+    def _answer(self, body: dict[str, Any]) -> None:
+        scenario, _, rest = self.path.lstrip("/").partition("/")
+        path = rest.removeprefix("v1/")
+        if self.command == "GET" and path == "models":
+            status, ctype, steps, headers = _json({"data": [{"id": "ref-model"}]})
+        elif scenario not in SCENARIOS or self.command != "POST":
+            status, ctype, steps, headers = _json({"error": "no such route"}, status=404)
+        else:
+            status, ctype, steps, headers = SCENARIOS[scenario](path, body)
+        self.send_response(status)
+        self.send_header("content-type", ctype)
+        for key, value in headers.items():
+            self.send_header(key, value)
+        self.end_headers()  # HTTP/1.0: the body ends when the connection closes
+        try:
+            for step in steps:
+                if isinstance(step, float):
+                    time.sleep(step)
+                else:
+                    self.wfile.write(step)
+                    self.wfile.flush()
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the client stopped reading: what a bounded client does
+
+    def do_GET(self) -> None:
+        self._answer({})
+
+    def do_POST(self) -> None:
+        raw = self.rfile.read(int(self.headers.get("content-length") or 0))
+        self._answer(json.loads(raw or b"{}"))
+
+
+@pytest.fixture(scope="module")
+def port() -> Iterator[int]:
+    srv = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+    srv.daemon_threads = True
+    thread = threading.Thread(target=srv.serve_forever, daemon=True)
+    thread.start()
+    yield srv.server_address[1]
+    srv.shutdown()
+    srv.server_close()
+
+
+def _run(
+    port: int, scenario: str, check_ids: list[str], layer: str = "wire", **target: Any
+) -> dict[str, CheckResult]:
+    url = f"http://127.0.0.1:{port}/{scenario}/v1"
+    tgt = Target(
+        provider="generic",
+        profile=PROFILES["generic"],
+        base_url=url,
+        model="ref-model",
+        mode="live",
+        **target,
+    )
+    column = Column(
+        target=tgt,
+        cassette_dir=Path("unused"),
+        manifest=Manifest(provider="generic", model="ref-model", base_url=url),
+    )
+    return {cid: run_item(registry.get(cid), layer, column) for cid in check_ids}  # type: ignore[arg-type]
+
+
+def _expect(res: dict[str, CheckResult], expected: dict[str, tuple[str, str]]) -> None:
+    got = {cid: (r.outcome, r.message) for cid, r in res.items()}
+    for cid, (outcome, words) in expected.items():
+        assert got[cid][0] == outcome, (cid, got[cid])
+        assert words in got[cid][1], (cid, got[cid])
+
+
+# ---- the checks under hostile servers -------------------------------------------------------
+
+
+def test_bodies_of_the_wrong_json_type_fail_naming_the_type(port: int) -> None:
+    res = _run(
+        port,
+        "shapes",
+        ["messages.basic", "responses.basic", "tools.no-needless-call", "reasoning.usage-tokens"],
+    )
+    _expect(
+        res,
+        {
+            "messages.basic": ("fail", "not a JSON object (list)"),
+            "responses.basic": ("fail", "not a JSON object (str)"),
+            "tools.no-needless-call": ("fail", "choices[0].message is str, not an object"),
+            "reasoning.usage-tokens": ("fail", "choices[0].message is str, not an object"),
+        },
+    )
+
+
+def test_json_nested_past_every_repr_fails_instead_of_a_recursion_error(port: int) -> None:
+    ids = [
+        "messages.basic",
+        "messages.stream.event-order",
+        "responses.basic",
+        "responses.stream-events",
+        "reasoning.usage-tokens",
+    ]
+    res = _run(port, "deep", ids)
+    deeper = f"nested deeper than {MAX_JSON_DEPTH} levels"
+    _expect(
+        res,
+        {
+            "messages.basic": ("fail", deeper),
+            "messages.stream.event-order": ("fail", "data is not a JSON object with a type"),
+            "responses.basic": ("fail", deeper),
+            "responses.stream-events": ("fail", "not a typed JSON object"),
+            "reasoning.usage-tokens": ("fail", "response body is not a JSON object"),
+        },
+    )
+
+
+def test_messages_fields_of_the_wrong_type_fail(port: int) -> None:
+    ids = ["messages.tool-use", "messages.stream.event-order", "messages.stream.tool-use"]
+    res = _run(port, "messages-shapes", ids)
+    _expect(
+        res,
+        {
+            "messages.tool-use": ("fail", "content is int, not an array of blocks"),
+            "messages.stream.event-order": ("fail", "content_block_delta for index [0], not open"),
+            "messages.stream.tool-use": ("fail", "without message_stop"),
+        },
+    )
+    assert "content_block_stop for index {'i': 0}" in res["messages.stream.event-order"].message
+
+
+def test_chat_fields_of_the_wrong_type_fail_in_the_new_checks(port: int) -> None:
+    ids = [
+        "tools.args-nested",
+        "tools.no-needless-call",
+        "tools.reasoning-then-call",
+        "reasoning.thinking-off",
+        "reasoning.interleaved-accepted",
+    ]
+    res = _run(port, "chat-shapes", ids)
+    _expect(
+        res,
+        {
+            "tools.args-nested": ("fail", "call 0: arguments is NoneType, not a string"),
+            "tools.no-needless-call": ("fail", "message.content is int, not a string"),
+            "tools.reasoning-then-call": ("fail", "unknown tool ''"),
+            "reasoning.thinking-off": ("fail", "chat_template_kwargs: response has no choices"),
+            "reasoning.interleaved-accepted": ("fail", "reasoning_content: no choices"),
+        },
+    )
+
+
+def test_a_chunk_whose_choices_is_a_number_does_not_crash_the_call_order(port: int) -> None:
+    res = _run(port, "chat-stream-odd", ["tools.reasoning-then-call"])
+    r = res["tools.reasoning-then-call"]
+    assert r.outcome in ("pass", "warn"), r.message  # the chunk says nothing; the call is sound
+
+
+def test_bare_cr_line_ends_and_invalid_utf8_are_named(port: int) -> None:
+    res = _run(port, "framing", ["messages.stream.event-order", "responses.stream-events"])
+    _expect(
+        res,
+        {
+            "messages.stream.event-order": ("fail", "a bare CR ends a line"),
+            "responses.stream-events": ("fail", "not valid UTF-8"),
+        },
+    )
+
+
+def test_html_and_redirects_fail_and_are_not_followed(port: int) -> None:
+    res = _run(port, "html", ["messages.basic", "responses.basic", "responses.stream-events"])
+    _expect(
+        res,
+        {
+            "messages.basic": ("fail", "not a JSON object (not JSON): '<html>"),
+            "responses.basic": ("fail", "not a JSON object (not JSON)"),
+            "responses.stream-events": ("fail", "'text/html', not text/event-stream"),
+        },
+    )
+    res = _run(port, "redirect", ["messages.basic", "responses.basic"])
+    _expect(res, {"messages.basic": ("fail", "HTTP 302"), "responses.basic": ("fail", "HTTP 302")})
+    assert REDIRECT_HITS == []
+
+
+def test_an_endless_body_is_cut_at_the_byte_bound_and_fails_naming_it(port: int) -> None:
+    t0 = time.perf_counter()
+    res = _run(port, "huge", ["messages.basic", "responses.basic"], max_response_bytes=1 << 20)
+    assert time.perf_counter() - t0 < 10
+    for r in res.values():
+        assert r.outcome == "fail", r.message
+        assert "passed 1048576 bytes (--max-response-bytes)" in r.message
+        assert r.evidence.response_excerpt
+        assert len(r.evidence.response_excerpt) < 4096
+
+
+def test_a_stream_that_never_ends_is_stopped_by_the_check_deadline(port: int) -> None:
+    # the bytes keep coming, so no read times out; the runner's per-check deadline ends it
+    t0 = time.perf_counter()
+    res = _run(port, "drip", ["messages.stream.event-order"], request_timeout=0.5)
+    assert time.perf_counter() - t0 < 6
+    r = res["messages.stream.event-order"]
+    assert r.outcome == "error", r.message
+    assert "did not finish within 2 s" in r.message
+
+
+def test_the_plugin_option_bounds_the_body(port: int, tmp_path: Path) -> None:
+    url = f"http://127.0.0.1:{port}/huge/v1"
+    proc = run(
+        tmp_path,
+        "--base-url",
+        url,
+        "--checks",
+        "messages.basic",
+        "--layers",
+        "wire",
+        "--max-response-bytes",
+        "65536",
+    )
+    res = results(tmp_path)["messages.basic[wire]"]
+    assert res["outcome"] == "fail", proc.stdout[-2000:]
+    assert "passed 65536 bytes (--max-response-bytes)" in res["message"]
+
+
+def test_sdk_checks_say_when_a_call_was_recovered_from_text(port: int) -> None:
+    res = _run(port, "text-call", ["tools.args-nested"], layer="sdk")
+    r = res["tools.args-nested"]
+    assert r.outcome == "warn", r.message
+    assert "['plan_trip'] recovered from the model's text, not a structured call" in r.message
+
+
+# ---- the stream reader on hand-made bodies ---------------------------------------------------
+
+
+def test_the_chat_stream_summary_survives_wrongly_typed_fields() -> None:
+    body = (
+        _chunk({"role": "assistant", "tool_calls": 7})
+        + _chunk(
+            {
+                "tool_calls": [
+                    {
+                        "index": 0,
+                        "id": ["x"],
+                        "type": {"t": 1},
+                        "function": {"name": ["n"], "arguments": "{}"},
+                    }
+                ]
+            }
+        )
+        + _chunk(
+            {"tool_calls": [{"index": 0, "id": "call_1", "function": {"name": "get_weather"}}]}
+        )
+        + _chunk(choices=[{"index": 0, "delta": {}, "finish_reason": ["stop"]}])
+        + b"data: [DONE]\n\n"
+    )
+    s = summarize_stream(parse_sse(body))
+    (acc,) = s.tool_list()
+    assert (acc.id, acc.type, acc.name) == ("call_1", None, "get_weather")
+    assert s.finish_reason == "['stop']"  # a string: checks look reasons up in sets
+    assert s.done_count == 1
+    assert s.done_last
+
+
+def test_many_done_events_are_summarised_in_linear_time() -> None:
+    body = b"data: [DONE]\n\n" * 30_000 + _chunk({"content": "late"})
+    t0 = time.perf_counter()
+    s = summarize_stream(parse_sse(body))
+    assert time.perf_counter() - t0 < 5  # the old rescan after each [DONE] took minutes
+    assert s.done_count == 30_000
+    assert not s.done_last
+
+
+def test_the_json_depth_bound_is_iterative_and_exact() -> None:
+    at_bound = "[" * MAX_JSON_DEPTH + "]" * MAX_JSON_DEPTH
+    assert loads_bounded(at_bound) is not None
+    assert loads_bounded("[" + at_bound + "]") is None
+    assert not too_deep({"a": [1, {"b": 2}]}, limit=3)
+    assert too_deep({"a": [{"b": []}]}, limit=3)
+    assert SSEEvent(t=0, data=DEEP).json() is None
+    assert loads_bounded(b"1e999") is None  # orjson refuses infinity: "not JSON", no inf
+    assert loads_bounded(b'{"a": 1, "a": 2}') == {"a": 2}
