@@ -26,6 +26,7 @@ from conformance.harness.recording import Manifest
 from conformance.harness.runner import Column, run_item
 from conformance.harness.stream import (
     MAX_JSON_DEPTH,
+    MAX_SSE_EVENTS,
     SSEEvent,
     loads_bounded,
     parse_sse,
@@ -205,6 +206,34 @@ def text_call(path: str, body: dict[str, Any]) -> Reply:
     )
 
 
+def deep_args(path: str, body: dict[str, Any]) -> Reply:
+    """save_note called with arguments nested 1000 levels deep (a string, so JSON in JSON)."""
+    call = {
+        "index": 0,
+        "id": "call_1",
+        "type": "function",
+        "function": {"name": "save_note", "arguments": f'{{"text": {DEEP}}}'},
+    }
+    if body.get("stream"):
+        return _sse(
+            _chunk({"role": "assistant", "tool_calls": [call]}),
+            _chunk(finish="tool_calls"),
+            b"data: [DONE]\n\n",
+        )
+    return _json(_chat({"role": "assistant", "content": None, "tool_calls": [call]}))
+
+
+def no_blank_lines(path: str, body: dict[str, Any]) -> Reply:
+    """Events with no blank line between them: the whole stream reads as one event."""
+    if path == "messages":
+        return _sse(_message_start().replace(b"\n\n", b"\n"), b'data: {"type": "message_stop"}\n')
+    frames = [
+        {"type": "response.created", "sequence_number": 0},
+        {"type": "response.completed", "sequence_number": 1},
+    ]
+    return _sse(*(b"data: " + json.dumps(f).encode() + b"\n" for f in frames))
+
+
 def framing(path: str, body: dict[str, Any]) -> Reply:
     """Streams whose lines end in a bare CR (messages) or hold invalid UTF-8 (responses)."""
     if path == "messages":
@@ -262,6 +291,8 @@ SCENARIOS: dict[str, Scenario] = {
     "chat-stream-odd": chat_stream_odd,
     "text-call": text_call,
     "framing": framing,
+    "deep-args": deep_args,
+    "no-blank-lines": no_blank_lines,
     "html": html,
     "redirect": redirect,
     "huge": huge,
@@ -437,6 +468,28 @@ def test_bare_cr_line_ends_and_invalid_utf8_are_named(port: int) -> None:
     )
 
 
+def test_arguments_nested_past_every_repr_fail_the_call(port: int) -> None:
+    res = _run(port, "deep-args", ["tools.marker-in-arguments"])
+    r = res["tools.marker-in-arguments"]
+    assert r.outcome == "fail", r.message
+    assert "non-streamed: arguments nest deeper than 128 levels" in r.message
+    assert "streamed: arguments nest deeper than 128 levels" in r.message
+
+
+def test_events_without_blank_lines_fail_as_one_unreadable_event(port: int) -> None:
+    res = _run(port, "no-blank-lines", ["messages.stream.event-order", "responses.stream-events"])
+    _expect(
+        res,
+        {
+            "messages.stream.event-order": (
+                "fail",
+                "event 0: data is not a JSON object with a type",
+            ),
+            "responses.stream-events": ("fail", "an event's data is not a typed JSON object"),
+        },
+    )
+
+
 def test_html_and_redirects_fail_and_are_not_followed(port: int) -> None:
     res = _run(port, "html", ["messages.basic", "responses.basic", "responses.stream-events"])
     _expect(
@@ -548,3 +601,16 @@ def test_the_json_depth_bound_is_iterative_and_exact() -> None:
     assert SSEEvent(t=0, data=DEEP).json() is None
     assert loads_bounded(b"1e999") is None  # orjson refuses infinity: "not JSON", no inf
     assert loads_bounded(b'{"a": 1, "a": 2}') == {"a": 2}
+
+
+def test_a_body_of_tiny_events_is_read_to_a_bound_and_says_so() -> None:
+    body = b"data: {}\n\n" * (MAX_SSE_EVENTS + 5000)
+    t0 = time.perf_counter()
+    events = parse_sse(body)
+    assert time.perf_counter() - t0 < 5
+    assert len(events) == MAX_SSE_EVENTS + 1
+    assert events[-1].cut
+    assert not any(e.cut for e in events[:-1])
+    problems = summarize_stream(events).problems
+    assert problems[-1] == f"more than {MAX_SSE_EVENTS} events; the rest was not read"
+    assert not parse_sse(b"data: {}\n\n" * 10)[-1].cut

@@ -9,7 +9,7 @@ import orjson
 
 from ..catalogue.checks import impl
 from ..harness.context import Ctx, SDKRun
-from ..harness.stream import StreamSummary, ToolCallAcc
+from ..harness.stream import MAX_JSON_DEPTH, StreamSummary, ToolCallAcc, too_deep
 from ._prompts import (
     FORECAST_TOOL,
     MCP_WEATHER_PROMPT,
@@ -74,6 +74,8 @@ def _parse_args(raw: Any) -> tuple[Any, str | None]:
         return None, f"arguments are not valid JSON ({exc}): {raw[:80]!r}"
     if not isinstance(value, dict):
         return None, f"arguments parse to {type(value).__name__}, not an object"
+    if too_deep(value):  # checks quote argument values: repr recurses
+        return None, f"arguments nest deeper than {MAX_JSON_DEPTH} levels"
     return value, None
 
 

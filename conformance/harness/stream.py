@@ -29,6 +29,9 @@ FINISH_REASONS = frozenset({"stop", "length", "tool_calls", "content_filter", "f
 #: json.dumps recurse (about 1000 levels) and orjson.dumps stops at 254, so a check quoting a
 #: value nested past that would crash; no real reply nests past a dozen levels.
 MAX_JSON_DEPTH = 128
+#: Events :func:`parse_sse` reads from one body: a judged stream has a few hundred, and each
+#: event costs a few hundred bytes of objects, so 16 MiB of tiny events would cost gigabytes.
+MAX_SSE_EVENTS = 65536
 
 
 def too_deep(value: Any, limit: int = MAX_JSON_DEPTH) -> bool:
@@ -67,6 +70,8 @@ class SSEEvent:
     stray: list[str] = field(default_factory=list)  # lines that are no SSE field at all
     bare_cr: int = 0  # lines holding a bare CR (a line end LF-splitting readers miss)
     bad_utf8: int = 0  # lines that are not UTF-8 (read with U+FFFD replacements)
+    #: Set on a last, empty event: the body held more than MAX_SSE_EVENTS and was not read on.
+    cut: bool = False
 
     @property
     def event(self) -> str | None:
@@ -115,8 +120,15 @@ def parse_sse(body: bytes, chunk_times: list[tuple[float, int]] | None = None) -
     data_lines: list[str] = []
     has_content = False
     offset = 0
-    raw_lines = body.split(b"\n")
-    for i, raw in enumerate(raw_lines):
+    last = False
+    # one line at a time (no list of every line): a body of tiny events is many objects
+    while not last:
+        if len(events) >= MAX_SSE_EVENTS:
+            events.append(SSEEvent(t=time_at(offset), data=None, cut=True))
+            break
+        nl = body.find(b"\n", offset)
+        last = nl == -1
+        raw = body[offset:] if last else body[offset:nl]
         line_bytes = raw[:-1] if raw.endswith(b"\r") else raw
         try:
             line = line_bytes.decode("utf-8")
@@ -129,7 +141,6 @@ def parse_sse(body: bytes, chunk_times: list[tuple[float, int]] | None = None) -
             cur.bare_cr += 1
         line_end = offset + len(raw)
         offset = line_end + 1
-        last = i == len(raw_lines) - 1
         if not line:
             if has_content:
                 cur.data = "\n".join(data_lines) if data_lines else None
@@ -238,6 +249,8 @@ def summarize_stream(events: list[SSEEvent]) -> StreamSummary:
             problems.append(f"line without an SSE field: {line[:80]!r}")
         if ev.bare_cr:
             problems.append("a bare CR ends a line (lines must end in LF or CRLF)")
+        if ev.cut:
+            problems.append(f"more than {MAX_SSE_EVENTS} events; the rest was not read")
         if ev.data is None:
             continue
         if ev.is_done:
