@@ -8,6 +8,7 @@ One loopback server serves every scenario: the first path segment of the base UR
 
 from __future__ import annotations
 
+import asyncio
 import json
 import threading
 import time
@@ -21,6 +22,7 @@ from test_conformance_plugin import results, run
 
 from conformance.catalogue import checks as registry
 from conformance.catalogue.profiles import PROFILES
+from conformance.harness import http
 from conformance.harness.context import Target
 from conformance.harness.recording import Manifest
 from conformance.harness.runner import Column, run_item
@@ -283,6 +285,11 @@ def drip(path: str, body: dict[str, Any]) -> Reply:
     return 200, "text/event-stream", steps(), {}
 
 
+def many_chunks(path: str, body: dict[str, Any]) -> Reply:
+    """300 one-byte writes, each its own recv() on the client (a pause between them)."""
+    return 200, "text/plain", [s for _ in range(300) for s in (b"x", 0.002)], {}
+
+
 SCENARIOS: dict[str, Scenario] = {
     "shapes": shapes,
     "deep": deep,
@@ -297,6 +304,7 @@ SCENARIOS: dict[str, Scenario] = {
     "redirect": redirect,
     "huge": huge,
     "drip": drip,
+    "many-chunks": many_chunks,
 }
 
 
@@ -514,6 +522,20 @@ def test_an_endless_body_is_cut_at_the_byte_bound_and_fails_naming_it(port: int)
         assert "passed 1048576 bytes (--max-response-bytes)" in r.message
         assert r.evidence.response_excerpt
         assert len(r.evidence.response_excerpt) < 4096
+
+
+def test_arrival_records_are_bounded_per_body(port: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(http, "MAX_CHUNK_TIMES", 50)
+
+    async def go() -> http.RawResponse:
+        async with http.WireClient(f"http://127.0.0.1:{port}/many-chunks/v1") as wire:
+            return await wire.request("POST", "anything", json={})
+
+    resp = asyncio.run(go())
+    assert resp.body == b"x" * 300
+    assert len(resp.chunk_times) == 50  # 300 arrivals; the rest folded into the last
+    assert sum(n for _, n in resp.chunk_times) == 300
+    assert resp.chunk_times[-1][0] == max(t for t, _ in resp.chunk_times)
 
 
 def test_a_stream_that_never_ends_is_stopped_by_the_check_deadline(port: int) -> None:

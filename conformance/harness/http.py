@@ -29,6 +29,9 @@ USER_AGENT = f"any-agent-conformance/{SUITE_VERSION}"
 #: Bytes of one response body the client reads (``--max-response-bytes``): a hostile server
 #: on loopback can send gigabytes within the request timeout.
 DEFAULT_MAX_RESPONSE_BYTES = 16 * 1024 * 1024
+#: Arrival records kept per body; later chunks are folded into the last record, so a server
+#: that sends its bytes one recv() at a time cannot grow a list without bound.
+MAX_CHUNK_TIMES = 65536
 
 
 @dataclass(slots=True)
@@ -182,7 +185,7 @@ class WireClient:
         if content is not None:
             headers["content-type"] = "application/json"
         resp = RawResponse(method=method, path=httpx2.URL(url).path, request_json=json, status=0)
-        parts: list[bytes] = []
+        buf = bytearray()  # one buffer, not an object per chunk
         t0 = time.perf_counter()
         kwargs: dict[str, Any] = {}
         if timeout is not None:
@@ -207,8 +210,12 @@ class WireClient:
                         resp.too_large = self.max_response_bytes
                         resp.aborted = True  # closed on purpose: not a transport failure
                         break
-                    parts.append(chunk)
-                    resp.chunk_times.append((t, len(chunk)))
+                    buf += chunk
+                    times = resp.chunk_times
+                    if len(times) < MAX_CHUNK_TIMES:
+                        times.append((t, len(chunk)))
+                    else:
+                        times[-1] = (t, times[-1][1] + len(chunk))
                     if abort_after_events is not None:
                         blank_lines += chunk.count(b"\n\n") + chunk.count(b"\r\n\r\n")
                         if blank_lines >= abort_after_events:
@@ -216,6 +223,6 @@ class WireClient:
                             break
         except httpx2.HTTPError as exc:
             resp.error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-        resp.body = b"".join(parts)  # also what arrived before a failure
+        resp.body = bytes(buf)  # also what arrived before a failure
         resp.t_total = time.perf_counter() - t0
         return resp
