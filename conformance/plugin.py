@@ -13,6 +13,7 @@ run replaces one, is :mod:`conformance.columns`.
 from __future__ import annotations
 
 import time
+import unicodedata
 from collections.abc import Generator
 from pathlib import Path
 from typing import Any
@@ -191,7 +192,7 @@ class ConformanceItem(pytest.Item):
         self.result = result = run_item(self.check, self.layer, self.column)
         self.column.results.append(result)
         self.user_properties.append(("outcome", result.outcome))
-        outcome, msg = result.outcome, result.message
+        outcome, msg = result.outcome, shown(result.message)
         if outcome == "error":
             raise ConformanceFailure(f"ERROR (harness): {msg}")
         if outcome == "fail" and self.check.level == "MUST":
@@ -214,6 +215,14 @@ class ConformanceItem(pytest.Item):
 
 class ConformanceFailure(Exception):
     pass
+
+
+def shown(text: str) -> str:
+    """``text`` safe for a terminal: control and format characters (ESC sequences, backspace,
+    bidi overrides) from a server's strings are shown escaped, never interpreted."""
+    return "".join(
+        f"\\u{ord(c):04x}" if unicodedata.category(c) in ("Cc", "Cf") else c for c in text
+    )
 
 
 def _duration(seconds: float) -> str:

@@ -268,8 +268,15 @@ def redirect(path: str, body: dict[str, Any]) -> Reply:
     return 302, "text/plain", [b"moved"], {"location": "/redirect/v1/target"}
 
 
+#: An error message that would rewrite a terminal: erase the line, move up, backspace, bidi.
+TERMINAL_TRICKS = "\x1b[2K\x1b[1APASSED\x08\x08 \u202egnissap\x9b31m"
+
+
 def huge(path: str, body: dict[str, Any]) -> Reply:
-    """Endless whitespace (at most 64 MiB, so a client without a bound still ends)."""
+    """Endless whitespace (at most 64 MiB, so a client without a bound still ends); for
+    /v1/responses an error whose message holds terminal control sequences."""
+    if path == "responses":
+        return _json({"error": {"message": TERMINAL_TRICKS}}, status=500)
     return 200, "application/json", (b" " * 65536 for _ in range(1024)), {}
 
 
@@ -548,14 +555,14 @@ def test_a_stream_that_never_ends_is_stopped_by_the_check_deadline(port: int) ->
     assert "did not finish within 2 s" in r.message
 
 
-def test_the_plugin_option_bounds_the_body(port: int, tmp_path: Path) -> None:
+def test_the_plugin_bounds_the_body_and_escapes_server_text(port: int, tmp_path: Path) -> None:
     url = f"http://127.0.0.1:{port}/huge/v1"
     proc = run(
         tmp_path,
         "--base-url",
         url,
         "--checks",
-        "messages.basic",
+        "messages.basic,responses.basic",
         "--layers",
         "wire",
         "--max-response-bytes",
@@ -564,6 +571,10 @@ def test_the_plugin_option_bounds_the_body(port: int, tmp_path: Path) -> None:
     res = results(tmp_path)["messages.basic[wire]"]
     assert res["outcome"] == "fail", proc.stdout[-2000:]
     assert "passed 65536 bytes (--max-response-bytes)" in res["message"]
+    # the server's control characters reach the terminal escaped, never interpreted
+    assert "\\u001b[2K\\u001b[1APASSED\\u0008\\u0008 \\u202egnissap\\u009b31m" in proc.stdout
+    assert not any(c in proc.stdout for c in "\x1b\x08\u202e\x9b")
+    assert results(tmp_path)["responses.basic[wire]"]["message"].endswith(TERMINAL_TRICKS)
 
 
 def test_sdk_checks_say_when_a_call_was_recovered_from_text(port: int) -> None:
