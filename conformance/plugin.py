@@ -170,7 +170,7 @@ def pytest_configure(config: pytest.Config) -> None:
     try:
         settings = Settings.from_config(config)
     except UsageError as exc:
-        pytest.exit(f"conformance: {exc}", returncode=2)
+        pytest.exit(f"conformance: {shown(str(exc), keep=chr(10))}", returncode=2)
     # pytest-xdist registers it too; without xdist the marker is inert but known.
     config.addinivalue_line("markers", "xdist_group(name): run on one xdist worker")
     session = ConformanceSession(config, settings)
@@ -217,11 +217,13 @@ class ConformanceFailure(Exception):
     pass
 
 
-def shown(text: str) -> str:
+def shown(text: str, keep: str = "") -> str:
     """``text`` safe for a terminal: control and format characters (ESC sequences, backspace,
-    bidi overrides) from a server's strings are shown escaped, never interpreted."""
+    bidi overrides) from a server's strings are shown escaped, never interpreted; ``keep``
+    names the ones the suite's own text uses (a usage error's line breaks)."""
     return "".join(
-        f"\\u{ord(c):04x}" if unicodedata.category(c) in ("Cc", "Cf") else c for c in text
+        f"\\u{ord(c):04x}" if unicodedata.category(c) in ("Cc", "Cf") and c not in keep else c
+        for c in text
     )
 
 
@@ -299,7 +301,7 @@ class ConformanceSession:
             else:
                 self.columns = live_columns(s, self.locks, self.problems, self.unreachable)
         except UsageError as exc:
-            pytest.exit(f"conformance: {exc}", returncode=2)
+            pytest.exit(f"conformance: {shown(str(exc), keep=chr(10))}", returncode=2)
         if self.config.pluginmanager.hasplugin("dsession"):  # pytest-xdist's controller
             self.aggregator = Aggregator(s, self.columns)
             self.config.pluginmanager.register(self.aggregator, "conformance-aggregator")
@@ -446,4 +448,4 @@ class ConformanceSession:
         for path in self.written:
             terminalreporter.write_line(f"conformance results: {path}")
         for problem in self.problems:
-            terminalreporter.write_line(f"conformance: {problem}")
+            terminalreporter.write_line(f"conformance: {shown(problem)}")

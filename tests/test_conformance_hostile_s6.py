@@ -35,6 +35,7 @@ from conformance.harness.stream import (
     summarize_stream,
     too_deep,
 )
+from conformance.plugin import shown
 from conformance.results import CheckResult
 
 Step = bytes | float
@@ -647,3 +648,9 @@ def test_a_body_of_tiny_events_is_read_to_a_bound_and_says_so() -> None:
     problems = summarize_stream(events).problems
     assert problems[-1] == f"more than {MAX_SSE_EVENTS} events; the rest was not read"
     assert not parse_sse(b"data: {}\n\n" * 10)[-1].cut
+
+
+def test_terminal_text_escapes_controls_and_keeps_only_what_it_is_told() -> None:
+    assert shown("a\x1b[2Kb\u202ec\nd") == "a\\u001b[2Kb\\u202ec\\u000ad"
+    assert shown("line one\nline two\x07", keep="\n") == "line one\nline two\\u0007"
+    assert shown("plain text, 21 °C ☀") == "plain text, 21 °C ☀"
