@@ -199,9 +199,10 @@ TRIP_ARGS = {
 
 def text_call(path: str, body: dict[str, Any]) -> Reply:
     """The call written as text in content, never as tool_calls (a stock template's habit)."""
-    text = (
-        "<tool_call>" + json.dumps({"name": "plan_trip", "arguments": TRIP_ARGS}) + "</tool_call>"
-    )
+    call = {"name": "plan_trip", "arguments": TRIP_ARGS}
+    if "plan_trip" not in _tool_names(body):
+        call = {"name": "get_weather", "arguments": {"city": "Paris"}}
+    text = "<tool_call>" + json.dumps(call) + "</tool_call>"
     if not body.get("stream"):
         return _json(_chat({"role": "assistant", "content": text}))
     return _sse(
@@ -579,10 +580,13 @@ def test_the_plugin_bounds_the_body_and_escapes_server_text(port: int, tmp_path:
 
 
 def test_sdk_checks_say_when_a_call_was_recovered_from_text(port: int) -> None:
-    res = _run(port, "text-call", ["tools.args-nested"], layer="sdk")
+    res = _run(port, "text-call", ["tools.args-nested", "tools.no-needless-call"], layer="sdk")
     r = res["tools.args-nested"]
     assert r.outcome == "warn", r.message
     assert "['plan_trip'] recovered from the model's text, not a structured call" in r.message
+    r = res["tools.no-needless-call"]
+    assert r.outcome == "fail", r.message
+    assert "ToolUseBlock ['get_weather'] (1 recovered from the model's text)" in r.message
 
 
 # ---- the stream reader on hand-made bodies ---------------------------------------------------

@@ -654,7 +654,9 @@ async def no_needless_call_sdk(ctx: Ctx) -> None:
         ctx.fail(f"the SDK raised {run.describe()}")
     uses = [u.name for u in run.of_type("ToolUseBlock")]
     if uses:
-        ctx.fail(f"ToolUseBlock {uses} for a question no offered tool answers")
+        texts = sum(bool(getattr(u, "recovered", False)) for u in run.of_type("ToolUseBlock"))
+        how = f" ({texts} recovered from the model's text)" if texts else ""
+        ctx.fail(f"ToolUseBlock {uses}{how} for a question no offered tool answers")
     if not run.text.strip():
         ctx.warn(f"no text ({run.describe()})")
 
