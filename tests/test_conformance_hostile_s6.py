@@ -138,7 +138,7 @@ def messages_shapes(path: str, body: dict[str, Any]) -> Reply:
             "type": "message",
             "role": "assistant",
             "content": 5,
-            "stop_reason": "tool_use",
+            "stop_reason": ["tool_use"],
             "usage": {"input_tokens": 1, "output_tokens": 1},
         }
     )
@@ -166,6 +166,8 @@ def chat_shapes(path: str, body: dict[str, Any]) -> Reply:
         return _json(_chat({"role": "assistant", "content": None, "tool_calls": [call]}))
     if any(isinstance(m, dict) and m.get("role") == "tool" for m in messages):
         return _json({"id": "c1", "choices": "abc"})  # reasoning.interleaved-accepted
+    if isinstance(body.get("tool_choice"), dict):  # tools.choice-named: choices a string
+        return _json({"id": "c1", "choices": "abc"})
     if names:  # tools.no-needless-call: content a number
         return _json(_chat({"role": "assistant", "content": 7, "tool_calls": 7}))
     if "chat_template_kwargs" in body or "reasoning_effort" in body:
@@ -186,6 +188,7 @@ def chat_stream_odd(path: str, body: dict[str, Any]) -> Reply:
         _chunk({"role": "assistant", "reasoning_content": "Call it."}),
         _chunk({"tool_calls": [call]}),
         _chunk(finish="tool_calls"),
+        _chunk(choices=[], usage={"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}),
         b"data: [DONE]\n\n",
     )
 
@@ -434,11 +437,13 @@ def test_json_nested_past_every_repr_fails_instead_of_a_recursion_error(port: in
 
 
 def test_messages_fields_of_the_wrong_type_fail(port: int) -> None:
-    ids = ["messages.tool-use", "messages.stream.event-order", "messages.stream.tool-use"]
+    ids = ["messages.basic", "messages.tool-use", "messages.stream.event-order",
+           "messages.stream.tool-use"]  # fmt: skip
     res = _run(port, "messages-shapes", ids)
     _expect(
         res,
         {
+            "messages.basic": ("fail", "stop_reason is ['tool_use'], not one of Anthropic's"),
             "messages.tool-use": ("fail", "content is int, not an array of blocks"),
             "messages.stream.event-order": ("fail", "content_block_delta for index [0], not open"),
             "messages.stream.tool-use": ("fail", "without message_stop"),
@@ -454,6 +459,7 @@ def test_chat_fields_of_the_wrong_type_fail_in_the_new_checks(port: int) -> None
         "tools.reasoning-then-call",
         "reasoning.thinking-off",
         "reasoning.interleaved-accepted",
+        "tools.choice-named",
     ]
     res = _run(port, "chat-shapes", ids)
     _expect(
@@ -464,14 +470,15 @@ def test_chat_fields_of_the_wrong_type_fail_in_the_new_checks(port: int) -> None
             "tools.reasoning-then-call": ("fail", "unknown tool ''"),
             "reasoning.thinking-off": ("fail", "chat_template_kwargs: response has no choices"),
             "reasoning.interleaved-accepted": ("fail", "reasoning_content: no choices"),
+            "tools.choice-named": ("fail", "named get_forecast, got calls none"),
         },
     )
 
 
 def test_a_chunk_whose_choices_is_a_number_does_not_crash_the_call_order(port: int) -> None:
-    res = _run(port, "chat-stream-odd", ["tools.reasoning-then-call"])
-    r = res["tools.reasoning-then-call"]
-    assert r.outcome in ("pass", "warn"), r.message  # the chunk says nothing; the call is sound
+    res = _run(port, "chat-stream-odd", ["tools.reasoning-then-call", "stream.usage-chunk"])
+    for r in res.values():  # the chunk says nothing; the call and the usage are sound
+        assert r.outcome in ("pass", "warn"), (r.check, r.message)
 
 
 def test_bare_cr_line_ends_and_invalid_utf8_are_named(port: int) -> None:
@@ -596,7 +603,7 @@ def test_sdk_checks_say_when_a_call_was_recovered_from_text(port: int) -> None:
 
 def test_the_chat_stream_summary_survives_wrongly_typed_fields() -> None:
     body = (
-        _chunk({"role": "assistant", "tool_calls": 7})
+        _chunk({"role": "assistant", "tool_calls": 7}, created=[1])
         + _chunk(
             {
                 "tool_calls": [

@@ -126,7 +126,7 @@ def _message_problems(data: dict[str, Any]) -> list[str]:
             elif block["type"] == "text" and not isinstance(block.get("text"), str):
                 problems.append(f"content[{i}] is a text block without string text")
     stop = data.get("stop_reason")
-    if stop not in STOP_REASONS:
+    if not isinstance(stop, str) or stop not in STOP_REASONS:
         problems.append(f"stop_reason is {stop!r}, not one of Anthropic's")
     usage = data.get("usage")
     if not isinstance(usage, dict):
@@ -267,7 +267,7 @@ def read_message_stream(events: list[SSEEvent]) -> MessageStream:
                 )
             delta = obj.get("delta")
             s.stop_reason = delta.get("stop_reason") if isinstance(delta, dict) else None
-            if s.stop_reason not in STOP_REASONS:
+            if not isinstance(s.stop_reason, str) or s.stop_reason not in STOP_REASONS:
                 problems.append(f"message_delta stop_reason is {s.stop_reason!r}")
             usage = obj.get("usage")
             out = usage.get("output_tokens") if isinstance(usage, dict) else None

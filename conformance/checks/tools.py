@@ -54,7 +54,9 @@ def forced_body(
 
 
 def _calls_of(data: dict[str, Any]) -> list[dict[str, Any]]:
-    msg = data["choices"][0].get("message")
+    choices = data.get("choices")
+    choice = choices[0] if isinstance(choices, list) and choices else None
+    msg = choice.get("message") if isinstance(choice, dict) else None
     calls = msg.get("tool_calls") if isinstance(msg, dict) else None
     return [c for c in calls if isinstance(c, dict)] if isinstance(calls, list) else []
 
@@ -130,7 +132,7 @@ async def call_shape(ctx: Ctx) -> None:
         if call.get("type") != "function":
             ctx.fail(f"call {i}: type is {call.get('type')!r}")
         fn = _fn_of(call)
-        if fn.get("name") not in TOOLS_BY_NAME:
+        if not isinstance(fn.get("name"), str) or fn["name"] not in TOOLS_BY_NAME:
             ctx.fail(f"call {i}: function.name {fn.get('name')!r} was not offered")
         _, problem = _parse_args(fn.get("arguments"))
         if problem:
@@ -227,7 +229,7 @@ async def header_first(ctx: Ctx) -> None:
     _, calls = await _stream_calls(ctx, forced_body(ctx, stream=True))
     for acc in calls:
         first = acc.first_fragment
-        fn = first.get("function") or {}
+        fn = _fn_of(first)
         if not isinstance(first.get("id"), str) or not first["id"]:
             ctx.fail(f"index {acc.index}: first fragment has id {first.get('id')!r}")
         if first.get("type") != "function":
@@ -290,7 +292,7 @@ async def tools_equals_nonstream(ctx: Ctx) -> None:
     _, streamed = await _stream_calls(ctx, forced_body(ctx, stream=True))
     plain = await _nonstream_calls(ctx, forced_body(ctx))
     a = [(c.name, _parse_args(c.arguments)[0]) for c in streamed]
-    fns = [c.get("function") or {} for c in plain]
+    fns = [_fn_of(c) for c in plain]
     b = [(fn.get("name"), _parse_args(fn.get("arguments"))[0]) for fn in fns]
     if a != b:
         ctx.fail(f"streamed {a} != non-streamed {b}")
@@ -369,7 +371,7 @@ async def choice_named(ctx: Ctx) -> None:
     data = resp.json()
     if not isinstance(data, dict) or not data.get("choices"):
         ctx.fail("response has no choices")
-    names = [(c.get("function") or {}).get("name") for c in _calls_of(data)]
+    names = [_fn_of(c).get("name") for c in _calls_of(data)]
     if names != ["get_forecast"] * len(names) or not names:
         ctx.fail(f"named get_forecast, got calls {names or 'none'}")
 
@@ -385,10 +387,7 @@ async def no_args(ctx: Ctx) -> None:
             ]
         else:
             calls = await _nonstream_calls(ctx, body)
-            pairs = [
-                ((c.get("function") or {}).get("name"), (c.get("function") or {}).get("arguments"))
-                for c in calls
-            ]
+            pairs = [(_fn_of(c).get("name"), _fn_of(c).get("arguments")) for c in calls]
         where = "streamed" if stream else "non-streamed"
         for name, raw in pairs:
             if name != "get_time":

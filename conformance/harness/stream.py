@@ -267,7 +267,11 @@ def summarize_stream(events: list[SSEEvent]) -> StreamSummary:
         chunks.append(obj)
         if isinstance(obj.get("id"), str):
             ids.add(obj["id"])
-        created.add(obj.get("created"))
+        stamp = obj.get("created")
+        # kept in a set: an unhashable value is kept as its repr
+        created.add(
+            stamp if stamp is None or isinstance(stamp, (int, float, str)) else repr(stamp)[:80]
+        )
         if isinstance(obj.get("usage"), dict):
             usage_chunks.append(obj)
         choices = obj.get("choices")
