@@ -368,14 +368,19 @@ def port() -> Iterator[int]:
 
 
 def _run(
-    port: int, scenario: str, check_ids: list[str], layer: str = "wire", **target: Any
+    port: int,
+    scenario: str,
+    check_ids: list[str],
+    layer: str = "wire",
+    model: str = "ref-model",
+    **target: Any,
 ) -> dict[str, CheckResult]:
     url = f"http://127.0.0.1:{port}/{scenario}/v1"
     tgt = Target(
         provider="generic",
         profile=PROFILES["generic"],
         base_url=url,
-        model="ref-model",
+        model=model,
         mode="live",
         **target,
     )
@@ -512,6 +517,14 @@ def test_events_without_blank_lines_fail_as_one_unreadable_event(port: int) -> N
             "responses.stream-events": ("fail", "an event's data is not a typed JSON object"),
         },
     )
+
+
+def test_an_empty_model_name_does_not_turn_every_404_into_a_failure(port: int) -> None:
+    # "" is in every message: a 404 would read as "naming the model" (the model id can come
+    # from the server's own /v1/models list)
+    res = _run(port, "no-such-scenario", ["messages.basic", "responses.basic"], model="")
+    for r in res.values():
+        assert r.outcome == "not-offered", r.message
 
 
 def test_html_and_redirects_fail_and_are_not_followed(port: int) -> None:

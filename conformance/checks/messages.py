@@ -91,7 +91,7 @@ def messages_body(
 def require_offered(ctx: Ctx, resp: RawResponse, what: str) -> None:
     """``not-offered`` on 404/405, unless the 404 names the model (the API is there, the
     model is not: a failure of the column, not an absent endpoint)."""
-    if resp.status == 404 and ctx.model in resp.error_message():
+    if resp.status == 404 and ctx.model and ctx.model in resp.error_message():
         ctx.fail(f"{what}: HTTP 404 naming the model: {resp.error_message()[:160]}")
     ctx.require_offered(resp, what)
 
