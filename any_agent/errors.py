@@ -197,8 +197,9 @@ class ContextLengthExceededError(InvalidRequestError):
     Raised from the server's refusal (``status`` is its HTTP status) or by the SDK itself:
     before sending, when the context guard finds the prompt larger than the window, and after
     a response whose ``prompt_tokens`` show the server cut the prompt (``status`` 0: nothing
-    was refused, the SDK measured). ``prompt_tokens`` and ``context_window`` are the numbers
-    it compared (``None`` when the server's refusal did not carry them).
+    was refused, the SDK measured). A refusal sent as an error event inside a 200 stream
+    (text-generation-webui) has ``status`` 0 too, and ``body`` holds that event. The numbers
+    compared are ``prompt_tokens`` and ``context_window`` (``None`` when not known).
     """
 
     def __init__(

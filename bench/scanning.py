@@ -42,6 +42,9 @@ FAMILIES: dict[str, Callable[[int], str]] = {
     "unclosed think tag": _repeat("<", "<think>"),
     "braces": _repeat("{"),
     "finished calls": _repeat(f"<tool_call>{_CALL}</tool_call>\n"),
+    "closers inside a JSON string argument": _repeat(
+        r"a \" </tool_call> \\ ", '<tool_call>{"name": "get_weather", "arguments": {"city": "'
+    ),
 }
 PIECE = 16  # characters per feed() in the "pieces" runs (a few tokens per SSE event)
 

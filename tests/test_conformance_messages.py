@@ -10,6 +10,9 @@ import time
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from sse_server import Reply, Request, SSEServer
 from test_conformance_plugin import results, run
 
 from conformance.catalogue import checks as registry
@@ -24,26 +27,33 @@ from conformance.testing.fakeserver import QUIRKS, FakeServer
 MESSAGES_CHECKS = [c.id for c in registry.CHECKS if c.area == "messages"]
 
 
-def run_check(
-    check_id: str, quirks: tuple[str, ...] = (), *, model: str = "ref-model"
-) -> tuple[str, str, list[str], list[dict[str, object]]]:
-    """(outcome, message, warnings, request bodies sent) of one wire check on the fake."""
-    with FakeServer(quirks) as srv:
-        target = Target(provider="generic", profile=PROFILES["generic"],
-                        base_url=srv.base_url, model=model, mode="live")  # fmt: skip
+Outcome = tuple[str, str, list[str], list[dict[str, object]]]
 
-        async def go() -> tuple[str, str, list[str], list[dict[str, object]]]:
-            async with WireClient(srv.base_url) as wire:
-                ctx = Ctx(registry.get(check_id), "wire", target, wire=wire)
-                try:
-                    await IMPLEMENTATIONS[(check_id, "wire")](ctx)
-                except Verdict as verdict:
-                    sent = [x["request"] for x in ctx.exchanges]
-                    return verdict.outcome, verdict.message, ctx.warnings, sent
+
+def check_at(check_id: str, base_url: str, model: str = "ref-model") -> Outcome:
+    """(outcome, message, warnings, requests sent) of one wire check; any exception other
+    than a verdict escapes (a harness error)."""
+    target = Target(provider="generic", profile=PROFILES["generic"], base_url=base_url,
+                    model=model, mode="live")  # fmt: skip
+
+    async def go() -> Outcome:
+        async with WireClient(base_url) as wire:
+            ctx = Ctx(registry.get(check_id), "wire", target, wire=wire)
+            try:
+                await IMPLEMENTATIONS[(check_id, "wire")](ctx)
+            except Verdict as verdict:
                 sent = [x["request"] for x in ctx.exchanges]
-                return ("warn" if ctx.warnings else "pass"), "", ctx.warnings, sent
+                return verdict.outcome, verdict.message, ctx.warnings, sent
+            sent = [x["request"] for x in ctx.exchanges]
+            return ("warn" if ctx.warnings else "pass"), "", ctx.warnings, sent
 
-        return asyncio.run(go())
+    return asyncio.run(go())
+
+
+def run_check(check_id: str, quirks: tuple[str, ...] = (), *, model: str = "ref-model") -> Outcome:
+    """One wire check against the reference server with ``quirks``."""
+    with FakeServer(quirks) as srv:
+        return check_at(check_id, srv.base_url, model)
 
 
 # ---- the catalogue -----------------------------------------------------------------------------
@@ -122,6 +132,13 @@ def test_a_server_without_the_messages_api_is_not_offered(check_id: str) -> None
     assert len(sent) == 1  # the first 404 ends the check
 
 
+def test_count_tokens_alone_can_be_not_offered() -> None:
+    outcome, message, _, _ = run_check("messages.count-tokens", ("no-count-tokens",))
+    assert outcome == "not-offered", message
+    assert "POST /v1/messages/count_tokens: HTTP 404" in message
+    assert run_check("messages.basic", ("no-count-tokens",))[0] == "pass"
+
+
 def test_a_404_that_names_the_model_is_a_failure_not_an_absent_api() -> None:
     outcome, message, _, _ = run_check("messages.basic", model="not-served-model")
     assert outcome == "fail"
@@ -145,6 +162,71 @@ def test_a_must_failure_in_the_area_fails_the_session(tmp_path: Path) -> None:
     res = results(tmp_path)
     assert res["messages.tool-result[wire]"]["outcome"] == "fail"
     assert res["messages.basic[wire]"]["outcome"] == "pass"
+
+
+@pytest.mark.parametrize("quirk", ["msg-stream-empty-tool-input", "no-messages-api"])
+def test_a_recording_of_the_area_replays_offline_with_the_same_outcomes(
+    tmp_path: Path, quirk: str
+) -> None:
+    with FakeServer([quirk]) as srv:
+        rec = run(tmp_path, "--base-url", srv.base_url, "--conformance-mode", "record",
+                  "--checks", "messages.*")  # fmt: skip
+    assert rec.returncode in (0, 1), rec.stdout[-2000:]
+    recorded = {k: r["outcome"] for k, r in results(tmp_path).items()}
+    assert "error" not in recorded.values()
+    assert len(recorded) == len(MESSAGES_CHECKS)
+    (tmp_path / "reports").rename(tmp_path / "reports-record")
+    proc = run(tmp_path, "--conformance-mode", "replay")  # the server is gone
+    assert proc.returncode == rec.returncode, proc.stdout[-2000:]
+    assert {k: r["outcome"] for k, r in results(tmp_path).items()} == recorded
+    if quirk == "no-messages-api":
+        assert set(recorded.values()) == {"not-offered"}
+    else:
+        assert recorded["messages.stream.tool-use[wire]"] == "fail"
+        assert recorded["messages.count-tokens[wire]"] == "pass"
+
+
+# ---- hostile servers -------------------------------------------------------------------------
+
+HOSTILE_BODIES: list[object] = [
+    [],
+    "OK",
+    {"type": "message"},
+    {"type": "message", "role": "assistant", "id": "m", "content": "OK", "stop_reason": "end_turn",
+     "usage": []},
+    {"type": "message", "role": "assistant", "id": "m", "content": [1, None, {"type": 5}]},
+    {"content": [{"type": "tool_use", "id": [], "name": {}, "input": [1]}], "stop_reason": 7},
+    {"content": [{"type": "text", "text": None}], "usage": {"input_tokens": True}},
+    {"input_tokens": "3"},
+    {"input_tokens": [1]},
+]  # fmt: skip
+HOSTILE_STREAMS: list[bytes] = [
+    b"data: [DONE]\n\n",
+    b"event: message_start\ndata: {\n\n",
+    b"\xff\xfe\x00 not sse at all",
+    b"event: message_start\ndata: " + json.dumps({"type": "message_start"}).encode() + b"\n\n",
+    b"data: " + json.dumps({"type": "content_block_start", "index": 0,
+                            "content_block": ["tool_use"]}).encode() + b"\n\n",
+    b"data: " + json.dumps({"type": "content_block_delta", "index": {}, "delta": []}).encode()
+    + b"\n\n",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("case", range(max(len(HOSTILE_BODIES), len(HOSTILE_STREAMS))))
+def test_a_hostile_server_gets_a_verdict_never_a_crash(sse_server: SSEServer, case: int) -> None:
+    body = HOSTILE_BODIES[case % len(HOSTILE_BODIES)]
+    stream = HOSTILE_STREAMS[case % len(HOSTILE_STREAMS)]
+
+    def reply(req: Request) -> Reply:
+        if isinstance(req.json, dict) and req.json.get("stream"):
+            return Reply(chunks=[stream])
+        return Reply(body=body)
+
+    for path in ("/v1/messages", "/v1/messages/count_tokens"):
+        sse_server.script.add(reply, path=path, times=None)
+    for check_id in MESSAGES_CHECKS:
+        outcome, message, _, _ = check_at(check_id, sse_server.url)
+        assert outcome == "fail", (check_id, message)
 
 
 # ---- the stream reader -------------------------------------------------------------------------
@@ -218,6 +300,17 @@ def test_the_reader_names_what_is_out_of_order(
     assert any(needle in p for p in s.problems), s.problems
 
 
+@pytest.mark.parametrize("index", [[], {}, True, 0.0, "0", None, -1, 10**30])
+def test_a_hostile_block_index_is_a_problem_not_a_crash(index: object) -> None:
+    events = [START, {**TEXT_START, "index": index}, {**DELTA, "index": index},
+              {**STOP, "index": index}, MDELTA, MSTOP]  # fmt: skip
+    s = read_message_stream(parse_sse(_sse(*events)))
+    assert any("content_block_start index" in p for p in s.problems), s.problems
+    assert any("content_block_delta for index" in p for p in s.problems)
+    assert any("content_block_stop for index" in p for p in s.problems)
+    assert s.blocks == []
+
+
 def test_event_names_must_match_the_data_type() -> None:
     body = _sse(START, TEXT_START, DELTA, STOP, MDELTA, MSTOP).replace(
         b"event: content_block_delta", b"event: delta"
@@ -253,3 +346,37 @@ def test_the_reader_is_bounded_and_linear_on_a_huge_stream() -> None:
     assert time.perf_counter() - t0 < 2.0
     assert any(f"more than {MAX_STREAM_EVENTS} events" in p for p in s.problems)
     assert len(s.blocks[0].parts) < MAX_STREAM_EVENTS
+
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers(-3, 3) | st.text(max_size=6),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3)
+    ),
+    max_leaves=8,
+)
+_KINDS = st.sampled_from(["message_start", "content_block_start", "content_block_delta",
+                          "content_block_stop", "message_delta", "message_stop", "ping", "error",
+                          "other"])  # fmt: skip
+_FIELDS = st.fixed_dictionaries(
+    {},
+    optional={
+        "index": _JSON | st.integers(0, 2),
+        "delta": _JSON,
+        "content_block": _JSON,
+        "message": _JSON,
+        "usage": _JSON,
+        "error": _JSON,
+    },
+)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.tuples(_KINDS, _FIELDS, st.booleans()), max_size=12))
+def test_the_reader_survives_any_event_sequence(
+    events: list[tuple[str, dict[str, object], bool]],
+) -> None:
+    body = b"".join(_sse({**fields, "type": kind}, named=named) for kind, fields, named in events)
+    s = read_message_stream(parse_sse(body))
+    assert s.problems or s.stopped  # a stream without message_stop always has a problem
+    assert all(isinstance(p, str) for p in s.problems)

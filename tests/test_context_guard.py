@@ -233,3 +233,19 @@ async def test_context_usage(sse_server: SSEServer, script: Scenario) -> None:
 def test_bad_context_options_name_the_field(field: str, value: object) -> None:
     with pytest.raises(ConfigurationError, match=field):
         AgentOptions(model="m", base_url="http://127.0.0.1:1/v1", **{field: value})  # type: ignore[arg-type]
+
+
+async def test_metadata_posts_declare_their_json_body(
+    sse_server: SSEServer, script: Scenario
+) -> None:
+    """``/tokenize`` went without a Content-Type: a recording replayed it as raw bytes, so
+    the request was not found there and the SDK fell back to its estimate (a different
+    conversation with the server than the one recorded). GETs carry no body and no type."""
+    script.json(llamacpp_props(600), path=PROPS, method="GET")
+    script.json(llamacpp_tokenize(30), path=TOKENIZE)
+    script.stream(text_stream("ok"))
+    await _run(opts(sse_server, provider="llamacpp", max_tokens=512), "a question " * 20)
+    by_path = {r.path: r for r in sse_server.requests}
+    assert by_path[TOKENIZE].headers["content-type"] == "application/json"
+    assert by_path[TOKENIZE].json == {"content": "a question " * 20}
+    assert "content-type" not in by_path[PROPS].headers

@@ -226,8 +226,8 @@ def test_summary(matrix: Matrix, markdown: str) -> None:
     assert vllm.summary.counts == {"error": 1, "pass": 3, "unknown": 1}
     summary = re.sub(r" +", " ", markdown.split("## Summary", 1)[1].split("## Legend", 1)[0])
     assert (
-        "| 2/3 | 1/2 | 0 | 0 | 0 | 0 | 1 | 0 | 0 | streaming 0/1, timeouts 1/1, multiturn 1/1, "
-        "chat 1/1 |" in summary
+        "| 2/3 | 1/2 | 0 | 0 | 0 | 0 | 1 | 0 | 0 | 0 | 0 | streaming 0/1, timeouts 1/1, "
+        "multiturn 1/1, chat 1/1 |" in summary
     )
 
 

@@ -219,6 +219,7 @@ def test_every_profile_says_whether_its_server_leaks_calls() -> None:
         "ollama",
         "llamacpp-python",
         "tgwui",
+        "tgwui-transformers",
         "tgi",
     }
 

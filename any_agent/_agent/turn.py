@@ -28,6 +28,7 @@ from .._wire.decoder import (
     ToolStart,
     TurnResult,
 )
+from .._wire.error_body import says_context_exceeded
 from .._wire.history import assistant_entry, to_request_messages
 from .._wire.http import Transport
 from .._wire.servers import Profile, ReasoningReplay
@@ -489,10 +490,21 @@ class Turns:
         if failure is not None:
             cls = StreamTruncatedError if failure.kind == "truncated" else StreamError
             message = transport.redact(failure.message)
-            if transport.cut_reason:
-                message = f"{message} ({transport.cut_reason})"
             # every field is the server's: each may echo the key (decoded from \u escapes)
             etype, code = failure.error_type, failure.code
+            if failure.kind == "error_event" and says_context_exceeded(message, code):
+                # text-generation-webui checks the length inside its streaming generator:
+                # the refusal of a 400 body, after a 200; nothing of the turn is kept
+                raise ContextLengthExceededError(
+                    f"the server refused the prompt inside its HTTP 200 stream (an error "
+                    f"event): {message}",
+                    body=transport.redact(failure.body),
+                    error_type=None if etype is None else transport.redact(etype),
+                    code=None if code is None else transport.redact(str(code)),
+                    context_window=self.guard.known_window(),
+                )
+            if transport.cut_reason:
+                message = f"{message} ({transport.cut_reason})"
             raise cls(
                 message,
                 error_type=None if etype is None else transport.redact(etype),

@@ -133,6 +133,7 @@ class StreamFailure:
     option: str | None = None  # kind "limit": the AgentOptions field, its value, and what
     limit: int | None = None  # broke it
     subject: str | None = None
+    body: str = ""  # kind "error_event": the event's payload as text (cut)
 
 
 @dataclass(slots=True)
@@ -485,7 +486,10 @@ class StreamDecoder:
                 payload = payload.decode("utf-8", "replace")
         msg, etype, code = error_message(payload)
         if self.failure is None:
-            self.failure = StreamFailure(msg or prefix, "error_event", etype, code)
+            body = payload if isinstance(payload, str) else shown(payload, 2000)
+            self.failure = StreamFailure(
+                msg or prefix, "error_event", etype, code, body=body[:2000]
+            )
 
     def _chunk(self, obj: dict[str, Any], out: list[Event]) -> None:
         if obj.get("error") or obj.get("object") == "error":

@@ -16,7 +16,35 @@ import orjson
 
 from . import jsontext
 
-__all__ = ["error_message", "parse_error_body", "shown"]
+__all__ = [
+    "CONTEXT_EXCEEDED",
+    "error_message",
+    "parse_error_body",
+    "says_context_exceeded",
+    "shown",
+]
+
+#: how servers word a prompt too long for the window (an HTTP 400/413/422 body that says this
+#: is a ContextLengthExceededError)
+CONTEXT_EXCEEDED = re.compile(
+    r"context length|context size|context window|too long|exceed|maximum context|"
+    r"max_new_tokens",
+    re.IGNORECASE,
+)
+# an in-stream error has no HTTP status to narrow "exceed" down: a generator can fail for
+# other limits mid-stream (a Python exception's words, a rate limit or quota)
+_OTHER_LIMIT = re.compile(r"rate.?limit|quota|recursion|time.?limit|timed? ?out", re.IGNORECASE)
+
+
+def says_context_exceeded(message: str, code: Any = None) -> bool:
+    """Whether an in-stream error event refuses the prompt's length: the words
+    :data:`CONTEXT_EXCEEDED` recognises in HTTP bodies, about no other limit, and no status
+    code of a rate limit or a server failure (429, 5xx) in the event."""
+    if isinstance(code, str) and code.isdigit():
+        code = int(code)
+    if isinstance(code, int) and not isinstance(code, bool) and (code == 429 or code >= 500):
+        return False
+    return bool(CONTEXT_EXCEEDED.search(message)) and not _OTHER_LIMIT.search(message)
 
 
 def error_message(err: Any, _depth: int = 0) -> tuple[str, str | None, Any]:

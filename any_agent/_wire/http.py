@@ -47,18 +47,13 @@ from .credentials import (
     url_secrets,
 )
 from .deadlines import Watchdog
-from .error_body import parse_error_body
+from .error_body import CONTEXT_EXCEEDED, parse_error_body
 
 __all__ = ["ERROR_BODY_BYTES", "MODELS_BODY_BYTES", "Transport"]
 
 _MODEL_MISSING = re.compile(
     r"model.*(not found|does not exist|not exist|unknown|invalid model)|invalid model name|"
     r"no models? loaded|model_not_found|server is pinned to",  # the last: transformers serve
-    re.IGNORECASE,
-)
-_CONTEXT = re.compile(
-    r"context length|context size|context window|too long|exceed|maximum context|"
-    r"max_new_tokens",
     re.IGNORECASE,
 )
 _DRAIN_SECONDS = 0.25
@@ -272,11 +267,18 @@ class Transport:
         raises (but for cancellation): what a server says about itself is a hint."""
         where = f"{method} {redact_url(url)}"
 
+        headers = {"Authorization": f"Bearer {self.options.api_key}"}
+        if body is not None:
+            # declared, as the openai client declares its own: a body of unknown type is
+            # bytes to whatever reads it (a server's framework, a proxy, a replayed cassette,
+            # which then compares it byte for byte and misses the request)
+            headers["Content-Type"] = "application/json"
+
         async def fetch() -> tuple[bytes | None, str | None]:
             async with self._http.stream(
                 method,
                 url,
-                headers={"Authorization": f"Bearer {self.options.api_key}"},
+                headers=headers,
                 content=None if body is None else orjson.dumps(body),
             ) as response:
                 if response.status_code != 200:
@@ -345,7 +347,7 @@ class Transport:
         if (
             status in (400, 404, 422)
             and (status == 404 or _MODEL_MISSING.search(message) or code_s == "model_not_found")
-            and not _CONTEXT.search(message)
+            and not CONTEXT_EXCEEDED.search(message)
         ):
             model = str(body.get("model", ""))
             return ModelNotFoundError(
@@ -357,7 +359,7 @@ class Transport:
                 error_type=etype,
                 code=code_s,
             )
-        if status in (400, 413, 422) and _CONTEXT.search(message):
+        if status in (400, 413, 422) and CONTEXT_EXCEEDED.search(message):
             return ContextLengthExceededError(
                 message, status=status, body=snippet, error_type=etype, code=code_s
             )

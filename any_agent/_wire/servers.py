@@ -130,6 +130,8 @@ class Server:
             object.__setattr__(self, "family", self.name)
 
 
+_TGWUI = Profile("tgwui", notes=("whole tool calls arrive inside the finish chunk",))
+
 _LLAMACPP = Profile(
     "llamacpp",
     parallel_tool_calls=True,
@@ -190,6 +192,13 @@ SERVERS = MappingProxyType(
             Server(
                 "llamacpp-tools",
                 "llama.cpp llama-server (tool template)",
+                "http://localhost:8080/v1",
+                _LLAMACPP,
+                family="llamacpp",
+            ),
+            Server(
+                "llamacpp-think",
+                "llama.cpp llama-server (reasoning template)",
                 "http://localhost:8080/v1",
                 _LLAMACPP,
                 family="llamacpp",
@@ -271,11 +280,13 @@ SERVERS = MappingProxyType(
                 ),
             ),
             # structured calls inside the finish chunk
+            Server("tgwui", "text-generation-webui", "http://127.0.0.1:5000/v1", _TGWUI),
             Server(
-                "tgwui",
-                "text-generation-webui",
+                "tgwui-transformers",
+                "text-generation-webui (Transformers loader)",
                 "http://127.0.0.1:5000/v1",
-                Profile("tgwui", notes=("whole tool calls arrive inside the finish chunk",)),
+                _TGWUI,
+                family="tgwui",
             ),
             # passes its backend's content through (recorded in front of llama-server)
             Server(

@@ -294,6 +294,9 @@ class Markup:
     parse: Callable[[str, frozenset[str]], list[LeakedCall] | None]
     source: str
     starts: re.Pattern[str]
+    #: a body that opens with ``{`` or ``[`` is JSON: a closer inside one of its strings
+    #: (an argument that mentions the marker) is part of the call, not its end
+    json_body: bool = False
 
 
 _JSON_START = re.compile(r"[{\[]")
@@ -306,6 +309,7 @@ MARKUPS: tuple[Markup, ...] = (
         parse_tool_call_body,
         "Hermes / Qwen2.5 / Qwen3 templates",
         re.compile(r"[{\[<]"),
+        json_body=True,
     ),
     Markup(
         "[TOOL_REQUEST]",
@@ -313,6 +317,7 @@ MARKUPS: tuple[Markup, ...] = (
         parse_json_calls,
         "LM Studio default format",
         _JSON_START,
+        json_body=True,
     ),
     Markup("[TOOL_CALLS]", None, parse_mistral, "Mistral templates", _NAME_OR_JSON),
     Markup("<|python_tag|>", None, parse_json_calls, "Llama 3.x JSON tool calls", _NAME_OR_JSON),
@@ -335,6 +340,7 @@ MARKUPS: tuple[Markup, ...] = (
 
 _TEXT, _THINK, _MARKUP, _JSON, _FENCED, _FENCE_TAG = 0, 1, 2, 3, 4, 5
 _JSON_SCAN = re.compile(r'["{}\\]')
+_IN_STRING = re.compile(r'["\\\n]')  # what ends, escapes or breaks a JSON string
 _TICKS = re.compile(r"`+")
 _NOT_NEWLINE = re.compile(r"[^\r\n]")
 
@@ -523,6 +529,7 @@ class TextScanner:
         self._depth = 0
         self._in_str = False
         self._escape = False
+        self._strings = False  # (markup, fence) closers inside JSON strings do not count
         self._tag = ""  # a fence's language tag so far, and whether blanks ended it
         self._tag_done = False
         # finished calls waiting for the end of the message (and JSON values written
@@ -673,7 +680,7 @@ class TextScanner:
         self._held_len = len(first)
         self._tail = ""
         self._depth = 0
-        self._in_str = self._escape = False
+        self._in_str = self._escape = self._strings = False
         self._tag = ""
         self._tag_done = False
 
@@ -722,16 +729,20 @@ class TextScanner:
     def _find_closer(self, s: str, pos: int, closer: str) -> int:
         """Index in ``s`` just past ``closer`` (which may start in the held tail) within the
         room left to hold, or -1 with ``s[pos:]`` held (or -2 when that exceeds the bound,
-        nothing held)."""
+        nothing held). While ``_strings`` is on, a closer inside a JSON string is skipped."""
         room = self._room()
         k = len(closer) - 1
-        if self._tail:
+        limit = pos + room
+        if self._tail and not (self._strings and (self._in_str or self._escape)):
             window = self._tail + s[pos : pos + min(k, room)]
             i = window.find(closer)
-            if i != -1:
+            # (a closer wholly in ``s`` may follow a quote there: the scan below decides it)
+            if i != -1 and (not self._strings or i < len(self._tail)):
                 return pos + i + len(closer) - len(self._tail)
-        limit = pos + room
-        i = s.find(closer, pos, limit)
+        if self._strings:
+            i = self._closer_outside_strings(s, pos, min(limit, len(s)), closer)
+        else:
+            i = s.find(closer, pos, limit)
         if i != -1:
             return i + len(closer)
         if len(s) > limit:
@@ -739,6 +750,44 @@ class TextScanner:
         self._take(s[pos:])
         window = self._tail + s[pos:]
         self._tail = window[-k:] if k else ""
+        return -1
+
+    def _closer_outside_strings(self, s: str, pos: int, end: int, closer: str) -> int:
+        """Index of the first ``closer`` in ``s[pos:end]`` outside a JSON string, or -1; the
+        string state carries over to the next piece. One pass: each search starts past the
+        previous one's result. A raw newline inside a string means the body is not JSON
+        (JSON escapes it), and from there every closer counts, as in plain text."""
+        i = pos
+        if self._escape:
+            self._escape = False
+            i += 1
+        found = -2  # the next closer at or after ``i``, once searched (-1: none left)
+        while i < end:
+            if self._in_str:
+                m = _IN_STRING.search(s, i, end)
+                if m is None:
+                    return -1
+                j = m.start()
+                c = s[j]
+                if c == '"':
+                    self._in_str = False
+                    i = j + 1
+                elif c == "\\":
+                    if j + 1 >= end:
+                        self._escape = True
+                        return -1
+                    i = j + 2
+                else:
+                    self._in_str = self._strings = False
+                    return s.find(closer, j, end)
+                continue
+            if found == -2 or (found != -1 and found < i):
+                found = s.find(closer, i, end)
+            quote = s.find('"', i, found if found != -1 else end)
+            if quote == -1:
+                return found
+            self._in_str = True
+            i = quote + 1
         return -1
 
     # -- modes ------------------------------------------------------------------------------
@@ -871,6 +920,7 @@ class TextScanner:
                 return n
             blank = m.start()
             self._body_started = True
+            self._strings = markup.json_body and s[blank] in "{["
             if not markup.starts.match(s, blank):
                 # the marker was only mentioned: give it back now, not at the end
                 self._take(s[pos:blank])
@@ -918,6 +968,7 @@ class TextScanner:
             self._give_back(out)
             return nl
         self._mode = _FENCED
+        self._strings = True  # a fence of JSON: a ``` inside one of its strings is text
         return nl
 
     def _tag_ok(self, seg: str) -> bool:

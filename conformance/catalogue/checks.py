@@ -48,6 +48,11 @@ AREAS: tuple[str, ...] = (
     "reasoning",
     "parameters",
     "errors",
+    "structured",
+    "context",
+    "cache",
+    "vision",
+    "security",
     "messages",
     "responses",
 )
@@ -67,6 +72,12 @@ CAPABILITIES: dict[str, str] = {
     "context_overflow": "the model's context window is known (for the overflow probe)",
     "reasoning_budget": "caps thinking per request (llama.cpp `reasoning_budget_tokens`, vLLM "
     "`thinking_token_budget`)",
+    "prompt_cache": "reuses the prompt prefix of an earlier request (prefix / KV cache)",
+    "vision": "the model takes image input (`image_url` content parts)",
+    "logprobs": "returns `logprobs` (with `top_logprobs`) for generated tokens",
+    "logit_bias": "honours `logit_bias` (and offers `/tokenize` to learn a token id)",
+    "assistant_prefill": "continues a conversation's final assistant message (prefill)",
+    "auth": "is run with an API key: requests without the right one are refused",
 }
 
 
@@ -326,7 +337,8 @@ CHECKS: tuple[Check, ...] = (
     _c("reasoning.interleaved-accepted", "SHOULD", "Reasoning sent back on a tool turn",
        "An assistant tool-call message that carries its reasoning (`reasoning_content` or "
        "`reasoning`), followed by the tool result, SHOULD be accepted and answered, as "
-       "interleaved-thinking clients send it.", area=_R, requires=_TOOLS, since="0.2.0"),
+       "interleaved-thinking clients send it.", area=_R, requires=_TOOLS, sdk=True,
+       since="0.2.0"),
     _c("reasoning.usage-tokens", "SHOULD", "Reasoning tokens in usage",
        "A response with reasoning SHOULD report "
        "`usage.completion_tokens_details.reasoning_tokens`, an integer above 0 and at most "
@@ -356,6 +368,23 @@ CHECKS: tuple[Check, ...] = (
     _c("params.usage", "SHOULD", "Usage in non-streamed responses",
        "A non-streamed response SHOULD carry `usage` with integer `prompt_tokens`, "
        "`completion_tokens` and their sum as `total_tokens`.", area=_P),
+    _c("params.logprobs", "SHOULD", "`logprobs` and `top_logprobs`",
+       "With `logprobs: true, top_logprobs: 2` a choice SHOULD carry `logprobs.content`: one "
+       "entry per token with a string `token`, a float `logprob` <= 0 and at most 2 "
+       "`top_logprobs`, the tokens concatenating to `content`.", area=_P,
+       requires=("logprobs",), since="0.2.0"),
+    _c("params.logprobs-stream", "SHOULD", "Streamed `logprobs`",
+       "Streamed with `logprobs: true`, the chunks SHOULD carry `logprobs.content` entries "
+       "whose tokens concatenate to the streamed content.", area=_P,
+       requires=("logprobs",), since="0.2.0"),
+    _c("params.logit-bias", "SHOULD", "`logit_bias`",
+       "`logit_bias` SHOULD be honoured: +100 on a token id makes the reply that token, -100 "
+       "on the first token of the usual reply changes it (ids from the server's `/tokenize`).",
+       area=_P, requires=("logit_bias",), since="0.2.0"),
+    _c("params.assistant-prefill", "MAY", "Assistant prefill continued",
+       "A conversation ending with an assistant message MAY be continued from that text (the "
+       "reply carries on where it stops) or rejected with 4xx; answering it as a new turn is a "
+       "failure.", area=_P, requires=("assistant_prefill",), since="0.2.0"),
     # ---- errors and models --------------------------------------------------------------------
     _c("models.list", "MUST", "`GET /v1/models`",
        "`GET /v1/models` MUST return `object: \"list\"` and a `data` array of "
@@ -376,6 +405,91 @@ CHECKS: tuple[Check, ...] = (
     _c("errors.stream-invalid-request", "SHOULD", "Invalid stream request fails early",
        "An invalid request with `stream: true` SHOULD get an HTTP 4xx before any SSE event.",
        area=_E),
+    # ---- structured output (suite 0.2) --------------------------------------------------------
+    _c("structured.json-schema-enforced", "SHOULD", "`json_schema` enforced",
+       "With a strict `response_format: json_schema` the content SHOULD validate against the "
+       "schema on every prompt, also on prompts that do not ask for JSON (decoding is "
+       "constrained, not merely prompted).", area="structured",
+       requires=("json_schema",), sdk=True, since="0.2.0"),
+    _c("structured.json-schema-with-tools", "MUST", "`json_schema` beside `tools`",
+       "With `tools` and `response_format: json_schema` in one request, a prompt that needs a "
+       "tool MUST still get the tool call, or a 4xx saying the two cannot be combined; a "
+       "schema-shaped answer instead of the call is a failure (the SDK layer: `output_format` "
+       "beside a tool still yields the call).", area="structured",
+       requires=("tools", "json_schema"), sdk=True, since="0.2.0"),
+    _c("structured.invalid-schema", "SHOULD", "Invalid schema rejected",
+       "A `response_format: json_schema` whose schema is not a JSON schema (`type` a number, "
+       "`properties` a string) SHOULD get 4xx; never 2xx, never 5xx.", area="structured",
+       requires=("json_schema",), since="0.2.0"),
+    _c("structured.json-object-stream", "SHOULD", "`json_object` streamed",
+       "Streamed with `response_format: json_object`, the concatenated content SHOULD parse as "
+       "one JSON object, also for a prompt whose natural answer is prose.", area="structured",
+       requires=("json_object",), since="0.2.0"),
+    # ---- context window (suite 0.2) -----------------------------------------------------------
+    _c("context.overflow-stream", "MUST", "Streamed context overflow fails before the stream",
+       "A streamed request whose prompt is longer than the context window MUST get an HTTP 4xx "
+       "before any SSE event: never a 200 stream that answers a cut prompt or carries the "
+       "refusal as an in-stream error, never 5xx.", area="context",
+       requires=("context_overflow",), sdk=True, since="0.2.0"),
+    _c("context.max-tokens-past-window", "SHOULD", "`max_tokens` larger than the window left",
+       "A `max_tokens` larger than what the prompt leaves of the window SHOULD be refused with "
+       "4xx naming `max_tokens` (or the output length), or clamped to the room left; never 5xx.",
+       area="context", requires=("context_overflow",), since="0.2.0"),
+    _c("context.no-silent-truncation", "MUST", "No silent truncation",
+       "A server that answers 200 to a conversation longer than its window MUST have read all "
+       "of it: `usage.prompt_tokens` MUST NOT be smaller than the prompt sent (dropping the "
+       "oldest messages or cutting the prompt silently is a failure; a 4xx is a pass).",
+       area="context", requires=("context_overflow",), sdk=True, since="0.2.0"),
+    _c("context.window-advertised", "SHOULD", "Context window advertised",
+       "A server SHOULD tell clients its context window: in the `/v1/models` entry "
+       "(`max_model_len`, `meta.n_ctx`, `context_length`) or a metadata endpoint (`/props`, "
+       "`/api/ps`, `/api/show`, `/api/v0/models`).", area="context", since="0.2.0"),
+    # ---- prompt cache (suite 0.2) -------------------------------------------------------------
+    _c("cache.prefix-reported", "SHOULD", "Cached prefix reported",
+       "A second request repeating a long prompt prefix SHOULD report the reused tokens in "
+       "`usage.prompt_tokens_details.cached_tokens` (llama.cpp's `timings.cache_n` accepted "
+       "with a warning).", area="cache", requires=("prompt_cache",), sdk=True, since="0.2.0"),
+    _c("cache.time-to-first-token", "MAY", "Cached prefix answered sooner",
+       "A second request repeating a long prompt prefix MAY get its first token sooner than "
+       "the first did (the prefix is not processed again); measured live.", area="cache",
+       replayable=False, requires=("prompt_cache",), since="0.2.0"),
+    # ---- vision (images as `image_url` parts) -------------------------------------------------
+    _c("vision.image-data-uri", "SHOULD", "Image by data URI understood",
+       "A solid-colour PNG sent as a `data:image/png;base64,` URI SHOULD be understood (asked "
+       "its colour, the answer names it); a model without vision SHOULD refuse it with 4xx "
+       "saying so (then n/a), never 5xx.", area="vision", requires=("vision",), sdk=True,
+       since="0.2.0"),
+    _c("vision.image-url", "SHOULD", "Image by URL understood",
+       "An `http://` image URL SHOULD be fetched and understood. The harness serves the PNG "
+       "itself at `http://127.0.0.1:8089/`, so this needs a server on the same machine that "
+       "can reach that loopback port (n/a for a remote server).", area="vision",
+       requires=("vision",), since="0.2.0"),
+    _c("vision.malformed-image", "MUST", "Malformed image is a 4xx",
+       "A data URI whose bytes are no image MUST get 4xx, never 2xx (the image silently "
+       "ignored) or 5xx.", area="vision", requires=("vision",), since="0.2.0"),
+    _c("vision.url-unreachable", "MUST", "Unfetchable image URL is a 4xx",
+       "An image URL that cannot be fetched (the harness's image server answers 404) MUST get "
+       "4xx within the request timeout, never 2xx, 5xx or a hang.", area="vision",
+       requires=("vision",), since="0.2.0"),
+    _c("vision.file-url-refused", "MUST", "Local file path refused",
+       "A `file:///etc/passwd` image URL MUST be refused with 4xx, and neither the answer nor "
+       "the error may show the file's content.", area="vision", requires=("vision",),
+       since="0.2.0"),
+    # ---- security (suite 0.2) -----------------------------------------------------------------
+    _c("security.special-tokens-user", "SHOULD", "Special tokens in user text stay text",
+       "Chat-template control strings in user content (ChatML's `im_start` and `im_end` "
+       "markers, `<eos>`) SHOULD reach the model as plain text, never as control tokens that "
+       "end the turn (measured from `usage.prompt_tokens` and the reply).", area="security",
+       since="0.2.0"),
+    _c("security.special-tokens-tool", "SHOULD", "Special tokens in tool results stay text",
+       "Chat-template control strings in a `tool` message SHOULD reach the model as plain "
+       "text, never as control tokens (measured from `usage.prompt_tokens`).",
+       area="security", requires=("tools",), since="0.2.0"),
+    _c("security.auth-rejected", "SHOULD", "Missing or wrong key refused with 401",
+       "A server that requires an API key SHOULD answer a request with no key or a wrong key "
+       "with 401 and an OpenAI error body `{\"error\": {\"message\", \"type\"}}`; it MUST "
+       "NOT answer 2xx (the SDK layer: a wrong key raises `HTTPStatusError` 401 that does "
+       "not repeat the key).", area="security", requires=("auth",), sdk=True, since="0.2.0"),
     # ---- the Anthropic Messages API (/v1/messages; wire layer only) ---------------------------
     _c("messages.basic", "MUST", "Messages API: non-streamed reply",
        "`POST /v1/messages` MUST answer `type: \"message\"`, `role: \"assistant\"`, a string "

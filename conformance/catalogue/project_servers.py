@@ -26,16 +26,21 @@ class ProjectServer(NamedTuple):
     model_id: str
 
 
-#: Ports 8091-8098: away from the servers' usual 8080/8000/4000, so the project's servers do
+#: Ports 8091-8099: away from the servers' usual 8080/8000/4000, so the project's servers do
 #: not collide with a user's own.
 PROJECT_SERVERS: dict[str, ProjectServer] = {
     "llamacpp": ProjectServer(8091, "qwen2.5-coder-1.5b"),
     "llamacpp-tools": ProjectServer(8092, "qwen2.5-coder-1.5b"),
     "litellm": ProjectServer(8093, "qwen2.5-coder-1.5b"),
+    "llamacpp-think": ProjectServer(8094, "qwen2.5-coder-1.5b"),
+    # text-generation-webui names the model by its file, whatever a request sends
+    "tgwui": ProjectServer(8095, "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf"),
     "llamacpp-python": ProjectServer(8096, "qwen2.5-coder-1.5b"),
     "vllm": ProjectServer(8097, "qwen2.5-coder-0.5b"),
     # the folder name: `transformers serve` ids models by path
     "transformers": ProjectServer(8098, "qwen2.5-coder-0.5b-instruct-hf"),
+    # text-generation-webui's Transformers loader on the same HF folder (its name is the id)
+    "tgwui-transformers": ProjectServer(8099, "qwen2.5-coder-0.5b-instruct-hf"),
 }
 
 

@@ -2,16 +2,36 @@
 
 from __future__ import annotations
 
-from . import errors, messages, multiturn, params, reasoning, responses, streaming, timeouts, tools
+from . import (
+    cache,
+    context,
+    errors,
+    messages,
+    multiturn,
+    params,
+    reasoning,
+    responses,
+    security,
+    streaming,
+    structured,
+    timeouts,
+    tools,
+    vision,
+)
 
 __all__ = [
+    "cache",
+    "context",
     "errors",
     "messages",
     "multiturn",
     "params",
     "reasoning",
     "responses",
+    "security",
     "streaming",
+    "structured",
     "timeouts",
     "tools",
+    "vision",
 ]

@@ -11,17 +11,29 @@ import re
 from typing import Any
 
 __all__ = [
+    "ANSWER_SCHEMA",
     "ARITHMETIC_PROMPT",
     "CAPITAL",
     "CAPITAL_SCHEMA",
+    "CONTROL_REPEAT",
+    "CONTROL_STRINGS",
+    "CONTROL_WORD",
     "COUNT_TO_5",
     "COUNT_TO_20",
+    "ENFORCED_SCHEMAS",
+    "FORCED_WORD",
     "FORECAST_TOOL",
     "FOREIGN_IDS",
+    "INVALID_SCHEMAS",
+    "JSON_OBJECT_PROMPTS",
+    "JSON_SYSTEM",
     "LONG_STORY",
     "MARKUP_PATTERNS",
     "MCP_WEATHER_PROMPT",
+    "OK_PROMPT",
     "PARALLEL_PROMPT",
+    "PREFILL_PREFIX",
+    "PREFILL_PROMPT",
     "SEED",
     "SHORT_STORY",
     "SYSTEM",
@@ -34,8 +46,11 @@ __all__ = [
     "WEATHER_PROMPT",
     "WEATHER_TOOL",
     "base_body",
+    "control_text",
     "find_markup",
     "message_text",
+    "reply_text",
+    "schema_format",
     "tool_history",
     "validate_schema",
 ]
@@ -117,6 +132,77 @@ TIME_TOOL: dict[str, Any] = {
     },
 }
 TOOLS_BY_NAME = {t["function"]["name"]: t for t in (WEATHER_TOOL, FORECAST_TOOL, TIME_TOOL)}
+
+
+# ---- suite 0.2: structured output, parameters, security ----------------------------------------
+def _object(**props: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "type": "object",
+        "properties": props,
+        "required": list(props),
+        "additionalProperties": False,
+    }
+
+
+#: structured.json-schema-enforced: prompts that do not ask for JSON, each with a schema a
+#: server must still hold the answer to (only constrained decoding gets all three right).
+ENFORCED_SCHEMAS: tuple[tuple[str, dict[str, Any]], ...] = (
+    ("Say hi to me.", _object(greeting={"type": "string"})),
+    (COUNT_TO_5, _object(numbers={"type": "array", "items": {"type": "integer"}})),
+    (
+        "Is Paris in France? Answer yes or no.",
+        _object(answer={"type": "string", "enum": ["yes", "no"]}),
+    ),
+)
+#: A schema for an answer that a tool call should come before (json_schema beside tools).
+ANSWER_SCHEMA: dict[str, Any] = _object(answer={"type": "string"})
+#: Schemas that are no JSON schema: a server must refuse them.
+INVALID_SCHEMAS: tuple[tuple[str, dict[str, Any]], ...] = (
+    ("type is a number", {"type": 12}),
+    ("properties is a string", {"type": "object", "properties": "city"}),
+)
+JSON_SYSTEM = "Reply in JSON."
+JSON_OBJECT_PROMPTS = (COUNT_TO_5, "Say hi to me.")
+
+
+#: params.logit-bias: the reply it biases, the word it forces and the word it bans.
+OK_PROMPT = "Say OK and nothing else."
+FORCED_WORD = "banana"
+#: params.assistant-prefill: a count the final assistant message has started.
+PREFILL_PROMPT = "Count from 1 to 10, separated by commas."
+PREFILL_PREFIX = "1, 2, 3, 4,"
+
+
+#: security.special-tokens-*: control strings chat templates use, each sent four in a row (as
+#: text each costs two or more tokens; parsed as a control token, one).
+CONTROL_STRINGS = ("<|im_start|>", "<|im_end|>", "<eos>")
+CONTROL_REPEAT = 4
+CONTROL_WORD = "marigold"
+
+
+def control_text(control: str | None) -> str:
+    """Words with ``control`` repeated between two of them (or without it), then an
+    instruction that a conversation which did not break there still follows."""
+    group = f" {control * CONTROL_REPEAT}" if control else ""
+    return (
+        f"Here are some words: alpha{group} beta gamma. Reply with the single word "
+        f"'{CONTROL_WORD}'."
+    )
+
+
+def reply_text(data: Any) -> str:
+    """Choice 0's ``content`` of a non-streamed response; "" unless it is a string (a hostile
+    or odd body ends in a verdict about the text, never in a crash)."""
+    choices = data.get("choices") if isinstance(data, dict) else None
+    first = choices[0] if isinstance(choices, list) and choices else None
+    message = first.get("message") if isinstance(first, dict) else None
+    content = message.get("content") if isinstance(message, dict) else None
+    return content if isinstance(content, str) else ""
+
+
+def schema_format(name: str, schema: dict[str, Any]) -> dict[str, Any]:
+    """A strict ``response_format: json_schema``."""
+    return {"type": "json_schema", "json_schema": {"name": name, "strict": True, "schema": schema}}
 
 
 def base_body(
@@ -263,3 +349,19 @@ def message_text(data: dict[str, Any], i: int = 0) -> str:
         return "".join(p["text"] for p in content if isinstance(p, dict)
                        and isinstance(p.get("text"), str))  # fmt: skip
     return content if isinstance(content, str) else ""
+
+
+# ---- context window and prompt cache (suite 0.2) -----------------------------------------
+#: Short common words: each is at least one token for every mainstream tokenizer (their
+#: pre-tokenizers split on whitespace), so a filler's word count is a lower bound of its tokens.
+FILLER_WORDS = ("apple", "river", "stone", "cloud", "garden", "window", "bread", "candle",
+                "forest", "music", "paper", "silver", "mountain", "orange", "pencil", "rabbit",
+                "summer", "table", "valley", "winter")  # fmt: skip
+REPLY_OK = "Reply with the single word 'OK' and nothing else."
+
+
+def filler(n: int, salt: str = "") -> str:
+    """``n`` words (``salt`` first, when given, makes a prefix no earlier request shares)."""
+    words = [salt] if salt else []
+    words += [FILLER_WORDS[i % len(FILLER_WORDS)] for i in range(n - len(words))]
+    return " ".join(words)

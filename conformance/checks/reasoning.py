@@ -10,7 +10,9 @@ from ..harness.context import Ctx
 from ..harness.stream import StreamSummary
 from ._prompts import (
     ARITHMETIC_PROMPT,
+    SYSTEM,
     THINK_PATTERNS,
+    WEATHER_PROMPT,
     WEATHER_TOOL,
     base_body,
     find_markup,
@@ -213,6 +215,41 @@ async def interleaved_accepted(ctx: Ctx) -> None:
             ctx.warn(f"{field}: accepted, but no text answer to the tool result")
     if failed:
         ctx.fail("; ".join(failed))
+
+
+@impl("reasoning.interleaved-accepted", "sdk")
+async def interleaved_accepted_sdk(ctx: Ctx) -> None:
+    """A tool loop with a reasoning model: the SDK sends the turn's reasoning back as its
+    profile says and must still get the answer (a refusal naming the field is learnt)."""
+    from any_agent import tool
+
+    if _sdk_profile(ctx).reasoning_replay == "off":
+        ctx.na("the SDK sends no reasoning back to this server (its profile's replay is off)")
+    ran: list[str] = []
+
+    @tool
+    def get_weather(city: str) -> dict[str, Any]:
+        """Get the current weather for a city
+
+        Args:
+            city: City name, e.g. Paris
+        """
+        ran.append(city)
+        return {"city": city, "temperature_c": 21, "sky": "sunny"}
+
+    run = await ctx.sdk_run(WEATHER_PROMPT, system_prompt=SYSTEM, tools=[get_weather],
+                            auto_execute_tools=True, max_turns=3, max_tokens=128)  # fmt: skip
+    if run.error is not None:
+        ctx.fail(f"the SDK raised {run.describe()}")
+    if not ran:
+        ctx.na(f"the model never called get_weather ({run.describe()})")
+    if not run.thinking:
+        ctx.na("no ThinkingBlock before the call: no reasoning to send back")
+    result = run.result
+    if result is None or result.num_turns < 2:
+        ctx.fail("the loop did not send the tool result back for a second turn")
+    if not str(result.result or "").strip():
+        ctx.fail("no answer after the tool result")
 
 
 def _usage_problem(usage: Any) -> str | None:

@@ -829,11 +829,13 @@ async def reasoning_then_call(ctx: Ctx) -> None:
             ctx.na("the model called the tool without reasoning first")
         ctx.na("the model emitted no reasoning")
     if not calls:
-        inside = find_markup(s.reasoning) or (
-            ["get_weather"] if "get_weather" in s.reasoning else []
-        )
-        where = f"; the call is inside the reasoning ({', '.join(inside)})" if inside else ""
-        ctx.fail(f"reasoning, then no tool call (finish {s.finish_reason!r}){where}")
+        inside = find_markup(s.reasoning)
+        if inside:
+            ctx.fail(f"reasoning, then no tool call: the call is inside the reasoning "
+                     f"({', '.join(inside)})")  # fmt: skip
+        if s.finish_reason == "length":
+            ctx.na("the reasoning ran to max_tokens (128) before any call")
+        ctx.fail(f"reasoning, then no tool call (finish {s.finish_reason!r})")
     leaked = find_markup(s.content) + find_markup(s.content, THINK_PATTERNS)
     if leaked:
         ctx.fail(f"markup in content: {', '.join(leaked)}")
@@ -860,6 +862,9 @@ async def reasoning_then_call_sdk(ctx: Ctx) -> None:
         ctx.fail(f"the SDK raised {run.describe()}")
     if not run.thinking:
         ctx.na(f"no ThinkingBlock ({run.describe()})")
+    stop = getattr(run.result, "stop_reason", None)
+    if not run.of_type("ToolUseBlock") and stop == "length":
+        ctx.na("the reasoning ran to max_tokens (128) before any call")
     problems = _sdk_tool_problems(run)
     if problems:
         ctx.fail("after a ThinkingBlock: " + "; ".join(problems[:3]))
@@ -885,7 +890,16 @@ async def repeated_runs(ctx: Ctx) -> None:
         prompt = f"What is the weather in {city}? Use the get_weather tool."
         body = base_body(ctx.model, prompt, max_tokens=64, tools=[WEATHER_TOOL],
                          tool_choice="auto")  # fmt: skip
-        data = await ctx.complete(body, city)
+        resp = await ctx.chat(body)
+        if resp.status == 0:
+            ctx.require_2xx(resp, city)
+        data = resp.json() if 200 <= resp.status < 300 else None
+        if not isinstance(data, dict) or not isinstance(data.get("choices"), list):
+            failures.append(f"{city}: HTTP {resp.status} {resp.error_message()[:80]}")
+            continue
+        if not data["choices"] or not isinstance(data["choices"][0], dict):
+            failures.append(f"{city}: no choices")
+            continue
         calls = _calls_named(_calls_of(data))
         why = ""
         if not calls:

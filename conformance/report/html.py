@@ -20,7 +20,7 @@ from typing import Any
 
 from ..results import LAYERS, LEVELS, OUTCOMES, ResultView
 from .escape import css_token, html_inline, html_text, safe_link, visible
-from .matrix import LEGEND, NOTE_OUTCOMES, Matrix, MatrixColumn, Row, outcome_info
+from .matrix import LEGEND, NOTE_OUTCOMES, Matrix, MatrixColumn, Row, area_cell, outcome_info
 
 __all__ = ["render_html"]
 
@@ -138,15 +138,14 @@ def _problem(matrix: Matrix, row: Row) -> bool:
     for column in matrix.recorded_columns:
         for layer in LAYERS:
             result = column.cells.get((row.check, layer))
-            if result is not None and (
-                result.outcome in NOTE_OUTCOMES or result.outcome not in OUTCOMES
-            ):
+            if result is None or result.outcome == "not-offered":  # noted, but no problem
+                continue
+            if result.outcome in NOTE_OUTCOMES or result.outcome not in OUTCOMES:
                 return True
     return False
 
 
 def _table(matrix: Matrix, cells: dict[str, Any]) -> str:
-    ncols = len(matrix.columns) + 2
     out = ['<table class="matrix" id="matrix"><thead><tr>']
     out.append('<th class="corner" scope="col">Check</th><th class="lvlh" scope="col">Level</th>')
     out.extend(_column_head(i, c) for i, c in enumerate(matrix.columns))
@@ -154,11 +153,21 @@ def _table(matrix: Matrix, cells: dict[str, Any]) -> str:
     for area, rows in matrix.rows_by_area():
         out.append(f'<tbody data-area="{_e(area)}">')
         out.append(
-            f'<tr class="area-row"><th colspan="{ncols}" scope="rowgroup">'
+            '<tr class="area-row"><th colspan="2" scope="rowgroup">'
             f'<span class="area-name">{_e(area)}</span>'
             f'<span class="area-count">{len(rows)} check{"s" if len(rows) != 1 else ""}'
-            "</span></th></tr>"
+            "</span></th>"
         )
+        # each column's summary of the area: checks passed of those counted
+        for index, column in enumerate(matrix.columns):
+            if not column.recorded:
+                out.append(f'<td class="area-sum nr-col" data-col="{index}"></td>')
+                continue
+            text, state = area_cell(column, area, rows)
+            out.append(
+                f'<td class="area-sum {css_token(state)}" data-col="{index}">{_e(text)}</td>'
+            )
+        out.append("</tr>")
         for row in rows:
             problem = "1" if _problem(matrix, row) else "0"
             out.append(
@@ -244,7 +253,7 @@ def _cards(matrix: Matrix) -> str:
         chips = []
         for outcome in (
             "pass", "fail", "xfail", "flaky", "warn", "error", "unsupported", "not-run",
-            "not-recorded",
+            "not-recorded", "not-offered",
         ):  # fmt: skip
             count = summary.counts.get(outcome, 0)
             if count:

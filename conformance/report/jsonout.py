@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from ..vocabulary import LAYERS
+from ..vocabulary import LAYERS, NOT_COUNTED, PASSING
 from .escape import json_visible
-from .matrix import LEGEND, Matrix, MatrixColumn
+from .matrix import LEGEND, Matrix, MatrixColumn, area_cell
 
 __all__ = ["MATRIX_SCHEMA_VERSION", "matrix_document", "render_json"]
 
@@ -53,6 +53,12 @@ def _column(matrix: Matrix, column: MatrixColumn) -> dict[str, Any]:
                 },
                 "checks_by_outcome": summary.counts,
                 "areas": {a: {"passed": p, "counted": t} for a, (p, t) in summary.areas.items()},
+                # areas whose every result is not-offered: an API the server does not serve
+                "areas_not_offered": [
+                    area
+                    for area, rows in matrix.rows_by_area()
+                    if area_cell(column, area, rows)[1] == "not-offered"
+                ],
             },
             "results": results,
         }
@@ -75,13 +81,18 @@ def matrix_document(matrix: Matrix) -> dict[str, Any]:
                 "symbol": i.symbol,
                 "label": i.label,
                 "description": i.description,
+                # how summaries treat it: not-offered, n/a... are neither passed nor failed
+                "counted": i.outcome not in NOT_COUNTED,
+                "passing": i.outcome in PASSING,
             }
             for i in LEGEND
         ],
+        "not_counted": sorted(NOT_COUNTED),
         "checks": [
             {"check": r.check, "area": r.area, "level": r.level, "title": r.title}
             for r in matrix.rows
         ],
+        "areas": matrix.areas,
         "columns": [_column(matrix, c) for c in matrix.columns],
         "notes": [
             {

@@ -6,7 +6,7 @@ from tabulate import tabulate
 
 from ..vocabulary import LAYERS
 from .escape import md_code, md_inline, md_text, safe_link
-from .matrix import LEGEND, Matrix, MatrixColumn, Note, Row, outcome_info
+from .matrix import LEGEND, Matrix, MatrixColumn, Note, Row, area_cell, outcome_info
 
 __all__ = ["md_escape", "md_inline", "render_markdown"]
 
@@ -32,6 +32,15 @@ def _cell(matrix: Matrix, column: MatrixColumn, row: Row) -> str:
         number = matrix.note_refs.get((column.key, row.check, layer))
         parts.append(symbol + (str(number).translate(_SUPERSCRIPT) if number else ""))
     return " / ".join(parts)
+
+
+def _area_head(column: MatrixColumn, area: str, rows: list[Row]) -> str:
+    if not column.recorded:
+        return ""
+    text, state = area_cell(column, area, rows)
+    if state == "not-offered":
+        return f"{outcome_info('not-offered').symbol} *not offered*"
+    return f"*{text} passed*" if text else ""
 
 
 def _matrix_header(column: MatrixColumn) -> str:
@@ -107,6 +116,8 @@ def _summary_table(matrix: Matrix) -> str:
                 count("error"),
                 count("unsupported"),
                 count("not-run"),
+                count("not-recorded"),
+                count("not-offered"),
                 areas or "—",
             ]
         )
@@ -121,6 +132,8 @@ def _summary_table(matrix: Matrix) -> str:
         "⛔ error",
         "➖ unsupported",
         "❔ not run",
+        "⏺️ not recorded",
+        "🚫 not offered",
         "Checks passed by area",
     ]
     return _table(rows, headers)
@@ -179,7 +192,8 @@ def render_markdown(matrix: Matrix) -> str:
             "## Summary",
             "",
             "A check counts as passed when every layer that ran it passed (warnings included); "
-            "*n/a* and *not run* are left out of the counts.",
+            "*n/a*, *not run*, *not recorded* and *not offered* are left out of the counts "
+            "(*not offered*: the server does not serve the endpoint, which is not a failure).",
             "",
             _summary_table(matrix),
             "",
@@ -191,7 +205,9 @@ def render_markdown(matrix: Matrix) -> str:
         headers = ["Check", "Level", *(_matrix_header(c) for c in matrix.columns)]
         table_rows: list[list[str]] = []
         for area, rows in matrix.rows_by_area():
-            table_rows.append([f"**{md_escape(area)}**", "", *("" for _ in matrix.columns)])
+            # the heading row of an area carries each column's area summary
+            heads = [_area_head(column, area, rows) for column in matrix.columns]
+            table_rows.append([f"**{md_escape(area)}**", "", *heads])
             table_rows.extend(
                 [
                     _code(row.check) + (f" — {md_inline(row.title)}" if row.title else ""),

@@ -25,6 +25,7 @@ __all__ = [
     "Note",
     "OutcomeInfo",
     "Row",
+    "area_cell",
     "build_matrix",
     "outcome_info",
 ]
@@ -96,7 +97,7 @@ _INFO = {info.outcome: info for info in LEGEND}
 
 #: Outcomes that get a numbered note explaining why.
 NOTE_OUTCOMES = frozenset(
-    {"warn", "xfail", "flaky", "fail", "error", "unsupported", "not-recorded"}
+    {"warn", "xfail", "flaky", "fail", "error", "unsupported", "not-recorded", "not-offered"}
 )
 
 
@@ -203,6 +204,27 @@ class Matrix:
         for row in self.rows:
             groups.setdefault(row.area, []).append(row)
         return list(groups.items())
+
+
+def area_cell(column: MatrixColumn, area: str, rows: Sequence[Row]) -> tuple[str, str]:
+    """What an area's heading row shows for ``column``: ``("3/5", state)`` (checks passed on
+    every layer that ran them, of those counted), ``("not offered", "not-offered")`` when
+    every result of the area is ``not-offered`` (an API the server does not serve), or
+    ``("", "none")`` when nothing was counted. ``state`` is ``full``, ``part``,
+    ``not-offered`` or ``none``."""
+    summary = column.summary
+    if summary is not None and area in summary.areas:
+        passed, total = summary.areas[area]
+        return f"{passed}/{total}", "full" if passed == total else "part"
+    outcomes = {
+        result.outcome
+        for row in rows
+        for layer in row.layers
+        if (result := column.cells.get((row.check, layer))) is not None
+    }
+    if outcomes and outcomes <= {"not-offered"}:
+        return "not offered", "not-offered"
+    return "", "none"
 
 
 _SEED_ORDER = {p.id: i for i, p in enumerate(SEED_PROVIDERS)}

