@@ -102,6 +102,7 @@ def _target(
         api_key=s.api_key,
         connect_timeout=s.connect_timeout,
         request_timeout=s.request_timeout,
+        max_response_bytes=s.max_response_bytes,
         first_token_timeout=s.first_token_timeout,
         idle_timeout=s.idle_timeout,
         flaky_tries=s.flaky_tries if s.mode == "live" else 1,

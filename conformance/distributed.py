@@ -112,6 +112,7 @@ def columns_from_handoff(s: Settings, data: list[dict[str, Any]]) -> list[Column
             api_key=api_key,
             connect_timeout=s.connect_timeout,
             request_timeout=s.request_timeout,
+            max_response_bytes=s.max_response_bytes,
             first_token_timeout=s.first_token_timeout,
             idle_timeout=s.idle_timeout,
             model_meta=dict(entry["model_meta"]),

@@ -13,6 +13,7 @@ run replaces one, is :mod:`conformance.columns`.
 from __future__ import annotations
 
 import time
+import unicodedata
 from collections.abc import Generator
 from pathlib import Path
 from typing import Any
@@ -105,6 +106,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     g.addoption("--connect-timeout", type=float, default=None, help="TCP connect, s (10)")
     g.addoption("--first-token-timeout", type=float, default=None, help="liveness bound, s (30)")
     g.addoption("--idle-timeout", type=float, default=None, help="longest silence bound, s (30)")
+    g.addoption(
+        "--max-response-bytes",
+        type=int,
+        default=None,
+        help="bytes of one response body read before the check fails (16 MiB)",
+    )
     g.addoption(
         "--allow-insecure",
         action="store_true",
@@ -202,7 +209,7 @@ def pytest_configure(config: pytest.Config) -> None:
     try:
         settings = Settings.from_config(config)
     except UsageError as exc:
-        pytest.exit(f"conformance: {exc}", returncode=2)
+        pytest.exit(f"conformance: {shown(str(exc), keep=chr(10))}", returncode=2)
     # pytest-xdist registers it too; without xdist the marker is inert but known.
     config.addinivalue_line("markers", "xdist_group(name): run on one xdist worker")
     session = ConformanceSession(config, settings)
@@ -228,7 +235,7 @@ class ConformanceItem(pytest.Item):
             self.result = result = run_item(self.check, self.layer, self.column)
         self.column.results.append(result)
         self.user_properties.append(("outcome", result.outcome))
-        outcome, msg = result.outcome, result.message
+        outcome, msg = result.outcome, shown(result.message)
         if outcome == "error":
             raise ConformanceFailure(f"ERROR (harness): {msg}")
         if outcome == "fail" and self.check.level == "MUST":
@@ -251,6 +258,16 @@ class ConformanceItem(pytest.Item):
 
 class ConformanceFailure(Exception):
     pass
+
+
+def shown(text: str, keep: str = "") -> str:
+    """``text`` safe for a terminal: control and format characters (ESC sequences, backspace,
+    bidi overrides) from a server's strings are shown escaped, never interpreted; ``keep``
+    names the ones the suite's own text uses (a usage error's line breaks)."""
+    return "".join(
+        f"\\u{ord(c):04x}" if unicodedata.category(c) in ("Cc", "Cf") and c not in keep else c
+        for c in text
+    )
 
 
 def _duration(seconds: float) -> str:
@@ -365,7 +382,7 @@ class ConformanceSession:
             else:
                 self.columns = live_columns(s, self.locks, self.problems, self.unreachable)
         except UsageError as exc:
-            pytest.exit(f"conformance: {exc}", returncode=2)
+            pytest.exit(f"conformance: {shown(str(exc), keep=chr(10))}", returncode=2)
         if self.config.pluginmanager.hasplugin("dsession"):  # pytest-xdist's controller
             self.aggregator = Aggregator(s, self.columns)
             self.config.pluginmanager.register(self.aggregator, "conformance-aggregator")
@@ -518,4 +535,4 @@ class ConformanceSession:
         for path in self.written:
             terminalreporter.write_line(f"conformance results: {path}")
         for problem in self.problems:
-            terminalreporter.write_line(f"conformance: {problem}")
+            terminalreporter.write_line(f"conformance: {shown(problem)}")

@@ -18,6 +18,7 @@ from any_agent._wire.credentials import normalize_url
 
 from .catalogue.checks import Check, select
 from .catalogue.profiles import PROFILES, get_profile
+from .harness.http import DEFAULT_MAX_RESPONSE_BYTES
 from .harness.recording import is_loopback, public_url
 from .harness.share import DEFAULT_SHARE_MAX_MB
 from .results import Layer, Mode
@@ -71,6 +72,9 @@ class Settings:
     #: Live mode: checks of one column run at once, at most this many (None: as many as the
     #: server has slots, 1 where it does not say); 1 in record and replay modes.
     concurrency: int | None = None
+
+    #: Bytes of one response body read before the check fails (``--max-response-bytes``).
+    max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES
 
     def concurrency_for(self, total_slots: int | None) -> int:
         """How many of a column's checks run at once against a server with these slots."""
@@ -129,6 +133,9 @@ class Settings:
             if value is not None and not value > 0:
                 flag = "--" + name.replace("_", "-")
                 raise UsageError(f"{flag} must be a positive number of seconds, got {value:g}")
+        max_bytes = opt("max_response_bytes")
+        if max_bytes is not None and max_bytes < 1:
+            raise UsageError(f"--max-response-bytes must be a positive number, got {max_bytes}")
         flaky_tries = opt("flaky_tries")
         if flaky_tries is not None and not 1 <= flaky_tries <= MAX_FLAKY_TRIES:
             raise UsageError(f"--flaky-tries takes 1 to {MAX_FLAKY_TRIES}, got {flaky_tries}")
@@ -214,6 +221,7 @@ class Settings:
             share_requests=opt("share_requests") is not False,
             share_max_mb=DEFAULT_SHARE_MAX_MB if share_max_mb is None else share_max_mb,
             concurrency=concurrency,
+            max_response_bytes=DEFAULT_MAX_RESPONSE_BYTES if max_bytes is None else max_bytes,
         )
 
 

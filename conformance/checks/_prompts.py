@@ -341,8 +341,14 @@ def validate_schema(instance: Any, schema: dict[str, Any], path: str = "$") -> l
 
 
 def message_text(data: dict[str, Any], i: int = 0) -> str:
-    """The text of choice ``i`` of a non-streamed response ("" when absent or null)."""
-    return (data["choices"][i].get("message") or {}).get("content") or ""
+    """The text of choice ``i`` of a non-streamed response ("" when absent or null); content
+    parts give their joined ``text``."""
+    message = data["choices"][i].get("message")
+    content = message.get("content") if isinstance(message, dict) else None
+    if isinstance(content, list):
+        return "".join(p["text"] for p in content if isinstance(p, dict)
+                       and isinstance(p.get("text"), str))  # fmt: skip
+    return content if isinstance(content, str) else ""
 
 
 # ---- context window and prompt cache (suite 0.2) -----------------------------------------

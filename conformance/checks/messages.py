@@ -91,7 +91,7 @@ def messages_body(
 def require_offered(ctx: Ctx, resp: RawResponse, what: str) -> None:
     """``not-offered`` on 404/405, unless the 404 names the model (the API is there, the
     model is not: a failure of the column, not an absent endpoint)."""
-    if resp.status == 404 and ctx.model in resp.error_message():
+    if resp.status == 404 and ctx.model and ctx.model in resp.error_message():
         ctx.fail(f"{what}: HTTP 404 naming the model: {resp.error_message()[:160]}")
     ctx.require_offered(resp, what)
 
@@ -102,7 +102,8 @@ async def _post(ctx: Ctx, path: str, body: dict[str, Any], what: str) -> dict[st
     ctx.require_2xx(resp, what)
     data = resp.json()
     if not isinstance(data, dict):
-        ctx.fail(f"{what}: the body is not a JSON object: {resp.text()[:80]!r}")
+        why = resp.json_problem() if data is None else type(data).__name__
+        ctx.fail(f"{what}: the body is not a JSON object ({why}): {resp.text()[:80]!r}")
     return data
 
 
@@ -125,7 +126,7 @@ def _message_problems(data: dict[str, Any]) -> list[str]:
             elif block["type"] == "text" and not isinstance(block.get("text"), str):
                 problems.append(f"content[{i}] is a text block without string text")
     stop = data.get("stop_reason")
-    if stop not in STOP_REASONS:
+    if not isinstance(stop, str) or stop not in STOP_REASONS:
         problems.append(f"stop_reason is {stop!r}, not one of Anthropic's")
     usage = data.get("usage")
     if not isinstance(usage, dict):
@@ -205,6 +206,10 @@ def read_message_stream(events: list[SSEEvent]) -> MessageStream:
         if n >= MAX_STREAM_EVENTS:
             problems.append(f"more than {MAX_STREAM_EVENTS} events; the rest was not read")
             break
+        if ev.bare_cr:
+            problems.append(f"event {n}: a bare CR ends a line (lines must end in LF or CRLF)")
+        if ev.bad_utf8:
+            problems.append(f"event {n} is not valid UTF-8")
         if ev.data is None:
             if ev.fields:
                 problems.append(f"event {n} has an event: line but no data")
@@ -264,7 +269,7 @@ def read_message_stream(events: list[SSEEvent]) -> MessageStream:
                 )
             delta = obj.get("delta")
             s.stop_reason = delta.get("stop_reason") if isinstance(delta, dict) else None
-            if s.stop_reason not in STOP_REASONS:
+            if not isinstance(s.stop_reason, str) or s.stop_reason not in STOP_REASONS:
                 problems.append(f"message_delta stop_reason is {s.stop_reason!r}")
             usage = obj.get("usage")
             out = usage.get("output_tokens") if isinstance(usage, dict) else None
@@ -412,8 +417,11 @@ async def tool_use(ctx: Ctx) -> None:
     problems = [p for p in _message_problems(data) if not p.startswith("stop_reason")]
     uses = _blocks(data, "tool_use")
     if not uses:
-        kinds = [b.get("type") for b in data.get("content") or [] if isinstance(b, dict)]
-        ctx.fail(f"no tool_use block (content types {kinds}, text {_text(data)[:80]!r})")
+        content = data.get("content")
+        blocks = content if isinstance(content, list) else []
+        kinds = [b.get("type") for b in blocks if isinstance(b, dict)]
+        found = f"no tool_use block (content types {kinds}, text {_text(data)[:80]!r})"
+        ctx.fail("; ".join([*problems, found]))
     for i, b in enumerate(uses):
         if not isinstance(b.get("id"), str) or not b["id"]:
             problems.append(f"tool_use[{i}] has no string id")

@@ -104,11 +104,18 @@ def _sdk_profile(ctx: Ctx) -> Any:
 
 def _thought(data: dict[str, Any]) -> str:
     """Reasoning of a non-streamed answer: its field, or ``<think>`` text in ``content``."""
-    msg = data["choices"][0].get("message") or {}
+    msg = data["choices"][0].get("message")
+    msg = msg if isinstance(msg, dict) else {}
     for key in ("reasoning_content", "reasoning"):
         if isinstance(msg.get(key), str) and msg[key].strip():
             return str(msg[key])
     return "<think>" if find_markup(message_text(data), THINK_PATTERNS) else ""
+
+
+def _has_choice(data: Any) -> bool:
+    """A JSON object whose ``choices[0]`` is an object (what ``_thought`` reads)."""
+    choices = data.get("choices") if isinstance(data, dict) else None
+    return isinstance(choices, list) and bool(choices) and isinstance(choices[0], dict)
 
 
 @impl("reasoning.thinking-off")
@@ -126,7 +133,7 @@ async def thinking_off(ctx: Ctx) -> None:
             continue
         ctx.require_2xx(resp, name)
         data = resp.json()
-        if not isinstance(data, dict) or not data.get("choices"):
+        if not _has_choice(data):
             ctx.fail(f"{name}: response has no choices")
         if not _thought(data):
             ctx.note(f"thinking off via {name}")
@@ -172,7 +179,8 @@ def _reasoning_tokens(s: StreamSummary) -> tuple[int, str]:
             return value, "usage.reasoning_tokens"
     deltas = 0
     for chunk in s.chunks:
-        for choice in chunk.get("choices") or []:
+        choices = chunk.get("choices")
+        for choice in choices if isinstance(choices, list) else []:
             delta = choice.get("delta") if isinstance(choice, dict) else None
             if isinstance(delta, dict) and any(_text(delta, k) for k in _REASONING_KEYS):
                 deltas += 1
@@ -208,7 +216,7 @@ async def interleaved_accepted(ctx: Ctx) -> None:
             failed.append(f"{field}: HTTP {resp.status or resp.error} {resp.error_message()[:80]}")
             continue
         data = resp.json()
-        if not isinstance(data, dict) or not data.get("choices"):
+        if not _has_choice(data):
             failed.append(f"{field}: no choices")
         elif not message_text(data).strip():
             ctx.warn(f"{field}: accepted, but no text answer to the tool result")

@@ -91,7 +91,8 @@ async def _post(ctx: Ctx, body: dict[str, Any], what: str) -> dict[str, Any]:
     ctx.require_2xx(resp, what)
     data = resp.json()
     if not isinstance(data, dict):
-        ctx.fail(f"{what}: the body is not a JSON object: {resp.text()[:120]!r}")
+        why = resp.json_problem() if data is None else type(data).__name__
+        ctx.fail(f"{what}: the body is not a JSON object ({why}): {resp.text()[:120]!r}")
     return data
 
 
@@ -230,6 +231,10 @@ def summarize_responses(events: list[SSEEvent]) -> ResponsesStream:
     seq_missing = 0
     after_terminal = 0
     for ev in events[:MAX_EVENTS]:
+        if ev.bare_cr:
+            s.problems.append("a bare CR ends a line (lines must end in LF or CRLF)")
+        if ev.bad_utf8:
+            s.problems.append("an event is not valid UTF-8")
         if ev.data is None or ev.is_done:
             continue
         obj = ev.json()

@@ -162,7 +162,8 @@ async def usage_chunk(ctx: Ctx) -> None:
     finish_at = [
         i
         for i, c in enumerate(s.chunks)
-        if any(isinstance(ch, dict) and ch.get("finish_reason") for ch in c.get("choices") or [])
+        if isinstance(c.get("choices"), list)
+        and any(isinstance(ch, dict) and ch.get("finish_reason") for ch in c["choices"])
     ]
     if finish_at and order < finish_at[0]:
         ctx.fail("the usage chunk precedes the finish chunk")

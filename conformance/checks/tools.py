@@ -9,7 +9,7 @@ import orjson
 
 from ..catalogue.checks import impl
 from ..harness.context import Ctx, SDKRun
-from ..harness.stream import StreamSummary, ToolCallAcc
+from ..harness.stream import MAX_JSON_DEPTH, StreamSummary, ToolCallAcc, too_deep
 from ._prompts import (
     FORECAST_TOOL,
     MCP_WEATHER_PROMPT,
@@ -54,9 +54,17 @@ def forced_body(
 
 
 def _calls_of(data: dict[str, Any]) -> list[dict[str, Any]]:
-    msg = data["choices"][0].get("message") or {}
-    calls = msg.get("tool_calls") or []
-    return [c for c in calls if isinstance(c, dict)]
+    choices = data.get("choices")
+    choice = choices[0] if isinstance(choices, list) and choices else None
+    msg = choice.get("message") if isinstance(choice, dict) else None
+    calls = msg.get("tool_calls") if isinstance(msg, dict) else None
+    return [c for c in calls if isinstance(c, dict)] if isinstance(calls, list) else []
+
+
+def _fn_of(call: dict[str, Any]) -> dict[str, Any]:
+    """A call's ``function`` object ({} when absent or not an object)."""
+    fn = call.get("function")
+    return fn if isinstance(fn, dict) else {}
 
 
 def _parse_args(raw: Any) -> tuple[Any, str | None]:
@@ -68,6 +76,8 @@ def _parse_args(raw: Any) -> tuple[Any, str | None]:
         return None, f"arguments are not valid JSON ({exc}): {raw[:80]!r}"
     if not isinstance(value, dict):
         return None, f"arguments parse to {type(value).__name__}, not an object"
+    if too_deep(value):  # checks quote argument values: repr recurses
+        return None, f"arguments nest deeper than {MAX_JSON_DEPTH} levels"
     return value, None
 
 
@@ -121,8 +131,8 @@ async def call_shape(ctx: Ctx) -> None:
             ctx.fail(f"call {i}: id is {call.get('id')!r}")
         if call.get("type") != "function":
             ctx.fail(f"call {i}: type is {call.get('type')!r}")
-        fn = call.get("function") or {}
-        if fn.get("name") not in TOOLS_BY_NAME:
+        fn = _fn_of(call)
+        if not isinstance(fn.get("name"), str) or fn["name"] not in TOOLS_BY_NAME:
             ctx.fail(f"call {i}: function.name {fn.get('name')!r} was not offered")
         _, problem = _parse_args(fn.get("arguments"))
         if problem:
@@ -179,7 +189,7 @@ async def call_shape_sdk(ctx: Ctx) -> None:
 async def args_schema(ctx: Ctx) -> None:
     calls = await _nonstream_calls(ctx, forced_body(ctx))
     for i, call in enumerate(calls):
-        fn = call.get("function") or {}
+        fn = _fn_of(call)
         args, problem = _parse_args(fn.get("arguments"))
         if problem:
             ctx.fail(f"call {i}: {problem}")
@@ -219,7 +229,7 @@ async def header_first(ctx: Ctx) -> None:
     _, calls = await _stream_calls(ctx, forced_body(ctx, stream=True))
     for acc in calls:
         first = acc.first_fragment
-        fn = first.get("function") or {}
+        fn = _fn_of(first)
         if not isinstance(first.get("id"), str) or not first["id"]:
             ctx.fail(f"index {acc.index}: first fragment has id {first.get('id')!r}")
         if first.get("type") != "function":
@@ -282,7 +292,7 @@ async def tools_equals_nonstream(ctx: Ctx) -> None:
     _, streamed = await _stream_calls(ctx, forced_body(ctx, stream=True))
     plain = await _nonstream_calls(ctx, forced_body(ctx))
     a = [(c.name, _parse_args(c.arguments)[0]) for c in streamed]
-    fns = [c.get("function") or {} for c in plain]
+    fns = [_fn_of(c) for c in plain]
     b = [(fn.get("name"), _parse_args(fn.get("arguments"))[0]) for fn in fns]
     if a != b:
         ctx.fail(f"streamed {a} != non-streamed {b}")
@@ -361,7 +371,7 @@ async def choice_named(ctx: Ctx) -> None:
     data = resp.json()
     if not isinstance(data, dict) or not data.get("choices"):
         ctx.fail("response has no choices")
-    names = [(c.get("function") or {}).get("name") for c in _calls_of(data)]
+    names = [_fn_of(c).get("name") for c in _calls_of(data)]
     if names != ["get_forecast"] * len(names) or not names:
         ctx.fail(f"named get_forecast, got calls {names or 'none'}")
 
@@ -377,10 +387,7 @@ async def no_args(ctx: Ctx) -> None:
             ]
         else:
             calls = await _nonstream_calls(ctx, body)
-            pairs = [
-                ((c.get("function") or {}).get("name"), (c.get("function") or {}).get("arguments"))
-                for c in calls
-            ]
+            pairs = [(_fn_of(c).get("name"), _fn_of(c).get("arguments")) for c in calls]
         where = "streamed" if stream else "non-streamed"
         for name, raw in pairs:
             if name != "get_time":
@@ -610,7 +617,7 @@ def _calls_named(calls: list[dict[str, Any]]) -> list[tuple[str, Any, str | None
     """(name, parsed arguments, problem) per non-streamed call."""
     out = []
     for call in calls:
-        fn = call.get("function") or {}
+        fn = _fn_of(call)
         args, problem = _parse_args(fn.get("arguments"))
         out.append((str(fn.get("name")), args, problem))
     return out
@@ -646,7 +653,9 @@ async def no_needless_call_sdk(ctx: Ctx) -> None:
         ctx.fail(f"the SDK raised {run.describe()}")
     uses = [u.name for u in run.of_type("ToolUseBlock")]
     if uses:
-        ctx.fail(f"ToolUseBlock {uses} for a question no offered tool answers")
+        texts = sum(bool(getattr(u, "recovered", False)) for u in run.of_type("ToolUseBlock"))
+        how = f" ({texts} recovered from the model's text)" if texts else ""
+        ctx.fail(f"ToolUseBlock {uses}{how} for a question no offered tool answers")
     if not run.text.strip():
         ctx.warn(f"no text ({run.describe()})")
 
@@ -678,6 +687,14 @@ async def args_nested(ctx: Ctx) -> None:
             ctx.warn(f"call {i}: valid, but {', '.join(odd)} (the model, not the wire)")
 
 
+def _say_recovered(ctx: Ctx, uses: list[Any]) -> None:
+    """Warn for calls the SDK read from the model's text: they pass for structured calls only
+    with that said (the wire layer judges the server's own tool_calls)."""
+    names = [u.name for u in uses if getattr(u, "recovered", False)]
+    if names:
+        ctx.warn(f"ToolUseBlock {names} recovered from the model's text, not a structured call")
+
+
 @impl("tools.args-nested", "sdk")
 async def args_nested_sdk(ctx: Ctx) -> None:
     run = await ctx.sdk_run(TRIP_PROMPT, system_prompt=SYSTEM, tools=[TRIP_TOOL], max_tokens=128,
@@ -693,6 +710,7 @@ async def args_nested_sdk(ctx: Ctx) -> None:
         errors = validate_schema(u.input, TRIP_TOOL["function"]["parameters"])
         if errors:
             ctx.fail("ToolUseBlock input: " + "; ".join(errors[:3]))
+    _say_recovered(ctx, uses)
 
 
 @impl("tools.choice-among-several")
@@ -774,6 +792,7 @@ async def marker_in_arguments_sdk(ctx: Ctx) -> None:
             ctx.warn(f"{why} (the model rewrote it)")
         elif why:
             ctx.fail(why)
+    _say_recovered(ctx, uses)
 
 
 @impl("tools.parallel-false")
@@ -790,7 +809,8 @@ async def parallel_false(ctx: Ctx) -> None:
 def _first_chunk(s: StreamSummary, key: str) -> int | None:
     """Index of the first chunk whose choice-0 delta carries a non-empty ``key``."""
     for n, chunk in enumerate(s.chunks):
-        for choice in chunk.get("choices") or []:
+        choices = chunk.get("choices")
+        for choice in choices if isinstance(choices, list) else []:
             delta = choice.get("delta") if isinstance(choice, dict) else None
             if isinstance(delta, dict) and delta.get(key):
                 return n
@@ -850,6 +870,7 @@ async def reasoning_then_call_sdk(ctx: Ctx) -> None:
         ctx.fail("after a ThinkingBlock: " + "; ".join(problems[:3]))
     if find_markup(run.text, THINK_PATTERNS):
         ctx.fail("reasoning markup in SDK text")
+    _say_recovered(ctx, run.of_type("ToolUseBlock"))
 
 
 def repeated_verdict(passed: int, k: int) -> tuple[str, str]:

@@ -22,11 +22,11 @@ from ..catalogue.checks import Check
 from ..catalogue.profiles import ProviderProfile
 from ..results import Layer, Mode, Outcome
 from ..vocabulary import version_tuple
-from .http import RawResponse, WireClient
+from .http import DEFAULT_MAX_RESPONSE_BYTES, RawResponse, WireClient
 from .share import ResponseMemo, RunStats, request_key
 from .stream import StreamSummary, summarize_stream
 
-__all__ = ["Ctx", "SDKRun", "Target", "Verdict"]
+__all__ = ["Ctx", "ResponseTooLarge", "SDKRun", "Target", "Verdict"]
 
 
 class Verdict(Exception):
@@ -36,6 +36,17 @@ class Verdict(Exception):
         super().__init__(message)
         self.outcome: Outcome = outcome
         self.message = message
+
+
+class ResponseTooLarge(Verdict):
+    """A response body passed ``--max-response-bytes``: the check fails, naming the bound."""
+
+    def __init__(self, resp: RawResponse) -> None:
+        super().__init__(
+            "fail",
+            f"{resp.method} {resp.path}: the body passed {resp.too_large} bytes "
+            "(--max-response-bytes); reading stopped there",
+        )
 
 
 @dataclass(slots=True)
@@ -50,6 +61,8 @@ class Target:
     api_key: str | None = field(default=None, repr=False)
     connect_timeout: float = 10.0
     request_timeout: float = 120.0
+    #: Bytes of one response body read before the check fails (``--max-response-bytes``).
+    max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES
     #: Bounds for the liveness checks (warn above them).
     first_token_timeout: float = 30.0
     idle_timeout: float = 30.0
@@ -152,6 +165,8 @@ class Ctx:
         self._exchange(self.last_request, resp.excerpt())
         if resp.error and not resp.aborted:
             self.unreplayable = resp.error  # vcrpy records nothing for a failed exchange
+        if resp.too_large is not None:
+            raise ResponseTooLarge(resp)
         return resp
 
     def requests_since(self, version: str) -> bool:
@@ -261,6 +276,8 @@ class Ctx:
 
     def require_2xx(self, resp: RawResponse, what: str = "request") -> None:
         """Fail unless the response is 2xx; a transport error ends the check as ``error``."""
+        if resp.too_large is not None:  # also for responses not fetched via self.chat
+            raise ResponseTooLarge(resp)
         if resp.error and not resp.aborted:
             self.unreplayable = resp.error  # also for responses not fetched via self.chat
         if resp.status == 0:
@@ -302,6 +319,12 @@ class Ctx:
         choices = data.get("choices")
         if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
             self.fail(f"{what}: response has no choices")
+        message = choices[0].get("message")
+        if message is not None and not isinstance(message, dict):
+            self.fail(f"{what}: choices[0].message is {type(message).__name__}, not an object")
+        content = (message or {}).get("content")
+        if content is not None and not isinstance(content, (str, list)):
+            self.fail(f"{what}: message.content is {type(content).__name__}, not a string")
         return data
 
     # -- SDK layer ---------------------------------------------------------------------------

@@ -22,11 +22,17 @@ import orjson
 
 from .. import SUITE_VERSION
 from .share import RunStats, usage_of
-from .stream import SSEEvent, parse_sse
+from .stream import MAX_JSON_DEPTH, SSEEvent, loads_bounded, parse_sse
 
-__all__ = ["RawResponse", "WireClient", "error_message_of"]
+__all__ = ["DEFAULT_MAX_RESPONSE_BYTES", "RawResponse", "WireClient", "error_message_of"]
 
 USER_AGENT = f"any-agent-conformance/{SUITE_VERSION}"
+#: Bytes of one response body the client reads (``--max-response-bytes``): a hostile server
+#: on loopback can send gigabytes within the request timeout.
+DEFAULT_MAX_RESPONSE_BYTES = 16 * 1024 * 1024
+#: Arrival records kept per body; later chunks are folded into the last record, so a server
+#: that sends its bytes one recv() at a time cannot grow a list without bound.
+MAX_CHUNK_TIMES = 65536
 
 
 @dataclass(slots=True)
@@ -43,6 +49,8 @@ class RawResponse:
     t_total: float = 0.0
     error: str | None = None  # transport error text
     aborted: bool = False  # the client closed the stream on purpose
+    #: The body passed the client's byte bound: reading stopped there (``body`` is cut).
+    too_large: int | None = None
 
     @property
     def content_type(self) -> str:
@@ -56,10 +64,16 @@ class RawResponse:
         return self.body.decode("utf-8", errors="replace")
 
     def json(self) -> Any:
+        """The body as JSON, or None (not JSON, or nested past ``MAX_JSON_DEPTH``)."""
+        return loads_bounded(self.body)
+
+    def json_problem(self) -> str:
+        """Why :meth:`json` gives None for this body: "not JSON" or the nesting bound."""
         try:
-            return orjson.loads(self.body)
+            orjson.loads(self.body)
         except orjson.JSONDecodeError:
-            return None
+            return "not JSON"
+        return f"JSON nested deeper than {MAX_JSON_DEPTH} levels"
 
     def events(self) -> list[SSEEvent]:
         return parse_sse(self.body, self.chunk_times)
@@ -109,10 +123,12 @@ class WireClient:
         connect_timeout: float = 10.0,
         request_timeout: float = 120.0,
         stats: RunStats | None = None,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         #: Counts every request sent and the tokens its usage reports (None: not counted).
         self.stats = stats
+        self.max_response_bytes = max_response_bytes
         self._headers = {"user-agent": USER_AGENT, "accept-encoding": "identity"}
         if api_key:
             self._headers["authorization"] = f"Bearer {api_key}"
@@ -173,7 +189,7 @@ class WireClient:
         if content is not None:
             headers["content-type"] = "application/json"
         resp = RawResponse(method=method, path=httpx2.URL(url).path, request_json=json, status=0)
-        parts: list[bytes] = []
+        buf = bytearray()  # one buffer, not an object per chunk
         t0 = time.perf_counter()
         kwargs: dict[str, Any] = {}
         if timeout is not None:
@@ -186,14 +202,24 @@ class WireClient:
                 resp.status = r.status_code
                 resp.headers = {k.lower(): v for k, v in r.headers.items()}
                 blank_lines = 0
+                size = 0
                 async for chunk in r.aiter_raw():
                     t = time.perf_counter() - t0
                     if not chunk:
                         continue
                     if resp.t_first_byte is None:
                         resp.t_first_byte = t
-                    parts.append(chunk)
-                    resp.chunk_times.append((t, len(chunk)))
+                    size += len(chunk)
+                    if size > self.max_response_bytes:
+                        resp.too_large = self.max_response_bytes
+                        resp.aborted = True  # closed on purpose: not a transport failure
+                        break
+                    buf += chunk
+                    times = resp.chunk_times
+                    if len(times) < MAX_CHUNK_TIMES:
+                        times.append((t, len(chunk)))
+                    else:
+                        times[-1] = (t, times[-1][1] + len(chunk))
                     if abort_after_events is not None:
                         blank_lines += chunk.count(b"\n\n") + chunk.count(b"\r\n\r\n")
                         if blank_lines >= abort_after_events:
@@ -201,7 +227,7 @@ class WireClient:
                             break
         except httpx2.HTTPError as exc:
             resp.error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-        resp.body = b"".join(parts)  # also what arrived before a failure
+        resp.body = bytes(buf)  # also what arrived before a failure
         resp.t_total = time.perf_counter() - t0
         if self.stats is not None:
             self.stats.add_request(*usage_of(resp))

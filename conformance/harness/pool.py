@@ -5,8 +5,9 @@ above 1 the first item of a column hands every replayable check of the column to
 that many threads (each check runs its own event loop, as it does serially), and each item
 then reports its check's result. A timing check (``replayable=False``) measures the server
 alone, and so does a check marked ``alone`` (the prompt-cache check, whose second request
-must follow its first): it waits until the pool has nothing left, then runs by itself. Record and replay
-never get here (``Settings.concurrency_for`` is 1 there: vcrpy patches the whole process).
+must follow its first): it waits until the pool has nothing left, then runs by itself.
+Record and replay never get here (``Settings.concurrency_for`` is 1 there: vcrpy patches the
+whole process).
 """
 
 from __future__ import annotations

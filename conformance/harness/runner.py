@@ -251,6 +251,7 @@ def _run(check: Check, layer: Layer, column: Column, result: CheckResult, *, sha
             connect_timeout=target.connect_timeout,
             request_timeout=target.request_timeout,
             stats=stats,
+            max_response_bytes=target.max_response_bytes,
         ) as wire:
             ctx = Ctx(check, layer, target, wire)
             ctx.memo, ctx.stats = memo, stats

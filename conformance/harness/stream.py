@@ -25,6 +25,38 @@ __all__ = [
 ]
 
 FINISH_REASONS = frozenset({"stop", "length", "tool_calls", "content_filter", "function_call"})
+#: Nesting a server's JSON may have. Deeper documents read as not JSON: Python's repr and
+#: json.dumps recurse (about 1000 levels) and orjson.dumps stops at 254, so a check quoting a
+#: value nested past that would crash; no real reply nests past a dozen levels.
+MAX_JSON_DEPTH = 128
+#: Events :func:`parse_sse` reads from one body: a judged stream has a few hundred, and each
+#: event costs a few hundred bytes of objects, so 16 MiB of tiny events would cost gigabytes.
+MAX_SSE_EVENTS = 65536
+
+
+def too_deep(value: Any, limit: int = MAX_JSON_DEPTH) -> bool:
+    """Whether a parsed JSON value nests deeper than ``limit`` (iterative: no recursion)."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        children = node.values() if isinstance(node, dict) else node
+        for child in children:
+            if isinstance(child, (dict, list)):
+                if depth >= limit:
+                    return True
+                stack.append((child, depth + 1))
+    return False
+
+
+def loads_bounded(raw: bytes | str) -> Any:
+    """``orjson.loads``, or None for text that is not JSON or nests past MAX_JSON_DEPTH."""
+    try:
+        value = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return None
+    if isinstance(value, (dict, list)) and too_deep(value):
+        return None
+    return value
 
 
 @dataclass(slots=True)
@@ -36,6 +68,10 @@ class SSEEvent:
     comments: list[str] = field(default_factory=list)
     fields: list[str] = field(default_factory=list)  # event:/id:/retry: lines
     stray: list[str] = field(default_factory=list)  # lines that are no SSE field at all
+    bare_cr: int = 0  # lines holding a bare CR (a line end LF-splitting readers miss)
+    bad_utf8: int = 0  # lines that are not UTF-8 (read with U+FFFD replacements)
+    #: Set on a last, empty event: the body held more than MAX_SSE_EVENTS and was not read on.
+    cut: bool = False
 
     @property
     def event(self) -> str | None:
@@ -53,10 +89,7 @@ class SSEEvent:
     def json(self) -> Any:
         if self.data is None or self.is_done:
             return None
-        try:
-            return orjson.loads(self.data)
-        except orjson.JSONDecodeError:
-            return None
+        return loads_bounded(self.data)
 
 
 def parse_sse(body: bytes, chunk_times: list[tuple[float, int]] | None = None) -> list[SSEEvent]:
@@ -87,13 +120,27 @@ def parse_sse(body: bytes, chunk_times: list[tuple[float, int]] | None = None) -
     data_lines: list[str] = []
     has_content = False
     offset = 0
-    raw_lines = body.split(b"\n")
-    for i, raw in enumerate(raw_lines):
+    last = False
+    # one line at a time (no list of every line): a body of tiny events is many objects
+    while not last:
+        if len(events) >= MAX_SSE_EVENTS:
+            events.append(SSEEvent(t=time_at(offset), data=None, cut=True))
+            break
+        nl = body.find(b"\n", offset)
+        last = nl == -1
+        raw = body[offset:] if last else body[offset:nl]
         line_bytes = raw[:-1] if raw.endswith(b"\r") else raw
-        line = line_bytes.decode("utf-8", errors="replace")
+        try:
+            line = line_bytes.decode("utf-8")
+        except UnicodeDecodeError:
+            line = line_bytes.decode("utf-8", errors="replace")
+            cur.bad_utf8 += 1
+        if "\r" in line:
+            # SSE allows a bare CR as a line end; this reader splits on LF only, so it counts
+            # them: a reader then names the cause, not only the mangled line it sees
+            cur.bare_cr += 1
         line_end = offset + len(raw)
         offset = line_end + 1
-        last = i == len(raw_lines) - 1
         if not line:
             if has_content:
                 cur.data = "\n".join(data_lines) if data_lines else None
@@ -118,6 +165,10 @@ def parse_sse(body: bytes, chunk_times: list[tuple[float, int]] | None = None) -
             cur.t = time_at(line_end)
             events.append(cur)
     return events
+
+
+def _str_or_none(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
 
 
 @dataclass(slots=True)
@@ -191,15 +242,20 @@ def summarize_stream(events: list[SSEEvent]) -> StreamSummary:
     ids: set[str] = set()
     created: set[Any] = set()
     comments = 0
+    last_data = max((n for n, e in enumerate(events) if e.data is not None), default=-1)
     for n, ev in enumerate(events):
         comments += len(ev.comments)
         for line in ev.stray:
             problems.append(f"line without an SSE field: {line[:80]!r}")
+        if ev.bare_cr:
+            problems.append("a bare CR ends a line (lines must end in LF or CRLF)")
+        if ev.cut:
+            problems.append(f"more than {MAX_SSE_EVENTS} events; the rest was not read")
         if ev.data is None:
             continue
         if ev.is_done:
             done_count += 1
-            done_last = n == len(events) - 1 or all(e.data is None for e in events[n + 1 :])
+            done_last = n >= last_data  # no data after it (one pass, not a rescan per event)
             continue
         obj = ev.json()
         if not isinstance(obj, dict):
@@ -211,7 +267,11 @@ def summarize_stream(events: list[SSEEvent]) -> StreamSummary:
         chunks.append(obj)
         if isinstance(obj.get("id"), str):
             ids.add(obj["id"])
-        created.add(obj.get("created"))
+        stamp = obj.get("created")
+        # kept in a set: an unhashable value is kept as its repr
+        created.add(
+            stamp if stamp is None or isinstance(stamp, (int, float, str)) else repr(stamp)[:80]
+        )
         if isinstance(obj.get("usage"), dict):
             usage_chunks.append(obj)
         choices = obj.get("choices")
@@ -244,7 +304,8 @@ def summarize_stream(events: list[SSEEvent]) -> StreamSummary:
                 if isinstance(val, str) and val and idx == 0:
                     reasoning.append(val)
                     reasoning_fields.add(key)
-            for item in delta.get("tool_calls") or []:
+            raw_calls = delta.get("tool_calls")
+            for item in raw_calls if isinstance(raw_calls, list) else []:
                 if not isinstance(item, dict) or idx != 0:
                     continue
                 ti = item.get("index")
@@ -262,19 +323,20 @@ def summarize_stream(events: list[SSEEvent]) -> StreamSummary:
                 if acc is None:
                     acc = ToolCallAcc(index=ti, first_fragment=item)
                     tools[ti] = acc
-                    acc.id = item.get("id")
-                    acc.type = item.get("type")
-                    acc.name = fn.get("name") or ""
+                    # a non-string id, type or name is kept out: checks hash and format them
+                    acc.id = _str_or_none(item.get("id"))
+                    acc.type = _str_or_none(item.get("type"))
+                    acc.name = _str_or_none(fn.get("name")) or ""
                     acc.had_arguments_key = "arguments" in fn
                 else:
                     if item.get("id"):
                         acc.repeated_id += 1
-                        acc.id = acc.id or item["id"]
+                        acc.id = acc.id or _str_or_none(item["id"])
                     if item.get("type"):
                         acc.repeated_type += 1
                     if fn.get("name"):
                         acc.repeated_name += 1
-                        acc.name = acc.name or fn["name"]
+                        acc.name = acc.name or _str_or_none(fn["name"]) or ""
                 args = fn.get("arguments")
                 if isinstance(args, str):
                     acc.arguments += args
@@ -283,7 +345,8 @@ def summarize_stream(events: list[SSEEvent]) -> StreamSummary:
                     content_after_finish = True
             fr = choice.get("finish_reason")
             if fr is not None:
-                finish.setdefault(idx, []).append(fr)
+                # a non-string reason is kept as its repr: checks look it up in sets
+                finish.setdefault(idx, []).append(fr if isinstance(fr, str) else repr(fr)[:80])
     return StreamSummary(
         events=events,
         chunks=chunks,
