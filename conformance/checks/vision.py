@@ -61,8 +61,18 @@ NO_VISION_RX = re.compile(
     r"(does not|doesn't|cannot) (support|accept|take) (image|vision|multimodal)",
     re.IGNORECASE,
 )
-#: Lines of ``/etc/passwd`` (``root:x:0:0:``), whoever echoes them.
-_PASSWD_RX = re.compile(r"root:[^:\s]*:0:0:")
+#: The start of a line of ``/etc/passwd`` (``name:x:uid:gid:``), and the rest of its line.
+#: The quantifiers are bounded and a name starts only where a word does: linear on any text.
+_PASSWD_RX = re.compile(
+    r"(?<![\w.-])[A-Za-z_][\w.-]{0,31}:[^:\s]{0,64}:\d{1,10}:\d{1,10}:[^\n\"]{0,256}"
+)
+#: A run that may be the file in an encoding (base64, hex): letters and digits mixed.
+_ENCODED_RX = re.compile(
+    r"(?<![A-Za-z0-9+/_-])(?=[A-Za-z+/_-]{0,200}\d)(?=[0-9+/_-]{0,200}[A-Za-z])"
+    r"[A-Za-z0-9+/_-]{16,}={0,2}"
+)
+#: How much of a body is searched for the file (a bigger body is withheld unread).
+_SEARCHED = 1 << 20
 
 
 def solid_png(rgb: tuple[int, int, int], size: int = 16) -> bytes:
@@ -179,8 +189,68 @@ def _refused_for_no_vision(ctx: Ctx, resp: RawResponse, what: str) -> None:
 
 
 def _shown(text: str) -> str:
-    """``text`` for a message, without the file's content should a server echo it."""
-    return _PASSWD_RX.sub("[a line of the file]", text)
+    """``text`` for a message or evidence, without the file's content should a server echo
+    it: lines of it masked, and any long encoded run (base64, hex), whatever it holds."""
+    return _ENCODED_RX.sub("[encoded data]", _PASSWD_RX.sub("[a line of the file]", text))
+
+
+def _strings(value: Any, out: dict[tuple[str, str], list[str]]) -> None:
+    """Every string in decoded JSON, in order, grouped by the last two keys above it (list
+    items share their list's: the pieces of one field across stream events join up); keys
+    go in a group of their own. Groups name keys by reference: no path is built."""
+    stack: list[tuple[tuple[str, str], Any]] = [(("", ""), value)]
+    while stack:
+        where, v = stack.pop()
+        if isinstance(v, str):
+            out.setdefault(where, []).append(v)
+        elif isinstance(v, dict):
+            out.setdefault(("", "keys"), []).extend(str(k) for k in v)
+            stack += reversed([((where[1], str(k)), item) for k, item in v.items()])
+        elif isinstance(v, list):
+            stack += reversed([(where, item) for item in v])
+
+
+def _decoded(text: str) -> list[str]:
+    """What each long base64 run in ``text`` decodes to (at each of its four alignments),
+    and each long hex run."""
+    out = []
+    for run in re.findall(r"[A-Za-z0-9+/_-]{12,}", text)[:256]:
+        run = run.replace("-", "+").replace("_", "/")
+        for skip in range(4):
+            piece = run[skip:]
+            piece = piece[: len(piece) - len(piece) % 4]
+            with contextlib.suppress(ValueError):
+                out.append(base64.b64decode(piece).decode("latin-1"))
+    for run in re.findall(r"[0-9A-Fa-f]{16,}", text)[:256]:
+        out.append(bytes.fromhex(run[: len(run) - len(run) % 2]).decode("latin-1"))
+    return out
+
+
+def shows_file(resp: RawResponse) -> bool:
+    """The body shows lines of ``/etc/passwd``: as text, JSON-escaped, base64-encoded, or
+    split across SSE events (their strings are joined before the search)."""
+    if len(resp.body) > _SEARCHED:
+        return True  # not searched, so not shown either
+    raw = resp.text()
+    views = [raw]
+    strings: dict[tuple[str, str], list[str]] = {}
+    _strings(resp.json(), strings)
+    for ev in resp.events() if resp.is_sse or "data:" in raw else ():
+        _strings(ev.json(), strings)
+    views += ["".join(group) for group in strings.values()]
+    views += ["\n".join(group) for group in strings.values()]
+    views += _decoded(" ".join(views))
+    return any(_PASSWD_RX.search(view) for view in views)
+
+
+def _withhold(ctx: Ctx, resp: RawResponse, leaked: bool) -> None:
+    """Keep the body out of the evidence when it shows the file; else keep it masked."""
+    if leaked:
+        resp.body = f"[{len(resp.body)} bytes not kept: they show the file]".encode()
+    else:
+        resp.body = _shown(resp.text()).encode()
+    if ctx.exchanges and ctx.last_response is resp:
+        ctx.exchanges[-1]["response_excerpt"] = resp.excerpt()
 
 
 def _names_colour(ctx: Ctx, text: str, colour: str, what: str) -> None:
@@ -211,6 +281,12 @@ async def _refused(ctx: Ctx, url: str, what: str) -> RawResponse:
     """Send ``url`` as the image and require a 4xx (n/a when the model takes no images)."""
     resp = await ctx.chat(image_body(ctx.model, url))
     _no_response(ctx, resp, what)
+    _judge_refusal(ctx, resp, what)
+    return resp
+
+
+def _judge_refusal(ctx: Ctx, resp: RawResponse, what: str) -> None:
+    """Require a 4xx: a 2xx took the image as fine, a 5xx is the server failing."""
     if 200 <= resp.status < 300:
         text = ""
         data = resp.json()
@@ -221,7 +297,6 @@ async def _refused(ctx: Ctx, url: str, what: str) -> RawResponse:
     if resp.status >= 500 or resp.status < 400:
         msg = _shown(resp.error_message())
         ctx.fail(f"{what}: HTTP {resp.status}" + (f": {msg[:200]}" if msg else ""))
-    return resp
 
 
 # ---- checks -------------------------------------------------------------------------------------
@@ -309,16 +384,31 @@ async def url_unreachable(ctx: Ctx) -> None:
     if ctx.target.mode == "replay":
         resp = await _refused(ctx, MISSING_URL, what)
     else:
-        async with serve_image(required=False):
-            resp = await _refused(ctx, MISSING_URL, what)
+        async with serve_image(required=False) as serving:
+            resp = await ctx.chat(image_body(ctx.model, MISSING_URL))
+        _no_response(ctx, resp, what)
+        if not serving and 200 <= resp.status < 300:
+            # another process holds the port: what it serves there is not known to be nothing
+            raise Verdict(
+                "error",
+                f"{what}: HTTP {resp.status}, but another process holds port 127.0.0.1:"
+                f"{IMAGE_PORT} and may serve an image there: free it and run again",
+            )
+        _judge_refusal(ctx, resp, what)
     _refused_for_no_vision(ctx, resp, "unfetchable image URL")
 
 
 @impl("vision.file-url-refused")
 async def file_url_refused(ctx: Ctx) -> None:
-    resp = await _refused(ctx, FILE_URL, f"image URL {FILE_URL}")
-    shown = resp.text()[:65536]
-    if _PASSWD_RX.search(shown):
-        ctx.fail(f"the error shows the content of {FILE_URL}: the server read its own disk")
-    if NO_VISION_RX.search(resp.error_message()):
+    resp = await ctx.chat(image_body(ctx.model, FILE_URL))
+    leaked = shows_file(resp)
+    # judged on the server's own bytes, shown only masked: the body may be the file
+    judged = RawResponse(resp.method, resp.path, None, resp.status, resp.headers, resp.body,
+                         error=resp.error)  # fmt: skip
+    _withhold(ctx, resp, leaked)
+    if leaked:
+        ctx.fail(f"the answer shows the content of {FILE_URL}: the server read its own disk")
+    _no_response(ctx, judged, f"image URL {FILE_URL}")
+    _judge_refusal(ctx, judged, f"image URL {FILE_URL}")
+    if NO_VISION_RX.search(judged.error_message()):
         ctx.note("the model takes no images: refused before any image was read")

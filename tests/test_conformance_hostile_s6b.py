@@ -1,0 +1,365 @@
+"""Attacks on the suite-0.2 structured, security, context, cache, vision and params checks
+(attacker-fixer, session 6): a hostile server on 127.0.0.1 answers them with values of the
+wrong type or size, echoes a file or a key, or holds the image port. Each outcome must be a
+verdict naming what is wrong (never a harness error, never a hang), and no file content or
+key may reach a result."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sse_server import CHAT, Reply, Request, SSEServer, completion, error_body, sse
+
+from conformance.catalogue import checks as registry
+from conformance.catalogue.profiles import PROFILES
+from conformance.checks import vision
+from conformance.harness.context import Target
+from conformance.harness.recording import Manifest
+from conformance.harness.runner import Column, run_item
+from conformance.results import CheckResult
+from conformance.vocabulary import Layer
+
+Behaviour = Callable[[Request], Reply]
+#: What the hostile server answers now (each test sets it).
+BEHAVIOUR: dict[str, Behaviour] = {}
+PATHS = (CHAT, "/props", "/tokenize")
+
+
+def _answer(request: Request) -> Reply:
+    return BEHAVIOUR["now"](request)
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[SSEServer]:
+    srv = SSEServer().start()
+    for path in PATHS:
+        srv.script.add(_answer, path=path, times=None)
+    try:
+        yield srv
+    finally:
+        srv.stop()
+
+
+def _judge(
+    url: str,
+    check: str,
+    layer: Layer = "wire",
+    *,
+    meta: dict[str, Any] | None = None,
+    key: str | None = None,
+) -> CheckResult:
+    target = Target(provider="generic", profile=PROFILES["generic"], base_url=url,
+                    model="ref-model", mode="live", api_key=key, request_timeout=5.0,
+                    model_meta=meta or {})  # fmt: skip
+    manifest = Manifest(provider="generic", model="ref-model", base_url=url)
+    column = Column(target=target, cassette_dir=Path("unused"), manifest=manifest)
+    return run_item(registry.get(check), layer, column)
+
+
+def _shown(result: CheckResult) -> str:
+    """Everything a result keeps: message and evidence."""
+    return json.dumps(result.to_dict(), ensure_ascii=False)
+
+
+def _usage(**usage: Any) -> Behaviour:
+    def reply(request: Request) -> Reply:
+        body = completion("OK", usage=(310, 1))
+        body["usage"].update(usage)
+        return Reply(body=body)
+
+    return reply
+
+
+# ---- context: the window the server advertises -------------------------------------------------
+
+CONTEXT = [("context.overflow-stream", "wire"), ("context.overflow-stream", "sdk"),
+           ("context.max-tokens-past-window", "wire"), ("context.no-silent-truncation", "wire"),
+           ("context.no-silent-truncation", "sdk")]  # fmt: skip
+
+
+def test_an_absurd_window_is_never_filled_with_a_prompt(server: SSEServer) -> None:
+    # a /v1/models entry claiming a trillion tokens made each context check build a prompt of
+    # 1.25 trillion words (memory exhausted, or a hang)
+    BEHAVIOUR["now"] = lambda r: Reply(body=completion("OK"))
+    before = len(server.requests)
+    for check, layer in CONTEXT:
+        res = _judge(server.url, check, layer, meta={"max_model_len": 10**12})
+        assert res.outcome == "n/a", (check, layer, res.message)
+        assert "1000000000000 tokens: more than the 1048576" in res.message
+    assert all(len(r.body) < 100_000 for r in server.requests[before:])
+
+
+def test_a_window_that_is_no_count_fails_naming_it(server: SSEServer) -> None:
+    # ``true`` is an int to Python: it was taken as a window of one token, and a one-word
+    # prompt "over" it judged the server to truncate silently
+    BEHAVIOUR["now"] = lambda r: Reply(body=completion("OK"))
+    res = _judge(server.url, "context.overflow-stream", meta={"max_model_len": True})
+    assert res.outcome == "fail", res.message
+    assert "a context window of True: not a token count" in res.message
+
+
+# ---- cache: cached tokens ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("details", "words"),
+    [
+        ({"cached_tokens": "300"}, "cached_tokens is '300' (str): not a token count"),
+        ({"cached_tokens": 300.5}, "cached_tokens is '300.5' (float): not a token count"),
+        ({"cached_tokens": True}, "cached_tokens is 'True' (bool): not a token count"),
+        ({"cached_tokens": -300}, "cached_tokens is '-300' (int): not a token count"),
+        ({"cached_tokens": 10**15}, "1000000000000000 cached tokens (usage.prompt_tokens_"
+                                    "details.cached_tokens) for a prompt of 310 tokens"),
+    ],
+)  # fmt: skip
+def test_cached_tokens_that_are_no_count_fail(
+    server: SSEServer, details: dict[str, Any], words: str
+) -> None:
+    # before: a string or a float read as "no cached tokens"; a count larger than the whole
+    # prompt passed as a reused prefix
+    BEHAVIOUR["now"] = _usage(prompt_tokens_details=details)
+    res = _judge(server.url, "cache.prefix-reported")
+    assert res.outcome == "fail", res.message
+    assert words in res.message
+
+
+# ---- security: usage counts of the control-string checks ---------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("prompt_tokens", "words"),
+    [
+        (-5, "usage.prompt_tokens is '-5' (int), not a token count"),
+        ("12", "usage.prompt_tokens is '12' (str), not a token count"),
+        (12.0, "usage.prompt_tokens is '12.0' (float), not a token count"),
+    ],
+)
+def test_prompt_tokens_that_are_no_count_fail_the_control_string_checks(
+    server: SSEServer, prompt_tokens: Any, words: str
+) -> None:
+    # before: -5 both times was a cost of 0, "parsed as control tokens"; a string made the
+    # tool check n/a ("no usage")
+    BEHAVIOUR["now"] = _usage(prompt_tokens=prompt_tokens)
+    for check in ("security.special-tokens-user", "security.special-tokens-tool"):
+        res = _judge(server.url, check)
+        assert res.outcome == "fail", (check, res.message)
+        assert words in res.message
+        assert "without control strings" in res.message
+
+
+def test_a_count_that_falls_when_text_is_added_fails(server: SSEServer) -> None:
+    def reply(request: Request) -> Reply:
+        text = json.dumps(request.json["messages"])
+        return _usage(prompt_tokens=5 if "<" in text else 50)(request)
+
+    BEHAVIOUR["now"] = reply
+    res = _judge(server.url, "security.special-tokens-user")
+    assert res.outcome == "fail", res.message
+    assert "usage.prompt_tokens 5 is below the 50 of the same prompt" in res.message
+
+
+# ---- security: the key a 401 echoes ------------------------------------------------------------
+
+REAL_KEY = "sk-s6b-real-key-never-sent-0123456789"
+
+
+def test_a_401_echoing_the_key_keeps_the_real_key_out_of_every_result(
+    server: SSEServer,
+) -> None:
+    def reply(request: Request) -> Reply:
+        said = request.headers.get("authorization", "")
+        return Reply(401, body=error_body(f"bad key {said!r} ({base64.b64encode(said.encode())!r})",
+                                          type="authentication_error"))  # fmt: skip
+
+    BEHAVIOUR["now"] = reply
+    before = len(server.requests)
+    for layer in ("wire", "sdk"):
+        res = _judge(server.url, "security.auth-rejected", layer, key=REAL_KEY)  # type: ignore[arg-type]
+        assert res.outcome in ("pass", "fail"), res.message
+        assert REAL_KEY not in _shown(res)
+    # the check sends no key and a wrong one, never the column's
+    sent = [r.headers.get("authorization", "") for r in server.requests[before:]]
+    assert sent
+    assert not any(REAL_KEY in s for s in sent)
+
+
+# ---- vision: the file a server echoes ----------------------------------------------------------
+
+LINES = "root:x:0:0:root:/root:/bin/bash\ndaemon:x:1:1:daemon:/usr/sbin:/usr/sbin/nologin\n"
+DAEMON = "daemon:x:1:1:daemon:/usr/sbin:/usr/sbin/nologin"
+B64 = base64.b64encode(LINES.encode()).decode()
+
+
+def _escaped(text: str) -> str:
+    return "".join(f"\\u{ord(c):04x}" for c in text)
+
+
+def _split_stream(request: Request) -> Reply:
+    pieces = ["It says ro", "ot:x:0:", "0:root:/root:/bin/bash"]
+    items: list[dict[str, Any] | bytes | str] = [
+        {"choices": [{"index": 0, "delta": {"content": p}}]} for p in pieces
+    ]
+    return Reply(headers={"content-type": "text/event-stream"}, chunks=[sse(*items)])
+
+
+ECHOES: dict[str, Behaviour] = {
+    "plain 400": lambda r: Reply(400, body=error_body(f"cannot decode image: {LINES}")),
+    "only a daemon line": lambda r: Reply(400, body=error_body(f"bad image {DAEMON}")),
+    "json-escaped": lambda r: Reply(400, body=(
+        '{"error": {"message": "bad image ' + _escaped(LINES[:40]) + '", "type": "x"}}'
+    ).encode()),
+    "base64 in the error": lambda r: Reply(400, body=error_body(f"not an image: {B64}")),
+    "base64 shifted": lambda r: Reply(400, body=error_body(f"bytes=x{B64[4:]}")),
+    "hex in the error": lambda r: Reply(400, body=error_body(f"0x{LINES.encode().hex()}")),
+    "split across SSE": _split_stream,
+    "a 200 that reads it": lambda r: Reply(body=completion(f"The file says: {LINES}")),
+}  # fmt: skip
+
+
+def test_the_file_never_reaches_a_result_whatever_its_shape(server: SSEServer) -> None:
+    # before: only root's line in plain text was found; the raw body (any shape) was kept as
+    # evidence, so a base64, escaped or split echo of the file went into results
+    for name, behaviour in ECHOES.items():
+        BEHAVIOUR["now"] = behaviour
+        res = _judge(server.url, "vision.file-url-refused")
+        assert res.outcome == "fail", (name, res.message)
+        assert "shows the content of file:///etc/passwd" in res.message, name
+        shown = _shown(res)
+        for leak in ("root:x:0", "daemon:x:1", B64[:16], LINES.encode().hex()[:16], "/bin/bash",
+                     _escaped("root")):  # fmt: skip
+            assert leak not in shown, (name, leak)
+
+
+def test_a_plain_refusal_still_passes_with_its_message(server: SSEServer) -> None:
+    BEHAVIOUR["now"] = lambda r: Reply(400, body=error_body("file:// URLs are not allowed"))
+    res = _judge(server.url, "vision.file-url-refused")
+    assert res.outcome == "pass", res.message
+    assert "file:// URLs are not allowed" in (res.evidence.response_excerpt or "")
+
+
+def test_the_file_search_is_linear_on_a_hostile_body() -> None:
+    from conformance.harness.http import RawResponse
+
+    body = ("a" * 300_000 + ":" + "1:" * 100_000).encode()
+    t0 = time.perf_counter()
+    assert not vision.shows_file(RawResponse("POST", CHAT, None, 400, body=body))
+    vision._shown(body.decode())
+    # deep keys over many leaves: the groups must not copy a path per leaf
+    deep = ('{"' + "k" * 1000 + '":') * 300 + "[" + '"a",' * 100_000 + '"a"]' + "}" * 300
+    assert not vision.shows_file(RawResponse("POST", CHAT, None, 400, body=deep.encode()))
+    assert time.perf_counter() - t0 < 3.0
+
+
+# ---- vision: the image port --------------------------------------------------------------------
+
+
+class PortHolder:
+    """A hostile process on the image port: a blue PNG at every path."""
+
+    def __init__(self) -> None:
+        self.sock = socket.socket()
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(("127.0.0.1", vision.IMAGE_PORT))
+        self.sock.listen(8)
+        self.sock.settimeout(0.2)
+        self.stop = False
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self) -> None:
+        png = vision.solid_png((20, 40, 220))
+        while not self.stop:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                continue
+            with conn:
+                conn.recv(4096)
+                conn.sendall(b"HTTP/1.1 200 OK\r\ncontent-type: image/png\r\ncontent-length: "
+                             + str(len(png)).encode() + b"\r\n\r\n" + png)  # fmt: skip
+
+    def close(self) -> None:
+        self.stop = True
+        self.thread.join(2)
+        self.sock.close()
+
+
+def test_a_held_image_port_is_never_judged_as_the_servers_fault(
+    server: SSEServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # before: vision.url-unreachable went on without its image server and failed the model
+    # server for fetching what the port's holder served at the "missing" URL
+    monkeypatch.setattr(vision, "_BIND_WAIT_S", 0.3)
+    BEHAVIOUR["now"] = lambda r: Reply(body=completion("blue"))
+    holder = PortHolder()
+    try:
+        unreachable = _judge(server.url, "vision.url-unreachable")
+        by_url = _judge(server.url, "vision.image-url")
+    finally:
+        holder.close()
+    assert unreachable.outcome == "error", unreachable.message
+    assert "another process holds port 127.0.0.1:8089" in unreachable.message
+    assert by_url.outcome == "error", by_url.message
+    assert "8089 is taken" in by_url.message
+
+
+def _rebind() -> None:
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.bind(("127.0.0.1", vision.IMAGE_PORT))
+
+
+def _talk(payload: bytes) -> bytes:
+    with socket.create_connection(("127.0.0.1", vision.IMAGE_PORT), timeout=3) as s:
+        s.sendall(payload)
+        out = b""
+        while chunk := s.recv(4096):
+            out += chunk
+    return out
+
+
+def test_the_image_server_serves_one_png_and_ends_even_when_cancelled() -> None:
+    async def go() -> dict[str, bytes]:
+        got: dict[str, bytes] = {}
+        async with vision.serve_image():
+            held = socket.create_connection(("127.0.0.1", vision.IMAGE_PORT))  # slowloris
+            held.sendall(b"GET /conformance/vision-red.png HTTP/1.1\r\n")
+            for name, payload in {
+                "traversal": b"GET /conformance/../conformance/vision-red.png HTTP/1.0\r\n\r\n",
+                "absolute": b"GET http://127.0.0.1:8089/conformance/vision-red.png HTTP/1.0"
+                            b"\r\n\r\n",
+                "huge": b"GET /" + b"a" * 100_000 + b" HTTP/1.0\r\n\r\n",
+                "post": b"POST /conformance/vision-red.png HTTP/1.0\r\n\r\n",
+            }.items():  # fmt: skip
+                got[name] = await asyncio.to_thread(_talk, payload)
+        held.close()
+        return got
+
+    got = asyncio.run(go())
+    assert all(not v or v.startswith(b"HTTP/1.1 404") for v in got.values()), got
+    _rebind()  # the port is free again
+
+    async def cancelled() -> None:
+        async def inside() -> None:
+            async with vision.serve_image():
+                await asyncio.sleep(30)
+
+        task = asyncio.create_task(inside())
+        await asyncio.sleep(0.2)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    t0 = time.perf_counter()
+    asyncio.run(cancelled())
+    assert time.perf_counter() - t0 < 7
+    _rebind()
