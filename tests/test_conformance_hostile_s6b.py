@@ -363,3 +363,26 @@ def test_the_image_server_serves_one_png_and_ends_even_when_cancelled() -> None:
     asyncio.run(cancelled())
     assert time.perf_counter() - t0 < 7
     _rebind()
+
+
+def test_a_recording_keeps_no_file_and_replays_the_same_verdict(
+    server: SSEServer, tmp_path: Path
+) -> None:
+    # before: the cassette kept the server's answer as it came, the file in it
+    outcomes = {}
+    for name in ("plain 400", "base64 in the error", "split across SSE"):
+        BEHAVIOUR["now"] = ECHOES[name]
+        for mode in ("record", "replay"):
+            url = server.url if mode == "record" else "http://127.0.0.1:9/v1"
+            target = Target(provider="generic", profile=PROFILES["generic"], base_url=url,
+                            model="ref-model", mode=mode, request_timeout=5.0)  # type: ignore[arg-type]  # fmt: skip
+            manifest = Manifest(provider="generic", model="ref-model", base_url=url)
+            column = Column(target=target, cassette_dir=tmp_path / name, manifest=manifest)
+            res = run_item(registry.get("vision.file-url-refused"), "wire", column)
+            outcomes[(name, mode)] = (res.outcome, res.message)
+        cassette = next((tmp_path / name).rglob("vision.file-url-refused.yaml")).read_text()
+        assert "bytes withheld: they show lines of a passwd file" in cassette, name
+        for leak in ("root:x:0", "ot:x:0:", B64[:16], "/bin/bash"):
+            assert leak not in cassette, (name, leak)
+        assert outcomes[(name, "record")] == outcomes[(name, "replay")], name
+        assert outcomes[(name, "replay")][0] == "fail"

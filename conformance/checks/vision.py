@@ -26,6 +26,7 @@ from typing import Any, cast
 from ..catalogue.checks import impl
 from ..harness.context import Ctx, Verdict
 from ..harness.http import RawResponse
+from ..harness.recording import PASSWD_LINE_RX, shows_passwd, withheld
 from ._prompts import base_body, message_text
 
 __all__ = [
@@ -61,18 +62,11 @@ NO_VISION_RX = re.compile(
     r"(does not|doesn't|cannot) (support|accept|take) (image|vision|multimodal)",
     re.IGNORECASE,
 )
-#: The start of a line of ``/etc/passwd`` (``name:x:uid:gid:``), and the rest of its line.
-#: The quantifiers are bounded and a name starts only where a word does: linear on any text.
-_PASSWD_RX = re.compile(
-    r"(?<![\w.-])[A-Za-z_][\w.-]{0,31}:[^:\s]{0,64}:\d{1,10}:\d{1,10}:[^\n\"]{0,256}"
-)
 #: A run that may be the file in an encoding (base64, hex): letters and digits mixed.
 _ENCODED_RX = re.compile(
     r"(?<![A-Za-z0-9+/_-])(?=[A-Za-z+/_-]{0,200}\d)(?=[0-9+/_-]{0,200}[A-Za-z])"
     r"[A-Za-z0-9+/_-]{16,}={0,2}"
 )
-#: How much of a body is searched for the file (a bigger body is withheld unread).
-_SEARCHED = 1 << 20
 
 
 def solid_png(rgb: tuple[int, int, int], size: int = 16) -> bytes:
@@ -191,62 +185,18 @@ def _refused_for_no_vision(ctx: Ctx, resp: RawResponse, what: str) -> None:
 def _shown(text: str) -> str:
     """``text`` for a message or evidence, without the file's content should a server echo
     it: lines of it masked, and any long encoded run (base64, hex), whatever it holds."""
-    return _ENCODED_RX.sub("[encoded data]", _PASSWD_RX.sub("[a line of the file]", text))
-
-
-def _strings(value: Any, out: dict[tuple[str, str], list[str]]) -> None:
-    """Every string in decoded JSON, in order, grouped by the last two keys above it (list
-    items share their list's: the pieces of one field across stream events join up); keys
-    go in a group of their own. Groups name keys by reference: no path is built."""
-    stack: list[tuple[tuple[str, str], Any]] = [(("", ""), value)]
-    while stack:
-        where, v = stack.pop()
-        if isinstance(v, str):
-            out.setdefault(where, []).append(v)
-        elif isinstance(v, dict):
-            out.setdefault(("", "keys"), []).extend(str(k) for k in v)
-            stack += reversed([((where[1], str(k)), item) for k, item in v.items()])
-        elif isinstance(v, list):
-            stack += reversed([(where, item) for item in v])
-
-
-def _decoded(text: str) -> list[str]:
-    """What each long base64 run in ``text`` decodes to (at each of its four alignments),
-    and each long hex run."""
-    out = []
-    for run in re.findall(r"[A-Za-z0-9+/_-]{12,}", text)[:256]:
-        run = run.replace("-", "+").replace("_", "/")
-        for skip in range(4):
-            piece = run[skip:]
-            piece = piece[: len(piece) - len(piece) % 4]
-            with contextlib.suppress(ValueError):
-                out.append(base64.b64decode(piece).decode("latin-1"))
-    for run in re.findall(r"[0-9A-Fa-f]{16,}", text)[:256]:
-        out.append(bytes.fromhex(run[: len(run) - len(run) % 2]).decode("latin-1"))
-    return out
+    return _ENCODED_RX.sub("[encoded data]", PASSWD_LINE_RX.sub("[a line of the file]", text))
 
 
 def shows_file(resp: RawResponse) -> bool:
-    """The body shows lines of ``/etc/passwd``: as text, JSON-escaped, base64-encoded, or
-    split across SSE events (their strings are joined before the search)."""
-    if len(resp.body) > _SEARCHED:
-        return True  # not searched, so not shown either
-    raw = resp.text()
-    views = [raw]
-    strings: dict[tuple[str, str], list[str]] = {}
-    _strings(resp.json(), strings)
-    for ev in resp.events() if resp.is_sse or "data:" in raw else ():
-        _strings(ev.json(), strings)
-    views += ["".join(group) for group in strings.values()]
-    views += ["\n".join(group) for group in strings.values()]
-    views += _decoded(" ".join(views))
-    return any(_PASSWD_RX.search(view) for view in views)
+    """The body shows lines of ``/etc/passwd`` (in any shape :func:`shows_passwd` finds)."""
+    return shows_passwd(resp.body)
 
 
 def _withhold(ctx: Ctx, resp: RawResponse, leaked: bool) -> None:
     """Keep the body out of the evidence when it shows the file; else keep it masked."""
     if leaked:
-        resp.body = f"[{len(resp.body)} bytes not kept: they show the file]".encode()
+        resp.body = withheld(resp.body)
     else:
         resp.body = _shown(resp.text()).encode()
     if ctx.exchanges and ctx.last_response is resp:
