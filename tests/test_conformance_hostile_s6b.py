@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import json
 import socket
 import threading
@@ -386,3 +387,103 @@ def test_a_recording_keeps_no_file_and_replays_the_same_verdict(
             assert leak not in cassette, (name, leak)
         assert outcomes[(name, "record")] == outcomes[(name, "replay")], name
         assert outcomes[(name, "replay")][0] == "fail"
+
+
+def test_a_flood_of_idle_connections_is_cut_and_the_png_still_served(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # before: every idle connection was kept for its 5 s, each an open descriptor of ours
+    monkeypatch.setattr(vision, "_HEAD_WAIT_S", 1.0)
+
+    async def go() -> tuple[int, bytes]:
+        async with vision.serve_image():
+            idle = [socket.create_connection(("127.0.0.1", vision.IMAGE_PORT))
+                    for _ in range(vision._MAX_CLIENTS + 40)]  # fmt: skip
+            await asyncio.sleep(0.3)
+            cut = 0
+            for s in idle:
+                s.settimeout(0.05)
+                with contextlib.suppress(TimeoutError, OSError):
+                    cut += s.recv(1) == b""
+            await asyncio.sleep(1.2)  # the idle ones time out
+            png = await asyncio.to_thread(
+                _talk, f"GET {vision.IMAGE_PATH} HTTP/1.0\r\n\r\n".encode()
+            )
+            for s in idle:
+                s.close()
+            return cut, png
+
+    cut, png = asyncio.run(go())
+    assert cut >= 40
+    assert png.endswith(vision.solid_png((220, 20, 20)))
+
+
+def test_an_absurd_advertised_window_is_no_window(server: SSEServer) -> None:
+    # before: a /v1/models entry naming 10**15 tokens passed as the window advertised
+    BEHAVIOUR["now"] = lambda r: Reply(404, body=error_body("no such endpoint"))
+    entry = {"id": "ref-model", "object": "model", "context_length": 10**15}
+    server.script.json({"object": "list", "data": [entry]}, path="/v1/models", method="GET")
+    res = _judge(server.url, "context.window-advertised")
+    assert res.outcome == "fail", res.message
+    assert "no context window in the /v1/models entry" in res.message
+
+
+# ---- params: logprobs, logit_bias, prefill -------------------------------------------------------
+
+
+def _logprobs(content: Any) -> Behaviour:
+    def reply(request: Request) -> Reply:
+        if request.json.get("stream"):
+            chunks = [{"choices": [{"index": 0, "delta": {"content": "1"}, "logprobs": {
+                "content": content}}]}, {"choices": [{"index": 0, "delta": {},
+                                                      "finish_reason": "stop"}]}]  # fmt: skip
+            return Reply(headers={"content-type": "text/event-stream"}, chunks=[sse(*chunks)])
+        body = completion("1")
+        body["choices"][0]["logprobs"] = {"content": content}
+        return Reply(body=body)
+
+    return reply
+
+
+@pytest.mark.parametrize(
+    ("content", "words"),
+    [
+        ("1 2 3", "logprobs.content is str, not an array"),
+        ([[1]], "logprobs.content[0] has no string token"),
+        ([{"token": 1, "logprob": -0.1, "top_logprobs": []}], "has no string token"),
+        ([{"token": "1", "logprob": "-0.1", "top_logprobs": []}], "logprob is '-0.1'"),
+        ([{"token": "1", "logprob": True, "top_logprobs": []}], "logprob is True"),
+        ([{"token": "1", "logprob": 3.0, "top_logprobs": []}], "not a number <= 0"),
+        ([{"token": "1", "logprob": -0.1, "top_logprobs": {"a": 1}}], "top_logprobs is not a"),
+    ],
+)
+def test_logprobs_of_the_wrong_shape_fail_naming_it(
+    server: SSEServer, content: Any, words: str
+) -> None:
+    BEHAVIOUR["now"] = _logprobs(content)
+    for check in ("params.logprobs", "params.logprobs-stream"):
+        res = _judge(server.url, check)
+        if check == "params.logprobs-stream" and not isinstance(content, list):
+            assert res.outcome == "fail", res.message  # no chunk carries a list there
+            continue
+        assert res.outcome == "fail", (check, res.message)
+        assert words in res.message, check
+
+
+@pytest.mark.parametrize(
+    "tokenized",
+    [[1, 2], {"tokens": "12"}, {"tokens": [True]}, {"tokens": []}, {"tokens": [1.5]}, "x"],
+)
+def test_token_ids_that_are_no_ids_make_logit_bias_na(server: SSEServer, tokenized: Any) -> None:
+    BEHAVIOUR["now"] = lambda r: Reply(body=tokenized if r.path == "/tokenize" else completion("1"))
+    res = _judge(server.url, "params.logit-bias")
+    assert res.outcome == "n/a", res.message
+    assert "no token ids to bias" in res.message
+
+
+@pytest.mark.parametrize("body", [[1], {"choices": "x"}, {"choices": [{"message": "5"}]}, "5"])
+def test_a_prefill_answer_of_the_wrong_shape_fails(server: SSEServer, body: Any) -> None:
+    BEHAVIOUR["now"] = lambda r: Reply(body=body)
+    res = _judge(server.url, "params.assistant-prefill")
+    assert res.outcome == "fail", res.message
+    assert "does not continue" in res.message

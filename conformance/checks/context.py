@@ -54,7 +54,8 @@ def _models_window(data: Any, model: str) -> int | None:
         if isinstance(entry, Mapping) and entry.get("id") == model:
             for key in _WINDOW_KEYS:
                 value = entry.get(key)
-                if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+                # the bound of the SDK's own reader: a larger count is no window
+                if isinstance(value, int) and not isinstance(value, bool) and 0 < value < 1 << 31:
                     return value
     return None
 

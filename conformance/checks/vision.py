@@ -17,6 +17,7 @@ import asyncio
 import base64
 import contextlib
 import errno
+import functools
 import re
 import struct
 import zlib
@@ -103,9 +104,23 @@ def image_body(model: str, url: str) -> dict[str, Any]:
 # ---- the harness's image server ---------------------------------------------------------------
 
 
-async def _answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+#: Connections the image server keeps open at once (each waits at most _HEAD_WAIT_S for its
+#: request head); more are closed at once: a flood of idle ones cannot use up the harness's
+#: file descriptors.
+_MAX_CLIENTS = 32
+_HEAD_WAIT_S = 5.0
+
+
+async def _answer(
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, active: list[int]
+) -> None:
+    if active[0] >= _MAX_CLIENTS:
+        with contextlib.suppress(OSError):
+            writer.close()
+        return
+    active[0] += 1
     try:
-        head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)
+        head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), _HEAD_WAIT_S)
         parts = head.split(b"\r\n", 1)[0].split(b" ")
         path = parts[1].decode("latin-1") if len(parts) >= 2 else ""
         if parts[0] in (b"GET", b"HEAD") and path == IMAGE_PATH:
@@ -122,6 +137,7 @@ async def _answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) ->
     except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, asyncio.TimeoutError, OSError):
         pass  # a client that sends no request head gets nothing
     finally:
+        active[0] -= 1
         with contextlib.suppress(OSError):
             writer.close()
 
@@ -136,10 +152,15 @@ async def serve_image(*, required: bool = True) -> AsyncIterator[bool]:
     loop = asyncio.get_running_loop()
     deadline = loop.time() + _BIND_WAIT_S
     server: asyncio.base_events.Server | None = None
+    active = [0]
     while server is None:
         try:
             server = await asyncio.start_server(
-                _answer, "127.0.0.1", IMAGE_PORT, limit=8192, reuse_address=True
+                functools.partial(_answer, active=active),
+                "127.0.0.1",
+                IMAGE_PORT,
+                limit=8192,
+                reuse_address=True,
             )
         except OSError as exc:
             if exc.errno != errno.EADDRINUSE:
