@@ -487,3 +487,21 @@ def test_a_prefill_answer_of_the_wrong_shape_fails(server: SSEServer, body: Any)
     res = _judge(server.url, "params.assistant-prefill")
     assert res.outcome == "fail", res.message
     assert "does not continue" in res.message
+
+
+@pytest.mark.parametrize(
+    ("text", "shown"),
+    [
+        ("root:x:0:0:ro", True),
+        ("nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin", True),
+        ("bin:*:2:2::/bin:", True),
+        ("at time:12:30:45: the server started", False),
+        ("listening on fe80:0:0:0:1:2:3:4", False),
+        ("see https://example.invalid:8080/a", False),
+    ],
+)
+def test_what_counts_as_a_line_of_the_file(text: str, shown: bool) -> None:
+    from conformance.harness.recording import shows_passwd
+
+    # the recorder withholds every body that shows one: a time or an address must not count
+    assert shows_passwd(json.dumps({"error": {"message": text}}).encode()) is shown

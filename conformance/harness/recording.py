@@ -146,10 +146,13 @@ def library_versions() -> dict[str, str | None]:
 
 # ---- file content ------------------------------------------------------------------------------
 
-#: The start of a line of a passwd file (``name:x:uid:gid:``) and the rest of its line. The
-#: quantifiers are bounded and a name starts only where a word does: linear on any text.
+#: A line of a passwd file and the rest of its line: root's from its start (``root:x:0:0:``),
+#: any other's up to its home directory (``name:x:uid:gid:gecos:/``; times and IPv6
+#: addresses have no ``:/`` there). The quantifiers are bounded and a name starts only where
+#: a word does: linear on any text.
 PASSWD_LINE_RX = re.compile(
-    r"(?<![\w.-])[A-Za-z_][\w.-]{0,31}:[^:\s]{0,64}:\d{1,10}:\d{1,10}:[^\n\"]{0,256}"
+    r"(?<![\w.-])(?:root:[^:\s]{0,64}:0:0:|[A-Za-z_][\w.-]{0,31}:[^:\s]{0,64}:\d{1,10}:"
+    r"\d{1,10}:[^:\n]{0,256}:/)[^\n\"]{0,256}"
 )
 #: What is kept of a body that shows such lines (``vision.file-url-refused`` asks a server
 #: to read one): its size. Found again on replay, so a replay judges what the live run did.
