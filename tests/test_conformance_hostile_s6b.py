@@ -505,3 +505,16 @@ def test_what_counts_as_a_line_of_the_file(text: str, shown: bool) -> None:
 
     # the recorder withholds every body that shows one: a time or an address must not count
     assert shows_passwd(json.dumps({"error": {"message": text}}).encode()) is shown
+
+
+def test_a_huge_body_is_searched_in_part_and_never_kept(server: SSEServer) -> None:
+    # before this fix's first version: any body over the searched size counted as the file,
+    # so the recorder would have withheld a large legitimate answer of any check
+    from conformance.harness.recording import FILE_SEARCHED, shows_passwd
+
+    big = ("x " * FILE_SEARCHED).encode()
+    assert not shows_passwd(big)
+    BEHAVIOUR["now"] = lambda r: Reply(400, body=error_body("no files. " + "x" * FILE_SEARCHED))
+    res = _judge(server.url, "vision.file-url-refused")
+    assert res.outcome == "pass", res.message
+    assert "bytes not kept: too many to search" in (res.evidence.response_excerpt or "")

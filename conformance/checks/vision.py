@@ -27,7 +27,7 @@ from typing import Any, cast
 from ..catalogue.checks import impl
 from ..harness.context import Ctx, Verdict
 from ..harness.http import RawResponse
-from ..harness.recording import PASSWD_LINE_RX, shows_passwd, withheld
+from ..harness.recording import FILE_SEARCHED, PASSWD_LINE_RX, shows_passwd, withheld
 from ._prompts import base_body, message_text
 
 __all__ = [
@@ -215,9 +215,12 @@ def shows_file(resp: RawResponse) -> bool:
 
 
 def _withhold(ctx: Ctx, resp: RawResponse, leaked: bool) -> None:
-    """Keep the body out of the evidence when it shows the file; else keep it masked."""
+    """Keep the body out of the evidence when it shows the file (or is too big to have been
+    searched whole); else keep it masked."""
     if leaked:
         resp.body = withheld(resp.body)
+    elif len(resp.body) > FILE_SEARCHED:
+        resp.body = f"[{len(resp.body)} bytes not kept: too many to search for the file]".encode()
     else:
         resp.body = _shown(resp.text()).encode()
     if ctx.exchanges and ctx.last_response is resp:

@@ -38,6 +38,7 @@ from .stream import parse_sse
 
 __all__ = [
     "CASSETTE_ORIGIN",
+    "FILE_SEARCHED",
     "KEY_PATTERNS",
     "PASSWD_LINE_RX",
     "Manifest",
@@ -158,7 +159,8 @@ PASSWD_LINE_RX = re.compile(
 #: to read one): its size. Found again on replay, so a replay judges what the live run did.
 _WITHHELD = "[{} bytes withheld: they show lines of a passwd file]"
 _WITHHELD_RX = re.compile(r"\[\d+ bytes withheld: they show lines of a passwd file\]")
-#: How much of a body is searched (a bigger one is withheld unread).
+#: How much of a body is searched (the work is bounded; a file check keeps none of a bigger
+#: body, see ``vision._withhold``).
 FILE_SEARCHED = 1 << 20
 
 
@@ -202,8 +204,7 @@ def _decoded(text: str) -> list[str]:
 def shows_passwd(body: bytes) -> bool:
     """``body`` shows lines of a passwd file: as text, JSON-escaped, base64 or hex encoded,
     split across SSE events (their strings are joined before the search), or withheld."""
-    if len(body) > FILE_SEARCHED:
-        return True  # not searched, so not kept either
+    body = body[:FILE_SEARCHED]
     raw = body.decode("utf-8", errors="replace")
     if _WITHHELD_RX.search(raw):
         return True
