@@ -518,3 +518,21 @@ def test_a_huge_body_is_searched_in_part_and_never_kept(server: SSEServer) -> No
     res = _judge(server.url, "vision.file-url-refused")
     assert res.outcome == "pass", res.message
     assert "bytes not kept: too many to search" in (res.evidence.response_excerpt or "")
+
+
+@pytest.mark.parametrize(
+    "chunk",
+    [{"choices": "abc"}, {"choices": 5}, {"choices": [{"delta": "x"}]}, {"choices": [7]}],
+)
+def test_a_stream_of_the_wrong_shape_has_no_first_token(
+    server: SSEServer, chunk: dict[str, Any]
+) -> None:
+    # before: cache.time-to-first-token (and the timeout checks) read every choice as a dict:
+    # "harness error: AttributeError"
+    def reply(request: Request) -> Reply:
+        return Reply(headers={"content-type": "text/event-stream"}, chunks=[sse(chunk)])
+
+    BEHAVIOUR["now"] = reply
+    res = _judge(server.url, "cache.time-to-first-token")
+    assert res.outcome == "fail", res.message
+    assert "the cold stream has no content event" in res.message
