@@ -536,3 +536,16 @@ def test_a_stream_of_the_wrong_shape_has_no_first_token(
     res = _judge(server.url, "cache.time-to-first-token")
     assert res.outcome == "fail", res.message
     assert "the cold stream has no content event" in res.message
+
+
+def test_a_constant_usage_below_the_prompt_is_not_taken_for_parsed_tokens(
+    server: SSEServer,
+) -> None:
+    # before: prompt_tokens 3 for every request was a cost of 0 per control string, "parsed as
+    # control tokens": a verdict about the tokenizer from a count of nothing
+    BEHAVIOUR["now"] = _usage(prompt_tokens=3)
+    for check in ("security.special-tokens-user", "security.special-tokens-tool"):
+        res = _judge(server.url, check)
+        assert res.outcome == "fail", (check, res.message)
+        assert "usage.prompt_tokens 3 is below the" in res.message
+        assert "parsed" not in res.message

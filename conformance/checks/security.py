@@ -63,10 +63,17 @@ async def _costs(
 ) -> tuple[dict[str, int] | None, dict[str, dict[str, Any]]]:
     """Each control string's extra prompt tokens over the plain request (None without
     usage), and the replies."""
-    plain = await ctx.complete(body_for(None), f"{what} without control strings")
+    plain_body = body_for(None)
+    plain = await ctx.complete(plain_body, f"{what} without control strings")
     replies: dict[str, dict[str, Any]] = {}
     costs: dict[str, int] | None = {}
     base = _prompt_tokens(ctx, plain, f"{what} without control strings")
+    words = sum(len(str(m.get("content") or "").split()) for m in plain_body["messages"])
+    if base is not None and base < words:
+        # each word is a token at least: a smaller count (a constant, say) counts nothing, and
+        # the same count for every prompt would read as control strings that cost nothing
+        ctx.fail(f"{what} without control strings: usage.prompt_tokens {base} is below the "
+                 f"{words} words of the prompt: the usage does not count the prompt")  # fmt: skip
     for control in CONTROL_STRINGS:
         data = await ctx.complete(body_for(control), f"{what} with {control}")
         replies[control] = data
