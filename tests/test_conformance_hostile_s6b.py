@@ -549,3 +549,11 @@ def test_a_constant_usage_below_the_prompt_is_not_taken_for_parsed_tokens(
         assert res.outcome == "fail", (check, res.message)
         assert "usage.prompt_tokens 3 is below the" in res.message
         assert "parsed" not in res.message
+
+
+def test_a_negative_prompt_count_is_no_truncation_but_no_count(server: SSEServer) -> None:
+    # before: prompt_tokens=-5 read as "the server dropped part of it silently"
+    BEHAVIOUR["now"] = _usage(prompt_tokens=-5)
+    res = _judge(server.url, "context.no-silent-truncation", meta={"max_model_len": 64})
+    assert res.outcome == "fail", res.message
+    assert "usage.prompt_tokens=-5: not a token count" in res.message

@@ -234,6 +234,8 @@ async def no_silent_truncation(ctx: Ctx) -> None:
     ctx.facts["prompt_tokens"] = got
     if got is None:
         ctx.na(f"HTTP {resp.status} without usage.prompt_tokens: a truncation cannot be measured")
+    if got < 0:
+        ctx.fail(f"HTTP {resp.status} with usage.prompt_tokens={got}: not a token count")
     if got < words * READ_SHARE:
         ctx.fail(
             f"HTTP {resp.status} with prompt_tokens={got} for a conversation of at least "
