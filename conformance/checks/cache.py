@@ -62,17 +62,48 @@ def cached_tokens(data: Any) -> tuple[int | None, str]:
     return None, ""
 
 
+def _not_a_count(data: Any) -> str | None:
+    """Where a response puts a cached-token value that is no count (a string, a float, a
+    bool, a negative number), and the value; None when there is none."""
+    usage = data.get("usage") if isinstance(data, Mapping) else None
+    details = usage.get("prompt_tokens_details") if isinstance(usage, Mapping) else None
+    timings = data.get("timings") if isinstance(data, Mapping) else None
+    for where, holder, key in (
+        ("usage.prompt_tokens_details.cached_tokens", details, "cached_tokens"),
+        ("timings.cache_n", timings, "cache_n"),
+    ):
+        value = holder.get(key) if isinstance(holder, Mapping) else None
+        if value is not None and (_int(value) is None or value < 0):
+            return f"{where} is {str(value)[:40]!r} ({type(value).__name__}): not a token count"
+    return None
+
+
+def _prompt_count(data: Any) -> int | None:
+    """``usage.prompt_tokens``, if it is a count."""
+    usage = data.get("usage") if isinstance(data, Mapping) else None
+    return _int(usage.get("prompt_tokens")) if isinstance(usage, Mapping) else None
+
+
 @impl("cache.prefix-reported")
 async def prefix_reported(ctx: Ctx) -> None:
     first, second = _pair(ctx, "cachecheck")
     await ctx.complete(first, "first request")
     data = await ctx.complete(second, "second request")
     cached, source = cached_tokens(data)
-    ctx.facts["cached_tokens"] = cached
+    wrong = _not_a_count(data)
+    if wrong:
+        ctx.fail(wrong)
     if cached is None:
         ctx.fail(
             "the second request reports no cached tokens (no "
             "usage.prompt_tokens_details.cached_tokens, no timings.cache_n)"
+        )
+    ctx.facts["cached_tokens"] = cached
+    prompt = _prompt_count(data)
+    if prompt is not None and cached > prompt:
+        ctx.fail(
+            f"{cached} cached tokens ({source}) for a prompt of {prompt} tokens "
+            "(usage.prompt_tokens): more cached than sent"
         )
     if cached < PREFIX_WORDS * CACHED_SHARE:
         ctx.fail(

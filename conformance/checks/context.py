@@ -33,6 +33,9 @@ READ_SHARE = 0.9
 #: metadata endpoints at the server root that may name the window, in the order asked; each
 #: is read by the SDK's own reader (``any_agent._wire.serverinfo``)
 INFO_ENDPOINTS = ("props", "ollama_ps", "ollama_show", "lmstudio_models")
+#: the largest window the checks overflow: a prompt over it is about 1.3 million words (some
+#: 8 MB); a server advertising more (or an absurd count) is not sent a prompt that size
+MAX_WINDOW = 1 << 20
 #: ``/v1/models`` keys other servers use for the window
 _WINDOW_KEYS = ("max_model_len", "context_length", "max_context_length", "context_window")
 
@@ -51,7 +54,8 @@ def _models_window(data: Any, model: str) -> int | None:
         if isinstance(entry, Mapping) and entry.get("id") == model:
             for key in _WINDOW_KEYS:
                 value = entry.get(key)
-                if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+                # the bound of the SDK's own reader: a larger count is no window
+                if isinstance(value, int) and not isinstance(value, bool) and 0 < value < 1 << 31:
                     return value
     return None
 
@@ -84,8 +88,15 @@ async def _window(ctx: Ctx) -> int:
         ctx.na(
             "the context window is unknown (neither /v1/models nor a metadata endpoint names it)"
         )
+    if isinstance(window, bool) or not isinstance(window, int) or window <= 0:
+        ctx.fail(f"{source} names a context window of {window!r}: not a token count")
     ctx.facts["context_window"] = window
     ctx.facts["context_window_source"] = source
+    if window > MAX_WINDOW:
+        ctx.na(
+            f"{source} names a context window of {window} tokens: more than the {MAX_WINDOW} "
+            "the suite overflows (a prompt over it is too large to send)"
+        )
     return window
 
 
@@ -224,6 +235,8 @@ async def no_silent_truncation(ctx: Ctx) -> None:
     ctx.facts["prompt_tokens"] = got
     if got is None:
         ctx.na(f"HTTP {resp.status} without usage.prompt_tokens: a truncation cannot be measured")
+    if got < 0:
+        ctx.fail(f"HTTP {resp.status} with usage.prompt_tokens={got}: not a token count")
     if got < words * READ_SHARE:
         ctx.fail(
             f"HTTP {resp.status} with prompt_tokens={got} for a conversation of at least "

@@ -34,10 +34,17 @@ _PARSED_MAX = CONTROL_REPEAT + 1
 _TEXT_MIN = 2 * CONTROL_REPEAT
 
 
-def _prompt_tokens(data: dict[str, Any]) -> int | None:
+def _prompt_tokens(ctx: Ctx, data: dict[str, Any], what: str) -> int | None:
+    """``usage.prompt_tokens`` (None when absent); a value that is no count fails: the
+    judgement is a difference of two of them."""
     usage = data.get("usage")
     n = usage.get("prompt_tokens") if isinstance(usage, dict) else None
-    return n if isinstance(n, int) and not isinstance(n, bool) else None
+    if n is None:
+        return None
+    if not isinstance(n, int) or isinstance(n, bool) or n < 0:
+        ctx.fail(f"{what}: usage.prompt_tokens is {str(n)[:40]!r} ({type(n).__name__}), "
+                 "not a token count")  # fmt: skip
+    return n
 
 
 def _parsed(ctx: Ctx, costs: dict[str, int]) -> list[str]:
@@ -56,17 +63,28 @@ async def _costs(
 ) -> tuple[dict[str, int] | None, dict[str, dict[str, Any]]]:
     """Each control string's extra prompt tokens over the plain request (None without
     usage), and the replies."""
-    plain = await ctx.complete(body_for(None), f"{what} without control strings")
+    plain_body = body_for(None)
+    plain = await ctx.complete(plain_body, f"{what} without control strings")
     replies: dict[str, dict[str, Any]] = {}
     costs: dict[str, int] | None = {}
-    base = _prompt_tokens(plain)
+    base = _prompt_tokens(ctx, plain, f"{what} without control strings")
+    words = sum(len(str(m.get("content") or "").split()) for m in plain_body["messages"])
+    if base is not None and base < words:
+        # each word is a token at least: a smaller count (a constant, say) counts nothing, and
+        # the same count for every prompt would read as control strings that cost nothing
+        ctx.fail(f"{what} without control strings: usage.prompt_tokens {base} is below the "
+                 f"{words} words of the prompt: the usage does not count the prompt")  # fmt: skip
     for control in CONTROL_STRINGS:
         data = await ctx.complete(body_for(control), f"{what} with {control}")
         replies[control] = data
-        n = _prompt_tokens(data)
+        n = _prompt_tokens(ctx, data, f"{what} with {control}")
         if base is None or n is None or costs is None:
             costs = None
             continue
+        if n < base:
+            # the strings are added text: dropped they cost nothing, never less than nothing
+            ctx.fail(f"{what} with {control}: usage.prompt_tokens {n} is below the {base} of "
+                     "the same prompt without it: the usage does not count the prompt")  # fmt: skip
         costs[control] = n - base
     return costs, replies
 

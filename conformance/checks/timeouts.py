@@ -19,8 +19,11 @@ def _first_token_time(resp: RawResponse) -> float | None:
         obj = ev.json()
         if not isinstance(obj, dict):
             continue
-        for choice in obj.get("choices") or []:
-            delta = (choice or {}).get("delta") or {}
+        choices = obj.get("choices")
+        for choice in choices if isinstance(choices, list) else []:
+            delta = choice.get("delta") if isinstance(choice, dict) else None
+            if not isinstance(delta, dict):
+                continue  # a hostile chunk is no token
             if delta.get("content") or delta.get("tool_calls") or delta.get("reasoning_content") \
                     or delta.get("reasoning"):  # fmt: skip
                 return ev.t

@@ -17,6 +17,7 @@ import asyncio
 import base64
 import contextlib
 import errno
+import functools
 import re
 import struct
 import zlib
@@ -26,6 +27,7 @@ from typing import Any, cast
 from ..catalogue.checks import impl
 from ..harness.context import Ctx, Verdict
 from ..harness.http import RawResponse
+from ..harness.recording import FILE_SEARCHED, PASSWD_LINE_RX, shows_passwd, withheld
 from ._prompts import base_body, message_text
 
 __all__ = [
@@ -61,8 +63,11 @@ NO_VISION_RX = re.compile(
     r"(does not|doesn't|cannot) (support|accept|take) (image|vision|multimodal)",
     re.IGNORECASE,
 )
-#: Lines of ``/etc/passwd`` (``root:x:0:0:``), whoever echoes them.
-_PASSWD_RX = re.compile(r"root:[^:\s]*:0:0:")
+#: A run that may be the file in an encoding (base64, hex): letters and digits mixed.
+_ENCODED_RX = re.compile(
+    r"(?<![A-Za-z0-9+/_-])(?=[A-Za-z+/_-]{0,200}\d)(?=[0-9+/_-]{0,200}[A-Za-z])"
+    r"[A-Za-z0-9+/_-]{16,}={0,2}"
+)
 
 
 def solid_png(rgb: tuple[int, int, int], size: int = 16) -> bytes:
@@ -99,9 +104,23 @@ def image_body(model: str, url: str) -> dict[str, Any]:
 # ---- the harness's image server ---------------------------------------------------------------
 
 
-async def _answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+#: Connections the image server keeps open at once (each waits at most _HEAD_WAIT_S for its
+#: request head); more are closed at once: a flood of idle ones cannot use up the harness's
+#: file descriptors.
+_MAX_CLIENTS = 32
+_HEAD_WAIT_S = 5.0
+
+
+async def _answer(
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, active: list[int]
+) -> None:
+    if active[0] >= _MAX_CLIENTS:
+        with contextlib.suppress(OSError):
+            writer.close()
+        return
+    active[0] += 1
     try:
-        head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)
+        head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), _HEAD_WAIT_S)
         parts = head.split(b"\r\n", 1)[0].split(b" ")
         path = parts[1].decode("latin-1") if len(parts) >= 2 else ""
         if parts[0] in (b"GET", b"HEAD") and path == IMAGE_PATH:
@@ -118,6 +137,7 @@ async def _answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) ->
     except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, asyncio.TimeoutError, OSError):
         pass  # a client that sends no request head gets nothing
     finally:
+        active[0] -= 1
         with contextlib.suppress(OSError):
             writer.close()
 
@@ -132,10 +152,15 @@ async def serve_image(*, required: bool = True) -> AsyncIterator[bool]:
     loop = asyncio.get_running_loop()
     deadline = loop.time() + _BIND_WAIT_S
     server: asyncio.base_events.Server | None = None
+    active = [0]
     while server is None:
         try:
             server = await asyncio.start_server(
-                _answer, "127.0.0.1", IMAGE_PORT, limit=8192, reuse_address=True
+                functools.partial(_answer, active=active),
+                "127.0.0.1",
+                IMAGE_PORT,
+                limit=8192,
+                reuse_address=True,
             )
         except OSError as exc:
             if exc.errno != errno.EADDRINUSE:
@@ -179,8 +204,27 @@ def _refused_for_no_vision(ctx: Ctx, resp: RawResponse, what: str) -> None:
 
 
 def _shown(text: str) -> str:
-    """``text`` for a message, without the file's content should a server echo it."""
-    return _PASSWD_RX.sub("[a line of the file]", text)
+    """``text`` for a message or evidence, without the file's content should a server echo
+    it: lines of it masked, and any long encoded run (base64, hex), whatever it holds."""
+    return _ENCODED_RX.sub("[encoded data]", PASSWD_LINE_RX.sub("[a line of the file]", text))
+
+
+def shows_file(resp: RawResponse) -> bool:
+    """The body shows lines of ``/etc/passwd`` (in any shape :func:`shows_passwd` finds)."""
+    return shows_passwd(resp.body)
+
+
+def _withhold(ctx: Ctx, resp: RawResponse, leaked: bool) -> None:
+    """Keep the body out of the evidence when it shows the file (or is too big to have been
+    searched whole); else keep it masked."""
+    if leaked:
+        resp.body = withheld(resp.body)
+    elif len(resp.body) > FILE_SEARCHED:
+        resp.body = f"[{len(resp.body)} bytes not kept: too many to search for the file]".encode()
+    else:
+        resp.body = _shown(resp.text()).encode()
+    if ctx.exchanges and ctx.last_response is resp:
+        ctx.exchanges[-1]["response_excerpt"] = resp.excerpt()
 
 
 def _names_colour(ctx: Ctx, text: str, colour: str, what: str) -> None:
@@ -211,6 +255,12 @@ async def _refused(ctx: Ctx, url: str, what: str) -> RawResponse:
     """Send ``url`` as the image and require a 4xx (n/a when the model takes no images)."""
     resp = await ctx.chat(image_body(ctx.model, url))
     _no_response(ctx, resp, what)
+    _judge_refusal(ctx, resp, what)
+    return resp
+
+
+def _judge_refusal(ctx: Ctx, resp: RawResponse, what: str) -> None:
+    """Require a 4xx: a 2xx took the image as fine, a 5xx is the server failing."""
     if 200 <= resp.status < 300:
         text = ""
         data = resp.json()
@@ -221,7 +271,6 @@ async def _refused(ctx: Ctx, url: str, what: str) -> RawResponse:
     if resp.status >= 500 or resp.status < 400:
         msg = _shown(resp.error_message())
         ctx.fail(f"{what}: HTTP {resp.status}" + (f": {msg[:200]}" if msg else ""))
-    return resp
 
 
 # ---- checks -------------------------------------------------------------------------------------
@@ -309,16 +358,31 @@ async def url_unreachable(ctx: Ctx) -> None:
     if ctx.target.mode == "replay":
         resp = await _refused(ctx, MISSING_URL, what)
     else:
-        async with serve_image(required=False):
-            resp = await _refused(ctx, MISSING_URL, what)
+        async with serve_image(required=False) as serving:
+            resp = await ctx.chat(image_body(ctx.model, MISSING_URL))
+        _no_response(ctx, resp, what)
+        if not serving and 200 <= resp.status < 300:
+            # another process holds the port: what it serves there is not known to be nothing
+            raise Verdict(
+                "error",
+                f"{what}: HTTP {resp.status}, but another process holds port 127.0.0.1:"
+                f"{IMAGE_PORT} and may serve an image there: free it and run again",
+            )
+        _judge_refusal(ctx, resp, what)
     _refused_for_no_vision(ctx, resp, "unfetchable image URL")
 
 
 @impl("vision.file-url-refused")
 async def file_url_refused(ctx: Ctx) -> None:
-    resp = await _refused(ctx, FILE_URL, f"image URL {FILE_URL}")
-    shown = resp.text()[:65536]
-    if _PASSWD_RX.search(shown):
-        ctx.fail(f"the error shows the content of {FILE_URL}: the server read its own disk")
-    if NO_VISION_RX.search(resp.error_message()):
+    resp = await ctx.chat(image_body(ctx.model, FILE_URL))
+    leaked = shows_file(resp)
+    # judged on the server's own bytes, shown only masked: the body may be the file
+    judged = RawResponse(resp.method, resp.path, None, resp.status, resp.headers, resp.body,
+                         error=resp.error)  # fmt: skip
+    _withhold(ctx, resp, leaked)
+    if leaked:
+        ctx.fail(f"the answer shows the content of {FILE_URL}: the server read its own disk")
+    _no_response(ctx, judged, f"image URL {FILE_URL}")
+    _judge_refusal(ctx, judged, f"image URL {FILE_URL}")
+    if NO_VISION_RX.search(judged.error_message()):
         ctx.note("the model takes no images: refused before any image was read")

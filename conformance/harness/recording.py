@@ -16,6 +16,7 @@ recording, so timing is measured in live passes and kept in ``manifest.json``.
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import json
 import platform
@@ -27,14 +28,19 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+import orjson
+
 from any_agent._wire.credentials import is_loopback, redact_url, scrub
 
 from .. import SUITE_VERSION
 from ..results import model_slug
+from .stream import parse_sse
 
 __all__ = [
     "CASSETTE_ORIGIN",
+    "FILE_SEARCHED",
     "KEY_PATTERNS",
+    "PASSWD_LINE_RX",
     "Manifest",
     "cassette_path",
     "column_dir",
@@ -45,6 +51,8 @@ __all__ = [
     "redact",
     "redact_data",
     "scan_for_secrets",
+    "shows_passwd",
+    "withheld",
 ]
 
 CASSETTE_ORIGIN = "http://conformance.invalid"
@@ -137,6 +145,81 @@ def library_versions() -> dict[str, str | None]:
     return out
 
 
+# ---- file content ------------------------------------------------------------------------------
+
+#: A line of a passwd file and the rest of its line: root's from its start (``root:x:0:0:``),
+#: any other's up to its home directory (``name:x:uid:gid:gecos:/``; times and IPv6
+#: addresses have no ``:/`` there). The quantifiers are bounded and a name starts only where
+#: a word does: linear on any text.
+PASSWD_LINE_RX = re.compile(
+    r"(?<![\w.-])(?:root:[^:\s]{0,64}:0:0:|[A-Za-z_][\w.-]{0,31}:[^:\s]{0,64}:\d{1,10}:"
+    r"\d{1,10}:[^:\n]{0,256}:/)[^\n\"]{0,256}"
+)
+#: What is kept of a body that shows such lines (``vision.file-url-refused`` asks a server
+#: to read one): its size. Found again on replay, so a replay judges what the live run did.
+_WITHHELD = "[{} bytes withheld: they show lines of a passwd file]"
+_WITHHELD_RX = re.compile(r"\[\d+ bytes withheld: they show lines of a passwd file\]")
+#: How much of a body is searched (the work is bounded; a file check keeps none of a bigger
+#: body, see ``vision._withhold``).
+FILE_SEARCHED = 1 << 20
+
+
+def withheld(body: bytes) -> bytes:
+    """The stand-in kept for ``body`` when it shows a passwd file."""
+    return _WITHHELD.format(len(body)).encode()
+
+
+def _strings(value: Any, out: dict[tuple[str, str], list[str]]) -> None:
+    """Every string in decoded JSON, in order, grouped by the last two keys above it (list
+    items share their list's: the pieces of one field across stream events join up); keys
+    go in a group of their own. Groups name keys by reference: no path is built."""
+    stack: list[tuple[tuple[str, str], Any]] = [(("", ""), value)]
+    while stack:
+        where, v = stack.pop()
+        if isinstance(v, str):
+            out.setdefault(where, []).append(v)
+        elif isinstance(v, dict):
+            out.setdefault(("", "keys"), []).extend(str(k) for k in v)
+            stack += reversed([((where[1], str(k)), item) for k, item in v.items()])
+        elif isinstance(v, list):
+            stack += reversed([(where, item) for item in v])
+
+
+def _decoded(text: str) -> list[str]:
+    """What each long base64 run in ``text`` decodes to (at each of its four alignments),
+    and each long hex run."""
+    out = []
+    for run in re.findall(r"[A-Za-z0-9+/_-]{12,}", text)[:256]:
+        run = run.replace("-", "+").replace("_", "/")
+        for skip in range(4):
+            piece = run[skip:]
+            piece = piece[: len(piece) - len(piece) % 4]
+            with contextlib.suppress(ValueError):
+                out.append(base64.b64decode(piece).decode("latin-1"))
+    for run in re.findall(r"[0-9A-Fa-f]{16,}", text)[:256]:
+        out.append(bytes.fromhex(run[: len(run) - len(run) % 2]).decode("latin-1"))
+    return out
+
+
+def shows_passwd(body: bytes) -> bool:
+    """``body`` shows lines of a passwd file: as text, JSON-escaped, base64 or hex encoded,
+    split across SSE events (their strings are joined before the search), or withheld."""
+    body = body[:FILE_SEARCHED]
+    raw = body.decode("utf-8", errors="replace")
+    if _WITHHELD_RX.search(raw):
+        return True
+    views = [raw]
+    strings: dict[tuple[str, str], list[str]] = {}
+    with contextlib.suppress(orjson.JSONDecodeError):
+        _strings(orjson.loads(body), strings)
+    for ev in parse_sse(body) if "data:" in raw else ():
+        _strings(ev.json(), strings)
+    views += ["".join(group) for group in strings.values()]
+    views += ["\n".join(group) for group in strings.values()]
+    views += _decoded(" ".join(views))
+    return any(PASSWD_LINE_RX.search(view) for view in views)
+
+
 # ---- vcrpy -----------------------------------------------------------------------------------
 
 
@@ -176,7 +259,13 @@ def _scrubber(secrets: tuple[str, ...]) -> Any:
         }
         body = response.get("body") or {}
         if "string" in body:
-            body["string"] = _redact_body(body["string"], secrets)
+            raw = body["string"]
+            if isinstance(raw, (bytes, str)):
+                data = raw.encode("utf-8", "surrogateescape") if isinstance(raw, str) else raw
+                if shows_passwd(data):
+                    # a file a server read (vision.file-url-refused) is no evidence to keep
+                    raw = withheld(data) if isinstance(raw, bytes) else withheld(data).decode()
+            body["string"] = _redact_body(raw, secrets)
         return response
 
     return scrub_response
