@@ -28,8 +28,10 @@ FASTER = 0.8
 MEASURABLE_S = 0.05
 REPLY_YES = "Reply with the single word 'YES' and nothing else."
 #: a new salt for each try of the live-only timing check: a retry's "cold" request must not
-#: find the previous try's prefix cached (never replayed, so its requests need not repeat)
-_TRIES = itertools.count(1)
+#: find the previous try's prefix cached. Counted per column and layer, so a column's first
+#: try sends the same request whether its process certified other columns first (serial) or
+#: not (an xdist worker).
+_TRIES: dict[tuple[str, str], itertools.count[int]] = {}
 
 
 def _system(salt: str) -> str:
@@ -138,7 +140,8 @@ async def prefix_reported_sdk(ctx: Ctx) -> None:
 
 @impl("cache.time-to-first-token")
 async def time_to_first_token(ctx: Ctx) -> None:
-    first, second = _pair(ctx, f"cachechecktime{next(_TRIES)}", stream=True)
+    tries = _TRIES.setdefault((ctx.target.column, ctx.layer), itertools.count(1))
+    first, second = _pair(ctx, f"cachechecktime{next(tries)}", stream=True)
     times: list[float] = []
     for body, what in ((first, "cold"), (second, "warm")):
         resp = await ctx.chat(body)

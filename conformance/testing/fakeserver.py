@@ -421,8 +421,9 @@ class FakeServer:
         self.n_ctx = n_ctx
         #: seconds of "prompt processing" per prompt word not found in the prefix cache
         self.prefill_delay = prefill_delay
-        #: the words of the last prompt (one slot's prompt cache, as llama-server keeps)
-        self._cached_words: list[str] = []
+        #: each model's last prompt, as words (one slot's prompt cache per model, as
+        #: llama-server keeps; per model so two columns on one server do not evict each other)
+        self._cached_words: dict[str, list[str]] = {}
         #: False: a text-only model, which refuses image parts with a 400 saying so.
         self.vision = vision
         self.host, self.port = host, port
@@ -729,17 +730,23 @@ class FakeServer:
                 f"leaves of the context size ({self.n_ctx} tokens)",
             )
 
+    def forget_prompts(self) -> None:
+        """Empty the prompt caches, so a second run starts as cold as the first did."""
+        self._cached_words.clear()
+
     def _prefix_cache(self, req: dict[str, Any]) -> int:
         """Prompt words reused from the last prompt (its common prefix with this one)."""
         words = _words(req)
         if "no-prompt-cache" in self.quirks:
             return 0
+        model = str(req.get("model"))
         cached = 0
-        for a, b in zip(self._cached_words, words, strict=False):
+        for a, b in zip(self._cached_words.get(model, ()), words, strict=False):
             if a != b:
                 break
             cached += 1
-        self._cached_words = words
+        if model in self._cached_words or len(self._cached_words) < 64:
+            self._cached_words[model] = words
         return cached
 
     def _usage(self, req: dict[str, Any], plan: dict[str, Any], completion: int) -> dict[str, Any]:
