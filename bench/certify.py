@@ -170,8 +170,8 @@ def render_section(res: dict[str, Any]) -> str:
         f"{st.get('prompt_tokens', '?')} prompt + {st.get('completion_tokens', '?')} generated "
         f"tokens (usage reported by {st.get('requests_with_usage', '?')} requests), "
         f"{st.get('concurrency', 1)} check(s) at once. canitoolcall: "
-        f"{cani_said or 'no JSON report'} (its errors are mostly its 60 s request timeout: "
-        "many of them mean the machine was too slow for the comparison), exit status "
+        f"{cani_said or 'no JSON report'} (an error is a scenario it could not judge: a "
+        "server error or its own 60 s request timeout), exit status "
         f"{cani['returncode']}; suite exit status {ours['returncode']} (1 means a MUST check "
         "failed on this server, which is a finding, not a benchmark error).",
         END,

@@ -535,4 +535,4 @@ class ConformanceSession:
         for path in self.written:
             terminalreporter.write_line(f"conformance results: {path}")
         for problem in self.problems:
-            terminalreporter.write_line(f"conformance: {shown(problem)}")
+            terminalreporter.write_line(f"conformance: {shown(problem, keep=chr(10))}")

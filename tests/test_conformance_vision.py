@@ -68,6 +68,7 @@ def _judge(
     ("quirk", "check", "words"),
     [
         ("image-500", "vision.image-data-uri", "HTTP 500"),
+        ("images-ignored", "vision.image-data-uri", "does not name the image's colour (red)"),
         ("image-url-refused", "vision.image-url", "invalid image input"),
         ("bad-image-500", "vision.malformed-image", "HTTP 500"),
         ("fetch-error-500", "vision.url-unreachable", "HTTP 500"),
@@ -101,6 +102,14 @@ def test_the_sdk_layer_fails_on_a_500_for_an_image() -> None:
         res = _judge(srv, "vision.image-data-uri", "sdk")
     assert res.outcome == "fail"
     assert "500" in res.message
+
+
+def test_the_sdk_layer_fails_when_the_image_is_ignored() -> None:
+    # a model that always names one colour is right about one of the two images only
+    with FakeServer(["images-ignored"]) as srv:
+        res = _judge(srv, "vision.image-data-uri", "sdk")
+    assert res.outcome == "fail", res.message
+    assert "(red)" in res.message
 
 
 def test_a_text_only_model_is_not_failed_for_lacking_vision() -> None:

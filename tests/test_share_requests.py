@@ -125,6 +125,25 @@ def test_a_record_run_sends_every_check_its_own_requests(tmp_path: Path) -> None
     assert _results(tmp_path)["run"]["stats"] == stats
 
 
+def test_a_few_checks_recorded_into_a_column_keep_the_whole_runs_figures(
+    tmp_path: Path,
+) -> None:
+    three = ("--layers", "wire", "--checks", "stream.sse-framing", "--checks",
+             "stream.done-sentinel", "--checks", "stream.role-once")  # fmt: skip
+    manifest = tmp_path / "cassettes" / "generic" / "ref-model" / "manifest.json"
+    with FakeServer() as server:
+        cassettes = ("--conformance-mode", "record", "--cassette-dir", str(tmp_path / "cassettes"))
+        assert _run(tmp_path, server.base_url, *cassettes, *three).returncode == 0
+        whole = json.loads(manifest.read_text(encoding="utf-8"))
+        one = ("--layers", "wire", "--checks", "stream.role-once")
+        assert _run(tmp_path, server.base_url, *cassettes, *one).returncode == 0
+    again = json.loads(manifest.read_text(encoding="utf-8"))
+    assert whole["run_stats"]["requests"] == 3
+    assert again["run_stats"] == whole["run_stats"]  # not the one-check run's 1 request
+    assert set(again["expected"]) == set(whole["expected"])
+    assert again["recorded_at"] >= whole["recorded_at"]
+
+
 def _response(body: bytes, **kw: Any) -> RawResponse:
     return RawResponse(method="POST", path="/v1/x", request_json=None, status=200, body=body, **kw)
 

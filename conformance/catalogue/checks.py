@@ -462,8 +462,9 @@ CHECKS: tuple[Check, ...] = (
        replayable=False, requires=("prompt_cache",), since="0.2.0"),
     # ---- vision (images as `image_url` parts) -------------------------------------------------
     _c("vision.image-data-uri", "SHOULD", "Image by data URI understood",
-       "A solid-colour PNG sent as a `data:image/png;base64,` URI SHOULD be understood (asked "
-       "its colour, the answer names it); a model without vision SHOULD refuse it with 4xx "
+       "Two solid-colour PNGs (blue, then red) sent as `data:image/png;base64,` URIs SHOULD "
+       "be understood (asked its colour, each answer names its own and not the other's); a "
+       "model without vision SHOULD refuse it with 4xx "
        "saying so (then n/a), never 5xx.", area="vision", requires=("vision",), sdk=True,
        since="0.2.0"),
     _c("vision.image-url", "SHOULD", "Image by URL understood",

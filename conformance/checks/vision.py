@@ -230,6 +230,15 @@ def _withhold(ctx: Ctx, resp: RawResponse, leaked: bool) -> None:
 def _names_colour(ctx: Ctx, text: str, colour: str, what: str) -> None:
     if not re.search(rf"\b{colour}\b", text, re.IGNORECASE):
         ctx.fail(f"{what}: the answer does not name the image's colour ({colour}): {text[:120]!r}")
+    others = [c for c in _COLOURS if c != colour and re.search(rf"\b{c}\b", text, re.IGNORECASE)]
+    if others:
+        ctx.fail(f"{what}: the answer names {others[0]} too, for a {colour} image: {text[:120]!r}")
+
+
+#: The data-URI check asks about two images of different colours: a model that ignores the
+#: image and always names one colour (a text-only model behind a server that drops image
+#: parts) gets one of them wrong.
+DATA_URI_COLOURS = ("blue", "red")
 
 
 async def _understood(ctx: Ctx, url: str, colour: str, what: str) -> None:
@@ -278,33 +287,38 @@ def _judge_refusal(ctx: Ctx, resp: RawResponse, what: str) -> None:
 
 @impl("vision.image-data-uri")
 async def image_data_uri(ctx: Ctx) -> None:
-    await _understood(ctx, data_uri(solid_png(_COLOURS["blue"])), "blue", "data URI image")
+    for colour in DATA_URI_COLOURS:
+        url = data_uri(solid_png(_COLOURS[colour]))
+        await _understood(ctx, url, colour, f"data URI image ({colour})")
 
 
 @impl("vision.image-data-uri", "sdk")
 async def image_data_uri_sdk(ctx: Ctx) -> None:
     from any_agent import ConfigurationError, HTTPStatusError, ImageBlock, TextBlock
 
-    blocks = [TextBlock(VISION_PROMPT), ImageBlock(data=solid_png(_COLOURS["blue"]))]
-    run = await _sdk_image_run(ctx, blocks)
-    if isinstance(run.error, ConfigurationError) and "does not say" in str(run.error):
-        # the SDK takes images only where the server says it does; it did not say
-        ctx.warn(
-            "the server does not say the model takes images: the SDK sends them only with "
-            "AgentOptions(vision=True)"
-        )
-        run = await _sdk_image_run(ctx, blocks, vision=True)
-    err = run.error
-    if isinstance(err, ConfigurationError) and "images" in str(err):
-        ctx.na(f"the server says the model takes no images; the SDK refused to send it: {err}")
-    if isinstance(err, HTTPStatusError):
-        status = err.status
-        if 400 <= status < 500 and NO_VISION_RX.search(str(err)):
-            ctx.na(f"the model takes no images (HTTP {status}: {str(err)[:160]})")
-        ctx.fail(f"{type(err).__name__}: {err}")
-    if err is not None:
-        ctx.fail(f"{type(err).__name__}: {err}")
-    _names_colour(ctx, run.text, "blue", "SDK data URI image")
+    overrides: dict[str, Any] = {}
+    for colour in DATA_URI_COLOURS:
+        blocks = [TextBlock(VISION_PROMPT), ImageBlock(data=solid_png(_COLOURS[colour]))]
+        run = await _sdk_image_run(ctx, blocks, **overrides)
+        if isinstance(run.error, ConfigurationError) and "does not say" in str(run.error):
+            # the SDK takes images only where the server says it does; it did not say
+            ctx.warn(
+                "the server does not say the model takes images: the SDK sends them only with "
+                "AgentOptions(vision=True)"
+            )
+            overrides = {"vision": True}
+            run = await _sdk_image_run(ctx, blocks, **overrides)
+        err = run.error
+        if isinstance(err, ConfigurationError) and "images" in str(err):
+            ctx.na(f"the server says the model takes no images; the SDK refused to send it: {err}")
+        if isinstance(err, HTTPStatusError):
+            status = err.status
+            if 400 <= status < 500 and NO_VISION_RX.search(str(err)):
+                ctx.na(f"the model takes no images (HTTP {status}: {str(err)[:160]})")
+            ctx.fail(f"{type(err).__name__}: {err}")
+        if err is not None:
+            ctx.fail(f"{type(err).__name__}: {err}")
+        _names_colour(ctx, run.text, colour, f"SDK data URI image ({colour})")
 
 
 async def _sdk_image_run(ctx: Ctx, blocks: list[Any], **overrides: Any) -> Any:

@@ -158,6 +158,9 @@ QUIRKS: dict[str, str] = {
     "(llama-server started without --mmproj, ggml-org/llama.cpp#13566)",
     "image-url-refused": "an http(s) image URL gets 400 'invalid image input': only data URIs "
     "are read (Ollama's OpenAI layer, ollama/ollama#6753)",
+    "images-ignored": "image parts are dropped and the text-only model answers 'blue' whatever "
+    "the image (text-generation-webui's llama.cpp loader without a vision model: "
+    "cassettes/tgwui, 2026-12-02)",
     "bad-image-500": "image bytes that do not decode give HTTP 500 (SGLang's PIL fallback, "
     "sgl-project/sglang#28131)",
     "fetch-error-500": "an image URL that cannot be fetched gives HTTP 500 (vLLM, "
@@ -926,6 +929,8 @@ class FakeServer:
             return None
         if "image-500" in self.quirks:
             raise BadRequest(500, "image input is not supported by this server", "server_error")
+        if "images-ignored" in self.quirks:
+            return "blue"
         if not self.vision:
             raise BadRequest(400, f"{req['model']} is not a vision model: it takes no images")
         names: list[str] = []
