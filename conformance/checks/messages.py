@@ -18,7 +18,6 @@ import orjson
 
 from ..catalogue.checks import impl
 from ..harness.context import Ctx
-from ..harness.http import RawResponse
 from ..harness.stream import SSEEvent, parse_sse
 from ._prompts import SYSTEM, WEATHER_PROMPT, WEATHER_TOOL, validate_schema
 
@@ -88,17 +87,9 @@ def messages_body(
     return body
 
 
-def require_offered(ctx: Ctx, resp: RawResponse, what: str) -> None:
-    """``not-offered`` on 404/405, unless the 404 names the model (the API is there, the
-    model is not: a failure of the column, not an absent endpoint)."""
-    if resp.status == 404 and ctx.model and ctx.model in resp.error_message():
-        ctx.fail(f"{what}: HTTP 404 naming the model: {resp.error_message()[:160]}")
-    ctx.require_offered(resp, what)
-
-
 async def _post(ctx: Ctx, path: str, body: dict[str, Any], what: str) -> dict[str, Any]:
     resp = await ctx.post_json(path, body)
-    require_offered(ctx, resp, f"POST /v1/{path}")
+    ctx.require_offered(resp, f"POST /v1/{path}")
     ctx.require_2xx(resp, what)
     data = resp.json()
     if not isinstance(data, dict):
@@ -360,7 +351,7 @@ def _block_delta(obj: dict[str, Any], n: int, s: MessageStream, open_blocks: set
 
 async def _stream(ctx: Ctx, body: dict[str, Any], what: str) -> MessageStream:
     resp = await ctx.post_stream("messages", body)
-    require_offered(ctx, resp, "POST /v1/messages")
+    ctx.require_offered(resp, "POST /v1/messages")
     ctx.require_2xx(resp, what)
     if not resp.is_sse:
         ctx.fail(f"{what}: content-type is {resp.content_type!r}, not text/event-stream")
@@ -493,7 +484,7 @@ def tool_result_history() -> list[dict[str, Any]]:
 async def tool_result(ctx: Ctx) -> None:
     body = messages_body(ctx, tool_result_history(), max_tokens=48, tools=True)
     resp = await ctx.post_json("messages", body)
-    require_offered(ctx, resp, "POST /v1/messages")
+    ctx.require_offered(resp, "POST /v1/messages")
     if resp.status >= 500:
         ctx.fail(f"HTTP {resp.status} for a tool_result turn: {resp.error_message()[:160]}")
     ctx.require_2xx(resp, "POST /v1/messages with a tool_result")

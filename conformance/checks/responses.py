@@ -78,16 +78,9 @@ def _call_body(ctx: Ctx) -> dict[str, Any]:
                  tools=[_function_tool()], tool_choice=_tool_choice(ctx))  # fmt: skip
 
 
-def _require_offered(ctx: Ctx, resp: RawResponse) -> None:
-    # a 404 that names the model is a wrong model name, not a missing endpoint
-    if resp.status == 404 and ctx.model and ctx.model in resp.error_message():
-        ctx.fail(f"HTTP 404 naming the model: {resp.error_message()[:200]}")
-    ctx.require_offered(resp, WHAT)
-
-
 async def _post(ctx: Ctx, body: dict[str, Any], what: str) -> dict[str, Any]:
     resp = await ctx.post_json(PATH, body)
-    _require_offered(ctx, resp)
+    ctx.require_offered(resp, WHAT)
     ctx.require_2xx(resp, what)
     data = resp.json()
     if not isinstance(data, dict):
@@ -98,7 +91,7 @@ async def _post(ctx: Ctx, body: dict[str, Any], what: str) -> dict[str, Any]:
 
 async def _stream(ctx: Ctx, body: dict[str, Any], what: str) -> ResponsesStream:
     resp = await ctx.post_stream(PATH, body)
-    _require_offered(ctx, resp)
+    ctx.require_offered(resp, WHAT)
     ctx.require_2xx(resp, what)
     if not resp.is_sse:
         ctx.fail(f"{what}: content-type {resp.content_type!r}, not text/event-stream")
@@ -479,7 +472,7 @@ def _names_statelessness(resp: RawResponse, response_id: str | None = None) -> b
 async def previous_response_id(ctx: Ctx) -> None:
     first_body = _body(ctx, REMEMBER_PROMPT, max_output_tokens=16, store=True)
     resp = await ctx.post_json(PATH, first_body)
-    _require_offered(ctx, resp)
+    ctx.require_offered(resp, WHAT)
     if 400 <= resp.status < 500 and _names_statelessness(resp):
         ctx.na(f"the server does not store responses: HTTP {resp.status} to store: true: "
                f"{resp.error_message()[:160]}")  # fmt: skip

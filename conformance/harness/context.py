@@ -189,7 +189,10 @@ class Ctx:
         raise Verdict("not-offered", message)
 
     def require_offered(self, resp: RawResponse, what: str) -> None:
-        """End the check as ``not-offered`` when the endpoint answers 404 or 405."""
+        """End the check as ``not-offered`` when the endpoint answers 404 or 405; a 404 that
+        names the model is a failure instead (the API is there, the model name is not)."""
+        if resp.status == 404 and self.model and self.model in resp.error_message():
+            self.fail(f"{what}: HTTP 404 naming the model: {resp.error_message()[:160]}")
         if resp.status in (404, 405):
             msg = resp.error_message()
             self.not_offered(f"{what}: HTTP {resp.status}" + (f": {msg[:160]}" if msg else ""))
