@@ -14,8 +14,9 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP) ## create .venv and install the SDK, the plugin and the dev tools
 
-test: $(STAMP) ## the whole test suite, offline (replays committed cassettes)
-	$(PY) -m pytest -q -p no:cacheprovider
+TEST_WORKERS ?= 2
+test: $(STAMP) ## the whole test suite, offline (replays committed cassettes), TEST_WORKERS=2 processes
+	$(PY) -m pytest -q -p no:cacheprovider -n $(TEST_WORKERS)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check any_agent conformance tests bench examples
