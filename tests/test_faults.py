@@ -31,6 +31,7 @@ from hypothesis import strategies as st
 from sse_server import (
     MODELS,
     Reply,
+    Scenario,
     SSEServer,
     chunk,
     completion,
@@ -246,6 +247,45 @@ async def test_endless_trickle_of_pings_is_an_overall_timeout(sse_server: SSESer
         assert elapsed >= 0.5
         await eventually(lambda: sse_server.requests[-1].client_left, "the server to see it")
         assert client.history == after_fault(before, "two")
+        await recovers(client, sse_server, after_fault(before, "two"))
+
+
+def _script_slow_drip(server: SSEServer, kind: str) -> None:
+    """Bytes every 50 ms for ever, never an answer: every read is answered at once."""
+    json_type = {"content-type": "application/json"}
+    if kind == "tokens":  # a token each time: partial text that must not reach history
+        head = events(chunk(role="assistant", content=""), done=False)
+        server.script.stream(*head, end="trickle", trickle=sse(chunk("a"), done=False))
+    elif kind == "json-body":  # a non-streamed answer whose JSON never closes
+        server.script.stream(b'{"choices": [', headers=json_type, end="trickle", trickle=b" ")
+    elif kind == "error-body":  # an error whose body never ends (the SDK reads 8 KiB of it)
+        opening = b'{"error": {"message": "'
+        server.script.stream(opening, status=500, headers=json_type, end="trickle", trickle=b"x")
+    else:  # 503 at once, again and again: the SDK's own retries and their back-off
+        server.script.error(503, "loading", retry_after=0.2, times=50)
+
+
+@pytest.mark.parametrize("kind", ["tokens", "json-body", "error-body", "retries"])
+async def test_a_slow_drip_ends_at_the_overall_timeout_with_history_kept(
+    sse_server: SSEServer, kind: str
+) -> None:
+    """Only ``timeout`` can stop these (idle and first-token timers see a live server): it
+    bounds the whole request, the SDK's own retries (max_retries) and back-off included."""
+    async with Client(opts(sse_server, timeout=0.6, idle_timeout=5, max_retries=5)) as client:
+        before = await warm(client, sse_server)
+        sent = len(sse_server.chat_requests)
+        _script_slow_drip(sse_server, kind)
+        error, elapsed = await fails(client, "two", OverallTimeoutError)
+        if kind == "retries":  # retried, and the retries stopped at the deadline
+            assert 2 <= len(sse_server.chat_requests) - sent < 1 + 5
+        assert error.limit == 0.6  # type: ignore[attr-defined]
+        assert "timeout=0.6s" in str(error)
+        assert elapsed >= 0.5
+        if kind != "retries":
+            await eventually(lambda: sse_server.requests[-1].client_left, "the server to see it")
+        assert client.history == after_fault(before, "two")  # no partial "aaa"
+        if kind == "retries":
+            sse_server.script = Scenario()  # the 503s left over
         await recovers(client, sse_server, after_fault(before, "two"))
 
 

@@ -122,7 +122,21 @@ async def seed(ctx: Ctx) -> None:
     a = message_text(await ctx.complete(body, "first"))
     b = message_text(await ctx.complete(body, "second"))
     if a != b:
-        ctx.fail(f"same seed, different content: {a[:40]!r} / {b[:40]!r}")
+        ctx.fail(f"same seed, different content: {parting(a, b)}")
+
+
+def parting(a: str, b: str, before: int = 20, after: int = 40) -> str:
+    """Where two texts first differ, with a little of each around it (two answers that
+    share their first 40 characters read the same when shown from their start)."""
+    pairs = enumerate(zip(a, b, strict=False))
+    i = next((n for n, (x, y) in pairs if x != y), min(len(a), len(b)))
+    start = max(0, i - before)
+
+    def shown(text: str) -> str:
+        cut = text[start : i + after]
+        return ("…" if start else "") + cut + ("…" if len(text) > i + after else "")
+
+    return f"the answers differ from character {i + 1}: {shown(a)!r} / {shown(b)!r}"
 
 
 @impl("params.usage")

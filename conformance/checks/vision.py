@@ -25,7 +25,7 @@ from collections.abc import AsyncIterator
 from typing import Any, cast
 
 from ..catalogue.checks import impl
-from ..harness.context import Ctx, Verdict
+from ..harness.context import Ctx, RequestTimedOut, Verdict
 from ..harness.http import RawResponse
 from ..harness.recording import FILE_SEARCHED, PASSWD_LINE_RX, shows_passwd, withheld
 from ._prompts import base_body, message_text
@@ -185,8 +185,21 @@ async def serve_image(*, required: bool = True) -> AsyncIterator[bool]:
 # ---- judgements ---------------------------------------------------------------------------------
 
 
+async def _ask(ctx: Ctx, url: str) -> RawResponse:
+    """The image request; one that passes ``--request-timeout`` comes back (a hang on the
+    image is judged here, by :func:`_no_response`), not as the harness's ``error``."""
+    try:
+        return await ctx.chat(image_body(ctx.model, url))
+    except RequestTimedOut as late:
+        return late.resp
+
+
 def _no_response(ctx: Ctx, resp: RawResponse, what: str) -> None:
     """A request that got no HTTP answer: a timeout is the server hanging on the image."""
+    if resp.timed_out is not None:
+        ctx.unreplayable = resp.error
+        answer = "no complete answer" if resp.status else "no answer"
+        ctx.fail(f"{what}: {answer} within {resp.timed_out:g} s ({resp.error})")
     if resp.status != 0:
         return
     error = resp.error or ""
@@ -242,7 +255,7 @@ DATA_URI_COLOURS = ("blue", "red")
 
 
 async def _understood(ctx: Ctx, url: str, colour: str, what: str) -> None:
-    resp = await ctx.chat(image_body(ctx.model, url))
+    resp = await _ask(ctx, url)
     _no_response(ctx, resp, what)
     if resp.status >= 500:
         ctx.fail(f"{what}: HTTP {resp.status}: {resp.error_message()[:200]}")
@@ -262,7 +275,7 @@ async def _understood(ctx: Ctx, url: str, colour: str, what: str) -> None:
 
 async def _refused(ctx: Ctx, url: str, what: str) -> RawResponse:
     """Send ``url`` as the image and require a 4xx (n/a when the model takes no images)."""
-    resp = await ctx.chat(image_body(ctx.model, url))
+    resp = await _ask(ctx, url)
     _no_response(ctx, resp, what)
     _judge_refusal(ctx, resp, what)
     return resp
@@ -373,7 +386,7 @@ async def url_unreachable(ctx: Ctx) -> None:
         resp = await _refused(ctx, MISSING_URL, what)
     else:
         async with serve_image(required=False) as serving:
-            resp = await ctx.chat(image_body(ctx.model, MISSING_URL))
+            resp = await _ask(ctx, MISSING_URL)
         _no_response(ctx, resp, what)
         if not serving and 200 <= resp.status < 300:
             # another process holds the port: what it serves there is not known to be nothing
@@ -388,11 +401,11 @@ async def url_unreachable(ctx: Ctx) -> None:
 
 @impl("vision.file-url-refused")
 async def file_url_refused(ctx: Ctx) -> None:
-    resp = await ctx.chat(image_body(ctx.model, FILE_URL))
+    resp = await _ask(ctx, FILE_URL)
     leaked = shows_file(resp)
     # judged on the server's own bytes, shown only masked: the body may be the file
     judged = RawResponse(resp.method, resp.path, None, resp.status, resp.headers, resp.body,
-                         error=resp.error)  # fmt: skip
+                         error=resp.error, timed_out=resp.timed_out)  # fmt: skip
     _withhold(ctx, resp, leaked)
     if leaked:
         ctx.fail(f"the answer shows the content of {FILE_URL}: the server read its own disk")

@@ -26,7 +26,7 @@ from .http import DEFAULT_MAX_RESPONSE_BYTES, RawResponse, WireClient
 from .share import ResponseMemo, RunStats, request_key
 from .stream import StreamSummary, summarize_stream
 
-__all__ = ["Ctx", "ResponseTooLarge", "SDKRun", "Target", "Verdict"]
+__all__ = ["Ctx", "RequestTimedOut", "ResponseTooLarge", "SDKRun", "Target", "Verdict"]
 
 
 class Verdict(Exception):
@@ -47,6 +47,23 @@ class ResponseTooLarge(Verdict):
             f"{resp.method} {resp.path}: the body passed {resp.too_large} bytes "
             "(--max-response-bytes); reading stopped there",
         )
+
+
+class RequestTimedOut(Verdict):
+    """A response did not finish within ``--request-timeout``: the check cannot judge it
+    (``error``). ``resp`` is what arrived by then, for a check that judges a hang itself."""
+
+    def __init__(self, resp: RawResponse) -> None:
+        if resp.status:
+            got = f"HTTP {resp.status}, {len(resp.body)} bytes of the body arrived"
+        else:
+            got = "no status line arrived"
+        super().__init__(
+            "error",
+            f"{resp.method} {resp.path}: the response did not finish within "
+            f"{resp.timed_out:g} s (--request-timeout; {got})",
+        )
+        self.resp = resp
 
 
 @dataclass(slots=True)
@@ -167,6 +184,8 @@ class Ctx:
             self.unreplayable = resp.error  # vcrpy records nothing for a failed exchange
         if resp.too_large is not None:
             raise ResponseTooLarge(resp)
+        if resp.timed_out is not None:
+            raise RequestTimedOut(resp)
         return resp
 
     def requests_since(self, version: str) -> bool:
@@ -283,6 +302,8 @@ class Ctx:
             raise ResponseTooLarge(resp)
         if resp.error and not resp.aborted:
             self.unreplayable = resp.error  # also for responses not fetched via self.chat
+        if resp.timed_out is not None:
+            raise RequestTimedOut(resp)
         if resp.status == 0:
             if resp.error and _CUT_BODY in resp.error:
                 # the server sent headers and then dropped the connection mid-body (while
@@ -394,7 +415,20 @@ class Ctx:
         self._exchange(self.last_request, _sdk_excerpt(run, sent))
         if self.stats is not None:
             _count_sdk(self.stats, run)
+        if isinstance(run.error, TimeoutError) and not overrides.keys() & _TIMEOUT_OPTIONS:
+            # the suite gives the SDK --request-timeout for each of its deadlines: a request
+            # past it is one the check cannot judge, as on the wire layer (RequestTimedOut)
+            raise Verdict(
+                "error",
+                f"the SDK raised {run.describe()} (the suite sets the SDK's timeout, "
+                f"first_token_timeout and idle_timeout to --request-timeout "
+                f"{self.target.request_timeout:g} s)",
+            )
         return run
+
+
+#: AgentOptions deadlines a check may set itself (it then judges the timeout it asked for).
+_TIMEOUT_OPTIONS = frozenset({"timeout", "first_token_timeout", "idle_timeout"})
 
 
 def _count_sdk(stats: RunStats, run: SDKRun) -> None:

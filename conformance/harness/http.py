@@ -12,6 +12,7 @@ boundaries are only meaningful in live mode; SSE *events* survive replay intact.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -24,7 +25,13 @@ from .. import SUITE_VERSION
 from .share import RunStats, usage_of
 from .stream import MAX_JSON_DEPTH, SSEEvent, loads_bounded, parse_sse
 
-__all__ = ["DEFAULT_MAX_RESPONSE_BYTES", "RawResponse", "WireClient", "error_message_of"]
+__all__ = [
+    "DEFAULT_MAX_RESPONSE_BYTES",
+    "BodyTooLarge",
+    "RawResponse",
+    "WireClient",
+    "error_message_of",
+]
 
 USER_AGENT = f"any-agent-conformance/{SUITE_VERSION}"
 #: Bytes of one response body the client reads (``--max-response-bytes``): a hostile server
@@ -33,6 +40,17 @@ DEFAULT_MAX_RESPONSE_BYTES = 16 * 1024 * 1024
 #: Arrival records kept per body; later chunks are folded into the last record, so a server
 #: that sends its bytes one recv() at a time cannot grow a list without bound.
 MAX_CHUNK_TIMES = 65536
+
+
+class BodyTooLarge(Exception):
+    """A response body passed ``--max-response-bytes`` where the suite cannot stop reading
+    itself: while recording, vcrpy reads a whole body before the client sees any of it
+    (:func:`conformance.harness.recording.bounded_bodies` raises it there). Deliberately not
+    an ``httpx2`` error: nothing on the way may take it for a transport failure and retry."""
+
+    def __init__(self, limit: int, what: str = "a response body") -> None:
+        super().__init__(f"{what} passed {limit} bytes (--max-response-bytes)")
+        self.limit = limit
 
 
 @dataclass(slots=True)
@@ -51,6 +69,9 @@ class RawResponse:
     aborted: bool = False  # the client closed the stream on purpose
     #: The body passed the client's byte bound: reading stopped there (``body`` is cut).
     too_large: int | None = None
+    #: The request passed its total deadline (``--request-timeout``, in s): reading stopped
+    #: there; ``body`` is what arrived by then.
+    timed_out: float | None = None
 
     @property
     def content_type(self) -> str:
@@ -182,6 +203,9 @@ class WireClient:
         abort_after_events: int | None = None,
         timeout: float | None = None,
     ) -> RawResponse:
+        """One request, read to the end, to ``max_response_bytes`` or to the total deadline
+        (``timeout``, else the client's ``request_timeout``): whichever comes first. Never
+        raises for what the server does; ``error``, ``too_large`` and ``timed_out`` say it."""
         url = self.url(path)
         headers = dict(self._headers)
         if json is not None:
@@ -191,44 +215,69 @@ class WireClient:
         resp = RawResponse(method=method, path=httpx2.URL(url).path, request_json=json, status=0)
         buf = bytearray()  # one buffer, not an object per chunk
         t0 = time.perf_counter()
-        kwargs: dict[str, Any] = {}
-        if timeout is not None:
-            kwargs["timeout"] = httpx2.Timeout(timeout)
+        # httpx2's read timeout bounds each read, so a server dripping a byte a second
+        # never trips it; the deadline bounds the whole request, recording included (vcrpy
+        # reads the body inside the request)
+        deadline = self.request_timeout if timeout is None else timeout
         try:
-            async with self._client.stream(
-                method, url, content=content, headers=headers, **kwargs
-            ) as r:
-                resp.t_headers = time.perf_counter() - t0
-                resp.status = r.status_code
-                resp.headers = {k.lower(): v for k, v in r.headers.items()}
-                blank_lines = 0
-                size = 0
-                async for chunk in r.aiter_raw():
-                    t = time.perf_counter() - t0
-                    if not chunk:
-                        continue
-                    if resp.t_first_byte is None:
-                        resp.t_first_byte = t
-                    size += len(chunk)
-                    if size > self.max_response_bytes:
-                        resp.too_large = self.max_response_bytes
-                        resp.aborted = True  # closed on purpose: not a transport failure
-                        break
-                    buf += chunk
-                    times = resp.chunk_times
-                    if len(times) < MAX_CHUNK_TIMES:
-                        times.append((t, len(chunk)))
-                    else:
-                        times[-1] = (t, times[-1][1] + len(chunk))
-                    if abort_after_events is not None:
-                        blank_lines += chunk.count(b"\n\n") + chunk.count(b"\r\n\r\n")
-                        if blank_lines >= abort_after_events:
-                            resp.aborted = True
-                            break
+            await asyncio.wait_for(
+                self._read(resp, buf, t0, method, url, content, headers, abort_after_events),
+                deadline,
+            )
+        except (asyncio.TimeoutError, httpx2.ReadTimeout, httpx2.WriteTimeout):
+            # a silent read (httpx2's own timeout, also request_timeout) passes it as well
+            resp.timed_out = deadline
+            resp.error = (
+                f"timed out: the response did not finish within {deadline:g} s (--request-timeout)"
+            )
         except httpx2.HTTPError as exc:
             resp.error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+        except BodyTooLarge as exc:
+            resp.too_large = exc.limit
+            resp.aborted = True  # stopped on purpose: not a transport failure
         resp.body = bytes(buf)  # also what arrived before a failure
         resp.t_total = time.perf_counter() - t0
         if self.stats is not None:
             self.stats.add_request(*usage_of(resp))
         return resp
+
+    async def _read(
+        self,
+        resp: RawResponse,
+        buf: bytearray,
+        t0: float,
+        method: str,
+        url: str,
+        content: bytes | None,
+        headers: dict[str, str],
+        abort_after_events: int | None,
+    ) -> None:
+        """Send the request and read its body into ``resp`` and ``buf`` (up to the bounds)."""
+        async with self._client.stream(method, url, content=content, headers=headers) as r:
+            resp.t_headers = time.perf_counter() - t0
+            resp.status = r.status_code
+            resp.headers = {k.lower(): v for k, v in r.headers.items()}
+            blank_lines = 0
+            size = 0
+            async for chunk in r.aiter_raw():
+                t = time.perf_counter() - t0
+                if not chunk:
+                    continue
+                if resp.t_first_byte is None:
+                    resp.t_first_byte = t
+                size += len(chunk)
+                if size > self.max_response_bytes:
+                    resp.too_large = self.max_response_bytes
+                    resp.aborted = True  # closed on purpose: not a transport failure
+                    break
+                buf += chunk
+                times = resp.chunk_times
+                if len(times) < MAX_CHUNK_TIMES:
+                    times.append((t, len(chunk)))
+                else:
+                    times[-1] = (t, times[-1][1] + len(chunk))
+                if abort_after_events is not None:
+                    blank_lines += chunk.count(b"\n\n") + chunk.count(b"\r\n\r\n")
+                    if blank_lines >= abort_after_events:
+                        resp.aborted = True
+                        break

@@ -19,7 +19,7 @@ from concurrent.futures import TimeoutError as FutureTimeout
 
 from ..catalogue.checks import Check
 from ..results import CheckResult, Layer
-from .runner import Column, run_item
+from .runner import Column, check_deadline, run_item
 
 __all__ = ["ColumnPool"]
 
@@ -36,8 +36,8 @@ class ColumnPool:
         self._executor = ThreadPoolExecutor(
             max_workers=max(1, target.concurrency), thread_name_prefix="conformance-check"
         )
-        # a check is bounded by its tries, each by 4 request timeouts (runner._run)
-        self.per_check_s = target.request_timeout * 4 * max(1, target.flaky_tries) + 30
+        # a check is bounded by its tries, each by its deadline (runner.check_deadline)
+        self.per_check_s = check_deadline(target.request_timeout) * max(1, target.flaky_tries) + 30
         self._futures: dict[tuple[str, Layer], Future[CheckResult]] = {}
         for check, layer in items:
             if check.replayable and not check.alone and (check.id, layer) not in self._futures:

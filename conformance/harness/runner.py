@@ -35,7 +35,17 @@ from .http import WireClient
 from .recording import Manifest, cassette_path, column_dir, make_vcr, redact, redact_data
 from .share import ResponseMemo, RunStats
 
-__all__ = ["Column", "recording_predates", "run_item"]
+__all__ = ["CHECK_BUDGET", "Column", "check_deadline", "recording_predates", "run_item"]
+
+#: One check's deadline, in request timeouts. Every request has its own total deadline
+#: (``--request-timeout``, harness/http.py), so this only ends a check that keeps sending
+#: slow requests (a multi-turn check against a server at the edge of the bound).
+CHECK_BUDGET = 4
+
+
+def check_deadline(request_timeout: float) -> float:
+    """Seconds one try of a check may take: :data:`CHECK_BUDGET` request timeouts."""
+    return request_timeout * CHECK_BUDGET
 
 
 @dataclass(slots=True)
@@ -256,7 +266,7 @@ def _run(check: Check, layer: Layer, column: Column, result: CheckResult, *, sha
             ctx = Ctx(check, layer, target, wire)
             ctx.memo, ctx.stats = memo, stats
             ctx_box.append(ctx)
-            await asyncio.wait_for(impl(ctx), timeout=target.request_timeout * 4)
+            await asyncio.wait_for(impl(ctx), timeout=check_deadline(target.request_timeout))
 
     outcome: Outcome = "pass"
     message = ""
@@ -283,8 +293,11 @@ def _run(check: Check, layer: Layer, column: Column, result: CheckResult, *, sha
                 "the cassette has no matching interaction for a request (the check or the SDK "
                 f"changed what it sends; re-record): {str(found).splitlines()[0][:200]}"
             )
-        elif isinstance(exc, TimeoutError):
-            message = f"the check did not finish within {target.request_timeout * 4:g} s"
+        elif isinstance(exc, (TimeoutError, asyncio.TimeoutError)):  # one class from 3.11
+            message = (
+                f"the check did not finish within {check_deadline(target.request_timeout):g} s "
+                f"({CHECK_BUDGET} x --request-timeout)"
+            )
         else:
             message = f"harness error: {type(exc).__name__}: {exc}"
     ctx = ctx_box[0] if ctx_box else None
