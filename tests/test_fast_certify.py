@@ -49,16 +49,16 @@ def test_reasoning_separated_asks_for_fewer_tokens_from_suite_0_2(tmp_path: Path
 def test_a_0_1_recording_of_reasoning_separated_replays_with_its_own_request(
     tmp_path: Path,
 ) -> None:
-    """The committed llamacpp-tools column was recorded by suite 0.1.0 with max_tokens 160:
+    """The committed llamacpp column was recorded by suite 0.1.0 with max_tokens 160:
     its replay must send that body (vcrpy matches on it) and keep the recorded outcomes."""
-    column = ROOT / "cassettes" / "llamacpp-tools" / "qwen2.5-coder-1.5b"
+    column = ROOT / "cassettes" / "llamacpp" / "qwen2.5-coder-1.5b"
     manifest = json.loads((column / "manifest.json").read_text(encoding="utf-8"))
     assert manifest["suite_version"] == "0.1.0"
     assert '"max_tokens": 160' in (column / "reasoning.separated.yaml").read_text("utf-8")
     proc = _pytest(tmp_path, "--conformance-mode", "replay", "--cassette-dir",
-                   str(ROOT / "cassettes"), "--provider", "llamacpp-tools",
+                   str(ROOT / "cassettes"), "--provider", "llamacpp",
                    "--checks", "reasoning.separated")  # fmt: skip
-    res = _outcomes(tmp_path, "llamacpp-tools__qwen2.5-coder-1.5b.json")
+    res = _outcomes(tmp_path, "llamacpp__qwen2.5-coder-1.5b.json")
     for key in ("reasoning.separated[wire]", "reasoning.separated[sdk]"):
         assert res[key]["outcome"] == manifest["expected"][key], (key, res[key]["message"])
         assert res[key]["outcome"] != "error", proc.stdout[-2000:]
