@@ -8,12 +8,10 @@ and its tail, never only its head.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
+from child_pytest import run_pytest
 from sse_server import Reply, Request, SSEServer, chunk, sse, text_stream, tool_call
 
 from conformance.harness.context import SDKRun, _sdk_excerpt, _short
@@ -72,16 +70,12 @@ def _strings(value: Any) -> list[str]:
 
 def test_an_echoed_key_is_redacted_in_every_exchange(sse_server: SSEServer, tmp_path: Path) -> None:
     sse_server.script.add(EchoingServer(), times=None)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
-    env["ATTACK_KEY"] = QUOTED_KEY
-    proc = subprocess.run(
-        [
-            sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q",
-            "--base-url", sse_server.url, "--model", "test-model", "--layers", "wire",
-            "--checks", "multiturn.agent-loop", "--api-key-env", "ATTACK_KEY",
-            "--flaky-tries", "1", "--report-dir", str(tmp_path / "reports"),
-        ],
-        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300, check=False,
+    proc = run_pytest(
+        tmp_path, "-q",
+        "--base-url", sse_server.url, "--model", "test-model", "--layers", "wire",
+        "--checks", "multiturn.agent-loop", "--api-key-env", "ATTACK_KEY",
+        "--flaky-tries", "1", "--report-dir", str(tmp_path / "reports"),
+        env={"ATTACK_KEY": QUOTED_KEY},
     )  # fmt: skip
     path = tmp_path / "reports" / "results" / "generic__test-model.json"
     assert path.is_file(), proc.stdout[-3000:] + proc.stderr[-3000:]

@@ -9,15 +9,14 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import socket
 import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
+from child_pytest import run_pytest
 from sse_server import MODELS, SSEServer, chunk, sse, text_stream, tool_call
 
 from any_agent import (
@@ -321,16 +320,7 @@ def test_every_bad_input_error_is_an_any_agent_error_and_a_builtin() -> None:
 
 
 def run_plugin(cwd: Path, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
-    return subprocess.run(
-        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
+    return run_pytest(cwd, "-q", *args, timeout=timeout)
 
 
 def usage_error(proc: subprocess.CompletedProcess[str]) -> str:

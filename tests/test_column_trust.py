@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from child_pytest import run_pytest
 
 from conformance.harness.recording import Manifest
 from conformance.results import results_filename
@@ -31,11 +32,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def _run(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
-    return subprocess.run(
-        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", *args],
-        cwd=cwd, env=env, capture_output=True, text=True, timeout=300, check=False,
-    )  # fmt: skip
+    return run_pytest(cwd, "-q", *args)
 
 
 def _replay(cwd: Path) -> subprocess.CompletedProcess[str]:

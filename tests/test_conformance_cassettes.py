@@ -10,12 +10,10 @@ if there is one) no longer passes.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from child_pytest import run_pytest
 
 from conformance.catalogue.checks import get
 from conformance.harness.recording import Manifest, find_recordings, scan_for_secrets
@@ -44,15 +42,10 @@ def _baseline(manifest: Manifest) -> dict[str, str]:
 )
 def test_committed_recording_replays(column: Path, tmp_path: Path) -> None:
     manifest = Manifest.load(column / "manifest.json")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
-    proc = subprocess.run(
-        [
-            sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q",
-            "--conformance-mode", "replay", "--cassette-dir", str(CASSETTES),
-            "--provider", manifest.provider, "--model", manifest.model,
-            "--report-dir", str(tmp_path),
-        ],
-        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600, check=False,
+    proc = run_pytest(
+        tmp_path, "-q", "--conformance-mode", "replay", "--cassette-dir", str(CASSETTES),
+        "--provider", manifest.provider, "--model", manifest.model,
+        "--report-dir", str(tmp_path), timeout=600,
     )  # fmt: skip
     out = tmp_path / "results" / results_filename(manifest.provider, manifest.model)
     assert out.is_file(), proc.stdout[-3000:] + proc.stderr[-2000:]

@@ -4,13 +4,11 @@ each passes on it and fails with the quirk of the real server it guards against.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
+from child_pytest import run_pytest
 
 from conformance.checks.cache import cached_tokens
 from conformance.checks.context import _models_window
@@ -20,13 +18,9 @@ from conformance.testing.fakeserver import FakeServer
 def _run(
     cwd: Path, quirks: list[str], checks: str, provider: str = "generic"
 ) -> tuple[int, dict[str, dict[str, Any]]]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
     with FakeServer(quirks) as srv:
-        proc = subprocess.run(
-            [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "--provider",
-             provider, "--base-url", srv.base_url, "--checks", checks, "--flaky-tries", "1"],
-            cwd=cwd, env=env, capture_output=True, text=True, timeout=300, check=False,
-        )  # fmt: skip
+        proc = run_pytest(cwd, "-q", "--provider", provider, "--base-url", srv.base_url,
+                          "--checks", checks, "--flaky-tries", "1")  # fmt: skip
     path = cwd / "reports" / "results" / f"{provider}__ref-model.json"
     assert path.exists(), proc.stdout[-2000:] + proc.stderr[-2000:]
     data = json.loads(path.read_text())

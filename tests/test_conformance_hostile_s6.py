@@ -4,28 +4,23 @@ with a message naming what is wrong, never ``error: harness error: <Python excep
 a hang, never an unbounded read.
 
 One loopback server serves every scenario: the first path segment of the base URL names it
-(``http://127.0.0.1:PORT/<scenario>/v1``), so a whole module shares one socket."""
+(``http://127.0.0.1:PORT/<scenario>/v1``), so a whole module shares one socket
+(:mod:`hostile_server`)."""
 
 from __future__ import annotations
 
 import asyncio
 import json
-import threading
 import time
-from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hostile_server import Reply, Scenario, Step, run_checks, serve
 from test_conformance_plugin import results, run
 
-from conformance.catalogue import checks as registry
-from conformance.catalogue.profiles import PROFILES
 from conformance.harness import http
-from conformance.harness.context import Target
-from conformance.harness.recording import Manifest
-from conformance.harness.runner import Column, run_item
 from conformance.harness.stream import (
     MAX_JSON_DEPTH,
     MAX_SSE_EVENTS,
@@ -36,12 +31,7 @@ from conformance.harness.stream import (
     too_deep,
 )
 from conformance.plugin import shown
-from conformance.results import CheckResult
-
-Step = bytes | float
-#: (status, content type, body steps, extra headers); a float step sleeps that long.
-Reply = tuple[int, str, Iterator[Step] | list[Step], dict[str, str]]
-Scenario = Callable[[str, dict[str, Any]], Reply]
+from conformance.results import CheckResult, Layer
 
 DEEP = "[" * 1000 + "]" * 1000  # valid JSON (orjson reads 1024 levels), past every repr
 
@@ -320,76 +310,22 @@ SCENARIOS: dict[str, Scenario] = {
 }
 
 
-class _Handler(BaseHTTPRequestHandler):
-    def log_message(self, *args: Any) -> None:
-        pass
-
-    def _answer(self, body: dict[str, Any]) -> None:
-        scenario, _, rest = self.path.lstrip("/").partition("/")
-        path = rest.removeprefix("v1/")
-        if self.command == "GET" and path == "models":
-            status, ctype, steps, headers = _json({"data": [{"id": "ref-model"}]})
-        elif scenario not in SCENARIOS or self.command != "POST":
-            status, ctype, steps, headers = _json({"error": "no such route"}, status=404)
-        else:
-            status, ctype, steps, headers = SCENARIOS[scenario](path, body)
-        self.send_response(status)
-        self.send_header("content-type", ctype)
-        for key, value in headers.items():
-            self.send_header(key, value)
-        self.end_headers()  # HTTP/1.0: the body ends when the connection closes
-        try:
-            for step in steps:
-                if isinstance(step, float):
-                    time.sleep(step)
-                else:
-                    self.wfile.write(step)
-                    self.wfile.flush()
-        except (BrokenPipeError, ConnectionResetError):
-            pass  # the client stopped reading: what a bounded client does
-
-    def do_GET(self) -> None:
-        self._answer({})
-
-    def do_POST(self) -> None:
-        raw = self.rfile.read(int(self.headers.get("content-length") or 0))
-        self._answer(json.loads(raw or b"{}"))
-
-
 @pytest.fixture(scope="module")
 def port() -> Iterator[int]:
-    srv = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-    srv.daemon_threads = True
-    thread = threading.Thread(target=srv.serve_forever, daemon=True)
-    thread.start()
-    yield srv.server_address[1]
-    srv.shutdown()
-    srv.server_close()
+    with serve(SCENARIOS, model_id="ref-model") as server:
+        yield server.port
 
 
 def _run(
     port: int,
     scenario: str,
     check_ids: list[str],
-    layer: str = "wire",
+    layer: Layer = "wire",
     model: str = "ref-model",
     **target: Any,
 ) -> dict[str, CheckResult]:
     url = f"http://127.0.0.1:{port}/{scenario}/v1"
-    tgt = Target(
-        provider="generic",
-        profile=PROFILES["generic"],
-        base_url=url,
-        model=model,
-        mode="live",
-        **target,
-    )
-    column = Column(
-        target=tgt,
-        cassette_dir=Path("unused"),
-        manifest=Manifest(provider="generic", model="ref-model", base_url=url),
-    )
-    return {cid: run_item(registry.get(cid), layer, column) for cid in check_ids}  # type: ignore[arg-type]
+    return run_checks(url, check_ids, layer, model=model, **target)
 
 
 def _expect(res: dict[str, CheckResult], expected: dict[str, tuple[str, str]]) -> None:

@@ -4,16 +4,15 @@ against the reference fake server (``conformance.testing.fakeserver``) with and 
 from __future__ import annotations
 
 import json
-import os
 import socket
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+from child_pytest import run_pytest
 
 from conformance.harness.recording import scan_for_secrets
 from conformance.testing.fakeserver import FakeServer
@@ -24,17 +23,7 @@ KEY = "sk-test-0123456789abcdefghijklmnop"
 def run(
     cwd: Path, *args: str, env: dict[str, str] | None = None, timeout: float = 300
 ) -> subprocess.CompletedProcess[str]:
-    full_env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
-    full_env.update(env or {})
-    return subprocess.run(
-        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", *args],
-        cwd=cwd,
-        env=full_env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
+    return run_pytest(cwd, "-q", *args, env=env, timeout=timeout)
 
 
 def results(cwd: Path, name: str = "generic__ref-model.json") -> dict[str, dict[str, Any]]:

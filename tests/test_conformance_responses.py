@@ -6,12 +6,10 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from child_pytest import run_pytest
 
 from conformance.catalogue import checks as registry
 from conformance.catalogue.profiles import PROFILES
@@ -211,13 +209,8 @@ def test_the_reference_servers_response_store_is_bounded() -> None:
 def test_through_the_plugin_not_offered_passes_the_run_and_a_must_failure_fails_it(
     tmp_path: Path, quirk: str, code: int, expected: dict[str, str]
 ) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
     with FakeServer([quirk]) as srv:
-        proc = subprocess.run(
-            [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "--base-url",
-             srv.base_url, "--checks", "responses.*"],
-            cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300, check=False,
-        )  # fmt: skip
+        proc = run_pytest(tmp_path, "-q", "--base-url", srv.base_url, "--checks", "responses.*")
     assert proc.returncode == code, proc.stdout[-2000:]
     data = json.loads((tmp_path / "reports/results/generic__ref-model.json").read_text())
     assert {r["check"]: r["outcome"] for r in data["results"]} == expected

@@ -8,11 +8,11 @@ The plugin runs in a subprocess against the reference server on 127.0.0.1.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
+
+from child_pytest import run_pytest
 
 from conformance.testing.fakeserver import FakeServer
 
@@ -20,12 +20,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def _pytest(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
-    return subprocess.run(
-        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q",
-         "--report-dir", str(cwd / "reports"), *args],
-        cwd=cwd, env=env, capture_output=True, text=True, timeout=300, check=False,
-    )  # fmt: skip
+    return run_pytest(cwd, "-q", "--report-dir", str(cwd / "reports"), *args)
 
 
 def _outcomes(cwd: Path, name: str) -> dict[str, Any]:

@@ -15,28 +15,22 @@ The plugin runs in a subprocess against the scripted server on 127.0.0.1.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 import threading
 from pathlib import Path
 from typing import Any
 
 import pytest
+from child_pytest import run_pytest
 from sse_server import Reply, Request, SSEServer, chunk, sse, text_stream, tool_call
 
 from conformance.report import write_reports
 
 
 def _plugin(cwd: Path, server: SSEServer, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
-    return subprocess.run(
-        [
-            sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q",
-            "--base-url", server.url, "--model", "test-model", "--layers", "wire",
-            "--report-dir", str(cwd / "reports"), *args,
-        ],
-        cwd=cwd, env=env, capture_output=True, text=True, timeout=300, check=False,
+    return run_pytest(
+        cwd, "-q", "--base-url", server.url, "--model", "test-model", "--layers", "wire",
+        "--report-dir", str(cwd / "reports"), *args,
     )  # fmt: skip
 
 

@@ -7,9 +7,9 @@ README's verdict table is generated from ``reports/results/`` and must be curren
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
+
+from child_pytest import run_pytest
 
 from conformance.docs import VERDICTS_BEGIN, render_readme
 from conformance.results import must_verdict
@@ -50,14 +50,11 @@ def test_the_live_summary_names_known_failures(tmp_path: Path) -> None:
     # LiteLLM passes llama-server's HTTP 500 for malformed replayed arguments through (a
     # known MUST failure of its profile); the reference server's "500-bad-args" does the same.
     with FakeServer(quirks=["500-bad-args"]) as server:
-        proc = subprocess.run(
-            [
-                sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q",
-                "--provider", "litellm", "--base-url", server.base_url, "--model", "ref-model",
-                "--checks", "multiturn.replayed-arguments", "--checks", "models.list",
-                "--report-dir", str(tmp_path),
-            ],
-            cwd=tmp_path, capture_output=True, text=True, timeout=300, check=False,
+        proc = run_pytest(
+            tmp_path, "-q",
+            "--provider", "litellm", "--base-url", server.base_url, "--model", "ref-model",
+            "--checks", "multiturn.replayed-arguments", "--checks", "models.list",
+            "--report-dir", str(tmp_path),
         )  # fmt: skip
     line = next(
         (ln for ln in proc.stdout.splitlines() if ln.startswith("conformance litellm/")), ""

@@ -4,11 +4,10 @@ at the end (a live run against a real CPU server takes 8-18 minutes)."""
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
-import sys
 from pathlib import Path
+
+from child_pytest import run_pytest
 
 from conformance.plugin import area_summary, progress_line
 from conformance.results import CheckResult
@@ -34,16 +33,11 @@ def test_area_summary() -> None:
 
 
 def test_a_live_run_shows_progress_and_areas(tmp_path: Path) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
     with FakeServer() as server:
-        proc = subprocess.run(
-            [
-                sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q",
-                "--base-url", server.base_url, "--model", "ref-model",
-                "--checks", "models.list", "--checks", "tools.call-shape",
-                "--report-dir", str(tmp_path),
-            ],
-            cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300, check=False,
+        proc = run_pytest(
+            tmp_path, "-q", "--base-url", server.base_url, "--model", "ref-model",
+            "--checks", "models.list", "--checks", "tools.call-shape",
+            "--report-dir", str(tmp_path),
         )  # fmt: skip
     out = proc.stdout
     lines = [ln for ln in out.splitlines() if ln.startswith("check ")]

@@ -10,15 +10,14 @@ diff and refused unless ``--accept-baseline`` is given.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+from child_pytest import run_pytest
 
 from conformance.testing.fakeserver import FakeServer
 
@@ -27,12 +26,8 @@ COLUMN = Path("cassettes/generic/ref-model")
 
 
 def _record(cwd: Path, base_url: str, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
-    return subprocess.run(
-        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "--base-url", base_url,
-         "--conformance-mode", "record", "--checks", CHECKS, *args],
-        cwd=cwd, env=env, capture_output=True, text=True, timeout=300, check=False,
-    )  # fmt: skip
+    return run_pytest(cwd, "-q", "--base-url", base_url, "--conformance-mode", "record",
+                      "--checks", CHECKS, *args)  # fmt: skip
 
 
 def _snapshot(root: Path) -> dict[str, bytes | None]:

@@ -9,13 +9,11 @@ machine, not the server). When each column was recorded still shows, from its ma
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from child_pytest import run_pytest
 
 from conformance.harness.recording import Manifest, find_recordings
 from conformance.report import write_reports
@@ -29,15 +27,10 @@ RECORDINGS = find_recordings(CASSETTES) if CASSETTES.is_dir() else []
 
 def _replay(column: Path, report_dir: Path) -> Path:
     manifest = Manifest.load(column / "manifest.json")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
-    subprocess.run(
-        [
-            sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q",
-            "--conformance-mode", "replay", "--cassette-dir", str(CASSETTES),
-            "--provider", manifest.provider, "--model", manifest.model,
-            "--report-dir", str(report_dir),
-        ],
-        cwd=REPO, env=env, capture_output=True, text=True, timeout=600, check=False,
+    run_pytest(
+        REPO, "-q", "--conformance-mode", "replay", "--cassette-dir", str(CASSETTES),
+        "--provider", manifest.provider, "--model", manifest.model,
+        "--report-dir", str(report_dir), timeout=600,
     )  # fmt: skip
     out = report_dir / "results" / results_filename(manifest.provider, manifest.model)
     assert out.is_file(), f"the replay of {column} wrote no results file"
@@ -48,11 +41,18 @@ def _smallest() -> Path:
     return min(RECORDINGS, key=lambda d: sum(1 for _ in d.glob("*.yaml")))
 
 
-@pytest.mark.skipif(not RECORDINGS, reason="no committed recordings under cassettes/")
-def test_two_replays_write_identical_bytes(tmp_path: Path) -> None:
-    column = _smallest()
-    first = _replay(column, tmp_path / "a").read_bytes()
-    second = _replay(column, tmp_path / "b").read_bytes()
+@pytest.fixture(scope="module")
+def first_replay(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The results file one replay of the smallest committed column writes (the module runs on
+    one xdist worker: conftest.SHARED_RUN)."""
+    if not RECORDINGS:
+        pytest.skip("no committed recordings under cassettes/")
+    return _replay(_smallest(), tmp_path_factory.mktemp("first-replay"))
+
+
+def test_two_replays_write_identical_bytes(first_replay: Path, tmp_path: Path) -> None:
+    first = first_replay.read_bytes()
+    second = _replay(_smallest(), tmp_path).read_bytes()
     assert first == second
     run = json.loads(first)["run"]
     assert run["date"] is None
@@ -60,13 +60,10 @@ def test_two_replays_write_identical_bytes(tmp_path: Path) -> None:
     assert run["recorded_date"], "the recording's date must still be shown"
 
 
-@pytest.mark.skipif(not RECORDINGS, reason="no committed recordings under cassettes/")
-def test_replay_matches_the_committed_results_file(tmp_path: Path) -> None:
-    column = _smallest()
-    manifest = Manifest.load(column / "manifest.json")
+def test_replay_matches_the_committed_results_file(first_replay: Path) -> None:
+    manifest = Manifest.load(_smallest() / "manifest.json")
     committed = RESULTS / results_filename(manifest.provider, manifest.model)
-    got = _replay(column, tmp_path)
-    assert got.read_bytes() == committed.read_bytes(), (
+    assert first_replay.read_bytes() == committed.read_bytes(), (
         f"{committed.relative_to(REPO)} is not what a replay writes: run `make certify` "
         "and commit reports/"
     )

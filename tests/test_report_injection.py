@@ -22,6 +22,7 @@ from typing import Any
 
 import markdown_it
 import pytest
+from child_pytest import run_pytest
 
 from conformance.report import build_matrix, load_results, render_all
 from conformance.report.escape import md_code, md_inline, md_text, safe_link
@@ -156,14 +157,9 @@ def _certify(root: Path) -> subprocess.CompletedProcess[str]:
 
 @pytest.fixture
 def recorded_column(tmp_path: Path) -> Path:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
     with FakeServer() as srv:
-        proc = subprocess.run(
-            [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "--base-url",
-             srv.base_url, "--conformance-mode", "record", "--checks",
-             "models.list,stream.done-sentinel"],
-            cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300, check=False,
-        )  # fmt: skip
+        proc = run_pytest(tmp_path, "-q", "--base-url", srv.base_url, "--conformance-mode",
+                          "record", "--checks", "models.list,stream.done-sentinel")  # fmt: skip
     assert proc.returncode == 0, proc.stdout[-3000:]
     shutil.rmtree(tmp_path / "reports")
     return tmp_path

@@ -9,13 +9,12 @@ subprocess against the reference server on 127.0.0.1, which counts what it recei
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
+from child_pytest import run_pytest
 
 from conformance.harness.http import RawResponse
 from conformance.harness.share import ResponseMemo, request_key
@@ -23,12 +22,7 @@ from conformance.testing.fakeserver import FakeServer
 
 
 def _run(cwd: Path, url: str, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
-    return subprocess.run(
-        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "--base-url", url,
-         "--report-dir", str(cwd / "reports"), *args],
-        cwd=cwd, env=env, capture_output=True, text=True, timeout=300, check=False,
-    )  # fmt: skip
+    return run_pytest(cwd, "-q", "--base-url", url, "--report-dir", str(cwd / "reports"), *args)
 
 
 def _results(cwd: Path) -> dict[str, Any]:
@@ -114,12 +108,9 @@ def test_a_record_run_sends_every_check_its_own_requests(tmp_path: Path) -> None
     assert _results(tmp_path)["run"]["stats"] == stats
     # a replay sends nothing and shows the recording run's figures, not its own
     (tmp_path / "reports" / "results" / "generic__ref-model.json").unlink()
-    replay = subprocess.run(
-        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q",
-         "--conformance-mode", "replay", "--cassette-dir", str(tmp_path / "cassettes"),
-         "--report-dir", str(tmp_path / "reports")],
-        cwd=tmp_path, capture_output=True, text=True, timeout=300, check=False,
-        env={k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")},
+    replay = run_pytest(
+        tmp_path, "-q", "--conformance-mode", "replay", "--cassette-dir",
+        str(tmp_path / "cassettes"), "--report-dir", str(tmp_path / "reports"),
     )  # fmt: skip
     assert replay.returncode == 0, replay.stdout[-3000:]
     assert _results(tmp_path)["run"]["stats"] == stats

@@ -8,11 +8,11 @@ with one line per problem and exit 2 before any request reaches a server.
 from __future__ import annotations
 
 import json
-import os
 import socket
 import subprocess
-import sys
 from pathlib import Path
+
+from child_pytest import run_pytest
 
 from conformance.testing.fakeserver import FakeServer
 
@@ -20,11 +20,7 @@ CHECKS = ["--checks", "models.list", "--checks", "stream.done-sentinel"]
 
 
 def _pytest(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
-    return subprocess.run(
-        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", *CHECKS, *args],
-        cwd=cwd, env=env, capture_output=True, text=True, timeout=300, check=False,
-    )  # fmt: skip
+    return run_pytest(cwd, "-q", *CHECKS, *args)
 
 
 def _closed_port() -> int:

@@ -14,12 +14,12 @@ import json
 import os
 import re
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+from child_pytest import run_pytest
 
 from conformance.testing.fakeserver import FakeServer
 
@@ -32,11 +32,7 @@ _TIMING_TEXT = re.compile(r"\d+(?:\.\d+)? ?(?:s|ms)\b")
 
 
 def _pytest(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
-    return subprocess.run(
-        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", *args],
-        cwd=cwd, env=env, capture_output=True, text=True, timeout=600, check=False,
-    )  # fmt: skip
+    return run_pytest(cwd, *args, timeout=600)
 
 
 def _untimed(value: Any, key: str = "") -> Any:
