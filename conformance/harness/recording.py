@@ -190,14 +190,16 @@ def _decoded(text: str) -> list[str]:
     """What each long base64 run in ``text`` decodes to (at each of its four alignments),
     and each long hex run."""
     out = []
-    for run in re.findall(r"[A-Za-z0-9+/_-]{12,}", text)[:256]:
+    # a run is decoded once however often it repeats (an SSE body repeats its ids and model
+    # name in every event, and the text joins every view of the body)
+    for run in dict.fromkeys(re.findall(r"[A-Za-z0-9+/_-]{12,}", text)[:256]):
         run = run.replace("-", "+").replace("_", "/")
         for skip in range(4):
             piece = run[skip:]
             piece = piece[: len(piece) - len(piece) % 4]
             with contextlib.suppress(ValueError):
                 out.append(base64.b64decode(piece).decode("latin-1"))
-    for run in re.findall(r"[0-9A-Fa-f]{16,}", text)[:256]:
+    for run in dict.fromkeys(re.findall(r"[0-9A-Fa-f]{16,}", text)[:256]):
         out.append(bytes.fromhex(run[: len(run) - len(run) % 2]).decode("latin-1"))
     return out
 
