@@ -188,10 +188,23 @@ def evaluate_goals(res: dict[str, Any]) -> list[Row]:
                 "offline replay of the conformance suite over every committed cassette",
                 f"{rp['wall_s']:.1f} s ({rp.get('recordings', 0)} recordings, "
                 f"{rp.get('cassettes', 0)} cassette files; {rp.get('summary', '')})",
-                "< 60 s",
-                rp["wall_s"] < 60 and rp.get("exit_code") in (0, 1),
+                "< 30 s",
+                rp["wall_s"] < 30 and rp.get("exit_code") in (0, 1),
             )
         )
+        par = rp.get("parallel") or {}
+        if "wall_s" in par:
+            goals.append(
+                _goal(
+                    f"the same replay with -n {par.get('workers')} (pytest-xdist)",
+                    f"{par['wall_s']:.1f} s, results "
+                    + ("identical to the serial run's" if par.get("same_results") else "DIFFER"),
+                    "faster than serial, same bytes",
+                    par["wall_s"] < rp["wall_s"]
+                    and bool(par.get("same_results"))
+                    and par.get("exit_code") in (0, 1),
+                )
+            )
     else:
         goals.append(
             _goal(
@@ -792,6 +805,19 @@ def _replay_section(res: dict[str, Any]) -> list[str]:
             f"({rp.get('cassettes', 0)} cassette files), exit code "
             f"{rp.get('exit_code')}: {rp.get('summary', '')}"
         )
+        par = rp.get("parallel") or {}
+        runs = [("serial", rp)] + ([(f"-n {par.get('workers')}", par)] if par else [])
+        timed = [
+            f"- {name}: {run['wall_s']:.1f} s wall, {run['cpu_s']:.1f} s CPU (user + system, "
+            f"workers included), load average {run.get('load_start', 0):.2f} at its start"
+            for name, run in runs
+            if "cpu_s" in run
+        ]
+        if timed:
+            lines += ["", *timed]
+        if "same_results" in par:
+            same = "the same bytes" if par["same_results"] else "DIFFERENT results"
+            lines.append(f"- the two runs wrote {same}")
         if rp.get("uncommitted"):
             lines += ["", f"({rp['uncommitted']} of the cassette files were not committed yet.)"]
     else:

@@ -250,6 +250,10 @@ class ConformanceItem(pytest.Item):
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> Any:
         if isinstance(excinfo.value, ConformanceFailure):
             return str(excinfo.value)
+        if isinstance(excinfo.value, pytest.xfail.Exception):
+            # pytest formats the traceback of every xfail (parsing the source of each frame:
+            # most of a replay's time once) and then shows only its reason
+            return str(excinfo.value)
         return super().repr_failure(excinfo)
 
     def reportinfo(self) -> tuple[Any, int | None, str]:

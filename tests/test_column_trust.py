@@ -345,8 +345,9 @@ _BOMB = 'a0: &a0 ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]\n' + ""
         ("interactions:\n" + _INTERACTION % ("[200]", "'{}'"), "status.code is not an integer"),
         ("interactions:\n" + _INTERACTION % ("200", "[1]"), "body.string is not a string"),
         ("interactions: {a: 1}\n", "interactions is not a list"),
+        ("interactions: " + "[" * 5000 + "]" * 5000 + "\n", "depth"),
     ],
-    ids=["billion-laughs", "python-tag", "status", "body", "interactions"],
+    ids=["billion-laughs", "python-tag", "status", "body", "interactions", "deep-nesting"],
 )
 def test_a_hostile_cassette_is_a_one_line_harness_error(
     tmp_path: Path, text: str, needle: str
@@ -359,6 +360,10 @@ def test_a_hostile_cassette_is_a_one_line_harness_error(
     for word in ("Traceback", "INTERNALERROR", "AttributeError", "TypeError"):
         assert word not in out, out[-3000:]
     assert needle in out, out[-3000:]
+    written = json.loads((tmp_path / "reports/results/generic__ref-model.json").read_text())
+    (result,) = written["results"]
+    assert result["outcome"] == "error"
+    assert result["evidence"]["cassette"] == "cassettes/generic/ref-model/models.list.yaml"
 
 
 @pytest.mark.parametrize(

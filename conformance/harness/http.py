@@ -13,6 +13,8 @@ boundaries are only meaningful in live mode; SSE *events* survive replay intact.
 from __future__ import annotations
 
 import asyncio
+import functools
+import ssl
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -40,6 +42,13 @@ DEFAULT_MAX_RESPONSE_BYTES = 16 * 1024 * 1024
 #: Arrival records kept per body; later chunks are folded into the last record, so a server
 #: that sends its bytes one recv() at a time cannot grow a list without bound.
 MAX_CHUNK_TIMES = 65536
+
+
+@functools.lru_cache(maxsize=1)
+def _tls_context() -> ssl.SSLContext:
+    """One TLS context per process: building one reads the whole CA bundle (tens of ms of
+    CPU), and the suite opens a client for every check, replayed ones too."""
+    return httpx2.create_ssl_context(trust_env=False)
 
 
 class BodyTooLarge(Exception):
@@ -155,6 +164,7 @@ class WireClient:
             self._headers["authorization"] = f"Bearer {api_key}"
         self.request_timeout = request_timeout
         self._client = httpx2.AsyncClient(
+            verify=_tls_context(),
             timeout=httpx2.Timeout(request_timeout, connect=connect_timeout),
             follow_redirects=False,
             trust_env=False,

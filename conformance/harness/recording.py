@@ -48,6 +48,7 @@ __all__ = [
     "is_loopback",
     "library_versions",
     "make_vcr",
+    "parse_cassette",
     "redact",
     "redact_data",
     "scan_for_secrets",
@@ -189,14 +190,16 @@ def _decoded(text: str) -> list[str]:
     """What each long base64 run in ``text`` decodes to (at each of its four alignments),
     and each long hex run."""
     out = []
-    for run in re.findall(r"[A-Za-z0-9+/_-]{12,}", text)[:256]:
+    # a run is decoded once however often it repeats (an SSE body repeats its ids and model
+    # name in every event, and the text joins every view of the body)
+    for run in dict.fromkeys(re.findall(r"[A-Za-z0-9+/_-]{12,}", text)[:256]):
         run = run.replace("-", "+").replace("_", "/")
         for skip in range(4):
             piece = run[skip:]
             piece = piece[: len(piece) - len(piece) % 4]
             with contextlib.suppress(ValueError):
                 out.append(base64.b64decode(piece).decode("latin-1"))
-    for run in re.findall(r"[0-9A-Fa-f]{16,}", text)[:256]:
+    for run in dict.fromkeys(re.findall(r"[0-9A-Fa-f]{16,}", text)[:256]):
         out.append(bytes.fromhex(run[: len(run) - len(run) % 2]).decode("latin-1"))
     return out
 
@@ -299,35 +302,58 @@ class ReadableYAML:
 
     @staticmethod
     def deserialize(cassette_string: str) -> dict[str, Any]:
-        import yaml
+        return parse_cassette(cassette_string)
 
-        from ..trust import MAX_CASSETTE_BYTES
 
-        if len(cassette_string) > MAX_CASSETTE_BYTES:
-            raise ValueError(f"the cassette is larger than {MAX_CASSETTE_BYTES} bytes")
-        data = yaml.load(cassette_string, Loader=_cassette_loader())
-        if data is None:
-            return {}
-        _check_cassette(data)
-        return data  # type: ignore[no-any-return]
+def parse_cassette(text: str, *, libyaml: bool = True) -> dict[str, Any]:
+    """A cassette's text read as vcrpy reads it, bounded: its size, no anchors or aliases, no
+    Python tags (``ValueError`` or ``yaml.YAMLError`` otherwise).
+
+    libyaml (PyYAML's C parser) reads it when PyYAML was built with it and ``libyaml`` is
+    true: many times faster than the pure-Python parser, which stays for PyYAML builds
+    without it. Both read a cassette to the same data."""
+    import yaml
+
+    from ..trust import MAX_CASSETTE_BYTES
+
+    if len(text) > MAX_CASSETTE_BYTES:
+        raise ValueError(f"the cassette is larger than {MAX_CASSETTE_BYTES} bytes")
+    fast = getattr(yaml, "CSafeLoader", None) if libyaml else None
+    if fast is None:
+        data = yaml.load(text, Loader=_cassette_loader())
+    else:
+        # libyaml composes in C, where no hook can see an anchor: its events are read first
+        for event in yaml.parse(text, Loader=fast):
+            _refuse_graph(event)
+        data = yaml.load(text, Loader=fast)
+    if data is None:
+        return {}
+    _check_cassette(data)
+    return data  # type: ignore[no-any-return]
+
+
+def _refuse_graph(event: Any) -> None:
+    """A YAML event that makes the document a graph (an anchor or an alias) is refused: a
+    cassette is a recording, and aliases are how a small file expands to billions of nodes
+    once something walks it."""
+    import yaml
+
+    if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
+        mark = event.start_mark
+        raise ValueError(
+            f"YAML anchors and aliases are refused in a cassette (line {mark.line + 1}, "
+            f"column {mark.column + 1})"
+        )
 
 
 def _cassette_loader() -> Any:
     import yaml
 
     class CassetteLoader(yaml.SafeLoader):
-        """``safe_load`` (no Python tags) that also refuses anchors and aliases: a cassette
-        is a recording, never a graph, and aliases are how a small file expands to billions of
-        nodes once something walks it."""
+        """``safe_load`` (no Python tags) that also refuses anchors and aliases."""
 
         def compose_node(self, parent: Any, index: Any) -> Any:
-            event = self.peek_event()  # type: ignore[no-untyped-call]
-            if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
-                mark = event.start_mark
-                raise ValueError(
-                    f"YAML anchors and aliases are refused in a cassette (line {mark.line + 1}, "
-                    f"column {mark.column + 1})"
-                )
+            _refuse_graph(self.peek_event())  # type: ignore[no-untyped-call]
             return super().compose_node(parent, index)
 
     return CassetteLoader
