@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -130,3 +131,43 @@ def test_concurrency_is_refused_outside_live_mode_and_bounded(tmp_path: Path) ->
         lines = [ln for ln in proc.stderr.splitlines() if "conformance:" in ln]
         assert len(lines) == 1, proc.stderr
         assert needle in lines[0]
+
+
+def test_suite_0_3_asks_the_cache_and_first_token_checks_for_less(tmp_path: Path) -> None:
+    """From suite 0.3.0 the cache prefix is 160 words, one salted prefix for both layers, and
+    the first-token checks ask for 4 tokens; the committed 0.2 recording of the
+    llamacpp-tools column still replays with its 300-word prefixes."""
+    cassettes = tmp_path / "cassettes"
+    with FakeServer() as server:
+        proc = _pytest(tmp_path, "--base-url", server.base_url, "--conformance-mode", "record",
+                       "--cassette-dir", str(cassettes), "--checks", "cache.prefix-reported",
+                       "--checks", "timeout.time-to-*")  # fmt: skip
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    column = cassettes / "generic" / "ref-model"
+    for name in ("cache.prefix-reported.yaml", "cache.prefix-reported.sdk.yaml"):
+        text = (column / name).read_text(encoding="utf-8")
+        prefixes = set(re.findall(r"Context for this conversation: (\w+) ([a-z ]+)", text))
+        assert len(prefixes) == 1, (name, prefixes)  # the two requests, and both layers
+        ((salt, words),) = prefixes
+        assert salt == "cachecheck"
+        assert len(words.split()) == 160 - 1, name
+    live = json.loads((column / "manifest.json").read_text(encoding="utf-8"))["live"]
+    for key in ("timeout.time-to-headers[wire]", "timeout.time-to-first-token[wire]"):
+        assert live[key]["evidence"]["request"]["max_tokens"] == 4, key
+    results = _outcomes(tmp_path, "generic__ref-model.json")
+    assert {k: r["outcome"] for k, r in results.items() if k.startswith("cache.")} == {
+        "cache.prefix-reported[wire]": "pass",
+        "cache.prefix-reported[sdk]": "pass",
+    }
+
+    recorded = ROOT / "cassettes" / "llamacpp-tools" / "qwen2.5-coder-1.5b"
+    manifest = json.loads((recorded / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["suite_version"] == "0.2.0"
+    replay = tmp_path / "replay"
+    replay.mkdir()
+    proc = _pytest(replay, "--conformance-mode", "replay", "--cassette-dir",
+                   str(ROOT / "cassettes"), "--provider", "llamacpp-tools",
+                   "--checks", "cache.prefix-reported")  # fmt: skip
+    res = _outcomes(replay, "llamacpp-tools__qwen2.5-coder-1.5b.json")
+    for key in ("cache.prefix-reported[wire]", "cache.prefix-reported[sdk]"):
+        assert res[key]["outcome"] == manifest["expected"][key], (key, res[key]["message"])
