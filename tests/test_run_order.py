@@ -1,0 +1,120 @@
+"""A faster live certification (issue 15 item 4), suite 0.3.0: checks whose requests share a
+long prompt prefix run next to each other (results stay in catalogue order), and SDK checks
+that make an identical query judge one run.
+
+The plugin runs in a subprocess against the reference server on 127.0.0.1, which records
+every request it gets (the SDK's come with the openai client's user agent).
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+from conformance.catalogue.checks import CHECKS
+from conformance.plan import RUN_GROUPS, planned_items, run_order
+from conformance.testing.fakeserver import FakeServer
+
+
+def _run(cwd: Path, url: str, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "--base-url", url,
+         "--report-dir", str(cwd / "reports"), *args],
+        cwd=cwd, env=env, capture_output=True, text=True, timeout=600, check=False,
+    )  # fmt: skip
+
+
+def _results(cwd: Path) -> list[tuple[str, str]]:
+    path = cwd / "reports" / "results" / "generic__ref-model.json"
+    data = json.loads(path.read_text(encoding="utf-8"))
+    return [(f"{r['check']}[{r['layer']}]", r["outcome"]) for r in data["results"]]
+
+
+def _offers_weather(request: dict[str, Any]) -> bool:
+    body = json.loads(request["body"] or b"{}")
+    return any(t.get("function", {}).get("name") == "get_weather" for t in body.get("tools") or [])
+
+
+# ---- the order ----------------------------------------------------------------------------------
+
+
+def _session(mode: str, run_order: str = "prefix") -> Any:
+    return SimpleNamespace(
+        mode=mode, run_order=run_order, checks=list(CHECKS), layers=("wire", "sdk"),
+        explicit_checks=False,
+    )  # fmt: skip
+
+
+def _column(name: str) -> Any:
+    return SimpleNamespace(
+        manifest=SimpleNamespace(expected={}), target=SimpleNamespace(column=name)
+    )
+
+
+def _names(items: Any) -> list[tuple[str, str, str]]:
+    return [(column.target.column, check.id, layer) for column, check, layer in items]
+
+
+def test_every_group_member_names_a_check() -> None:
+    ids = [c.id for c in CHECKS]
+    for group in RUN_GROUPS:
+        for pattern in group:
+            assert fnmatch.filter(ids, pattern), pattern
+
+
+def test_run_order_is_the_plan_regrouped() -> None:
+    columns = [_column("a"), _column("b")]
+    plan = _names(planned_items(_session("live"), columns))
+    sent = _names(run_order(_session("live"), columns))
+    assert sorted(sent) == sorted(plan)
+    assert len(sent) == len(set(sent))
+    assert sent != plan
+    for column in ("a", "b"):
+        mine = [check for name, check, _ in sent if name == column]
+        assert mine[0] == "timeout.cold-start"  # the server's first request stays the cold one
+        group = [i for i, check in enumerate(mine) if any(
+            fnmatch.fnmatchcase(check, p) for p in RUN_GROUPS[0])]  # fmt: skip
+        assert group == list(range(group[0], group[0] + len(group)))  # one run of them
+    assert [name for name, _, _ in sent] == sorted(name for name, _, _ in sent)  # columns in turn
+    for mode, order in (("replay", "prefix"), ("live", "catalogue")):
+        assert _names(run_order(_session(mode, order), columns)) == plan
+
+
+def test_grouped_order_sends_the_shared_prefix_together_and_writes_catalogue_order(
+    tmp_path: Path,
+) -> None:
+    args = ("--layers", "wire", "--no-share-requests", "--checks", "tools.accepted",
+            "--checks", "tools.no-args", "--checks", "multiturn.history", "--checks",
+            "multiturn.agent-loop", "--checks", "security.special-tokens-tool")  # fmt: skip
+    results, weather = [], []
+    for order in ("prefix", "catalogue"):
+        cwd = tmp_path / order
+        cwd.mkdir()
+        with FakeServer() as server:
+            proc = _run(cwd, server.base_url, "--run-order", order, *args)
+            chats = [r for r in server.requests if r["path"] == "/v1/chat/completions"]
+        assert proc.returncode == 0, proc.stdout[-3000:]
+        results.append(_results(cwd))
+        weather.append([_offers_weather(r) for r in chats])
+    assert results[0] == results[1]  # same outcomes, both in catalogue order
+    assert [k for k, _ in results[0]][:2] == ["tools.accepted[wire]", "tools.no-args[wire]"]
+    grouped, catalogue = weather
+    first_other = grouped.index(False)
+    assert not any(grouped[first_other:]), grouped  # every get_weather request came first
+    assert grouped.count(True) == catalogue.count(True) >= 4
+    assert catalogue != grouped
+
+
+def test_run_order_is_a_known_word(tmp_path: Path) -> None:
+    proc = _run(tmp_path, "http://127.0.0.1:9/v1", "--run-order", "random")
+    assert proc.returncode == 2, proc.stderr
+    lines = [ln for ln in proc.stderr.splitlines() if "conformance:" in ln]
+    assert len(lines) == 1, proc.stderr
+    assert "conformance: --run-order takes prefix or catalogue, got 'random'" in lines[0]
