@@ -17,7 +17,11 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
+import pytest
+
 from conformance.catalogue.checks import CHECKS
+from conformance.harness.context import SDKRun
+from conformance.harness.share import ResponseMemo, SharedRun, sdk_run_key
 from conformance.plan import RUN_GROUPS, planned_items, run_order
 from conformance.testing.fakeserver import FakeServer
 
@@ -40,6 +44,10 @@ def _results(cwd: Path) -> list[tuple[str, str]]:
 def _offers_weather(request: dict[str, Any]) -> bool:
     body = json.loads(request["body"] or b"{}")
     return any(t.get("function", {}).get("name") == "get_weather" for t in body.get("tools") or [])
+
+
+def _is_sdk(request: dict[str, Any]) -> bool:
+    return not request["headers"].get("user-agent", "").startswith("any-agent-conformance/")
 
 
 # ---- the order ----------------------------------------------------------------------------------
@@ -118,3 +126,73 @@ def test_run_order_is_a_known_word(tmp_path: Path) -> None:
     lines = [ln for ln in proc.stderr.splitlines() if "conformance:" in ln]
     assert len(lines) == 1, proc.stderr
     assert "conformance: --run-order takes prefix or catalogue, got 'random'" in lines[0]
+
+
+# ---- shared SDK runs ----------------------------------------------------------------------------
+
+FORCED = ("tools.call-shape", "tools.stream.id-name-once", "tools.stream.args-concat-valid-json")
+
+
+def test_identical_sdk_queries_judge_one_run(tmp_path: Path) -> None:
+    checks = [arg for check in (*FORCED, "errors.unknown-model", "tools.mcp-round-trip")
+              for arg in ("--checks", check)]  # fmt: skip
+    sent, results, stats = [], [], []
+    for i, flags in enumerate(
+        (["--share-requests"], ["--no-share-requests"], ["--concurrency", "4"])
+    ):
+        cwd = tmp_path / str(i)
+        cwd.mkdir()
+        with FakeServer(delay=0.01) as server:
+            proc = _run(cwd, server.base_url, "--layers", "sdk", *flags, *checks)
+            sent.append([r for r in server.requests if _is_sdk(r) and r["method"] == "POST"])
+        assert proc.returncode == 0, proc.stdout[-3000:]
+        results.append(_results(cwd))
+        data = json.loads((cwd / "reports" / "results" / "generic__ref-model.json").read_text())
+        stats.append(data["run"]["stats"])
+    shared, unshared, concurrent = (len(s) for s in sent)
+    assert results[0] == results[1] == results[2]
+    assert len(results[0]) == 5
+    assert shared == unshared - 2, (shared, unshared)  # three forced runs, one asked
+    assert concurrent == shared  # a check whose query is in flight waits for its answer
+    assert stats[0]["requests_shared"] == 2
+    assert stats[1]["requests_shared"] == 0
+
+
+def _weather(city: str) -> str:
+    return city
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {"tools": [_weather]},
+        {"mcp_servers": {"weather": {"type": "sdk"}}},
+        {"hooks": {}},
+        {"can_use_tool": None},
+        {"extra_body": {"seed": object()}},
+    ],
+)
+def test_sdk_runs_with_code_or_unencodable_options_are_never_shared(
+    overrides: dict[str, Any],
+) -> None:
+    assert sdk_run_key("hi", None, overrides) == b""
+
+
+def test_sdk_run_key_is_canonical_and_error_runs_are_not_kept() -> None:
+    tool = {"type": "function", "function": {"name": "f", "parameters": {}}}
+    a = sdk_run_key("hi", None, {"tools": [tool], "max_tokens": 8, "extra_body": {"a": 1, "b": 2}})
+    b = sdk_run_key("hi", None, {"extra_body": {"b": 2, "a": 1}, "max_tokens": 8, "tools": [tool]})
+    assert a == b != b""
+    assert a != sdk_run_key("hi", [{"role": "user", "content": "x"}], {"max_tokens": 8})
+    memo = ResponseMemo(max_bytes=1 << 20)
+    memo.put(b"failed", SharedRun(SDKRun(error=RuntimeError("HTTP 500")), "x"))
+    memo.put(b"no result", SharedRun(SDKRun(), "x"))
+    assert memo.get(b"failed") is None
+    assert memo.get(b"no result") is None
+    memo.put(b"ok", SharedRun(SDKRun(blocks=["TextBlock"], result="done"), "x"))
+    got = memo.get(b"ok")
+    assert isinstance(got, SharedRun)
+    got.run.blocks.append("changed")
+    again = memo.get(b"ok")
+    assert isinstance(again, SharedRun)
+    assert again.run.blocks == ["TextBlock"]  # each check judges its own copy
