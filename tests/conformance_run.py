@@ -1,8 +1,12 @@
 """Run one conformance check in process, live, against a server on 127.0.0.1 (the reference
-fake server): the runner's own path (``run_item``), without a pytest subprocess per check."""
+fake server): the runner's own path (``run_item``), without a pytest subprocess per check;
+or the whole plugin in a pytest subprocess (:func:`run_plugin`)."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 from conformance.catalogue.checks import get
@@ -28,3 +32,14 @@ def run_check(
     manifest = Manifest(provider=provider, model=model, base_url=base_url)
     column = Column(target=target, cassette_dir=tmp or Path("cassettes-unused"), manifest=manifest)
     return run_item(get(check_id), layer, column)
+
+
+def run_plugin(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """``pytest ARGS`` in ``cwd`` with its results under ``cwd/reports`` (the plugin as a
+    user runs it; the outer run's PYTEST_* variables are not passed on)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q",
+         "--report-dir", str(cwd / "reports"), *args],
+        cwd=cwd, env=env, capture_output=True, text=True, timeout=600, check=False,
+    )  # fmt: skip

@@ -8,12 +8,12 @@ The plugin runs in a subprocess against the reference server on 127.0.0.1.
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
+
+from conformance_run import run_plugin
 
 from conformance.testing.fakeserver import FakeServer
 
@@ -21,12 +21,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def _pytest(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
-    return subprocess.run(
-        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q",
-         "--report-dir", str(cwd / "reports"), *args],
-        cwd=cwd, env=env, capture_output=True, text=True, timeout=300, check=False,
-    )  # fmt: skip
+    return run_plugin(cwd, *args)
 
 
 def _outcomes(cwd: Path, name: str) -> dict[str, Any]:
@@ -53,14 +48,20 @@ def test_a_0_1_recording_of_reasoning_separated_replays_with_its_own_request(
     """The committed llamacpp column was recorded by suite 0.1.0 with max_tokens 160:
     its replay must send that body (vcrpy matches on it) and keep the recorded outcomes."""
     column = ROOT / "cassettes" / "llamacpp" / "qwen2.5-coder-1.5b"
-    manifest = json.loads((column / "manifest.json").read_text(encoding="utf-8"))
-    assert manifest["suite_version"] == "0.1.0"
     assert '"max_tokens": 160' in (column / "reasoning.separated.yaml").read_text("utf-8")
-    proc = _pytest(tmp_path, "--conformance-mode", "replay", "--cassette-dir",
-                   str(ROOT / "cassettes"), "--provider", "llamacpp",
-                   "--checks", "reasoning.separated")  # fmt: skip
-    res = _outcomes(tmp_path, "llamacpp__qwen2.5-coder-1.5b.json")
-    for key in ("reasoning.separated[wire]", "reasoning.separated[sdk]"):
+    _replays_as_recorded(tmp_path, "llamacpp", "0.1.0", "reasoning.separated")
+
+
+def _replays_as_recorded(cwd: Path, provider: str, suite: str, check: str) -> None:
+    """The committed ``provider`` column, recorded by ``suite``, replays ``check`` (both
+    layers) with its recorded outcomes."""
+    column = ROOT / "cassettes" / provider / "qwen2.5-coder-1.5b"
+    manifest = json.loads((column / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["suite_version"] == suite
+    proc = _pytest(cwd, "--conformance-mode", "replay", "--cassette-dir",
+                   str(ROOT / "cassettes"), "--provider", provider, "--checks", check)  # fmt: skip
+    res = _outcomes(cwd, f"{provider}__qwen2.5-coder-1.5b.json")
+    for key in (f"{check}[wire]", f"{check}[sdk]"):
         assert res[key]["outcome"] == manifest["expected"][key], (key, res[key]["message"])
         assert res[key]["outcome"] != "error", proc.stdout[-2000:]
 
@@ -160,14 +161,6 @@ def test_suite_0_3_asks_the_cache_and_first_token_checks_for_less(tmp_path: Path
         "cache.prefix-reported[sdk]": "pass",
     }
 
-    recorded = ROOT / "cassettes" / "llamacpp-tools" / "qwen2.5-coder-1.5b"
-    manifest = json.loads((recorded / "manifest.json").read_text(encoding="utf-8"))
-    assert manifest["suite_version"] == "0.2.0"
     replay = tmp_path / "replay"
     replay.mkdir()
-    proc = _pytest(replay, "--conformance-mode", "replay", "--cassette-dir",
-                   str(ROOT / "cassettes"), "--provider", "llamacpp-tools",
-                   "--checks", "cache.prefix-reported")  # fmt: skip
-    res = _outcomes(replay, "llamacpp-tools__qwen2.5-coder-1.5b.json")
-    for key in ("cache.prefix-reported[wire]", "cache.prefix-reported[sdk]"):
-        assert res[key]["outcome"] == manifest["expected"][key], (key, res[key]["message"])
+    _replays_as_recorded(replay, "llamacpp-tools", "0.2.0", "cache.prefix-reported")

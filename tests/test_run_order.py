@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import fnmatch
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from conformance_run import run_plugin
 
 from conformance.catalogue.checks import CHECKS
 from conformance.harness.context import SDKRun
@@ -27,12 +26,7 @@ from conformance.testing.fakeserver import FakeServer
 
 
 def _run(cwd: Path, url: str, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
-    return subprocess.run(
-        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "--base-url", url,
-         "--report-dir", str(cwd / "reports"), *args],
-        cwd=cwd, env=env, capture_output=True, text=True, timeout=600, check=False,
-    )  # fmt: skip
+    return run_plugin(cwd, "--base-url", url, *args)
 
 
 def _results(cwd: Path) -> list[tuple[str, str]]:

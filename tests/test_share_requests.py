@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conformance_run import run_plugin
 
 from conformance.harness.http import RawResponse
 from conformance.harness.share import ResponseMemo, request_key
@@ -23,12 +24,7 @@ from conformance.testing.fakeserver import FakeServer
 
 
 def _run(cwd: Path, url: str, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
-    return subprocess.run(
-        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "--base-url", url,
-         "--report-dir", str(cwd / "reports"), *args],
-        cwd=cwd, env=env, capture_output=True, text=True, timeout=300, check=False,
-    )  # fmt: skip
+    return run_plugin(cwd, "--base-url", url, *args)
 
 
 def _results(cwd: Path) -> dict[str, Any]:
