@@ -6,9 +6,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 import yaml
 
 from bench.certify_breakdown import column_costs, main, render, response_cost
+from conformance.testing.fakeserver import FakeServer
 
 ROOT = Path(__file__).resolve().parent.parent
 TIMINGS = {"cache_n": 300, "prompt_n": 12, "predicted_n": 3, "prompt_ms": 400.0,
@@ -87,3 +89,18 @@ def test_the_committed_llamacpp_tools_column_breaks_down(tmp_path: Path) -> None
     assert len(rows) == len(recorded | set(manifest["live"]))
     total = next(ln for ln in text.splitlines() if ln.startswith("| **all** |"))
     assert int(total.split("|")[2]) == sum(int(r.split("|")[2]) for r in rows)
+
+
+def test_bench_slots_reports_each_level(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from bench.slots import main as slots
+
+    out = tmp_path / "slots.json"
+    with FakeServer() as server:
+        assert slots(["--base-url", server.base_url, "--model", "ref-model", "--levels", "1,2",
+                      "--rounds", "1", "--max-tokens", "4", "--json", str(out)]) == 0  # fmt: skip
+    rows = [ln for ln in capsys.readouterr().out.splitlines() if ln.startswith("| 1 |")
+            or ln.startswith("| 2 |")]  # fmt: skip
+    assert len(rows) == 2
+    levels = json.loads(out.read_text(encoding="utf-8"))["levels"]
+    assert set(levels) == {"1", "2"}
+    assert all(level["generated_per_s"] > 0 for level in levels.values())
