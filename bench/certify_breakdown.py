@@ -14,6 +14,15 @@ the exchanges the manifest keeps, whose excerpts are cut at 1 KiB, so a long str
 
 A record run sends every check its own requests (no sharing between checks): the table is
 what each check costs alone, which is what ordering and sharing then cut.
+
+``--prefix-reuse URL`` measures what the run order (``conformance.plan.run_order``) saves on a
+server with one slot, without generating anything: it renders each chat request of the column
+(in the order of its cassettes) through a llama-server's ``/apply-template`` and ``/tokenize``,
+then counts the prompt tokens a one-slot prompt cache (the last prompt kept, the longest
+common prefix reused) leaves to prefill, once in catalogue order and once in run order.
+Only ``/v1/chat/completions`` requests are counted (the Messages and Responses APIs' prompts
+are rendered inside the server and leave the simulated cache as it was), and what a reply
+adds to the slot is not modelled.
 """
 
 from __future__ import annotations
@@ -265,6 +274,115 @@ def _record_run(argv: Iterable[str], work: Path) -> tuple[Path, Path | None, int
     return manifests[0].parent, (results[0] if results else None), proc.returncode
 
 
+def _post(base_url: str, path: str, body: Mapping[str, Any]) -> Any:
+    import urllib.request
+
+    root = base_url.rstrip("/").removesuffix("/v1")
+    req = urllib.request.Request(
+        f"{root}/{path}",
+        data=json.dumps(body).encode(),
+        headers={"content-type": "application/json"},
+    )
+    with urllib.request.urlopen(req, timeout=120) as resp:
+        return json.loads(resp.read())
+
+
+def _chat_prompts(path: Path) -> list[dict[str, Any]]:
+    """The chat request bodies a cassette holds, in order."""
+    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    bodies = []
+    for interaction in data.get("interactions") or []:
+        request = interaction.get("request") or {}
+        if not str(request.get("uri") or "").endswith("/chat/completions"):
+            continue
+        try:
+            body = json.loads(request.get("body") or "")
+        except ValueError:
+            continue
+        if isinstance(body, dict) and isinstance(body.get("messages"), list):
+            bodies.append(body)
+    return bodies
+
+
+def _tokens(base_url: str, body: Mapping[str, Any]) -> list[int] | None:
+    """The prompt llama-server would prefill for a chat body, as token ids (None: it cannot
+    render it, e.g. a request the check sends to be refused)."""
+    keep = {k: body[k] for k in ("messages", "tools", "tool_choice") if k in body}
+    try:
+        prompt = _post(base_url, "apply-template", keep).get("prompt")
+        tokens = _post(base_url, "tokenize", {"content": prompt, "parse_special": True})
+    except (OSError, ValueError, AttributeError):
+        return None
+    ids = tokens.get("tokens") if isinstance(tokens, dict) else None
+    return [int(t) for t in ids] if isinstance(ids, list) else None
+
+
+def _window(base_url: str) -> int | None:
+    """The slot's context window (``/props``), or None."""
+    import urllib.request
+
+    root = base_url.rstrip("/").removesuffix("/v1")
+    try:
+        with urllib.request.urlopen(f"{root}/props", timeout=30) as resp:
+            props = json.loads(resp.read())
+        n_ctx = props["default_generation_settings"]["n_ctx"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return int(n_ctx) if isinstance(n_ctx, int) and n_ctx > 0 else None
+
+
+def _prefilled(sequence: Iterable[list[int] | None], window: int | None) -> tuple[int, int]:
+    """Prompt tokens prefilled and reused by a one-slot cache over prompts sent in order (a
+    prompt longer than the window is refused before any prefill, and leaves the slot alone)."""
+    last: list[int] = []
+    prefilled = reused = 0
+    for tokens in sequence:
+        if tokens is None or (window is not None and len(tokens) >= window):
+            continue
+        common = 0
+        for a, b in zip(last, tokens, strict=False):
+            if a != b:
+                break
+            common += 1
+        common = min(common, len(tokens) - 1)  # the last token is always evaluated
+        reused += common
+        prefilled += len(tokens) - common
+        last = tokens
+    return prefilled, reused
+
+
+def prefix_reuse(column: Path, base_url: str) -> str:
+    """Markdown: prompt tokens a one-slot cache prefills in catalogue and in run order."""
+    from types import SimpleNamespace
+
+    from conformance.catalogue.checks import CHECKS
+    from conformance.plan import run_order
+
+    plans: dict[str, list[str]] = {}
+    column_stub: Any = SimpleNamespace(manifest=SimpleNamespace(expected={}))
+    for order in ("catalogue", "prefix"):
+        session: Any = SimpleNamespace(mode="live", run_order=order, checks=list(CHECKS),
+                                       layers=("wire", "sdk"), explicit_checks=False)  # fmt: skip
+        plans[order] = [
+            f"{check.id}{'.sdk' if layer == 'sdk' else ''}"
+            for _, check, layer in run_order(session, [column_stub])
+        ]
+    window = _window(base_url)
+    rendered: dict[str, list[list[int] | None]] = {}
+    for name in plans["catalogue"]:
+        path = column / f"{name}.yaml"
+        if path.is_file():
+            rendered[name] = [_tokens(base_url, b) for b in _chat_prompts(path)]
+    lines = ["| order | chat requests | prompt tokens prefilled | reused from the slot |",
+             "|---|---:|---:|---:|"]  # fmt: skip
+    for order, names in plans.items():
+        seq = [t for n in names for t in rendered.get(n, [])]
+        prefilled, reused = _prefilled(seq, window)
+        counted = sum(t is not None and (window is None or len(t) < window) for t in seq)
+        lines.append(f"| {order} | {counted} | {prefilled} | {reused} |")
+    return "\n".join(lines) + "\n"
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m bench.certify_breakdown",
                                 description=__doc__.split("\n")[0])  # fmt: skip
@@ -277,6 +395,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--keep", type=Path, help="with --record: record into this directory")
     p.add_argument("--out", type=Path, help="write the Markdown here (default: print it)")
     p.add_argument("--top", type=int, default=15)
+    p.add_argument("--prefix-reuse", metavar="URL",
+                   help="with --column: count the prompt tokens a one-slot cache prefills in "
+                   "catalogue and in run order, rendered by the llama-server at URL")  # fmt: skip
     p.add_argument("pytest_args", nargs="*", help="with --record: the suite's options")
     a = p.parse_args(argv)
     status = 0
@@ -285,6 +406,8 @@ def main(argv: list[str] | None = None) -> int:
             work = a.keep or Path(tmp)
             column, results, status = _record_run(a.pytest_args, work)
             text = render(column_costs(column, results), f"Record run of {column.name}", a.top)
+    elif a.prefix_reuse:
+        text = prefix_reuse(a.column, a.prefix_reuse)
     else:
         results = a.results
         text = render(column_costs(a.column, results), f"`{a.column}`", a.top)
