@@ -68,6 +68,7 @@ bench-quick: $(BENCH_STAMP) ## smoke run of the benchmark (< 1 min) into $(BENCH
 
 # canitoolcall (the comparison, not a dependency) lives in its own venv; CANITOOLCALL names
 # its executable. The live server must be running: make server PROVIDER=$(CERTIFY_BENCH_PROVIDER)
+# CERTIFY_ARGS: more options for the suite's run (e.g. CERTIFY_ARGS='--run-order catalogue')
 CERTIFY_BENCH_PROVIDER ?= llamacpp-tools
 CANITOOLCALL_VENV ?= build/.venv-canitoolcall
 CANITOOLCALL ?= $(CANITOOLCALL_VENV)/bin/canitoolcall
@@ -78,7 +79,7 @@ $(CANITOOLCALL_VENV)/bin/canitoolcall:
 bench-certify: $(STAMP) $(filter $(CANITOOLCALL_VENV)/%,$(CANITOOLCALL)) ## live certification vs canitoolcall probe, same server: reports/performance.md
 	$(PY) -m bench.certify --provider $(CERTIFY_BENCH_PROVIDER) --canitoolcall $(CANITOOLCALL) \
 	  --base-url $(or $(BASE_URL),$(shell $(PYTHON) conformance/catalogue/project_servers.py base-url $(CERTIFY_BENCH_PROVIDER))) \
-	  $(if $(MODEL),--model $(MODEL))
+	  $(if $(MODEL),--model $(MODEL)) $(if $(CERTIFY_ARGS),-- $(CERTIFY_ARGS))
 
 bench-typecheck: $(BENCH_STAMP) ## mypy --strict over bench/
 	$(VENV)/bin/mypy --strict bench

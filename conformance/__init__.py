@@ -15,7 +15,7 @@ __all__ = ["OLDEST_REPLAYABLE", "SUITE_VERSION", "__version__"]
 #: suite from OLDEST_REPLAYABLE on still replays: checks newer than it are ``not-recorded`` for
 #: it, and every check sends the request the recording's suite sent
 #: (``Ctx.requests_since``).
-SUITE_VERSION = "0.2.0"
+SUITE_VERSION = "0.3.0"
 #: The oldest suite whose recordings this one replays.
 OLDEST_REPLAYABLE = "0.1.0"
 __version__ = SUITE_VERSION

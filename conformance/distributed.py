@@ -4,9 +4,10 @@ The controller (which collects and runs nothing) builds the columns as a serial 
 probes the servers, takes the record locks, stages the recordings — and hands each worker the
 same columns through ``workerinput``. Workers run items and send back, through
 ``workeroutput``, every result, measured fact and unreplayable key they produced. The
-controller merges them in ``pytest_testnodedown`` into its own columns, in the serial run's
-order, and then writes results and manifests once, exactly as a serial session does. A worker
-that went down without its share (a crash, a kill) makes the whole run write nothing and fail.
+controller merges them in ``pytest_testnodedown`` into its own columns; the session then puts
+them in catalogue order (:func:`conformance.plan.in_catalogue_order`) and writes results and
+manifests once, exactly as a serial session does. A worker that went down without its share
+(a crash, a kill) makes the whole run write nothing and fail.
 
 Every check of one column carries ``xdist_group(<column>)`` and the plugin runs xdist with
 ``--dist loadscope`` (the scope of an item is its column, see
@@ -28,7 +29,6 @@ from .catalogue.profiles import PROFILES
 from .harness.context import Target
 from .harness.recording import Manifest
 from .harness.runner import Column
-from .plan import planned_items
 from .results import CheckResult
 from .settings import Settings
 
@@ -186,12 +186,3 @@ class Aggregator:
             column.facts.update(part["facts"])
             column.unreplayable.update(part["unreplayable"])
             column.stats.merge(part.get("stats") or {})
-
-    def put_in_serial_order(self) -> None:
-        """Results in the order a serial run would have written them."""
-        order = {
-            (c.target.column, f"{check.id}[{layer}]"): i
-            for i, (c, check, layer) in enumerate(planned_items(self.settings, self.columns))
-        }
-        for column in self.columns:
-            column.results.sort(key=lambda r: order.get((column.target.column, r.key), len(order)))

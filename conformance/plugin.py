@@ -36,13 +36,14 @@ from .distributed import (
 from .harness.pool import ColumnPool
 from .harness.runner import Column, run_item
 from .harness.share import DEFAULT_SHARE_MAX_MB
-from .plan import planned_items
+from .plan import in_catalogue_order, planned_items, run_order
 from .results import CheckResult, Layer, write_results
 from .settings import (
     DEFAULT_FLAKY_TRIES,
     MAX_CONCURRENCY,
     MAX_FLAKY_TRIES,
     MAX_SHARE_MB,
+    RUN_ORDERS,
     Settings,
     UsageError,
 )
@@ -173,6 +174,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="live: run up to N of a column's checks at once (default: the server's slots, "
         f"llama.cpp /props total_slots; 1 where unknown; at most {MAX_CONCURRENCY}); timing "
         "checks always run alone; record and replay run one at a time",
+    )
+    g.addoption(
+        "--run-order",
+        default=None,
+        metavar="|".join(RUN_ORDERS),
+        help="live and record: 'prefix' (default) runs checks whose requests share a long "
+        "prompt prefix one after another, so a server's prompt cache is reused; 'catalogue' "
+        "runs them in catalogue order. Results are written in catalogue order either way",
     )
     g.addoption(
         "--accept-baseline",
@@ -405,7 +414,7 @@ class ConformanceSession:
     def pytest_collection_modifyitems(
         self, session: pytest.Session, config: pytest.Config, items: list[pytest.Item]
     ) -> None:
-        for column, check, layer in planned_items(self.settings, self.columns):
+        for column, check, layer in run_order(self.settings, self.columns):
             name = f"{column.target.column}::{check.id}[{layer}]"
             column.planned += 1
             item = ConformanceItem.from_parent(
@@ -490,8 +499,8 @@ class ConformanceSession:
         failed = bool(self.unreachable)
         self.problems += self.unreachable
         lost = bool(self.aggregator and self.aggregator.lost)
+        in_catalogue_order(s, self.columns)  # they ran in run order (plan.run_order)
         if self.aggregator is not None:
-            self.aggregator.put_in_serial_order()
             self.problems += self.aggregator.lost
             if lost:
                 failed = True

@@ -40,6 +40,8 @@ DEFAULT_FLAKY_TRIES = 2
 MAX_SHARE_MB = 1024
 #: Bound on ``--concurrency`` (and on the slots a server may claim).
 MAX_CONCURRENCY = 16
+#: ``--run-order`` values: shared prompt prefixes together (the default), or catalogue order.
+RUN_ORDERS = ("prefix", "catalogue")
 
 
 @dataclass(slots=True)
@@ -72,6 +74,9 @@ class Settings:
     #: Live mode: checks of one column run at once, at most this many (None: as many as the
     #: server has slots, 1 where it does not say); 1 in record and replay modes.
     concurrency: int | None = None
+    #: Live and record modes: ``prefix`` sends checks that share a long prompt prefix one
+    #: after another (``plan.RUN_GROUPS``); ``catalogue`` sends them in catalogue order.
+    run_order: str = "prefix"
 
     #: Bytes of one response body read before the check fails (``--max-response-bytes``).
     max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES
@@ -151,6 +156,9 @@ class Settings:
                 "records and replays process-wide, so concurrent checks would share cassettes); "
                 "use it in live mode, or pytest -n to replay faster"
             )
+        run_order = opt("run_order") or "prefix"
+        if run_order not in RUN_ORDERS:
+            raise UsageError(f"--run-order takes {' or '.join(RUN_ORDERS)}, got {run_order!r}")
         checks = select(opt("checks"))
         if not checks:
             raise UsageError(f"no check matches --checks {','.join(opt('checks'))}")
@@ -221,6 +229,7 @@ class Settings:
             share_requests=opt("share_requests") is not False,
             share_max_mb=DEFAULT_SHARE_MAX_MB if share_max_mb is None else share_max_mb,
             concurrency=concurrency,
+            run_order=run_order,
             max_response_bytes=DEFAULT_MAX_RESPONSE_BYTES if max_bytes is None else max_bytes,
         )
 

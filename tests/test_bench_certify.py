@@ -56,7 +56,7 @@ def test_bench_certify_writes_the_ratio_into_its_section(tmp_path: Path) -> None
     assert text.count(BEGIN) == 1
     assert text.count(END) == 1
     assert "## Certification time" in text
-    assert "| this run |" in text
+    assert "| this run (`--layers wire --checks stream.*`) |" in text  # the options it had
     assert "canitoolcall 0.0-test" in text
     assert "canitoolcall: 2 pass" in text
     res = json.loads((tmp_path / "certify.json").read_text(encoding="utf-8"))

@@ -8,6 +8,7 @@ The plugin runs in a subprocess against the reference server on 127.0.0.1.
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -61,14 +62,20 @@ def test_a_0_1_recording_of_reasoning_separated_replays_with_its_own_request(
     columns = _columns_recorded_by_0_1()
     assert columns, "no committed 0.1.0 column is left: give this test a 0.1 recording to replay"
     column = columns[0]
+    assert '"max_tokens": 160' in (column / "reasoning.separated.yaml").read_text("utf-8")
+    _replays_as_recorded(tmp_path, column, "0.1.0", "reasoning.separated")
+
+
+def _replays_as_recorded(cwd: Path, column: Path, suite: str, check: str) -> None:
+    """The committed ``column`` (cassettes/<provider>/<model>), recorded by ``suite``,
+    replays ``check`` (both layers) with its recorded outcomes."""
     provider = column.parent.name
     manifest = json.loads((column / "manifest.json").read_text(encoding="utf-8"))
-    assert '"max_tokens": 160' in (column / "reasoning.separated.yaml").read_text("utf-8")
-    proc = _pytest(tmp_path, "--conformance-mode", "replay", "--cassette-dir",
-                   str(ROOT / "cassettes"), "--provider", provider,
-                   "--checks", "reasoning.separated")  # fmt: skip
-    res = _outcomes(tmp_path, f"{provider}__{column.name}.json")
-    for key in ("reasoning.separated[wire]", "reasoning.separated[sdk]"):
+    assert manifest["suite_version"] == suite
+    proc = _pytest(cwd, "--conformance-mode", "replay", "--cassette-dir",
+                   str(ROOT / "cassettes"), "--provider", provider, "--checks", check)  # fmt: skip
+    res = _outcomes(cwd, f"{provider}__{column.name}.json")
+    for key in (f"{check}[wire]", f"{check}[sdk]"):
         assert res[key]["outcome"] == manifest["expected"][key], (key, res[key]["message"])
         assert res[key]["outcome"] != "error", proc.stdout[-2000:]
 
@@ -139,3 +146,40 @@ def test_concurrency_is_refused_outside_live_mode_and_bounded(tmp_path: Path) ->
         lines = [ln for ln in proc.stderr.splitlines() if "conformance:" in ln]
         assert len(lines) == 1, proc.stderr
         assert needle in lines[0]
+
+
+def test_suite_0_3_asks_the_cache_and_first_token_checks_for_less(tmp_path: Path) -> None:
+    """From suite 0.3.0 the cache prefix is 160 words, one salted prefix for both layers, and
+    the first-token checks ask for 4 tokens; the committed 0.2 recording of the
+    llamacpp-tools column still replays with its 300-word prefixes."""
+    cassettes = tmp_path / "cassettes"
+    with FakeServer() as server:
+        proc = _pytest(tmp_path, "--base-url", server.base_url, "--conformance-mode", "record",
+                       "--cassette-dir", str(cassettes), "--checks", "cache.prefix-reported",
+                       "--checks", "timeout.time-to-*")  # fmt: skip
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    column = cassettes / "generic" / "ref-model"
+    for name in ("cache.prefix-reported.yaml", "cache.prefix-reported.sdk.yaml"):
+        text = (column / name).read_text(encoding="utf-8")
+        prefixes = set(re.findall(r"Context for this conversation: (\w+) ([a-z ]+)", text))
+        assert len(prefixes) == 1, (name, prefixes)  # the two requests, and both layers
+        ((salt, words),) = prefixes
+        assert salt == "cachecheck"
+        assert len(words.split()) == 160 - 1, name
+    live = json.loads((column / "manifest.json").read_text(encoding="utf-8"))["live"]
+    for key in ("timeout.time-to-headers[wire]", "timeout.time-to-first-token[wire]"):
+        assert live[key]["evidence"]["request"]["max_tokens"] == 4, key
+    results = _outcomes(tmp_path, "generic__ref-model.json")
+    assert {k: r["outcome"] for k, r in results.items() if k.startswith("cache.")} == {
+        "cache.prefix-reported[wire]": "pass",
+        "cache.prefix-reported[sdk]": "pass",
+    }
+
+    replay = tmp_path / "replay"
+    replay.mkdir()
+    _replays_as_recorded(
+        replay,
+        ROOT / "cassettes" / "llamacpp-tools" / "qwen2.5-coder-1.5b",
+        "0.2.0",
+        "cache.prefix-reported",
+    )

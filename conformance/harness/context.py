@@ -23,7 +23,7 @@ from ..catalogue.profiles import ProviderProfile
 from ..results import Layer, Mode, Outcome
 from ..vocabulary import version_tuple
 from .http import DEFAULT_MAX_RESPONSE_BYTES, RawResponse, WireClient
-from .share import ResponseMemo, RunStats, request_key
+from .share import ResponseMemo, RunStats, SharedRun, request_key, sdk_run_key
 from .stream import StreamSummary, summarize_stream
 
 __all__ = ["Ctx", "RequestTimedOut", "ResponseTooLarge", "SDKRun", "Target", "Verdict"]
@@ -245,13 +245,12 @@ class Ctx:
                 key = b""  # the check asks again on purpose: the server answers
             elif key:
                 self._asked.add(key)
-                got = memo.claim(key)
-                if isinstance(got, threading.Event):  # another check is asking it now
-                    await asyncio.to_thread(got.wait, self.target.request_timeout)
-                    got, key = memo.get(key), b""
+                got = await self._claim(memo, key)
                 if isinstance(got, RawResponse):
                     self.shared += 1
                     return got
+                if got is not None:
+                    key = b""  # another check asked it and kept nothing: ask the server
         resp: RawResponse | None = None
         try:
             resp = await self.wire.request(
@@ -264,6 +263,17 @@ class Ctx:
                 else:
                     memo.put(key, resp)
         return resp
+
+    async def _claim(self, memo: ResponseMemo, key: bytes) -> RawResponse | SharedRun | bool | None:
+        """The kept answer to ``key``; None: this check asks (and must put or release it);
+        False: another check asked it and kept nothing, so this one asks without a claim.
+        Waiting on a check that is asking it now is bounded by the request deadline."""
+        got = memo.claim(key)
+        if not isinstance(got, threading.Event):
+            return got
+        await asyncio.to_thread(got.wait, self.target.request_timeout)
+        kept = memo.get(key)
+        return False if kept is None else kept
 
     async def chat(
         self, body: Mapping[str, Any], *, abort_after_events: int | None = None
@@ -382,7 +392,48 @@ class Ctx:
         history: list[dict[str, Any]] | None = None,
         **overrides: Any,
     ) -> SDKRun:
-        """Run one SDK query; errors are captured, not raised."""
+        """Run one SDK query; errors are captured, not raised. In live mode a query another
+        check of the column made already (same prompt, history and options; no tool
+        functions, hooks or MCP servers) is judged on that run's copy (harness/share.py)."""
+        self.last_request = {"sdk": True, "prompt": prompt, "history": _short(history or [])}
+        memo = self.memo
+        key = sdk_run_key(prompt, history, overrides) if memo is not None else b""
+        if key in self._asked:
+            key = b""  # the check asks again on purpose: the server answers
+        elif key and memo is not None:
+            self._asked.add(key)
+            got = await self._claim(memo, key)
+            if isinstance(got, SharedRun):
+                self.shared += got.requests
+                self._exchange(self.last_request, got.excerpt)
+                return got.run
+            if got is not None:
+                key = b""
+        run: SDKRun | None = None
+        excerpt = ""
+        try:
+            run, excerpt = await self._sdk_query(prompt, history, overrides)
+        finally:
+            if key and memo is not None:
+                if run is None:
+                    memo.release(key)
+                else:
+                    memo.put(key, SharedRun(run, excerpt, _requests_of(run)))
+        if isinstance(run.error, TimeoutError) and not overrides.keys() & _TIMEOUT_OPTIONS:
+            # the suite gives the SDK --request-timeout for each of its deadlines: a request
+            # past it is one the check cannot judge, as on the wire layer (RequestTimedOut)
+            raise Verdict(
+                "error",
+                f"the SDK raised {run.describe()} (the suite sets the SDK's timeout, "
+                f"first_token_timeout and idle_timeout to --request-timeout "
+                f"{self.target.request_timeout:g} s)",
+            )
+        return run
+
+    async def _sdk_query(
+        self, prompt: str | None, history: list[dict[str, Any]] | None, overrides: dict[str, Any]
+    ) -> tuple[SDKRun, str]:
+        """The SDK query itself: the run and the exchange excerpt it leaves."""
         from any_agent import (
             AnyAgentError,
             AssistantMessage,
@@ -391,7 +442,6 @@ class Ctx:
             ResultMessage,
         )
 
-        self.last_request = {"sdk": True, "prompt": prompt, "history": _short(history or [])}
         run = SDKRun()
         options = self.sdk_options(**overrides)
         sent: list[dict[str, Any]] = []
@@ -412,40 +462,39 @@ class Ctx:
             run.error = exc
             if isinstance(exc, (TimeoutError, ConnectionFailedError)):
                 self.unreplayable = f"{type(exc).__name__}: {exc}"
-        self._exchange(self.last_request, _sdk_excerpt(run, sent))
+        excerpt = _sdk_excerpt(run, sent)
+        self._exchange(self.last_request, excerpt)
         if self.stats is not None:
             _count_sdk(self.stats, run)
-        if isinstance(run.error, TimeoutError) and not overrides.keys() & _TIMEOUT_OPTIONS:
-            # the suite gives the SDK --request-timeout for each of its deadlines: a request
-            # past it is one the check cannot judge, as on the wire layer (RequestTimedOut)
-            raise Verdict(
-                "error",
-                f"the SDK raised {run.describe()} (the suite sets the SDK's timeout, "
-                f"first_token_timeout and idle_timeout to --request-timeout "
-                f"{self.target.request_timeout:g} s)",
-            )
-        return run
+        return run, excerpt
 
 
 #: AgentOptions deadlines a check may set itself (it then judges the timeout it asked for).
 _TIMEOUT_OPTIONS = frozenset({"timeout", "first_token_timeout", "idle_timeout"})
 
 
-def _count_sdk(stats: RunStats, run: SDKRun) -> None:
-    """The SDK's requests and tokens, as its ResultMessage reports them (one request and no
-    tokens when a failure left none)."""
+def _requests_of(run: SDKRun) -> int:
+    """The requests an SDK run made, as its ResultMessage reports them (at least one)."""
     result = run.result if run.result is not None else getattr(run.error, "result", None)
     per_model = getattr(result, "model_usage", None)
     requests = 0
     if isinstance(per_model, dict):
         requests = sum(int(getattr(m, "requests", 0) or 0) for m in per_model.values())
+    return max(requests, 1)
+
+
+def _count_sdk(stats: RunStats, run: SDKRun) -> None:
+    """The SDK's requests and tokens, as its ResultMessage reports them (one request and no
+    tokens when a failure left none)."""
+    result = run.result if run.result is not None else getattr(run.error, "result", None)
+    requests = _requests_of(run)
     usage = getattr(result, "usage", None)
     prompt = getattr(usage, "prompt_tokens", None)
     completion = getattr(usage, "completion_tokens", None)
     stats.add_request(
         prompt if isinstance(prompt, int) else None,
         completion if isinstance(completion, int) else None,
-        requests=max(requests, 1),
+        requests=requests,
     )
 
 

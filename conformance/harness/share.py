@@ -10,6 +10,14 @@ judgement never shares (it asks again, to see whether chance failed it), and a c
 sends one request twice gets the second answered by the server (``params.seed`` compares
 two answers).
 
+The SDK layer shares the same way, one level up (suite 0.3.0): SDK checks that make an
+identical query (the same prompt, history and options: ``tools.call-shape``,
+``tools.stream.id-name-once`` and ``tools.stream.args-concat-valid-json`` all judge one forced
+``get_weather`` run) judge one :class:`SharedRun`, each its own copy. Only a run that ended
+cleanly is kept (an error is the server's answer to that check, asked again by the next), and
+never a run with tool functions, hooks or MCP servers: those run the caller's code, whose
+effects a check may judge.
+
 The memo is bounded by entries and bytes (``--share-max-mb``); what does not fit is not kept
 and the session says so once.
 """
@@ -25,9 +33,18 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 if TYPE_CHECKING:  # http.py counts through RunStats: share.py must not import it back
+    from .context import SDKRun
     from .http import RawResponse
 
-__all__ = ["MAX_SHARED_ENTRIES", "ResponseMemo", "RunStats", "request_key", "usage_of"]
+__all__ = [
+    "MAX_SHARED_ENTRIES",
+    "ResponseMemo",
+    "RunStats",
+    "SharedRun",
+    "request_key",
+    "sdk_run_key",
+    "usage_of",
+]
 
 #: Responses one column keeps at most (a full run asks ~60 distinct questions).
 MAX_SHARED_ENTRIES = 256
@@ -47,28 +64,74 @@ def request_key(method: str, path: str, body: Any = None, content: bytes | None 
     return head + (content or b"")
 
 
-def _size(key: bytes, resp: RawResponse) -> int:
-    headers = sum(len(k) + len(v) for k, v in resp.headers.items())
-    return len(key) + len(resp.body) + headers + 16 * len(resp.chunk_times) + 256
+#: SDK options whose values run the caller's code (never shared, whatever they encode to).
+_CODE_OPTIONS = frozenset({"mcp_servers", "hooks", "can_use_tool", "stderr", "agents"})
 
 
-def _copy(resp: RawResponse) -> RawResponse:
+def sdk_run_key(prompt: Any, history: Any, overrides: dict[str, Any]) -> bytes:
+    """One SDK query (prompt, history, the options a check sets) in one canonical spelling;
+    ``b""`` (never shared) when it runs code of the caller's (tool functions, hooks, MCP
+    servers) or cannot be encoded."""
+    if overrides.keys() & _CODE_OPTIONS:
+        return b""
+    tools = overrides.get("tools")
+    if tools is not None and not all(isinstance(t, dict) for t in tools):
+        return b""  # a tool function (or an MCP tool) runs when the model calls it
+    try:
+        body = orjson.dumps(
+            {"prompt": prompt, "history": history, "options": overrides},
+            option=orjson.OPT_SORT_KEYS,
+        )
+    except (TypeError, orjson.JSONEncodeError):
+        return b""
+    return b"SDK query\n" + body
+
+
+@dataclass(slots=True)
+class SharedRun:
+    """A finished SDK run another check may judge: the run, the exchange excerpt it left and
+    the requests it made (counted once, as the first check's)."""
+
+    run: SDKRun
+    excerpt: str
+    requests: int = 1
+
+
+def _size(key: bytes, value: RawResponse | SharedRun) -> int:
+    if isinstance(value, SharedRun):
+        return len(key) + 4 * len(value.excerpt) + 1024
+    headers = sum(len(k) + len(v) for k, v in value.headers.items())
+    return len(key) + len(value.body) + headers + 16 * len(value.chunk_times) + 256
+
+
+def _copy(value: RawResponse | SharedRun) -> RawResponse | SharedRun:
     """A copy a check may keep or change without touching another check's."""
+    if isinstance(value, SharedRun):
+        return replace(value, run=copy.deepcopy(value.run))
     return replace(
-        resp,
-        request_json=copy.deepcopy(resp.request_json),
-        headers=dict(resp.headers),
-        chunk_times=list(resp.chunk_times),
+        value,
+        request_json=copy.deepcopy(value.request_json),
+        headers=dict(value.headers),
+        chunk_times=list(value.chunk_times),
     )
 
 
+def _complete(value: RawResponse | SharedRun) -> bool:
+    """An answer another check may judge: a response that arrived whole (not a transport
+    error, not a stream the client cut), or an SDK run that ended without an error."""
+    if isinstance(value, SharedRun):
+        return value.run.error is None and value.run.result is not None
+    return not (value.status == 0 or value.error or value.aborted)
+
+
 class ResponseMemo:
-    """One column's complete responses, keyed by :func:`request_key`; thread-safe."""
+    """One column's complete responses (keyed by :func:`request_key`) and SDK runs (keyed by
+    :func:`sdk_run_key`); thread-safe."""
 
     def __init__(self, max_bytes: int, max_entries: int = MAX_SHARED_ENTRIES) -> None:
         self.max_bytes = max_bytes
         self.max_entries = max_entries
-        self._entries: OrderedDict[bytes, tuple[RawResponse, int]] = OrderedDict()
+        self._entries: OrderedDict[bytes, tuple[RawResponse | SharedRun, int]] = OrderedDict()
         #: Requests being asked right now (``--concurrency``): a second check waits for the
         #: first one's answer instead of asking the same question at the same time.
         self._asking: dict[bytes, threading.Event] = {}
@@ -83,7 +146,7 @@ class ResponseMemo:
     def __len__(self) -> int:
         return len(self._entries)
 
-    def get(self, key: bytes) -> RawResponse | None:
+    def get(self, key: bytes) -> RawResponse | SharedRun | None:
         with self._lock:
             entry = self._entries.get(key)
             if entry is None:
@@ -91,7 +154,7 @@ class ResponseMemo:
             self.hits += 1
             return _copy(entry[0])
 
-    def claim(self, key: bytes) -> RawResponse | threading.Event | None:
+    def claim(self, key: bytes) -> RawResponse | SharedRun | threading.Event | None:
         """The kept response (a copy); or the event to wait on while another check asks the
         same question; or None: the caller asks, then calls :meth:`put` or :meth:`release`."""
         with self._lock:
@@ -112,18 +175,17 @@ class ResponseMemo:
         if asking is not None:
             asking.set()
 
-    def put(self, key: bytes, resp: RawResponse) -> None:
-        """Keep a complete response (a transport error or a stream the client cut is not an
-        answer another check may judge), and release the claim on it."""
+    def put(self, key: bytes, value: RawResponse | SharedRun) -> None:
+        """Keep a complete answer (:func:`_complete`), and release the claim on it."""
         try:
-            self._keep(key, resp)
+            self._keep(key, value)
         finally:
             self.release(key)
 
-    def _keep(self, key: bytes, resp: RawResponse) -> None:
-        if not key or resp.status == 0 or resp.error or resp.aborted:
+    def _keep(self, key: bytes, value: RawResponse | SharedRun) -> None:
+        if not key or not _complete(value):
             return
-        size = _size(key, resp)
+        size = _size(key, value)
         with self._lock:
             if key in self._entries:
                 return
@@ -136,7 +198,7 @@ class ResponseMemo:
                 _, (_, dropped) = self._entries.popitem(last=False)
                 self.bytes_held -= dropped
                 self.not_kept += 1
-            self._entries[key] = (_copy(resp), size)
+            self._entries[key] = (_copy(value), size)
             self.bytes_held += size
             self.kept += 1
 
