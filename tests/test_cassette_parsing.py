@@ -86,7 +86,7 @@ def test_libyaml_reads_a_committed_column_as_the_python_parser_does() -> None:
         assert repr(fast) == repr(slow), path.name  # the same types too (1 == 1.0 == True)
 
 
-_REQUEST = "{method: GET, uri: 'http://conformance.invalid/v1/models', body: ''}"
+_REQUEST = "{method: GET, uri: 'http://conformance.invalid/v1/models', body: '', headers: {}}"
 _LAUGHS = "a0: &a0 [lol, lol, lol]\n" + "".join(
     f"a{i}: &a{i} [*a{i - 1}, *a{i - 1}, *a{i - 1}]\n" for i in range(1, 8)
 )
@@ -132,3 +132,50 @@ def test_libyaml_refuses_deep_nesting_before_anything_recurses() -> None:
 def test_an_empty_cassette_is_an_empty_recording() -> None:
     assert parse_cassette("") == {}
     assert parse_cassette("# nothing\n", libyaml=False) == {}
+
+
+# ---- found by attacking parse_cassette (session 8) -------------------------------------------
+
+
+@pytest.mark.parametrize("libyaml", PARSERS)
+@pytest.mark.parametrize(
+    ("text", "needle"),
+    [
+        # YAML 1.1 base-60 integers: each ``:`` multiplies a growing big int (quadratic time)
+        ("interactions: []\nx: 1" + ":1" * 20_000 + "\n", "int of 40001 characters"),
+        ("interactions: []\nx: 1" + ":1" * 2_000 + ".5\n", "float of 4003 characters"),
+        ("interactions: []\nx: " + "9" * 5000 + "\n", "int of 5000 characters"),
+        ("interactions: []\nx: !!int 2e2\n", "'2e2' is not a valid int"),
+        ("interactions: []\nx: 2026-13-45\n", "'2026-13-45' is not a valid timestamp"),
+        ("interactions: " + "[" * 900 + "]" * 900 + "\n", "nesting depth 65"),
+        ("interactions:\n" + "".join(" " * i + "- \n" for i in range(500)), "nesting depth 65"),
+    ],
+    ids=[
+        "base-60-int", "base-60-float", "long-int", "int-tag", "bad-date", "deep-flow",
+        "deep-block",
+    ],
+)  # fmt: skip
+def test_a_hostile_scalar_or_depth_is_refused_alike_by_both_parsers(
+    libyaml: bool, text: str, needle: str
+) -> None:
+    with pytest.raises(yaml.YAMLError, match=needle):
+        parse_cassette(text, libyaml=libyaml)
+
+
+@pytest.mark.parametrize("libyaml", PARSERS)
+@pytest.mark.parametrize(
+    "request_text",
+    [
+        "{method: GET, uri: 'http://conformance.invalid/v1/models', body: '', headers: {}, x: 1}",
+        "{method: GET, uri: 'http://conformance.invalid/v1/models', body: ''}",
+    ],
+    ids=["extra-key", "no-headers"],
+)
+def test_a_request_vcrpy_cannot_build_is_refused(libyaml: bool, request_text: str) -> None:
+    """vcrpy builds ``Request(**request)``: another key set was a raw ``TypeError``."""
+    text = (
+        f"interactions:\n- request: {request_text}\n"
+        "  response: {status: {code: 200}, headers: {}, body: {string: ''}}\n"
+    )
+    with pytest.raises(ValueError, match=r"interactions\[0\].request has the keys"):
+        parse_cassette(text, libyaml=libyaml)

@@ -346,8 +346,22 @@ _BOMB = 'a0: &a0 ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]\n' + ""
         ("interactions:\n" + _INTERACTION % ("200", "[1]"), "body.string is not a string"),
         ("interactions: {a: 1}\n", "interactions is not a list"),
         ("interactions: " + "[" * 5000 + "]" * 5000 + "\n", "depth"),
+        ("x: 1" + ":1" * 50_000 + "\ninteractions: []\n", "an int of 100001 characters"),
+        (
+            "interactions:\n" + _INTERACTION.replace("headers: {}}", "x: 1}", 1) % ("200", "''"),
+            "request has the keys",
+        ),
     ],
-    ids=["billion-laughs", "python-tag", "status", "body", "interactions", "deep-nesting"],
+    ids=[
+        "billion-laughs",
+        "python-tag",
+        "status",
+        "body",
+        "interactions",
+        "deep-nesting",
+        "base-60-int",
+        "request-keys",
+    ],
 )
 def test_a_hostile_cassette_is_a_one_line_harness_error(
     tmp_path: Path, text: str, needle: str

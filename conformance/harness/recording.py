@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import functools
 import json
 import platform
 import re
@@ -306,8 +307,9 @@ class ReadableYAML:
 
 
 def parse_cassette(text: str, *, libyaml: bool = True) -> dict[str, Any]:
-    """A cassette's text read as vcrpy reads it, bounded: its size, no anchors or aliases, no
-    Python tags (``ValueError`` or ``yaml.YAMLError`` otherwise).
+    """A cassette's text read as vcrpy reads it, bounded: its size, its nesting depth, the
+    length of its numbers and dates, no anchors or aliases, no Python tags (``ValueError`` or
+    ``yaml.YAMLError`` otherwise).
 
     libyaml (PyYAML's C parser) reads it when PyYAML was built with it and ``libyaml`` is
     true: many times faster than the pure-Python parser, which stays for PyYAML builds
@@ -318,18 +320,25 @@ def parse_cassette(text: str, *, libyaml: bool = True) -> dict[str, Any]:
 
     if len(text) > MAX_CASSETTE_BYTES:
         raise ValueError(f"the cassette is larger than {MAX_CASSETTE_BYTES} bytes")
-    fast = getattr(yaml, "CSafeLoader", None) if libyaml else None
-    if fast is None:
-        data = yaml.load(text, Loader=_cassette_loader())
+    python_loader, fast = _cassette_loaders()
+    if not libyaml or fast is None:
+        data = yaml.load(text, Loader=python_loader)
     else:
         # libyaml composes in C, where no hook can see an anchor: its events are read first
+        depth = 0
         for event in yaml.parse(text, Loader=fast):
             _refuse_graph(event)
+            depth = _nesting(depth, event)
         data = yaml.load(text, Loader=fast)
     if data is None:
         return {}
     _check_cassette(data)
     return data  # type: ignore[no-any-return]
+
+
+#: Longest number or date a cassette may hold: status codes and versions are a few digits,
+#: and YAML 1.1 base-60 integers (``1:2:3``) cost quadratic time in their length.
+MAX_CASSETTE_NUMBER_CHARS = 40
 
 
 def _refuse_graph(event: Any) -> None:
@@ -346,17 +355,86 @@ def _refuse_graph(event: Any) -> None:
         )
 
 
-def _cassette_loader() -> Any:
+def _nesting(depth: int, event: Any) -> int:
+    """``depth`` after ``event``, refused past the manifests' limit before anything recurses
+    (the pure-Python composer recurses per level; libyaml alone stops at 1000)."""
+    import yaml
+
+    from ..trust import MAX_DEPTH
+
+    if isinstance(event, yaml.CollectionEndEvent):
+        return depth - 1
+    if not isinstance(event, yaml.CollectionStartEvent):
+        return depth
+    if depth + 1 > MAX_DEPTH:
+        mark: Any = event.start_mark  # libyaml's marks are another class
+        raise yaml.composer.ComposerError(
+            None, None, f"nesting depth {depth + 1} is over a cassette's limit of {MAX_DEPTH}", mark
+        )
+    return depth + 1
+
+
+def _bounded_scalar(tag: str) -> Any:
+    """SafeLoader's constructor for ``tag``, refusing a long value and turning a value it
+    cannot build into a ``yaml.YAMLError`` (not a bare ``ValueError`` or ``OverflowError``)."""
+    import yaml
+
+    construct = getattr(yaml.SafeLoader, f"construct_yaml_{tag}")
+
+    def construct_bounded(loader: Any, node: Any) -> Any:
+        value = str(node.value)
+        if len(value) > MAX_CASSETTE_NUMBER_CHARS:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"an {tag} of {len(value)} characters is refused in a cassette "
+                f"(limit {MAX_CASSETTE_NUMBER_CHARS})", node.start_mark,
+            )  # fmt: skip
+        try:
+            return construct(loader, node)
+        except (ValueError, OverflowError) as exc:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"{value!r} is not a valid {tag}: {exc}", node.start_mark
+            ) from None
+
+    return construct_bounded
+
+
+@functools.cache
+def _cassette_loaders() -> tuple[Any, Any]:
+    """The pure-Python cassette loader and the libyaml one (``None`` without libyaml)."""
     import yaml
 
     class CassetteLoader(yaml.SafeLoader):
-        """``safe_load`` (no Python tags) that also refuses anchors and aliases."""
+        """``safe_load`` (no Python tags) that also refuses anchors, aliases and depth."""
+
+        nesting = 0
 
         def compose_node(self, parent: Any, index: Any) -> Any:
-            _refuse_graph(self.peek_event())  # type: ignore[no-untyped-call]
+            event = self.peek_event()  # type: ignore[no-untyped-call]
+            _refuse_graph(event)
+            self.nesting = _nesting(self.nesting, event)
             return super().compose_node(parent, index)
 
-    return CassetteLoader
+        def compose_sequence_node(self, anchor: Any) -> Any:
+            node = super().compose_sequence_node(anchor)
+            self.nesting -= 1
+            return node
+
+        def compose_mapping_node(self, anchor: Any) -> Any:
+            node = super().compose_mapping_node(anchor)
+            self.nesting -= 1
+            return node
+
+    loaders: list[Any] = [CassetteLoader]
+    fast = getattr(yaml, "CSafeLoader", None)
+    if fast is not None:
+        loaders.append(type("CassetteCLoader", (fast,), {}))
+    for loader in loaders:
+        for tag in ("int", "float", "timestamp"):
+            loader.add_constructor(f"tag:yaml.org,2002:{tag}", _bounded_scalar(tag))
+    return CassetteLoader, loaders[1] if fast is not None else None
+
+
+_REQUEST_KEYS = frozenset({"body", "headers", "method", "uri"})
 
 
 def _check_cassette(data: Any) -> None:
@@ -377,6 +455,12 @@ def _check_cassette(data: Any) -> None:
         request, response = item.get("request"), item.get("response")
         if not isinstance(request, dict) or not isinstance(response, dict):
             fail(at, "a request and a response")
+        if request.keys() != _REQUEST_KEYS:  # vcrpy builds Request(**request)
+            keys = ", ".join(sorted(map(str, request)))
+            raise ValueError(
+                f"not a cassette: {at}.request has the keys {keys[:200]} (not "
+                f"{', '.join(sorted(_REQUEST_KEYS))})"
+            )
         for key in ("method", "uri"):
             if not isinstance(request.get(key), str):
                 fail(f"{at}.request.{key}", "a string")
