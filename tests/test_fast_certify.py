@@ -42,28 +42,19 @@ def test_reasoning_separated_asks_for_fewer_tokens_from_suite_0_2(tmp_path: Path
         assert "160" not in text, name
 
 
-def _columns_recorded_by_0_1() -> list[Path]:
-    """Committed columns still recorded by suite 0.1.0 (max_tokens 160 for reasoning.separated)."""
-    found = []
-    for manifest_path in sorted((ROOT / "cassettes").glob("*/*/manifest.json")):
-        if manifest_path.parent.name.startswith("."):  # a record run's staging folder
-            continue
-        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-        if manifest.get("suite_version") == "0.1.0":
-            found.append(manifest_path.parent)
-    return found
+#: A suite-0.1.0 recording kept for this test: the committed llamacpp column's manifest and its
+#: reasoning.separated cassettes as recorded on 2026-11-27 (git c42a2b9), copied byte for byte
+#: when cassettes/ had no 0.1 column left.
+COLUMN_0_1 = ROOT / "tests" / "data" / "cassettes-0.1" / "llamacpp" / "qwen2.5-coder-1.5b"
 
 
 def test_a_0_1_recording_of_reasoning_separated_replays_with_its_own_request(
     tmp_path: Path,
 ) -> None:
-    """A committed column recorded by suite 0.1.0 asked with max_tokens 160: its replay must
-    send that body (vcrpy matches on it) and keep the recorded outcomes."""
-    columns = _columns_recorded_by_0_1()
-    assert columns, "no committed 0.1.0 column is left: give this test a 0.1 recording to replay"
-    column = columns[0]
-    assert '"max_tokens": 160' in (column / "reasoning.separated.yaml").read_text("utf-8")
-    _replays_as_recorded(tmp_path, column, "0.1.0", "reasoning.separated")
+    """A column recorded by suite 0.1.0 asked with max_tokens 160: its replay must send that
+    body (vcrpy matches on it) and keep the recorded outcomes."""
+    assert '"max_tokens": 160' in (COLUMN_0_1 / "reasoning.separated.yaml").read_text("utf-8")
+    _replays_as_recorded(tmp_path, COLUMN_0_1, "0.1.0", "reasoning.separated")
 
 
 def _replays_as_recorded(cwd: Path, column: Path, suite: str, check: str) -> None:
@@ -72,8 +63,9 @@ def _replays_as_recorded(cwd: Path, column: Path, suite: str, check: str) -> Non
     provider = column.parent.name
     manifest = json.loads((column / "manifest.json").read_text(encoding="utf-8"))
     assert manifest["suite_version"] == suite
-    proc = _pytest(cwd, "--conformance-mode", "replay", "--cassette-dir",
-                   str(ROOT / "cassettes"), "--provider", provider, "--checks", check)  # fmt: skip
+    cassette_dir = str(column.parent.parent)
+    proc = _pytest(cwd, "--conformance-mode", "replay", "--cassette-dir", cassette_dir,
+                   "--provider", provider, "--checks", check)  # fmt: skip
     res = _outcomes(cwd, f"{provider}__{column.name}.json")
     for key in (f"{check}[wire]", f"{check}[sdk]"):
         assert res[key]["outcome"] == manifest["expected"][key], (key, res[key]["message"])
