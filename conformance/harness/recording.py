@@ -325,10 +325,9 @@ def parse_cassette(text: str, *, libyaml: bool = True) -> dict[str, Any]:
         data = yaml.load(text, Loader=python_loader)
     else:
         # libyaml composes in C, where no hook can see an anchor: its events are read first
-        depth = 0
+        guard = _EventGuard()
         for event in yaml.parse(text, Loader=fast):
-            _refuse_graph(event)
-            depth = _nesting(depth, event)
+            guard.see(event)
         data = yaml.load(text, Loader=fast)
     if data is None:
         return {}
@@ -341,37 +340,39 @@ def parse_cassette(text: str, *, libyaml: bool = True) -> dict[str, Any]:
 MAX_CASSETTE_NUMBER_CHARS = 40
 
 
-def _refuse_graph(event: Any) -> None:
-    """A YAML event that makes the document a graph (an anchor or an alias) is refused: a
-    cassette is a recording, and aliases are how a small file expands to billions of nodes
-    once something walks it."""
-    import yaml
+class _EventGuard:
+    """Refuses, event by event, what makes a cassette a graph (an anchor or an alias: how a
+    small file expands to billions of nodes once something walks it) and nesting past the
+    manifests' limit, before anything recurses (the pure-Python composer recurses per level;
+    libyaml alone stops at 1000). One per parse: the lookups are made once, not per event."""
 
-    if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
-        mark = event.start_mark
-        raise ValueError(
-            f"YAML anchors and aliases are refused in a cassette (line {mark.line + 1}, "
-            f"column {mark.column + 1})"
-        )
+    def __init__(self) -> None:
+        import yaml
 
+        from ..trust import MAX_DEPTH
 
-def _nesting(depth: int, event: Any) -> int:
-    """``depth`` after ``event``, refused past the manifests' limit before anything recurses
-    (the pure-Python composer recurses per level; libyaml alone stops at 1000)."""
-    import yaml
+        self._yaml = yaml
+        self._max_depth = MAX_DEPTH
+        self.depth = 0
 
-    from ..trust import MAX_DEPTH
-
-    if isinstance(event, yaml.CollectionEndEvent):
-        return depth - 1
-    if not isinstance(event, yaml.CollectionStartEvent):
-        return depth
-    if depth + 1 > MAX_DEPTH:
-        mark: Any = event.start_mark  # libyaml's marks are another class
-        raise yaml.composer.ComposerError(
-            None, None, f"nesting depth {depth + 1} is over a cassette's limit of {MAX_DEPTH}", mark
-        )
-    return depth + 1
+    def see(self, event: Any) -> None:
+        yaml = self._yaml
+        if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
+            mark = event.start_mark
+            raise ValueError(
+                f"YAML anchors and aliases are refused in a cassette (line {mark.line + 1}, "
+                f"column {mark.column + 1})"
+            )
+        if isinstance(event, yaml.CollectionEndEvent):
+            self.depth -= 1
+        elif isinstance(event, yaml.CollectionStartEvent):
+            if self.depth + 1 > self._max_depth:
+                raise yaml.composer.ComposerError(
+                    None, None,
+                    f"nesting depth {self.depth + 1} is over a cassette's limit of "
+                    f"{self._max_depth}", event.start_mark,
+                )  # fmt: skip
+            self.depth += 1
 
 
 def _bounded_scalar(tag: str) -> Any:
@@ -406,22 +407,23 @@ def _cassette_loaders() -> tuple[Any, Any]:
     class CassetteLoader(yaml.SafeLoader):
         """``safe_load`` (no Python tags) that also refuses anchors, aliases and depth."""
 
-        nesting = 0
+        def __init__(self, stream: Any) -> None:
+            super().__init__(stream)
+            self.guard = _EventGuard()
 
         def compose_node(self, parent: Any, index: Any) -> Any:
-            event = self.peek_event()  # type: ignore[no-untyped-call]
-            _refuse_graph(event)
-            self.nesting = _nesting(self.nesting, event)
+            # compose_node sees a collection's start event; its end is counted below
+            self.guard.see(self.peek_event())  # type: ignore[no-untyped-call]
             return super().compose_node(parent, index)
 
         def compose_sequence_node(self, anchor: Any) -> Any:
             node = super().compose_sequence_node(anchor)
-            self.nesting -= 1
+            self.guard.depth -= 1
             return node
 
         def compose_mapping_node(self, anchor: Any) -> Any:
             node = super().compose_mapping_node(anchor)
-            self.nesting -= 1
+            self.guard.depth -= 1
             return node
 
     loaders: list[Any] = [CassetteLoader]
