@@ -19,6 +19,7 @@ import datetime as dt
 import json
 import os
 import platform
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -241,6 +242,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--json", type=Path, default=ROOT / "build" / "bench" / "certify.json")
     p.add_argument("pytest_args", nargs="*", help="more options for the suite's run")
     a = p.parse_args(argv)
+    # canitoolcall runs in a temporary directory: a relative path (the Makefile's) must not
+    # be looked up there
+    found = shutil.which(a.canitoolcall)
+    a.canitoolcall = str(Path(found).resolve()) if found else a.canitoolcall
     why = _reachable(a.base_url)
     if why is not None:
         print(f"bench-certify: cannot reach {a.base_url} ({why}); start it: make server "

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import os
 import platform
+import re
 import shutil
 import tempfile
 from dataclasses import replace
@@ -28,7 +29,7 @@ from .harness.recording import (
     public_url,
 )
 from .harness.runner import Column, now_iso
-from .probe import probe_server
+from .probe import probe_server, reported_version
 from .results import CheckResult, Mode, ResultsFile, RunInfo, ServerInfo, write_results
 from .settings import Settings, UsageError
 from .targets import MAX_TARGETS, TargetSpec
@@ -83,8 +84,9 @@ def replay_columns(s: Settings) -> list[Column]:
                 cassette_dir=s.cassette_dir,
                 manifest=manifest,
                 server_name=manifest.server.get("name"),
-                server_version=manifest.server.get("version")
-                or _package_version(manifest.deployment),
+                server_version=reported_version(manifest.server.get("version"))
+                or deployed_version(manifest.deployment)
+                or manifest.server.get("version"),
             )
         )
     return columns
@@ -194,7 +196,7 @@ def _target_columns(
             cassette_dir=s.cassette_dir,
             manifest=manifest,
             server_name=facts.server_name,
-            server_version=facts.server_version,
+            server_version=facts.server_version or deployed_version(s.server_facts or {}),
             baseline=baseline,
             target_index=index,
         )
@@ -343,11 +345,23 @@ def save_manifest(column: Column) -> None:
     m.save(column.directory, column.secrets)
 
 
-def _package_version(deployment: dict[str, Any]) -> str | None:
-    """The server package's version from ``--server-facts``, when the server did not say."""
-    packages = (deployment.get("server") or {}).get("packages") or {}
+def deployed_version(deployment: dict[str, Any]) -> str | None:
+    """The server's version from the column's ``--server-facts``, for a server that did not
+    say: the source commit it was started from, else its first package. The facts are the
+    contributor's, so anything of another shape counts as absent."""
+    server = deployment.get("server")
+    if not isinstance(server, dict):
+        return None
+    commit = server.get("commit_found")
+    if isinstance(commit, str) and re.fullmatch(r"[0-9a-f]{7,40}", commit):
+        return f"commit {commit[:7]}"
+    packages = server.get("packages")
+    if not isinstance(packages, dict):
+        return None
     first = next(iter(packages.items()), None)
-    return f"{first[0]} {first[1]}" if first else None
+    if first is None or not isinstance(first[1], str):
+        return None
+    return f"{str(first[0])[:40]} {first[1][:40]}"
 
 
 def _shown(path: Path) -> str:

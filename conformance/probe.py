@@ -7,6 +7,7 @@ None of these go into cassettes; what they tell is kept in the manifest.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
@@ -16,7 +17,7 @@ import httpx2
 from .catalogue.profiles import ProviderProfile
 from .settings import UsageError
 
-__all__ = ["ServerFacts", "probe_server"]
+__all__ = ["ServerFacts", "probe_server", "reported_version"]
 
 _OWNED_BY = {
     "llamacpp": "llama.cpp llama-server",
@@ -61,6 +62,18 @@ def _unreachable(base_url: str, err: str, profile: ProviderProfile) -> Exception
                 f"PROVIDER={name}, or --base-url http://127.0.0.1:{ours}/v1"
             )
     return UsageError(text)
+
+
+#: A llama-server built without git metadata (a wheel built from a source archive) reports
+#: ``b0-unknown``: no version at all, so the column's deployment facts say more.
+_NO_VERSION = re.compile(r"(b0)?[-_ ]?(unknown)?", re.IGNORECASE)
+
+
+def reported_version(text: str | None) -> str | None:
+    """A version a server reported, or None when it is empty or a placeholder."""
+    if text is None or _NO_VERSION.fullmatch(text.strip()):
+        return None
+    return text
 
 
 def probe_server(
@@ -120,7 +133,7 @@ def probe_server(
                 facts.total_slots = slots
             if path == "/props" and isinstance(info.get("build_info"), str):
                 name = name or "llama.cpp llama-server"
-                facts.server_version = info["build_info"]
+                facts.server_version = reported_version(info["build_info"])
             elif path == "/version" and isinstance(info.get("version"), str):
                 facts.server_version = facts.server_version or info["version"]
         facts.server_name = name or profile.title

@@ -32,17 +32,26 @@ json.dump({"summary": {"pass": 2}, "outcomes": [{"status": "pass"}, {"status": "
 
 def _bench(tmp_path: Path, url: str, cani: Path, report: Path) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
+    env["PYTHONPATH"] = str(ROOT)
+    # from tmp_path, so a relative canitoolcall path (as the Makefile passes) is relative to the
+    # caller's directory, not to the bench's own working directory
     return subprocess.run(
         [sys.executable, "-m", "bench.certify", "--provider", "generic", "--base-url", url,
-         "--model", "ref-model", "--canitoolcall", str(cani), "--out", str(report),
+         "--model", "ref-model", "--canitoolcall", str(_relative(cani, tmp_path)),
+         "--out", str(report),
          "--json", str(tmp_path / "certify.json"), "--", "--layers", "wire",
          "--checks", "stream.*"],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=600, check=False,
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600, check=False,
     )  # fmt: skip
 
 
+def _relative(path: Path, start: Path) -> Path:
+    return path.relative_to(start) if path.is_relative_to(start) else path
+
+
 def test_bench_certify_writes_the_ratio_into_its_section(tmp_path: Path) -> None:
-    cani = tmp_path / "canitoolcall"
+    cani = tmp_path / "venv" / "bin" / "canitoolcall"
+    cani.parent.mkdir(parents=True)
     cani.write_text(f"#!{sys.executable}\n{FAKE_CANI}", encoding="utf-8")
     cani.chmod(0o755)
     report = tmp_path / "performance.md"

