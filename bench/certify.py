@@ -6,7 +6,10 @@ certification of the same server (``pytest --provider P --base-url URL``, result
 temporary directory). Both wall times, their ratio, the suite's run figures (requests,
 shared requests, tokens, from its results file's ``run.stats``) and the machine's load go
 into the *Certification time* section of ``reports/performance.md`` (replaced between its
-markers; the rest of the file is left alone) and the raw figures into a JSON file.
+markers; the rest of the file is left alone) and the raw figures into a JSON file. A server
+that exposes Prometheus counters (llama-server ``--metrics``: its own prompt and generation
+seconds and tokens) is read before and after each run, so the section also says how much of
+each wall time the server spent computing: the floor that no client-side saving goes below.
 
 Goals (issue 15 item 4): the live certification of ``llamacpp-tools`` takes at most 6 min on
 a quiet machine and at most 1.5x canitoolcall's probe of the same server.
@@ -52,7 +55,27 @@ BEFORE: tuple[dict[str, Any], ...] = (
         "cani_s": 83.5,
         "items": 134,
     },
+    {
+        "label": "suite 0.3.0 (2026-12-03, the first run after it)",
+        "ours_s": 332.0,
+        "cani_s": 94.3,
+        "items": 134,
+    },
+    {
+        "label": "suite 0.3.0, only session 5's 75 items (2026-12-03, `--checks` with the 62 "
+        "ids its results file has)",
+        "ours_s": 174.0,
+        "cani_s": 100.5,
+        "items": 75,
+    },
 )
+#: llama-server's counters (``--metrics``): what the server itself spent, whoever asked.
+SERVER_COUNTERS = {
+    "prompt_s": "llamacpp:prompt_seconds_total",
+    "generate_s": "llamacpp:tokens_predicted_seconds_total",
+    "prompt_tokens": "llamacpp:prompt_tokens_total",
+    "generated_tokens": "llamacpp:tokens_predicted_total",
+}
 
 
 def _load() -> float:
@@ -70,6 +93,50 @@ def _reachable(base_url: str, timeout: float = 10.0) -> str | None:
     except OSError as exc:
         return str(exc)
     return None
+
+
+def server_counters(base_url: str, timeout: float = 10.0) -> dict[str, float] | None:
+    """The server's own cumulative compute counters (:data:`SERVER_COUNTERS`) from its
+    ``/metrics``, or None when it exposes none of them."""
+    root = base_url.rstrip("/").removesuffix("/v1")
+    deadline = time.monotonic() + timeout
+    body = b""
+    try:
+        with urllib.request.urlopen(root + "/metrics", timeout=timeout) as r:
+            # a whole-read deadline, not only a per-read one: a server that trickles its
+            # answer must not hold the benchmark
+            while chunk := r.read1(64 * 1024):
+                body += chunk
+                if len(body) > _METRICS_MAX or time.monotonic() > deadline:
+                    return None  # not a counter page: a cut one could misread a number
+    except (OSError, ValueError):
+        return None
+    return parse_counters(body.decode("utf-8", "replace"))
+
+
+_METRICS_MAX = 1 << 20
+
+
+def parse_counters(text: str) -> dict[str, float] | None:
+    """:data:`SERVER_COUNTERS` from Prometheus text (``name value`` lines), or None when none
+    of them is there."""
+    wanted = {metric: key for key, metric in SERVER_COUNTERS.items()}
+    found: dict[str, float] = {}
+    for line in text.splitlines():
+        parts = line.split()
+        if len(parts) == 2 and parts[0] in wanted:
+            try:
+                found[wanted[parts[0]]] = float(parts[1])
+            except ValueError:
+                continue
+    return found or None
+
+
+def _spent(before: dict[str, float] | None, after: dict[str, float] | None) -> dict[str, float]:
+    """What the server's counters grew by between two readings ({} when either is missing)."""
+    if not before or not after:
+        return {}
+    return {k: round(after[k] - before[k], 1) for k in after.keys() & before.keys()}
 
 
 def _timed(cmd: list[str], cwd: Path) -> tuple[float, subprocess.CompletedProcess[str]]:
@@ -186,9 +253,39 @@ def render_section(res: dict[str, Any]) -> str:
         "server error or its own 60 s request timeout), exit status "
         f"{cani['returncode']}; suite exit status {ours['returncode']} (1 means a MUST check "
         "failed on this server, which is a finding, not a benchmark error).",
+        "",
+        _server_line(cani, ours),
         END,
     ]
     return "\n".join(lines) + "\n"
+
+
+def _server_line(cani: dict[str, Any], ours: dict[str, Any]) -> str:
+    """How much of each wall time the server spent computing, from its own counters."""
+    parts = []
+    for name, run in (("canitoolcall", cani), ("the suite", ours)):
+        got = run.get("server") or {}
+        if "prompt_s" not in got or "generate_s" not in got:
+            continue
+        busy = got["prompt_s"] + got["generate_s"]
+        share = f" ({100 * busy / run['wall_s']:.0f} %)" if run["wall_s"] else ""
+        parts.append(
+            f"{name} {busy:.0f} s of its {run['wall_s']:.0f} s{share}: "
+            f"{got.get('prompt_tokens', 0):.0f} prompt tokens prefilled in "
+            f"{got['prompt_s']:.0f} s, {got.get('generated_tokens', 0):.0f} generated in "
+            f"{got['generate_s']:.0f} s"
+        )
+    if not parts:
+        return (
+            "Server compute: not reported (the server has no `/metrics` counters; llama-server "
+            "exposes them with `--metrics`, which `make server` passes)."
+        )
+    return (
+        "Server compute (its own `/metrics` counters, read before and after each run): "
+        + "; ".join(parts)
+        + ". What the server spends computing is the floor of a run's wall time: one slot "
+        "computes one request at a time."
+    )
 
 
 def _options(res: dict[str, Any]) -> str:
@@ -263,16 +360,20 @@ def main(argv: list[str] | None = None) -> int:
     }
     with tempfile.TemporaryDirectory(prefix="bench-certify-") as tmp:
         work = Path(tmp)
+        counters = server_counters(a.base_url)
         try:
             res["canitoolcall"] = run_canitoolcall(a.canitoolcall, a.base_url, a.model, work)
         except (OSError, subprocess.TimeoutExpired) as exc:
             print(f"bench-certify: canitoolcall did not run ({exc})", file=sys.stderr)
             return 2
+        between = server_counters(a.base_url)
+        res["canitoolcall"]["server"] = _spent(counters, between)
         try:
             res["ours"] = run_ours(a.provider, a.base_url, a.model, work, a.pytest_args)
         except subprocess.TimeoutExpired as exc:
             print(f"bench-certify: the certification did not finish ({exc})", file=sys.stderr)
             return 2
+        res["ours"]["server"] = _spent(between, server_counters(a.base_url))
     res["load_end"] = _load()
     a.json.parent.mkdir(parents=True, exist_ok=True)
     a.json.write_text(json.dumps(res, indent=2) + "\n", encoding="utf-8")

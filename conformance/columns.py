@@ -358,10 +358,14 @@ def deployed_version(deployment: dict[str, Any]) -> str | None:
     packages = server.get("packages")
     if not isinstance(packages, dict):
         return None
-    first = next(iter(packages.items()), None)
-    if first is None or not isinstance(first[1], str):
+    name, version = next(iter(packages.items()), (None, None))
+    if not all(isinstance(x, str) and _PACKAGE_WORD.fullmatch(x) for x in (name, version)):
         return None
-    return f"{str(first[0])[:40]} {first[1][:40]}"
+    return f"{name} {version}"
+
+
+#: What a package name or version may be to label a column (it goes into every report).
+_PACKAGE_WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]{0,39}")
 
 
 def _shown(path: Path) -> str:

@@ -81,3 +81,106 @@ def test_bench_certify_refuses_an_unreachable_server(tmp_path: Path) -> None:
     assert proc.returncode == 2
     assert "make server PROVIDER=generic" in proc.stderr
     assert not (tmp_path / "p.md").exists()
+
+
+# the shape of llama-server's /metrics (--metrics), Prometheus text with HELP and TYPE lines
+METRICS = """\
+# HELP llamacpp:prompt_tokens_total Number of prompt tokens processed.
+# TYPE llamacpp:prompt_tokens_total counter
+llamacpp:prompt_tokens_total {prompt}
+# HELP llamacpp:prompt_seconds_total Prompt process time
+# TYPE llamacpp:prompt_seconds_total counter
+llamacpp:prompt_seconds_total {prompt_s}
+llamacpp:tokens_predicted_total {generated}
+llamacpp:tokens_predicted_seconds_total {generate_s}
+llamacpp:requests_processing 0
+"""
+
+
+def test_server_counters_come_from_the_servers_metrics() -> None:
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from bench.certify import server_counters
+
+    class Metrics(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            body = METRICS.format(prompt=5192, prompt_s=158.4, generated=3225, generate_s=193.0)
+            status = 200 if self.path == "/metrics" else 404
+            self.send_response(status)
+            self.send_header("content-type", "text/plain; version=0.0.4")
+            self.end_headers()
+            self.wfile.write(body.encode())
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Metrics)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        got = server_counters(f"http://127.0.0.1:{httpd.server_address[1]}/v1")
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+    assert got == {"prompt_tokens": 5192, "prompt_s": 158.4, "generated_tokens": 3225,
+                   "generate_s": 193.0}  # fmt: skip
+    with FakeServer() as server:  # no /metrics there
+        assert server_counters(server.base_url) is None
+    assert server_counters("http://127.0.0.1:9/v1", timeout=2) is None
+
+
+def test_the_section_says_how_much_of_each_run_the_server_computed() -> None:
+    from bench.certify import render_section
+
+    res = {
+        "date": "2026-12-03T17:00:00+00:00", "provider": "llamacpp-tools",
+        "base_url": "http://127.0.0.1:8092/v1", "model": "m", "cani_version": "c 0.1",
+        "load_start": 0.5, "load_end": 1.0, "machine": "2 cores", "pytest_args": [],
+        "canitoolcall": {"wall_s": 100.0, "returncode": 1, "summary": {},
+                         "server": {"prompt_s": 30.0, "generate_s": 55.0,
+                                    "prompt_tokens": 900.0, "generated_tokens": 800.0}},
+        "ours": {"wall_s": 330.0, "returncode": 1, "items": 134, "outcomes": {"pass": 134},
+                 "stats": {}, "server": {"prompt_s": 130.0, "generate_s": 170.0,
+                                         "prompt_tokens": 4300.0, "generated_tokens": 3200.0}},
+    }  # fmt: skip
+    text = render_section(res)
+    assert "canitoolcall 85 s of its 100 s (85 %)" in text
+    assert "the suite 300 s of its 330 s (91 %): 4300 prompt tokens prefilled in 130 s" in text
+    res["ours"]["server"] = res["canitoolcall"]["server"] = {}
+    assert "Server compute: not reported" in render_section(res)
+
+
+def test_a_metrics_page_that_is_too_big_or_too_slow_counts_as_none() -> None:
+    import threading
+    import time
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from bench.certify import server_counters
+
+    class Hostile(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.end_headers()
+            if self.path == "/big/metrics":
+                self.wfile.write(b"llamacpp:prompt_seconds_total 1\n" * 40_000)  # 1.3 MB
+                return
+            # a valid page, one byte every 0.2 s: each read is quick, the whole is not
+            for byte in b"llamacpp:prompt_seconds_total 158.4\n":
+                self.wfile.write(bytes([byte]))
+                self.wfile.flush()
+                time.sleep(0.2)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Hostile)
+    httpd.daemon_threads = True
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    port = httpd.server_address[1]
+    try:
+        assert server_counters(f"http://127.0.0.1:{port}/big/v1") is None
+        # read whole (7 s), the page would give prompt_s 158.4: None is the 1 s deadline's
+        assert server_counters(f"http://127.0.0.1:{port}/slow/v1", timeout=1.0) is None
+    finally:
+        httpd.shutdown()
+        httpd.server_close()

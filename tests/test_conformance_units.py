@@ -414,6 +414,8 @@ def test_a_replay_sends_the_requests_of_its_recordings_suite(
         ({"version": "b0-unknown"}, {}, "b0-unknown"),  # nothing better: what it said
         ({"version": None}, {"server": ["not", "a", "mapping"]}, None),
         ({"version": None}, {"server": {"packages": {"x": 1}, "commit_found": "not-hex"}}, None),
+        ({"version": None}, {"server": {"packages": {"pkg | x\n## y": "1.0"}}}, None),
+        ({"version": None}, {"server": {"packages": {"pkg": "1.0 <b>" + "9" * 50}}}, None),
     ],
 )  # fmt: skip
 def test_a_replayed_columns_version_is_the_most_informative_it_carries(

