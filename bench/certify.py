@@ -136,7 +136,9 @@ def _spent(before: dict[str, float] | None, after: dict[str, float] | None) -> d
     """What the server's counters grew by between two readings ({} when either is missing)."""
     if not before or not after:
         return {}
-    return {k: round(after[k] - before[k], 1) for k in after.keys() & before.keys()}
+    grew = {k: round(after[k] - before[k], 1) for k in after.keys() & before.keys()}
+    # a counter that went down: the server restarted between the readings
+    return grew if all(v >= 0 for v in grew.values()) else {}
 
 
 def _timed(cmd: list[str], cwd: Path) -> tuple[float, subprocess.CompletedProcess[str]]:

@@ -184,3 +184,14 @@ def test_a_metrics_page_that_is_too_big_or_too_slow_counts_as_none() -> None:
     finally:
         httpd.shutdown()
         httpd.server_close()
+
+
+def test_counters_that_went_down_say_nothing() -> None:
+    from bench.certify import _spent
+
+    before = {"prompt_s": 100.0, "generate_s": 50.0}
+    grew = _spent(before, {"prompt_s": 130.0, "generate_s": 80.0})
+    assert grew == {"prompt_s": 30.0, "generate_s": 30.0}
+    assert _spent(before, {"prompt_s": 3.0, "generate_s": 1.0}) == {}  # the server restarted
+    assert _spent(before, {"prompt_s": float("nan"), "generate_s": 60.0}) == {}
+    assert _spent(None, before) == {}
