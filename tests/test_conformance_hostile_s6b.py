@@ -269,7 +269,17 @@ class PortHolder:
     def __init__(self) -> None:
         self.sock = socket.socket()
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind(("127.0.0.1", vision.IMAGE_PORT))
+        # the port is fixed (recordings name it): a replay in another process or worker may
+        # hold it for the length of a vision check, so wait for it a while
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                self.sock.bind(("127.0.0.1", vision.IMAGE_PORT))
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.5)
         self.sock.listen(8)
         self.sock.settimeout(0.2)
         self.stop = False
