@@ -179,3 +179,19 @@ def test_a_request_vcrpy_cannot_build_is_refused(libyaml: bool, request_text: st
     )
     with pytest.raises(ValueError, match=r"interactions\[0\].request has the keys"):
         parse_cassette(text, libyaml=libyaml)
+
+
+# ---- the three low findings left open by session 8's attack (session 9) ----------------------
+
+
+@pytest.mark.parametrize("libyaml", PARSERS)
+@pytest.mark.parametrize(
+    "text",
+    ["interactions: ['\ud800']\n", "# \ud800\ninteractions: []\n", "interactions: []\n\ud800: x\n"],
+    ids=["in-a-string", "in-a-comment", "as-a-key"],
+)
+def test_a_lone_surrogate_is_a_typed_error(libyaml: bool, text: str) -> None:
+    """No file holds one (UTF-8 cannot encode it), but ``parse_cassette`` takes any ``str``:
+    libyaml's reader encodes it to UTF-8 first, which was a raw ``UnicodeEncodeError``."""
+    with pytest.raises(yaml.YAMLError, match="unacceptable character #xd800"):
+        parse_cassette(text, libyaml=libyaml)

@@ -320,6 +320,14 @@ def parse_cassette(text: str, *, libyaml: bool = True) -> dict[str, Any]:
 
     if len(text) > MAX_CASSETTE_BYTES:
         raise ValueError(f"the cassette is larger than {MAX_CASSETTE_BYTES} bytes")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:  # a lone surrogate: no file holds one, a str may
+        # the pure-Python reader's own error; libyaml's reader raised the encoding error
+        raise yaml.reader.ReaderError(
+            "<unicode string>", exc.start, ord(text[exc.start]), "unicode",
+            "special characters are not allowed",
+        ) from None  # fmt: skip
     python_loader, fast = _cassette_loaders()
     if not libyaml or fast is None:
         data = yaml.load(text, Loader=python_loader)
