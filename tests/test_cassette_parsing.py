@@ -195,3 +195,21 @@ def test_a_lone_surrogate_is_a_typed_error(libyaml: bool, text: str) -> None:
     libyaml's reader encodes it to UTF-8 first, which was a raw ``UnicodeEncodeError``."""
     with pytest.raises(yaml.YAMLError, match="unacceptable character #xd800"):
         parse_cassette(text, libyaml=libyaml)
+
+
+@pytest.mark.parametrize("libyaml", PARSERS)
+def test_the_size_limit_counts_utf8_bytes_as_the_file_check_does(libyaml: bool) -> None:
+    """The column check refuses a file of more than ``MAX_CASSETTE_BYTES`` bytes; the same
+    text passed in-process was measured in characters (up to 4 bytes each)."""
+    text = "# " + "é" * (MAX_CASSETTE_BYTES // 2) + "\ninteractions: []\n"
+    assert len(text) < MAX_CASSETTE_BYTES < len(text.encode("utf-8"))
+    with pytest.raises(ValueError, match=f"larger than {MAX_CASSETTE_BYTES} bytes"):
+        parse_cassette(text, libyaml=libyaml)
+
+
+@needs_libyaml
+def test_a_cassette_of_exactly_the_byte_limit_is_read() -> None:
+    tail = "\ninteractions: []\n"
+    text = "# " + "é" * ((MAX_CASSETTE_BYTES - 2 - len(tail)) // 2) + tail
+    assert len(text.encode("utf-8")) == MAX_CASSETTE_BYTES
+    assert parse_cassette(text) == {"interactions": []}

@@ -307,9 +307,9 @@ class ReadableYAML:
 
 
 def parse_cassette(text: str, *, libyaml: bool = True) -> dict[str, Any]:
-    """A cassette's text read as vcrpy reads it, bounded: its size, its nesting depth, the
-    length of its numbers and dates, no anchors or aliases, no Python tags (``ValueError`` or
-    ``yaml.YAMLError`` otherwise).
+    """A cassette's text read as vcrpy reads it, bounded: its size (in bytes of UTF-8, as its
+    file is measured), its nesting depth, the length of its numbers and dates, no anchors or
+    aliases, no Python tags (``ValueError`` or ``yaml.YAMLError`` otherwise).
 
     libyaml (PyYAML's C parser) reads it when PyYAML was built with it and ``libyaml`` is
     true: many times faster than the pure-Python parser, which stays for PyYAML builds
@@ -318,16 +318,19 @@ def parse_cassette(text: str, *, libyaml: bool = True) -> dict[str, Any]:
 
     from ..trust import MAX_CASSETTE_BYTES
 
-    if len(text) > MAX_CASSETTE_BYTES:
+    # bytes of UTF-8, as the column check measures a cassette's file; a character is 1 to 4
+    size = len(text)
+    if size <= MAX_CASSETTE_BYTES:  # more characters than that is too many bytes already
+        try:
+            size = len(text.encode("utf-8"))
+        except UnicodeEncodeError as exc:  # a lone surrogate: no file holds one, a str may
+            # the pure-Python reader's own error; libyaml's reader raised the encoding error
+            raise yaml.reader.ReaderError(
+                "<unicode string>", exc.start, ord(text[exc.start]), "unicode",
+                "special characters are not allowed",
+            ) from None  # fmt: skip
+    if size > MAX_CASSETTE_BYTES:
         raise ValueError(f"the cassette is larger than {MAX_CASSETTE_BYTES} bytes")
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError as exc:  # a lone surrogate: no file holds one, a str may
-        # the pure-Python reader's own error; libyaml's reader raised the encoding error
-        raise yaml.reader.ReaderError(
-            "<unicode string>", exc.start, ord(text[exc.start]), "unicode",
-            "special characters are not allowed",
-        ) from None  # fmt: skip
     python_loader, fast = _cassette_loaders()
     if not libyaml or fast is None:
         data = yaml.load(text, Loader=python_loader)
