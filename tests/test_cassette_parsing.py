@@ -213,3 +213,42 @@ def test_a_cassette_of_exactly_the_byte_limit_is_read() -> None:
     text = "# " + "é" * ((MAX_CASSETTE_BYTES - 2 - len(tail)) // 2) + tail
     assert len(text.encode("utf-8")) == MAX_CASSETTE_BYTES
     assert parse_cassette(text) == {"interactions": []}
+
+
+@pytest.mark.parametrize("libyaml", PARSERS)
+@pytest.mark.parametrize(
+    ("text", "data"),
+    [
+        ("interactions:\t[]\nversion:\t\t1\n", {"interactions": [], "version": 1}),
+        ("interactions: []\nk: \tv\n", {"interactions": [], "k": "v"}),
+        ("interactions: []\nk: v\t\n", {"interactions": [], "k": "v"}),
+        ("interactions: []\nk:\tv\t# a comment\n", {"interactions": [], "k": "v"}),
+        (
+            "interactions: []\nk:\t{a:\t1,\tb: [\tx ]\t}\n",
+            {"interactions": [], "k": {"a": 1, "b": ["x"]}},
+        ),
+        ("interactions: []\nk:\t\n  - 1\n", {"interactions": [], "k": [1]}),
+        ("interactions: []\n'k':\t\"v\"\n", {"interactions": [], "k": "v"}),
+    ],
+    ids=[
+        "key-tab-value", "space-tab", "trailing-tab", "before-comment", "flow", "before-block",
+        "quoted",
+    ],
+)  # fmt: skip
+def test_a_tab_after_a_colon_reads_alike_in_both_parsers(
+    libyaml: bool, text: str, data: dict[str, object]
+) -> None:
+    """YAML allows a tab as separation between tokens (not as indentation); libyaml read
+    ``key:\\tvalue`` and the pure-Python scanner refused it: one cassette, two readings."""
+    assert parse_cassette(text, libyaml=libyaml) == data
+
+
+@pytest.mark.parametrize("libyaml", PARSERS)
+@pytest.mark.parametrize(
+    "text",
+    ["\tinteractions: []\n", "interactions:\n-\t{}\n", "interactions: []\n?\tk\n: v\n"],
+    ids=["indentation", "after-dash", "after-question-mark"],
+)
+def test_a_tab_yaml_refuses_is_refused_by_both_parsers(libyaml: bool, text: str) -> None:
+    with pytest.raises(yaml.YAMLError, match="cannot start any token"):
+        parse_cassette(text, libyaml=libyaml)

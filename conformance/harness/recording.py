@@ -437,6 +437,25 @@ def _cassette_loaders() -> tuple[Any, Any]:
             self.guard.depth -= 1
             return node
 
+        def scan_to_next_token(self) -> None:
+            """PyYAML's, but with libyaml's rule for tabs between tokens (PyYAML skips only
+            spaces and refused ``key:\\tvalue``, which libyaml reads): a tab separates in a
+            flow collection and where no simple key may start, never as indentation."""
+            if self.index == 0 and self.peek() == "\ufeff":
+                self.forward()
+            while True:
+                while (ch := self.peek()) == " " or (
+                    ch == "\t" and (self.flow_level or not self.allow_simple_key)
+                ):
+                    self.forward()
+                if self.peek() == "#":
+                    while self.peek() not in "\0\r\n\x85\u2028\u2029":
+                        self.forward()
+                if not self.scan_line_break():  # type: ignore[no-untyped-call]
+                    return
+                if not self.flow_level:
+                    self.allow_simple_key = True
+
     loaders: list[Any] = [CassetteLoader]
     fast = getattr(yaml, "CSafeLoader", None)
     if fast is not None:
