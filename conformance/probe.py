@@ -17,7 +17,7 @@ import httpx2
 from .catalogue.profiles import ProviderProfile
 from .settings import UsageError
 
-__all__ = ["ServerFacts", "probe_server", "reported_version"]
+__all__ = ["ServerFacts", "plain_version", "probe_server", "reported_version"]
 
 _OWNED_BY = {
     "llamacpp": "llama.cpp llama-server",
@@ -67,13 +67,28 @@ def _unreachable(base_url: str, err: str, profile: ProviderProfile) -> Exception
 #: A llama-server built without git metadata (a wheel built from a source archive) reports
 #: ``b0-unknown``: no version at all, so the column's deployment facts say more.
 _NO_VERSION = re.compile(r"(b0)?[-_ ]?(unknown)?", re.IGNORECASE)
+#: What a version may be to label a column (it goes into every report and the manifest):
+#: one line of printable characters, no markup or table cell boundaries.
+_PLAIN_VERSION = re.compile(r"[^\s<>|`*_\[\]\\](?:[^<>|`*_\[\]\\]{0,62}[^\s<>|`*_\[\]\\])?")
 
 
-def reported_version(text: str | None) -> str | None:
-    """A version a server reported, or None when it is empty or a placeholder."""
-    if text is None or _NO_VERSION.fullmatch(text.strip()):
+def plain_version(text: object) -> str | None:
+    """``text`` stripped when it is a plain version (:data:`_PLAIN_VERSION`, printable), else
+    None: a server's or a contributor's words label a column only when they are one."""
+    if not isinstance(text, str):
+        return None
+    text = text.strip()
+    if not _PLAIN_VERSION.fullmatch(text) or not text.isprintable():
         return None
     return text
+
+
+def reported_version(text: object) -> str | None:
+    """A version a server reported, or None when it is empty, a placeholder or not plain."""
+    plain = plain_version(text)
+    if plain is None or _NO_VERSION.fullmatch(plain):
+        return None
+    return plain
 
 
 def probe_server(
@@ -113,7 +128,7 @@ def probe_server(
             name = "llama.cpp llama-server"
         litellm = resp.headers.get("x-litellm-version")
         if litellm:
-            name, facts.server_version = "LiteLLM proxy", litellm
+            name, facts.server_version = "LiteLLM proxy", reported_version(litellm)
         root = url[:-3] if url.endswith("/v1") else url
         for path in ("/props", "/version"):
             try:
@@ -135,6 +150,6 @@ def probe_server(
                 name = name or "llama.cpp llama-server"
                 facts.server_version = reported_version(info["build_info"])
             elif path == "/version" and isinstance(info.get("version"), str):
-                facts.server_version = facts.server_version or info["version"]
+                facts.server_version = facts.server_version or reported_version(info["version"])
         facts.server_name = name or profile.title
     return facts
