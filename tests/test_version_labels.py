@@ -7,10 +7,12 @@ what its replay and the matrix read back."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -22,6 +24,7 @@ from child_pytest import child_env, run_pytest
 from conformance import SUITE_VERSION
 from conformance.catalogue.profiles import get_profile
 from conformance.probe import probe_server
+from conformance.settings import UsageError
 
 #: Not versions: too long for the manifest's own schema, several lines, table cells, markup,
 #: terminal escapes, a bidi override.
@@ -157,3 +160,58 @@ def test_a_replayed_manifests_version_labels_only_when_plain(tmp_path: Path, tex
     manifest.save(column_dir)
     (column,) = replay_columns(settings)
     assert column.server_version == "commit 1dcde41"
+
+
+class _Endless(BaseHTTPRequestHandler):
+    """``/props`` and ``/version`` trickle a byte a second (each read quick, the whole not);
+    ``/big/v1/models`` is 8 MB; ``/deep/props`` and ``/deep/version`` nest 200,000 deep."""
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+    def do_GET(self) -> None:
+        if self.path.endswith("/v1/models") and not self.path.startswith("/big"):
+            data = json.dumps({"object": "list", "data": [{"id": "ref-model"}]}).encode()
+            self.send_response(200)
+            self.send_header("content-length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+            return
+        self.send_response(200)
+        self.send_header("content-type", "application/json")
+        self.end_headers()
+        with contextlib.suppress(OSError):  # the reader hung up at its bound
+            if self.path.startswith("/big"):
+                self.wfile.write(b'{"data": [' + b" " * (8 << 20) + b"]}")
+                return
+            if self.path.startswith("/deep"):  # past Python's recursion limit
+                self.wfile.write(b"[" * 200_000)
+                return
+            self.wfile.write(b'{"build_info": "b')
+            for _ in range(60):
+                self.wfile.write(b"1")
+                self.wfile.flush()
+                time.sleep(1.0)
+
+
+def test_the_probe_reads_each_answer_within_a_bound() -> None:
+    """A ``/props`` that never ends held the probe for ever (its 5 s read timeout bounds each
+    read, not the answer), one nested 200,000 deep raised RecursionError; now each counts as
+    no answer, and an 8 MB model list is refused."""
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Endless)
+    httpd.daemon_threads = True
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    port = httpd.server_address[1]
+    try:
+        started = time.monotonic()
+        facts = probe_server(f"http://127.0.0.1:{port}/v1", None, get_profile("generic"), timeout=5)
+        assert time.monotonic() - started < 25
+        assert facts.model_ids == ["ref-model"]
+        assert facts.server_version is None
+        deep = probe_server(f"http://127.0.0.1:{port}/deep/v1", None, get_profile("generic"))
+        assert deep.model_ids == ["ref-model"]
+        with pytest.raises(UsageError, match="more than"):
+            probe_server(f"http://127.0.0.1:{port}/big/v1", None, get_profile("generic"), timeout=5)
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
