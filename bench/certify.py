@@ -96,8 +96,8 @@ def _reachable(base_url: str, timeout: float = 10.0) -> str | None:
     try:
         with urllib.request.urlopen(base_url.rstrip("/") + "/models", timeout=timeout) as r:
             r.read(1 << 20)
-    except OSError as exc:
-        return str(exc)
+    except (OSError, HTTPException) as exc:  # HTTPException: not HTTP (a status, a header)
+        return f"{type(exc).__name__}: {exc}" if isinstance(exc, HTTPException) else str(exc)
     return None
 
 
