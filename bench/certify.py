@@ -18,18 +18,24 @@ a quiet machine and at most 1.5x canitoolcall's probe of the same server.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import json
+import math
 import os
 import platform
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
+from http.client import HTTPConnection, HTTPException, HTTPSConnection
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 __all__ = ["BEGIN", "END", "kept_section", "main", "render_section", "write_section"]
 
@@ -90,55 +96,101 @@ def _reachable(base_url: str, timeout: float = 10.0) -> str | None:
     try:
         with urllib.request.urlopen(base_url.rstrip("/") + "/models", timeout=timeout) as r:
             r.read(1 << 20)
-    except OSError as exc:
-        return str(exc)
+    except (OSError, HTTPException) as exc:  # HTTPException: not HTTP (a status, a header)
+        return f"{type(exc).__name__}: {exc}" if isinstance(exc, HTTPException) else str(exc)
     return None
 
 
 def server_counters(base_url: str, timeout: float = 10.0) -> dict[str, float] | None:
     """The server's own cumulative compute counters (:data:`SERVER_COUNTERS`) from its
     ``/metrics``, or None when it exposes none of them."""
-    root = base_url.rstrip("/").removesuffix("/v1")
-    deadline = time.monotonic() + timeout
-    body = b""
-    try:
-        with urllib.request.urlopen(root + "/metrics", timeout=timeout) as r:
-            # a whole-read deadline, not only a per-read one: a server that trickles its
-            # answer must not hold the benchmark
-            while chunk := r.read1(64 * 1024):
-                body += chunk
-                if len(body) > _METRICS_MAX or time.monotonic() > deadline:
-                    return None  # not a counter page: a cut one could misread a number
-    except (OSError, ValueError):
-        return None
-    return parse_counters(body.decode("utf-8", "replace"))
+    body = _whole_page(base_url.rstrip("/").removesuffix("/v1") + "/metrics", timeout)
+    return None if body is None else parse_counters(body.decode("utf-8", "replace"))
 
 
 _METRICS_MAX = 1 << 20
 
 
+def _whole_page(url: str, timeout: float) -> bytes | None:
+    """The body of ``GET url`` when the server answers 200 with all of it, at most
+    :data:`_METRICS_MAX` bytes, within ``timeout`` seconds in all; else None (not a counter
+    page: a cut one could misread a number). The deadline covers the status line and headers
+    too, not only each read: a server that trickles any of its answer must not hold the
+    benchmark, so at the deadline the socket is shut under the read."""
+    deadline = time.monotonic() + timeout
+    try:
+        parts = urlsplit(url)
+        kind = HTTPSConnection if parts.scheme == "https" else HTTPConnection
+        conn = kind(parts.hostname or "", parts.port, timeout=timeout)
+    except ValueError:
+        return None
+    late = threading.Event()
+    sock: list[socket.socket] = []  # the connection lets go of it once a response reads to EOF
+
+    def cut() -> None:
+        late.set()
+        with contextlib.suppress(OSError):
+            sock[0].shutdown(socket.SHUT_RDWR)
+
+    timer = threading.Timer(0, cut)
+    try:
+        conn.connect()
+        sock.append(conn.sock)
+        timer = threading.Timer(max(deadline - time.monotonic(), 0.0), cut)
+        timer.daemon = True
+        timer.start()
+        conn.request("GET", parts.path or "/")
+        r = conn.getresponse()
+        body = bytearray()
+        while chunk := r.read1(64 * 1024):
+            body += chunk
+            if len(body) > _METRICS_MAX:
+                return None
+        # ``length`` left over: the connection ended before the body did
+        if r.status != 200 or r.length or late.is_set():
+            return None
+        return bytes(body)
+    except (OSError, ValueError, HTTPException):
+        return None
+    finally:
+        timer.cancel()
+        conn.close()
+
+
 def parse_counters(text: str) -> dict[str, float] | None:
     """:data:`SERVER_COUNTERS` from Prometheus text (``name value`` lines), or None when none
-    of them is there."""
+    of them is there. A counter is a finite count from 0 up, said once: one that is not (NaN,
+    an infinity, a negative number, two lines with it) is not read."""
     wanted = {metric: key for key, metric in SERVER_COUNTERS.items()}
     found: dict[str, float] = {}
+    seen: set[str] = set()
     for line in text.splitlines():
         parts = line.split()
-        if len(parts) == 2 and parts[0] in wanted:
-            try:
-                found[wanted[parts[0]]] = float(parts[1])
-            except ValueError:
-                continue
+        if len(parts) != 2 or parts[0] not in wanted:
+            continue
+        key = wanted[parts[0]]
+        if key in seen:
+            found.pop(key, None)
+            continue
+        seen.add(key)
+        try:
+            value = float(parts[1])
+        except ValueError:
+            continue
+        if math.isfinite(value) and value >= 0:
+            found[key] = value
     return found or None
 
 
 def _spent(before: dict[str, float] | None, after: dict[str, float] | None) -> dict[str, float]:
-    """What the server's counters grew by between two readings ({} when either is missing)."""
+    """What the server's counters grew by between two readings ({} when either is missing,
+    or when a counter went down: the server restarted and they began again from 0)."""
     if not before or not after:
         return {}
-    grew = {k: round(after[k] - before[k], 1) for k in after.keys() & before.keys()}
-    # a counter that went down: the server restarted between the readings
-    return grew if all(v >= 0 for v in grew.values()) else {}
+    spent = {k: after[k] - before[k] for k in after.keys() & before.keys()}
+    if not all(v >= 0 for v in spent.values()):  # went down, or not a number
+        return {}
+    return {k: round(v, 1) for k, v in spent.items()}
 
 
 def _timed(cmd: list[str], cwd: Path) -> tuple[float, subprocess.CompletedProcess[str]]:

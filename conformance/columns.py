@@ -29,7 +29,7 @@ from .harness.recording import (
     public_url,
 )
 from .harness.runner import Column, now_iso
-from .probe import probe_server, reported_version
+from .probe import plain_version, probe_server, reported_version
 from .results import CheckResult, Mode, ResultsFile, RunInfo, ServerInfo, write_results
 from .settings import Settings, UsageError
 from .targets import MAX_TARGETS, TargetSpec
@@ -86,7 +86,7 @@ def replay_columns(s: Settings) -> list[Column]:
                 server_name=manifest.server.get("name"),
                 server_version=reported_version(manifest.server.get("version"))
                 or deployed_version(manifest.deployment)
-                or manifest.server.get("version"),
+                or plain_version(manifest.server.get("version")),
             )
         )
     return columns

@@ -2,12 +2,15 @@
 
 Uses ``GET /v1/models`` (reachability, model ids, context size, ``owned_by``), response
 headers (``Server``, ``x-litellm-version``), llama.cpp's ``/props`` and vLLM's ``/version``.
-None of these go into cassettes; what they tell is kept in the manifest.
+None of these go into cassettes; what they tell is kept in the manifest. Each answer is read
+whole within a deadline and :data:`PROBE_MAX_BYTES`, not only each read within a timeout.
 """
 
 from __future__ import annotations
 
+import json
 import re
+import time
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
@@ -17,7 +20,7 @@ import httpx2
 from .catalogue.profiles import ProviderProfile
 from .settings import UsageError
 
-__all__ = ["ServerFacts", "probe_server", "reported_version"]
+__all__ = ["ServerFacts", "plain_version", "probe_server", "reported_version"]
 
 _OWNED_BY = {
     "llamacpp": "llama.cpp llama-server",
@@ -67,13 +70,56 @@ def _unreachable(base_url: str, err: str, profile: ProviderProfile) -> Exception
 #: A llama-server built without git metadata (a wheel built from a source archive) reports
 #: ``b0-unknown``: no version at all, so the column's deployment facts say more.
 _NO_VERSION = re.compile(r"(b0)?[-_ ]?(unknown)?", re.IGNORECASE)
+#: What a version may be to label a column (it goes into every report and the manifest):
+#: one line of printable characters, no markup or table cell boundaries.
+_PLAIN_VERSION = re.compile(r"[^\s<>|`*_\[\]\\](?:[^<>|`*_\[\]\\]{0,62}[^\s<>|`*_\[\]\\])?")
 
 
-def reported_version(text: str | None) -> str | None:
-    """A version a server reported, or None when it is empty or a placeholder."""
-    if text is None or _NO_VERSION.fullmatch(text.strip()):
+def plain_version(text: object) -> str | None:
+    """``text`` stripped when it is a plain version (:data:`_PLAIN_VERSION`, printable), else
+    None: a server's or a contributor's words label a column only when they are one."""
+    if not isinstance(text, str):
+        return None
+    text = text.strip()
+    if not _PLAIN_VERSION.fullmatch(text) or not text.isprintable():
         return None
     return text
+
+
+def reported_version(text: object) -> str | None:
+    """A version a server reported, or None when it is empty, a placeholder or not plain."""
+    plain = plain_version(text)
+    if plain is None or _NO_VERSION.fullmatch(plain):
+        return None
+    return plain
+
+
+#: Bytes of one probe answer (a large gateway's model list is well under it).
+PROBE_MAX_BYTES = 4 * 1024 * 1024
+
+
+class _Unbounded(Exception):
+    """A probe answer that did not end within its bound (time or bytes)."""
+
+
+def _get(
+    client: httpx2.Client, url: str, headers: dict[str, str], limit_s: float, per_read: bool
+) -> tuple[httpx2.Response, bytes]:
+    """``GET url`` read whole, within ``limit_s`` seconds and :data:`PROBE_MAX_BYTES`, else
+    :class:`_Unbounded`: httpx2's read timeout bounds each read, so a server that trickles a
+    byte a second never trips it (the deadline is checked between reads, so one more read
+    timeout at most; ``per_read``: ``limit_s`` is each read's timeout too)."""
+    deadline = time.monotonic() + limit_s
+    each = limit_s if per_read else httpx2.USE_CLIENT_DEFAULT
+    with client.stream("GET", url, headers=headers, timeout=each) as resp:
+        body = bytearray()
+        for chunk in resp.iter_bytes():
+            body += chunk
+            if len(body) > PROBE_MAX_BYTES:
+                raise _Unbounded(f"sent more than {PROBE_MAX_BYTES} bytes")
+            if time.monotonic() > deadline:
+                raise _Unbounded(f"did not answer within {limit_s:g} s")
+    return resp, bytes(body)
 
 
 def probe_server(
@@ -88,9 +134,11 @@ def probe_server(
         trust_env=False,
     ) as client:
         try:
-            resp = client.get(url + "/models", headers=headers)
+            resp, body = _get(client, url + "/models", headers, max(timeout, 30.0), False)
         except httpx2.HTTPError as exc:
             raise _unreachable(url, f"{type(exc).__name__}: {exc}".strip(": "), profile) from None
+        except _Unbounded as exc:
+            raise UsageError(f"{url}/models {exc}") from None
         if resp.status_code in (401, 403):
             raise UsageError(
                 f"{url}/models answered HTTP {resp.status_code}: pass the key with "
@@ -99,8 +147,8 @@ def probe_server(
         data: Any = None
         if resp.status_code == 200:
             try:
-                data = resp.json()
-            except ValueError:
+                data = json.loads(body)
+            except (ValueError, RecursionError):
                 data = None
         items = data.get("data") if isinstance(data, dict) else None
         if isinstance(items, list):
@@ -113,18 +161,18 @@ def probe_server(
             name = "llama.cpp llama-server"
         litellm = resp.headers.get("x-litellm-version")
         if litellm:
-            name, facts.server_version = "LiteLLM proxy", litellm
+            name, facts.server_version = "LiteLLM proxy", reported_version(litellm)
         root = url[:-3] if url.endswith("/v1") else url
         for path in ("/props", "/version"):
             try:
-                r = client.get(root + path, headers=headers, timeout=5.0)
-            except httpx2.HTTPError:
+                r, answer = _get(client, root + path, headers, 5.0, True)
+            except (httpx2.HTTPError, _Unbounded):
                 continue
             if r.status_code != 200:
                 continue
             try:
-                info = r.json()
-            except ValueError:
+                info = json.loads(answer)
+            except (ValueError, RecursionError):
                 continue
             if not isinstance(info, dict):
                 continue
@@ -135,6 +183,6 @@ def probe_server(
                 name = name or "llama.cpp llama-server"
                 facts.server_version = reported_version(info["build_info"])
             elif path == "/version" and isinstance(info.get("version"), str):
-                facts.server_version = facts.server_version or info["version"]
+                facts.server_version = facts.server_version or reported_version(info["version"])
         facts.server_name = name or profile.title
     return facts

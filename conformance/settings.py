@@ -194,6 +194,14 @@ class Settings:
                 )
             except TargetsError as exc:
                 raise UsageError(str(exc)) from None
+            servers = {t.base_url for t in targets}
+            if opt("server_facts") is not None and len(servers) > 1:
+                # they would label every column whose server names no version, and be
+                # recorded into every manifest
+                raise UsageError(
+                    f"--server-facts describes one server; {targets_file} names "
+                    f"{len(servers)}: certify each with its own facts"
+                )
         elif mode != "replay":
             name = provider.strip().lower() if provider else "generic"
             targets = [

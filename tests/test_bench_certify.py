@@ -12,6 +12,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from bench.certify import BEGIN, END, kept_section
 from conformance.testing.fakeserver import FakeServer
 
@@ -195,3 +197,91 @@ def test_counters_that_went_down_say_nothing() -> None:
     assert _spent(before, {"prompt_s": 3.0, "generate_s": 1.0}) == {}  # the server restarted
     assert _spent(before, {"prompt_s": float("nan"), "generate_s": 60.0}) == {}
     assert _spent(None, before) == {}
+
+
+def test_a_broken_or_stalling_metrics_answer_counts_as_none_within_the_deadline() -> None:
+    import contextlib
+    import threading
+    import time
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from bench.certify import _reachable, server_counters
+
+    class Broken(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            out = self.wfile
+            if self.path == "/chunks/metrics":  # a chunk size that is not hex
+                out.write(b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\nzz\r\nabc\r\n")
+            elif self.path.startswith("/header/"):  # a header line past http.client's limit
+                out.write(b"HTTP/1.1 200 OK\r\nx-a: " + b"a" * 70_000 + b"\r\n\r\n")
+            elif self.path == "/cut/metrics":  # the connection ends 900 bytes early
+                out.write(b"HTTP/1.1 200 OK\r\ncontent-length: 1000\r\n\r\n")
+                out.write(b"llamacpp:prompt_seconds_total 158\n")
+            else:  # trickled, one byte a second: each read is quick, the whole is not
+                head = b"HTTP/1.1 200 OK\r\n" + (b"\r\n" if self.path == "/body/metrics" else b"")
+                out.write(head + b"x-a: ")
+                with contextlib.suppress(OSError):  # the reader hung up at its deadline
+                    for _ in range(30):
+                        out.write(b"a")
+                        out.flush()
+                        time.sleep(1.0)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Broken)
+    httpd.daemon_threads = True
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    port = httpd.server_address[1]
+    try:
+        for name in ("chunks", "header", "cut"):
+            assert server_counters(f"http://127.0.0.1:{port}/{name}/v1", timeout=2.0) is None
+        # the reachability check before the runs says why instead of raising
+        assert "header line" in str(_reachable(f"http://127.0.0.1:{port}/header/v1", timeout=2.0))
+        for name in ("head", "body"):  # in the status line and headers; in the body
+            started = time.monotonic()
+            assert server_counters(f"http://127.0.0.1:{port}/{name}/v1", timeout=2.0) is None
+            assert time.monotonic() - started < 5.0
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+
+
+@pytest.mark.parametrize(
+    "page",
+    [
+        "llamacpp:prompt_seconds_total NaN\nllamacpp:tokens_predicted_seconds_total 3\n",
+        "llamacpp:prompt_seconds_total +Inf\nllamacpp:tokens_predicted_seconds_total 3\n",
+        "llamacpp:prompt_seconds_total 1e400\nllamacpp:tokens_predicted_seconds_total 3\n",
+        "llamacpp:prompt_seconds_total -5\nllamacpp:tokens_predicted_seconds_total 3\n",
+        # one counter said twice with two values: which one is the server's is unknown
+        "llamacpp:prompt_seconds_total 5\nllamacpp:prompt_seconds_total 900\n"
+        "llamacpp:tokens_predicted_seconds_total 3\n",
+    ],
+)
+def test_a_counter_that_is_not_one_finite_count_is_not_read(page: str) -> None:
+    from bench.certify import parse_counters
+
+    assert parse_counters(page) == {"generate_s": 3.0}
+
+
+def test_counters_that_went_down_say_nothing_about_the_run() -> None:
+    from bench.certify import _spent, render_section
+
+    # the server restarted between the readings: its counters began again from 0
+    before = {"prompt_s": 300.0, "generate_s": 200.0}
+    assert _spent(before, {"prompt_s": 20.0, "generate_s": 210.0}) == {}
+    assert _spent(before, {"prompt_s": 320.0, "generate_s": 210.0}) == {
+        "prompt_s": 20.0, "generate_s": 10.0,
+    }  # fmt: skip
+    res = {
+        "date": "2026-12-03T17:00:00+00:00", "provider": "llamacpp-tools",
+        "base_url": "http://127.0.0.1:8092/v1", "model": "m", "cani_version": "c 0.1",
+        "load_start": 0.5, "load_end": 1.0, "machine": "2 cores", "pytest_args": [],
+        "canitoolcall": {"wall_s": 100.0, "returncode": 1, "summary": {},
+                         "server": _spent(before, {"prompt_s": 20.0, "generate_s": 210.0})},
+        "ours": {"wall_s": 330.0, "returncode": 1, "items": 134, "outcomes": {"pass": 134},
+                 "stats": {}, "server": {}},
+    }  # fmt: skip
+    text = render_section(res)
+    assert "Server compute: not reported" in text

