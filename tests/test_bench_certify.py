@@ -2,14 +2,19 @@
 stand-in for canitoolcall (a script that answers like its ``probe --json``): both runs are
 timed, the ratio and the suite's run figures land in the marked section of the report, a
 second run replaces that section instead of adding one, and ``make bench``'s rewrite of the
-report keeps it. No timing is asserted."""
+report keeps it; the counters read from a server's ``/metrics`` within their bounds. No
+speed is asserted (one bound is: a stalled answer ends at its deadline, not 30 s later)."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
 import sys
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -85,6 +90,19 @@ def test_bench_certify_refuses_an_unreachable_server(tmp_path: Path) -> None:
     assert not (tmp_path / "p.md").exists()
 
 
+@contextlib.contextmanager
+def _serving(handler: type[BaseHTTPRequestHandler]) -> Iterator[int]:
+    """``handler`` on a free 127.0.0.1 port, for as long as the block runs: the port."""
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    httpd.daemon_threads = True
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        yield httpd.server_address[1]
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+
+
 # the shape of llama-server's /metrics (--metrics), Prometheus text with HELP and TYPE lines
 METRICS = """\
 # HELP llamacpp:prompt_tokens_total Number of prompt tokens processed.
@@ -100,8 +118,6 @@ llamacpp:requests_processing 0
 
 
 def test_server_counters_come_from_the_servers_metrics() -> None:
-    import threading
-    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
     from bench.certify import server_counters
 
@@ -117,13 +133,8 @@ def test_server_counters_come_from_the_servers_metrics() -> None:
         def log_message(self, *args: object) -> None:
             pass
 
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Metrics)
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    try:
-        got = server_counters(f"http://127.0.0.1:{httpd.server_address[1]}/v1")
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
+    with _serving(Metrics) as port:
+        got = server_counters(f"http://127.0.0.1:{port}/v1")
     assert got == {"prompt_tokens": 5192, "prompt_s": 158.4, "generated_tokens": 3225,
                    "generate_s": 193.0}  # fmt: skip
     with FakeServer() as server:  # no /metrics there
@@ -153,9 +164,7 @@ def test_the_section_says_how_much_of_each_run_the_server_computed() -> None:
 
 
 def test_a_metrics_page_that_is_too_big_or_too_slow_counts_as_none() -> None:
-    import threading
     import time
-    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
     from bench.certify import server_counters
 
@@ -175,17 +184,10 @@ def test_a_metrics_page_that_is_too_big_or_too_slow_counts_as_none() -> None:
         def log_message(self, *args: object) -> None:
             pass
 
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Hostile)
-    httpd.daemon_threads = True
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    port = httpd.server_address[1]
-    try:
+    with _serving(Hostile) as port:
         assert server_counters(f"http://127.0.0.1:{port}/big/v1") is None
         # read whole (7 s), the page would give prompt_s 158.4: None is the 1 s deadline's
         assert server_counters(f"http://127.0.0.1:{port}/slow/v1", timeout=1.0) is None
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
 
 
 def test_counters_that_went_down_say_nothing() -> None:
@@ -200,10 +202,7 @@ def test_counters_that_went_down_say_nothing() -> None:
 
 
 def test_a_broken_or_stalling_metrics_answer_counts_as_none_within_the_deadline() -> None:
-    import contextlib
-    import threading
     import time
-    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
     from bench.certify import _reachable, server_counters
 
@@ -229,11 +228,7 @@ def test_a_broken_or_stalling_metrics_answer_counts_as_none_within_the_deadline(
         def log_message(self, *args: object) -> None:
             pass
 
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Broken)
-    httpd.daemon_threads = True
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    port = httpd.server_address[1]
-    try:
+    with _serving(Broken) as port:
         for name in ("chunks", "header", "cut"):
             assert server_counters(f"http://127.0.0.1:{port}/{name}/v1", timeout=2.0) is None
         # the reachability check before the runs says why instead of raising
@@ -241,10 +236,8 @@ def test_a_broken_or_stalling_metrics_answer_counts_as_none_within_the_deadline(
         for name in ("head", "body"):  # in the status line and headers; in the body
             started = time.monotonic()
             assert server_counters(f"http://127.0.0.1:{port}/{name}/v1", timeout=2.0) is None
-            assert time.monotonic() - started < 5.0
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
+            # a bound, not a speed: without the deadline the answer ends after 30 s
+            assert time.monotonic() - started < 15.0
 
 
 @pytest.mark.parametrize(
