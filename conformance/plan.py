@@ -104,21 +104,17 @@ def run_order(s: Settings, columns: Sequence[Column]) -> list[tuple[Column, Chec
     if s.mode == "replay" or s.run_order == "catalogue":
         return items
     column_index = {id(c): i for i, c in enumerate(columns)}
+    keys: list[tuple[int, int, int, int]] = []
     first_of_group: dict[tuple[int, int], int] = {}
     for i, (column, check, _layer) in enumerate(items):
-        rank = group_rank(check.id)
-        if rank is not None:
-            first_of_group.setdefault((column_index[id(column)], rank[0]), i)
-
-    def key(entry: tuple[int, tuple[Column, Check, Layer]]) -> tuple[int, int, int, int]:
-        i, (column, check, _layer) = entry
-        rank = group_rank(check.id)
+        col, rank = column_index[id(column)], group_rank(check.id)
         if rank is None:
-            return column_index[id(column)], i, 0, i
-        return column_index[id(column)], first_of_group[(column_index[id(column)], rank[0])], \
-            rank[1] + 1, i  # fmt: skip
-
-    return [item for _, item in sorted(enumerate(items), key=key)]
+            keys.append((col, i, 0, i))
+        else:
+            # a group runs where its first member comes, its members in the group's order
+            first = first_of_group.setdefault((col, rank[0]), i)
+            keys.append((col, first, rank[1] + 1, i))
+    return [items[i] for i in sorted(range(len(items)), key=keys.__getitem__)]
 
 
 def in_catalogue_order(s: Settings, columns: Sequence[Column]) -> None:
