@@ -359,13 +359,9 @@ def deployed_version(deployment: dict[str, Any]) -> str | None:
     if not isinstance(packages, dict):
         return None
     name, version = next(iter(packages.items()), (None, None))
-    if not all(isinstance(x, str) and _PACKAGE_WORD.fullmatch(x) for x in (name, version)):
+    if not (isinstance(name, str) and isinstance(version, str)) or " " in name + version:
         return None
-    return f"{name} {version}"
-
-
-#: What a package name or version may be to label a column (it goes into every report).
-_PACKAGE_WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]{0,39}")
+    return plain_version(f"{name} {version}")
 
 
 def _shown(path: Path) -> str:
