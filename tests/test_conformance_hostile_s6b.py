@@ -263,23 +263,28 @@ def test_the_file_search_is_linear_on_a_hostile_body() -> None:
 # ---- vision: the image port --------------------------------------------------------------------
 
 
+def _bind_image_port(sock: socket.socket) -> None:
+    """Bind ``sock`` to the image port. The port is fixed (recordings name it), and a replay
+    in another process or xdist worker may hold it for the length of a vision check, so wait
+    for it a while."""
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            sock.bind(("127.0.0.1", vision.IMAGE_PORT))
+            return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.5)
+
+
 class PortHolder:
     """A hostile process on the image port: a blue PNG at every path."""
 
     def __init__(self) -> None:
         self.sock = socket.socket()
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        # the port is fixed (recordings name it): a replay in another process or worker may
-        # hold it for the length of a vision check, so wait for it a while
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                self.sock.bind(("127.0.0.1", vision.IMAGE_PORT))
-                break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.5)
+        _bind_image_port(self.sock)
         self.sock.listen(8)
         self.sock.settimeout(0.2)
         self.stop = False
@@ -326,7 +331,7 @@ def test_a_held_image_port_is_never_judged_as_the_servers_fault(
 def _rebind() -> None:
     with socket.socket() as s:
         s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        s.bind(("127.0.0.1", vision.IMAGE_PORT))
+        _bind_image_port(s)
 
 
 def _talk(payload: bytes) -> bytes:
